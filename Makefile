@@ -1,0 +1,40 @@
+# Portside: `make up` runs it, `make test` tests it. Both set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup up test lint typecheck check bench clean
+
+setup: $(STAMP)
+	@bash scripts/ensure-docker.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,postgres]'
+	@touch $(STAMP)
+
+up: setup
+	$(BIN)/portside up
+
+test: setup
+	@bash scripts/ensure-test-deps.sh
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check portside tests bench
+	$(BIN)/ruff format --check portside tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck
+
+bench: setup
+	$(BIN)/python bench/api_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

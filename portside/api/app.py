@@ -1,0 +1,152 @@
+"""The ASGI app: AWS JSON 1.1 over `POST /`, routed by X-Amz-Target.
+
+Every request is authenticated (SigV4), its target resolved, its body parsed and validated
+against botocore's model, and only then handed to the action. Errors leave as one JSON shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.session
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from portside import __version__
+from portside.api.auth import SigV4Verifier
+from portside.api.ecs import ACTIONS as ECS_ACTIONS
+from portside.api.ecs.registry import Handler
+from portside.api.errors import error_body, server_fault
+from portside.api.validation import InputValidator
+from portside.errors import (
+    InvalidSignatureException,
+    PortsideError,
+    SerializationException,
+    UnknownOperationException,
+)
+from portside.ops.context import Caller, Op, World, root_principal
+
+log = logging.getLogger("portside.api")
+
+JSON_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One AWS service served on the endpoint: its target prefix, signing name and actions."""
+
+    target_prefix: str
+    signing_name: str
+    actions: dict[str, Handler]
+    validator: InputValidator
+    known: frozenset[str]
+
+
+def _service(model_name: str, signing_name: str, actions: dict[str, Handler]) -> Service:
+    model = botocore.session.get_session().get_service_model(model_name)
+    return Service(
+        target_prefix=model.metadata["targetPrefix"],
+        signing_name=signing_name,
+        actions=actions,
+        validator=InputValidator(model),
+        known=frozenset(model.operation_names),
+    )
+
+
+@dataclass(slots=True)
+class ApiConfig:
+    world: World
+    account: str
+    secret_for: Callable[[str], str | None]
+
+
+class Api:
+    def __init__(self, config: ApiConfig, extra_services: tuple[Service, ...] = ()) -> None:
+        self.config = config
+        self.verifier = SigV4Verifier(config.secret_for, config.world.clock)
+        services = [_service("ecs", "ecs", ECS_ACTIONS), *extra_services]
+        self.services = {s.target_prefix: s for s in services}
+
+    async def handle(self, request: Request) -> Response:
+        request_id = str(uuid.uuid4())
+        try:
+            body = await request.body()
+            result = self._dispatch(request, body)
+            status, payload = 200, orjson.dumps(result)
+        except PortsideError as exc:
+            status, payload = error_body(exc)
+            if status >= 500:
+                log.error("request %s failed: %s", request_id, exc.message)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            status, payload = server_fault()
+        return Response(
+            payload,
+            status_code=status,
+            media_type="application/x-amz-json-1.1",
+            headers={"x-amzn-RequestId": request_id},
+        )
+
+    def _dispatch(self, request: Request, body: bytes) -> dict[str, Any]:
+        headers = request.headers
+        principal = self.verifier.verify(
+            method=request.method,
+            path=request.scope.get("raw_path", b"/").decode("latin-1") or "/",
+            query=request.scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            multi_headers=headers.getlist,
+            body=body,
+        )
+        target = headers.get("x-amz-target", "")
+        prefix, _, name = target.rpartition(".")
+        service = self.services.get(prefix)
+        if service is None or name not in service.known:
+            raise UnknownOperationException(f"Unknown operation {target or '(none)'}.")
+        if principal.service != service.signing_name:
+            raise InvalidSignatureException(
+                f"Credential should be scoped to correct service: '{service.signing_name}'. "
+            )
+        handler = service.actions.get(name)
+        if handler is None:
+            raise UnknownOperationException(f"Portside does not implement {name} yet.")
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in JSON_TYPES:
+            raise SerializationException(
+                f"Unsupported content type '{content_type}': send application/x-amz-json-1.1."
+            )
+        try:
+            params = orjson.loads(body) if body.strip() else {}
+        except orjson.JSONDecodeError:
+            raise SerializationException("The request body is not valid JSON.") from None
+        params = service.validator.validate(name, params)
+        account = self.config.account
+        caller = Caller(
+            account=account,
+            region=principal.region,
+            access_key=principal.access_key,
+            principal_arn=root_principal(account),
+        )
+        return handler(Op(self.config.world, caller), params)
+
+
+def create_app(config: ApiConfig) -> Starlette:
+    api = Api(config)
+
+    async def health(_: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    app = Starlette(
+        routes=[
+            Route("/", api.handle, methods=["POST"]),
+            Route("/_portside/health", health, methods=["GET"]),
+        ]
+    )
+    app.state.api = api
+    return app

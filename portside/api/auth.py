@@ -1,0 +1,177 @@
+"""AWS Signature Version 4, checked on every request (the Authorization header form)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from urllib.parse import quote, unquote
+
+from portside.errors import (
+    IncompleteSignatureException,
+    InvalidSignatureException,
+    MissingAuthenticationTokenException,
+    UnrecognizedClientException,
+)
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+MAX_SKEW = timedelta(minutes=15)
+_SPACES = re.compile(r"\s+")
+_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. Check your "
+    "AWS Secret Access Key and signing method. Consult the service documentation for details."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    access_key: str
+    region: str
+    service: str
+
+
+@lru_cache(maxsize=256)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    key = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
+    for part in (region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def _parse_authorization(value: str) -> dict[str, str]:
+    algorithm, _, rest = value.strip().partition(" ")
+    if algorithm != ALGORITHM:
+        raise IncompleteSignatureException(
+            f"Unsupported AWS 'algorithm': '{algorithm}'. Use {ALGORITHM}."
+        )
+    fields: dict[str, str] = {}
+    for part in rest.split(","):
+        name, sep, val = part.strip().partition("=")
+        if sep:
+            fields[name] = val
+    missing = [n for n in ("Credential", "SignedHeaders", "Signature") if n not in fields]
+    if missing:
+        raise IncompleteSignatureException(
+            " ".join(f"Authorization header requires '{n}' parameter." for n in missing)
+            + f" Authorization={value}"
+        )
+    return fields
+
+
+def _canonical_query(query: str) -> str:
+    if not query:
+        return ""
+    pairs = []
+    for part in query.split("&"):
+        name, _, val = part.partition("=")
+        pairs.append((quote(unquote(name), safe="-_.~"), quote(unquote(val), safe="-_.~")))
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+class SigV4Verifier:
+    """Checks signatures against the known access keys (key id -> secret)."""
+
+    def __init__(
+        self,
+        keys: Callable[[str], str | None],
+        clock: Callable[[], float],
+    ) -> None:
+        self._secret_for = keys
+        self._clock = clock
+
+    def verify(
+        self,
+        *,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        multi_headers: Callable[[str], Sequence[str]],
+        body: bytes,
+    ) -> Principal:
+        """Return who signed the request, or raise the error AWS gives."""
+        authorization = headers.get("authorization")
+        if not authorization:
+            raise MissingAuthenticationTokenException("Missing Authentication Token")
+        fields = _parse_authorization(authorization)
+        scope = fields["Credential"].split("/")
+        if len(scope) != 5 or scope[4] != "aws4_request":
+            raise IncompleteSignatureException(
+                f"Credential should be scoped to a valid region, not '{fields['Credential']}'."
+            )
+        access_key, date, region, service, _ = scope
+        amz_date = headers.get("x-amz-date") or ""
+        if not amz_date:
+            raise IncompleteSignatureException(
+                "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
+                "header."
+            )
+        self._check_time(amz_date, date)
+        signed = fields["SignedHeaders"].split(";")
+        if "host" not in signed:
+            raise IncompleteSignatureException(
+                "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+            )
+        secret = self._secret_for(access_key)
+        if secret is None:
+            raise UnrecognizedClientException(
+                "The security token included in the request is invalid."
+            )
+        canonical_headers = "".join(
+            f"{name}:{','.join(_SPACES.sub(' ', v.strip()) for v in multi_headers(name))}\n"
+            for name in signed
+        )
+        payload_hash = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+        canonical = "\n".join(
+            [
+                method,
+                quote(path or "/", safe="/~%"),
+                _canonical_query(query),
+                canonical_headers,
+                fields["SignedHeaders"],
+                payload_hash,
+            ]
+        )
+        to_sign = "\n".join(
+            [
+                ALGORITHM,
+                amz_date,
+                f"{date}/{region}/{service}/aws4_request",
+                hashlib.sha256(canonical.encode()).hexdigest(),
+            ]
+        )
+        expected = hmac.new(
+            _signing_key(secret, date, region, service), to_sign.encode(), hashlib.sha256
+        ).hexdigest()
+        if not hmac.compare_digest(expected, fields["Signature"]):
+            raise InvalidSignatureException(_MISMATCH)
+        return Principal(access_key=access_key, region=region, service=service)
+
+    def _check_time(self, amz_date: str, scope_date: str) -> None:
+        try:
+            when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            raise IncompleteSignatureException(
+                f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'."
+            ) from None
+        if amz_date[:8] != scope_date:
+            raise InvalidSignatureException(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+                f"from HTTP: '{scope_date}' != '{amz_date[:8]}', from '{amz_date}'."
+            )
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        fmt = "%Y%m%dT%H%M%SZ"
+        if when < now - MAX_SKEW:
+            raise InvalidSignatureException(
+                f"Signature expired: {amz_date} is now earlier than "
+                f"{(now - MAX_SKEW).strftime(fmt)} ({now.strftime(fmt)} - 15 min.)"
+            )
+        if when > now + MAX_SKEW:
+            raise InvalidSignatureException(
+                f"Signature not yet current: {amz_date} is still later than "
+                f"{(now + MAX_SKEW).strftime(fmt)} ({now.strftime(fmt)} + 15 min.)"
+            )

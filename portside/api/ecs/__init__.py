@@ -1,0 +1,14 @@
+"""ECS actions, one module per resource family. Importing this package registers them all."""
+
+from __future__ import annotations
+
+from portside.api.ecs import (  # noqa: F401  (imported to register their actions)
+    account_settings,
+    attributes,
+    clusters,
+    tags,
+    task_definitions,
+)
+from portside.api.ecs.registry import ACTIONS
+
+__all__ = ["ACTIONS"]

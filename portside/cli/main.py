@@ -1,0 +1,28 @@
+"""`portside`: one command, one module per noun."""
+
+from __future__ import annotations
+
+import click
+
+from portside import __version__
+from portside.cli import env, server, up
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Portside: run Amazon ECS workloads on your own machines."""
+
+
+@cli.command()
+def version() -> None:
+    """Print Portside's version."""
+    click.echo(f"portside {__version__}")
+
+
+cli.add_command(server.server)
+cli.add_command(up.up)
+cli.add_command(env.env)
+
+
+def main() -> None:
+    cli(prog_name="portside")

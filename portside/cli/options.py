@@ -1,0 +1,54 @@
+"""Options shared by the commands that run a control plane."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from portside.config import DEFAULT_HOST, DEFAULT_PORT, default_account, default_data_dir
+
+F = Callable[..., Any]
+
+
+def data_dir_option(fn: F) -> F:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=default_data_dir,
+        show_default="~/.portside or $PORTSIDE_DATA_DIR",
+        help="Where state and credentials live.",
+    )(fn)
+
+
+def server_options(fn: F) -> F:
+    for opt in reversed(
+        [
+            click.option("--host", default=DEFAULT_HOST, show_default=True),
+            click.option("--port", type=int, default=DEFAULT_PORT, show_default=True),
+            click.option(
+                "--account-id",
+                default=default_account,
+                show_default="000000000000 or $PORTSIDE_ACCOUNT_ID",
+            ),
+            click.option(
+                "--log-level",
+                type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+                default="info",
+                show_default=True,
+            ),
+        ]
+    ):
+        fn = opt(fn)
+    return data_dir_option(fn)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )

@@ -1,0 +1,21 @@
+"""`portside server`: the control plane alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from portside.cli.options import server_options, setup_logging
+from portside.config import ServerConfig
+
+
+@click.command()
+@server_options
+def server(host: str, port: int, account_id: str, log_level: str, data_dir: Path) -> None:
+    """Run the control plane (the ECS API) without a local agent."""
+    from portside import server as runner
+
+    setup_logging(log_level)
+    config = ServerConfig(host=host, port=port, data_dir=data_dir, account=account_id)
+    runner.run(config, log_level=log_level)

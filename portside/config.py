@@ -1,0 +1,34 @@
+"""Where things live and what they default to (DESIGN.md, Defaults)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4810
+DEFAULT_ACCOUNT = "000000000000"
+DEFAULT_REGION = "us-east-1"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("PORTSIDE_DATA_DIR", "~/.portside")).expanduser()
+
+
+def default_account() -> str:
+    return os.environ.get("PORTSIDE_ACCOUNT_ID", DEFAULT_ACCOUNT)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = Path("~/.portside")
+    account: str = DEFAULT_ACCOUNT
+    synchronous: str = "FULL"
+
+    @property
+    def endpoint(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"

@@ -1,0 +1,288 @@
+"""Cluster operations: create, describe, list, update, capacity providers, delete."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from portside.errors import (
+    ClusterContainsContainerInstancesException,
+    ClusterContainsServicesException,
+    ClusterContainsTasksException,
+    ClusterNotFoundException,
+    InvalidParameterException,
+    ResourceInUseException,
+)
+from portside.model import arn as arns
+from portside.model.cluster import ACTIVE, INACTIVE, Cluster, ClusterCounts
+from portside.ops import capacity, settings
+from portside.ops.context import Op
+from portside.ops.paging import check_max_results, decode_token, encode_token
+from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
+from portside.store.base import Tx
+
+DEFAULT = "default"
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_INSIGHTS_VALUES = ("enabled", "disabled", "enhanced")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterView:
+    cluster: Cluster
+    counts: ClusterCounts
+    tags: list[Tag]
+
+
+def cluster_arn(op: Op, ref: str | None) -> str:
+    """The ARN a cluster reference (name, ARN or None for `default`) points at."""
+    ref = ref or DEFAULT
+    if arns.is_arn(ref):
+        return ref
+    return arns.cluster(op.region, op.account, ref)
+
+
+def get_active(op: Op, tx: Tx, ref: str | None) -> Cluster:
+    """The ACTIVE cluster a reference names, or ClusterNotFoundException."""
+    doc = tx.get("clusters", cluster_arn(op, ref))
+    if doc is None or doc["status"] != ACTIVE:
+        raise ClusterNotFoundException("Cluster not found.")
+    return Cluster.from_doc(doc)
+
+
+def _check_settings(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, value = item.get("name"), item.get("value")
+        if name != "containerInsights":
+            raise InvalidParameterException(f"Unknown cluster setting: {name}")
+        if value not in _INSIGHTS_VALUES:
+            raise InvalidParameterException(
+                f"Invalid value '{value}' for cluster setting containerInsights. "
+                f"Valid values are {', '.join(_INSIGHTS_VALUES)}."
+            )
+        out[name] = value
+    return [{"name": k, "value": v} for k, v in out.items()]
+
+
+def _check_configuration(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if config is None:
+        return None
+    exec_cfg = config.get("executeCommandConfiguration")
+    if exec_cfg is not None:
+        logging = exec_cfg.get("logging", "DEFAULT")
+        has_log_cfg = bool(exec_cfg.get("logConfiguration"))
+        if logging == "OVERRIDE" and not has_log_cfg:
+            raise InvalidParameterException(
+                "logConfiguration must be provided when logging is set to OVERRIDE."
+            )
+        if logging != "OVERRIDE" and has_log_cfg:
+            raise InvalidParameterException(
+                "logConfiguration can only be provided when logging is set to OVERRIDE."
+            )
+    return dict(config)
+
+
+def create_cluster(
+    op: Op,
+    *,
+    name: str | None = None,
+    tags: Sequence[Mapping[str, Any]] = (),
+    settings_: Sequence[Mapping[str, Any]] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    capacity_providers: Sequence[str] | None = None,
+    default_strategy: Sequence[Mapping[str, Any]] | None = None,
+    service_connect_defaults: Mapping[str, str] | None = None,
+) -> ClusterView:
+    name = DEFAULT if name is None else name
+    if not _NAME.match(name):
+        raise InvalidParameterException(
+            "Cluster name can have at most 255 characters: letters (uppercase and lowercase), "
+            "numbers, underscores and hyphens."
+        )
+    checked_tags = validate_tags(tags)
+    checked_settings = _check_settings(settings_ or ())
+    checked_config = _check_configuration(configuration)
+    arn = arns.cluster(op.region, op.account, name)
+    with op.store.transaction() as tx:
+        existing = tx.get("clusters", arn)
+        if existing is not None and existing["status"] == ACTIVE:
+            # CreateCluster is idempotent by name: the cluster that exists is the answer.
+            cluster = Cluster.from_doc(existing)
+            return ClusterView(cluster, count(tx, cluster), get_tags(tx, arn))
+        providers = capacity.check_cluster_providers(op, tx, capacity_providers or ())
+        strategy = capacity.check_strategy(default_strategy or (), providers)
+        if not checked_settings:
+            insights = settings.effective_value(op, tx, "containerInsights") or "disabled"
+            checked_settings = [{"name": "containerInsights", "value": insights}]
+        cluster = Cluster(
+            arn=arn,
+            name=name,
+            settings=checked_settings,
+            configuration=checked_config,
+            capacity_providers=providers,
+            default_strategy=strategy,
+            service_connect_defaults=dict(service_connect_defaults)
+            if service_connect_defaults
+            else None,
+            created_at=op.now(),
+        )
+        tx.put("clusters", arn, cluster.to_doc())
+        set_tags(tx, arn, checked_tags)
+        return ClusterView(cluster, ClusterCounts(), checked_tags)
+
+
+_TASK_STATS = (
+    ("EC2", "EC2"),
+    ("FARGATE", "Fargate"),
+    ("EXTERNAL", "External"),
+)
+
+
+def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCounts:
+    """The counts DescribeClusters reports, read from the store."""
+    where = {"cluster": cluster.arn}
+    running = tx.count("tasks", where={**where, "status": "RUNNING"})
+    pending = tx.count("tasks", where={**where, "status": "PENDING"})
+    services = tx.count("services", where={**where, "status": "ACTIVE"})
+    instances = tx.count("container_instances", where=where) - tx.count(
+        "container_instances", where={**where, "status": "INACTIVE"}
+    )
+    stats: list[tuple[str, int]] = []
+    if statistics:
+        per: dict[str, int] = {}
+        for _, task in tx.scan("tasks", where=where):
+            kind = next((s for lt, s in _TASK_STATS if lt == task.get("launchType")), "EC2")
+            state = task.get("lastStatus")
+            if state == "RUNNING":
+                per[f"running{kind}TasksCount"] = per.get(f"running{kind}TasksCount", 0) + 1
+            elif state == "PENDING":
+                per[f"pending{kind}TasksCount"] = per.get(f"pending{kind}TasksCount", 0) + 1
+        for _, svc in tx.scan("services", where=where):
+            kind = next((s for lt, s in _TASK_STATS if lt == svc.get("launchType")), "EC2")
+            state = {"ACTIVE": "active", "DRAINING": "draining"}.get(svc.get("status", ""))
+            if state:
+                name = f"{state}{kind}ServiceCount"
+                per[name] = per.get(name, 0) + 1
+        for _, label in _TASK_STATS:
+            for name in (
+                f"running{label}TasksCount",
+                f"pending{label}TasksCount",
+                f"active{label}ServiceCount",
+                f"draining{label}ServiceCount",
+            ):
+                stats.append((name, per.get(name, 0)))
+    return ClusterCounts(instances, running, pending, services, tuple(stats))
+
+
+def describe_clusters(
+    op: Op, refs: Sequence[str] | None, *, statistics: bool = False
+) -> tuple[list[ClusterView], list[dict[str, str]]]:
+    refs = list(refs) if refs else [DEFAULT]
+    found: list[ClusterView] = []
+    failures: list[dict[str, str]] = []
+    with op.store.read() as tx:
+        for ref in refs:
+            arn = cluster_arn(op, ref)
+            doc = tx.get("clusters", arn)
+            if doc is None:
+                failures.append({"arn": arn, "reason": "MISSING"})
+                continue
+            cluster = Cluster.from_doc(doc)
+            found.append(
+                ClusterView(cluster, count(tx, cluster, statistics=statistics), get_tags(tx, arn))
+            )
+    return found, failures
+
+
+def list_clusters(
+    op: Op, *, max_results: int | None = None, next_token: str | None = None
+) -> tuple[list[str], str | None]:
+    limit = check_max_results(max_results)
+    after = decode_token(next_token)
+    prefix = arns.prefix(op.region, op.account, "cluster")
+    with op.store.read() as tx:
+        rows = list(
+            tx.scan(
+                "clusters", prefix=prefix, after=after, where={"status": ACTIVE}, limit=limit + 1
+            )
+        )
+    keys = [k for k, _ in rows[:limit]]
+    token = encode_token(keys[-1]) if len(rows) > limit else None
+    return keys, token
+
+
+def _update(op: Op, ref: str, change: Any) -> ClusterView:
+    with op.store.transaction() as tx:
+        cluster = get_active(op, tx, ref)
+        change(tx, cluster)
+        tx.put("clusters", cluster.arn, cluster.to_doc())
+        return ClusterView(cluster, count(tx, cluster), get_tags(tx, cluster.arn))
+
+
+def update_cluster(
+    op: Op,
+    ref: str,
+    *,
+    settings_: Sequence[Mapping[str, Any]] | None = None,
+    configuration: Mapping[str, Any] | None = None,
+    service_connect_defaults: Mapping[str, str] | None = None,
+) -> ClusterView:
+    checked_settings = _check_settings(settings_) if settings_ is not None else None
+    checked_config = _check_configuration(configuration)
+
+    def change(tx: Tx, cluster: Cluster) -> None:
+        if checked_settings is not None:
+            merged = {s["name"]: s["value"] for s in cluster.settings}
+            merged.update({s["name"]: s["value"] for s in checked_settings})
+            cluster.settings = [{"name": k, "value": v} for k, v in merged.items()]
+        if checked_config is not None:
+            cluster.configuration = {**(cluster.configuration or {}), **checked_config}
+        if service_connect_defaults is not None:
+            cluster.service_connect_defaults = dict(service_connect_defaults)
+
+    return _update(op, ref, change)
+
+
+def put_capacity_providers(
+    op: Op, ref: str, providers: Sequence[str], strategy: Sequence[Mapping[str, Any]]
+) -> ClusterView:
+    def change(tx: Tx, cluster: Cluster) -> None:
+        checked = capacity.check_cluster_providers(op, tx, providers)
+        removed = set(cluster.capacity_providers) - set(checked)
+        for _, svc in tx.scan("services", where={"cluster": cluster.arn, "status": "ACTIVE"}):
+            used = {i.get("capacityProvider") for i in svc.get("capacityProviderStrategy") or ()}
+            if used & removed:
+                raise ResourceInUseException(
+                    "The specified capacity provider is in use and cannot be removed."
+                )
+        cluster.capacity_providers = checked
+        cluster.default_strategy = capacity.check_strategy(strategy, checked)
+
+    return _update(op, ref, change)
+
+
+def delete_cluster(op: Op, ref: str) -> ClusterView:
+    with op.store.transaction() as tx:
+        cluster = get_active(op, tx, ref)
+        where = {"cluster": cluster.arn}
+        counts = count(tx, cluster)
+        if counts.registered_instances:
+            raise ClusterContainsContainerInstancesException(
+                "The Cluster cannot be deleted while Container Instances are active or draining."
+            )
+        if counts.active_services or tx.count("services", where={**where, "status": "DRAINING"}):
+            raise ClusterContainsServicesException(
+                "The Cluster cannot be deleted while Services are active."
+            )
+        live_tasks = tx.count("tasks", where=where) - tx.count(
+            "tasks", where={**where, "status": "STOPPED"}
+        )
+        if live_tasks:
+            raise ClusterContainsTasksException(
+                "The Cluster cannot be deleted while Tasks are active."
+            )
+        cluster.status = INACTIVE
+        tx.put("clusters", cluster.arn, cluster.to_doc())
+        return ClusterView(cluster, counts, get_tags(tx, cluster.arn))

@@ -1,0 +1,56 @@
+"""What every operation gets besides its parameters: who calls, where, and the world."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from portside.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The authenticated principal and the region its request was signed for."""
+
+    account: str
+    region: str
+    access_key: str
+    principal_arn: str
+
+
+def root_principal(account: str) -> str:
+    return f"arn:aws:iam::{account}:root"
+
+
+@dataclass(slots=True)
+class World:
+    """The store plus the injected clock and id source (DESIGN.md rule 6)."""
+
+    store: Store
+    clock: Callable[[], float] = time.time
+    new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One call: the world and the caller."""
+
+    world: World
+    caller: Caller
+
+    @property
+    def store(self) -> Store:
+        return self.world.store
+
+    @property
+    def region(self) -> str:
+        return self.caller.region
+
+    @property
+    def account(self) -> str:
+        return self.caller.account
+
+    def now(self) -> float:
+        return self.world.clock()

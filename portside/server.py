@@ -1,0 +1,64 @@
+"""Assemble and run the control plane: store, API, controllers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+
+from portside import credentials
+from portside.api.app import ApiConfig, create_app
+from portside.config import ServerConfig
+from portside.controllers.maintenance import MaintenanceLoop
+from portside.ops.context import World
+from portside.store.sqlite import SqliteStore
+
+log = logging.getLogger("portside.server")
+STATE_FILE = "server.json"
+
+
+def build(config: ServerConfig) -> tuple[Starlette, World]:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    creds = credentials.load_or_create(config.data_dir)
+    store = SqliteStore(config.data_dir / "portside.db", synchronous=config.synchronous)
+    world = World(store=store, clock=time.time)
+    keys = {creds.access_key_id: creds.secret_access_key}
+    app = create_app(ApiConfig(world=world, account=config.account, secret_for=keys.get))
+    maintenance = MaintenanceLoop(world, account=config.account)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        (config.data_dir / STATE_FILE).write_bytes(
+            orjson.dumps({"endpoint": config.endpoint, "account": config.account})
+        )
+        task = asyncio.create_task(maintenance.run())
+        log.info("Portside control plane on %s (data: %s)", config.endpoint, config.data_dir)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        store.close()
+
+    app.router.lifespan_context = lifespan
+    return app, world
+
+
+def run(config: ServerConfig, log_level: str = "info") -> None:
+    app, _ = build(config)
+    uvicorn.run(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=log_level.lower(),
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )

@@ -1,0 +1,86 @@
+"""The store: the only shared state (DESIGN.md rule 1).
+
+Every resource lives in a table as a JSON document under a string key (its ARN), with a few
+indexed columns for lookups. All writes happen inside a transaction; each put or delete in a
+transaction appends a row to the change feed in the same commit, so watchers (controllers, the
+gateway, the event bus) see every committed change exactly once and in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One committed write, as the change feed reports it."""
+
+    seq: int
+    at: float
+    table: str
+    key: str
+    op: str  # "put" | "delete"
+    doc: Document | None
+
+
+class Tx(Protocol):
+    """A transaction: reads see a consistent snapshot; writes commit together or not at all."""
+
+    def get(self, table: str, key: str) -> Document | None:
+        """The document stored under `key`, or None."""
+
+    def scan(
+        self,
+        table: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[tuple[str, Document]]:
+        """(key, document) pairs in key order whose key starts with `prefix`, is greater than
+        `after`, and whose indexed columns equal the values in `where`."""
+
+    def index(
+        self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """(key, *indexed columns in INDEXES order) rows, without reading the documents."""
+
+    def count(self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None) -> int:
+        """How many documents `scan` with the same arguments would yield."""
+
+    def put(self, table: str, key: str, doc: Document) -> None:
+        """Insert or replace a document; its indexed columns are taken from the document."""
+
+    def delete(self, table: str, key: str) -> bool:
+        """Remove a document; True when it existed."""
+
+    def next_value(self, counter: str) -> int:
+        """Increment and return a named durable counter (starting at 1)."""
+
+
+class Store(Protocol):
+    """A durable store with a change feed. SQLite (embedded) or PostgreSQL (multi-host)."""
+
+    def transaction(self) -> AbstractContextManager[Tx]:
+        """A read-write transaction, committed durably when the block exits normally."""
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read-only snapshot."""
+
+    def changes(self, after: int, limit: int = 1000) -> list[Change]:
+        """Committed changes with seq greater than `after`, oldest first."""
+
+    def last_seq(self) -> int:
+        """The seq of the newest committed change (0 when none)."""
+
+    def wait(self, after: int, timeout: float) -> bool:
+        """Block until a change newer than `after` is committed or `timeout` passes."""
+
+    def close(self) -> None:
+        """Release connections."""

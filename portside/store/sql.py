@@ -1,0 +1,256 @@
+"""The store over a DB-API connection: one implementation, two dialects (SQLite, PostgreSQL).
+
+SQLAlchemy Core defines the schema (tables.py) and creates it; the statements on the hot path
+are plain SQL written once per table, which both SQLite and PostgreSQL accept as they stand
+(`INSERT ... ON CONFLICT (key) DO UPDATE`), differing only in the placeholder. Going through
+SQLAlchemy's connection pool and compiler cost ~120 µs a read; this costs ~15 µs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import orjson
+
+from portside.store.base import Change, Document
+from portside.store.tables import INDEXES
+
+_MAX_CHAR = "\U0010ffff"
+
+
+class DbapiConnection(Protocol):
+    def cursor(self) -> Any: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class _Statements:
+    """The SQL of one table, with the dialect's placeholder."""
+
+    def __init__(self, table: str, ph: str) -> None:
+        cols = list(INDEXES[table])
+        self.cols = cols
+        all_cols = ["key", *cols, "doc"]
+        self.get = f"SELECT doc FROM {table} WHERE key = {ph}"
+        updates = ", ".join(f"{c} = excluded.{c}" for c in [*cols, "doc"])
+        self.put = (
+            f"INSERT INTO {table} ({', '.join(all_cols)}) "
+            f"VALUES ({', '.join([ph] * len(all_cols))}) "
+            f"ON CONFLICT (key) DO UPDATE SET {updates}"
+        )
+        self.delete = f"DELETE FROM {table} WHERE key = {ph}"
+        self.table = table
+
+
+class SqlTx:
+    """A transaction on one connection. Writes also append to the change feed."""
+
+    def __init__(self, store: SqlStore, cur: Any, writable: bool) -> None:
+        self._store = store
+        self._cur = cur
+        self._writable = writable
+        self.wrote = False
+
+    def _sql(self, table: str) -> _Statements:
+        try:
+            return self._store.statements[table]
+        except KeyError:
+            raise KeyError(f"unknown table {table!r}") from None
+
+    def get(self, table: str, key: str) -> Document | None:
+        self._cur.execute(self._sql(table).get, (key,))
+        row = self._cur.fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def _where(
+        self, table: str, prefix: str, after: str, where: Mapping[str, Any] | None
+    ) -> tuple[str, list[Any]]:
+        ph = self._store.placeholder
+        clauses: list[str] = []
+        params: list[Any] = []
+        if prefix:
+            clauses.append(f"key >= {ph} AND key < {ph}")
+            params += [prefix, prefix + _MAX_CHAR]
+        if after:
+            clauses.append(f"key > {ph}")
+            params.append(after)
+        for col, value in (where or {}).items():
+            if col not in INDEXES[table]:
+                raise KeyError(f"{table} has no indexed column {col!r}")
+            clauses.append(f"{col} = {ph}")
+            params.append(value)
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def scan(
+        self,
+        table: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> Iterator[tuple[str, Document]]:
+        self._sql(table)
+        clause, params = self._where(table, prefix, after, where)
+        sql = f"SELECT key, doc FROM {table}{clause} ORDER BY key"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        self._cur.execute(sql, params)
+        rows = self._cur.fetchall()
+        for key, doc in rows:
+            yield key, orjson.loads(doc)
+
+    def index(
+        self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]:
+        self._sql(table)
+        clause, params = self._where(table, prefix, "", where)
+        cols = ", ".join(["key", *INDEXES[table]])
+        self._cur.execute(f"SELECT {cols} FROM {table}{clause} ORDER BY key", params)
+        return [tuple(r) for r in self._cur.fetchall()]
+
+    def count(self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None) -> int:
+        self._sql(table)
+        clause, params = self._where(table, prefix, "", where)
+        self._cur.execute(f"SELECT COUNT(*) FROM {table}{clause}", params)
+        return int(self._cur.fetchone()[0])
+
+    def _check_writable(self) -> None:
+        if not self._writable:
+            raise RuntimeError("write in a read-only transaction")
+        self.wrote = True
+
+    def put(self, table: str, key: str, doc: Document) -> None:
+        self._check_writable()
+        sql = self._sql(table)
+        body = orjson.dumps(doc).decode()
+        self._cur.execute(sql.put, (key, *(doc.get(INDEXES[table][c]) for c in sql.cols), body))
+        self._record(table, key, "put", body)
+
+    def delete(self, table: str, key: str) -> bool:
+        self._check_writable()
+        self._cur.execute(self._sql(table).delete, (key,))
+        gone = bool(self._cur.rowcount and self._cur.rowcount > 0)
+        if gone:
+            self._record(table, key, "delete", None)
+        return gone
+
+    def next_value(self, counter: str) -> int:
+        self._check_writable()
+        ph = self._store.placeholder
+        self._cur.execute(
+            f"INSERT INTO counters (name, value) VALUES ({ph}, 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
+            (counter,),
+        )
+        self._cur.execute(f"SELECT value FROM counters WHERE name = {ph}", (counter,))
+        return int(self._cur.fetchone()[0])
+
+    def _record(self, table: str, key: str, op: str, body: str | None) -> None:
+        ph = self._store.placeholder
+        self._cur.execute(
+            f"INSERT INTO changes (at, tbl, key, op, doc) VALUES ({ph}, {ph}, {ph}, {ph}, {ph})",
+            (self._store.clock(), table, key, op, body),
+        )
+
+
+class SqlStore:
+    """Store implementation shared by the SQLite and PostgreSQL backends. Subclasses say how
+    to open a connection and begin a transaction."""
+
+    placeholder = "?"
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self.statements = {t: _Statements(t, self.placeholder) for t in INDEXES}
+        self._cond = threading.Condition()
+        self._local = threading.local()
+        self._seq = self._query_last_seq()
+
+    # -- backend hooks -----------------------------------------------------------------------
+
+    def _connect(self) -> DbapiConnection:
+        raise NotImplementedError
+
+    def _begin(self, cur: Any, writable: bool) -> None:
+        cur.execute("BEGIN")
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _conn(self) -> DbapiConnection:
+        conn: DbapiConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTx]:
+        conn = self._conn()
+        cur = conn.cursor()
+        self._begin(cur, writable=True)
+        tx = SqlTx(self, cur, writable=True)
+        try:
+            yield tx
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+        if tx.wrote:
+            self._notify()
+
+    @contextmanager
+    def read(self) -> Iterator[SqlTx]:
+        conn = self._conn()
+        cur = conn.cursor()
+        self._begin(cur, writable=False)
+        try:
+            yield SqlTx(self, cur, writable=False)
+        finally:
+            conn.rollback()
+
+    # -- change feed -------------------------------------------------------------------------
+
+    def _query_last_seq(self) -> int:
+        with self.read() as tx:
+            tx._cur.execute("SELECT MAX(seq) FROM changes")
+            value = tx._cur.fetchone()[0]
+        return int(value or 0)
+
+    def _notify(self) -> None:
+        seq = self._query_last_seq()
+        with self._cond:
+            self._seq = max(self._seq, seq)
+            self._cond.notify_all()
+
+    def last_seq(self) -> int:
+        return self._seq
+
+    def changes(self, after: int, limit: int = 1000) -> list[Change]:
+        ph = self.placeholder
+        with self.read() as tx:
+            tx._cur.execute(
+                f"SELECT seq, at, tbl, key, op, doc FROM changes WHERE seq > {ph} "
+                f"ORDER BY seq LIMIT {int(limit)}",
+                (after,),
+            )
+            rows = tx._cur.fetchall()
+        return [
+            Change(seq, at, tbl, key, op, orjson.loads(doc) if doc is not None else None)
+            for seq, at, tbl, key, op, doc in rows
+        ]
+
+    def wait(self, after: int, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._seq > after, timeout=timeout)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

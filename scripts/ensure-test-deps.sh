@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# What the test suite needs beyond the virtualenv: Debian's AWS CLI v2 (for `aws logs tail`)
+# and busybox-static (the tests build their images FROM scratch with it). Debian hosts as root
+# get them installed; elsewhere the tests that need them are skipped with a reason.
+set -euo pipefail
+
+need=()
+[ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import ServerProcess
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path_factory.mktemp("server")).start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def ecs(server: ServerProcess) -> Any:
+    return server.client("ecs")
+
+
+@pytest.fixture
+def name() -> str:
+    """A fresh name, so tests sharing one server never see each other's resources."""
+    return "t" + uuid.uuid4().hex[:12]

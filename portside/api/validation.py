@@ -1,44 +1,41 @@
 """Validate an AWS JSON 1.1 request body against the operation's botocore input shape.
 
-What real ECS and CloudWatch Logs answer, and where we learned it (all are Coral services;
-the HTTP status is 400 throughout):
+What the real services answer (ECS and Logs are Coral services; every fault is HTTP 400):
 
-* A body that does not parse as JSON, is empty, or is a JSON scalar (``null``, ``"x"``,
-  ``1``): ``SerializationException`` with no message at all. Measured on Athena (an Athena
-  emulator's conformance test, recorded against the real service in 2026-09); ECS answered
-  a malformed request with a bare ``SerializationException`` too (traefik/traefik#3831).
-* A JSON array where the request (or a nested structure) is expected: ECS says
-  ``Unrecognized collection type class com.amazonaws.madison.frontend.<Shape>``
-  (aws-actions/amazon-ecs-deploy-task-definition#610, for RegisterTaskDefinitionRequest);
-  other Coral services say ``Start of list found where not expected``.
-* A member of the wrong JSON type: ``SerializationException``, checked before any constraint,
-  so a type fault wins over every validation fault. Messages (Athena and EventBridge
-  Scheduler measurements, floci-io/floci#2686): ``Start of structure or map found where not
-  expected.``, ``Start of list found where not expected``, ``Expected list or null`` (scalar
-  for a list), ``Expected null`` (scalar for a structure), ``NUMBER_VALUE can not be converted
-  to a String``, ``STRING_VALUE can not be converted to an Integer``, ``TRUE_VALUE ...``.
-  ECS words the scalar case ``STRING_VALUE cannot be converted to Integer`` (aws/aws-cdk-cli#973,
-  UpdateService), so the ECS dialect uses that form for every scalar.
-* ``null`` members and unknown members are ignored, as if absent (Athena measurement).
-* A missing (or null) required member: Coral's framework check, ``1 validation error detected:
-  Value null at 'logEvents.1.member.timestamp' failed to satisfy constraint: Member must not
-  be null`` — Logs maps it to ``InvalidParameterException`` (amazon-archives/
-  cloudwatch-logs-centralize-logs#5). ECS runs its own checks instead:
-  ``InvalidParameterException: Clusters can not be blank.`` (blox/blox#170) and ``Family can
-  not be blank.`` (aws-actions/amazon-ecs-deploy-task-definition#630).
-* An enum value outside the enum: ECS says ``InvalidParameterException: include should be one
-  of [ATTACHMENTS,SETTINGS,STATISTICS,TAGS]`` (hashicorp/terraform-provider-aws#23342); Coral
-  says ``... Member must satisfy enum value set: [A, B]``.
-* Length, range and pattern faults: Coral lists every fault, ``2 validation errors detected:
+* Body not JSON, empty, or a JSON scalar: ``SerializationException`` with no message at all
+  (Athena, measured by an emulator's conformance suite; ECS too, traefik/traefik#3831).
+* Body a JSON array: ECS says ``Unrecognized collection type class
+  com.amazonaws.madison.frontend.RegisterTaskDefinitionRequest``
+  (aws-actions/amazon-ecs-deploy-task-definition#610); Athena ``Start of list found where
+  not expected``.
+* A member of the wrong JSON type: ``SerializationException``, and it wins over any
+  constraint fault anywhere in the body. Coral's messages (Athena; EventBridge Scheduler in
+  floci-io/floci#2686): ``Start of structure or map found where not expected.``, ``Start of
+  list found where not expected``, ``Expected list or null`` (scalar for a list), ``Expected
+  null`` (scalar for a structure), ``NUMBER_VALUE can not be converted to a String``,
+  ``STRING_VALUE can not be converted to an Integer``, ``TRUE_VALUE ...``. ECS words the last
+  kind ``STRING_VALUE cannot be converted to Integer`` (aws/aws-cdk-cli#973, UpdateService).
+* ``null`` and unknown members are ignored, as if absent (Athena).
+* A required member missing or null: Logs answers ``InvalidParameterException: 1 validation
+  error detected: Value null at 'logEvents.1.member.timestamp' failed to satisfy constraint:
+  Member must not be null`` (amazon-archives/cloudwatch-logs-centralize-logs#5). ECS checks
+  in its own front end: ``InvalidParameterException: Clusters can not be blank.``
+  (blox/blox#170), ``Family can not be blank.`` (amazon-ecs-deploy-task-definition#630).
+* An enum value outside the enum: ECS ``InvalidParameterException: include should be one of
+  [ATTACHMENTS,SETTINGS,STATISTICS,TAGS]`` (hashicorp/terraform-provider-aws#23342); Coral
+  ``Member must satisfy enum value set: [A, B]``.
+* Length, range, pattern: Coral reports every fault at once, ``2 validation errors detected:
   Value '' at 'logGroupNamePrefix' failed to satisfy constraint: Member must satisfy regular
   expression pattern: ...; Value '' at ... Member must have length greater than or equal to 1``
-  (Logs, fluent-plugin-cloudwatch-logs#223). Map members report the whole map: ``Value '{k=v}'
-  at 'tags' failed to satisfy constraint: Map value must satisfy constraint: [...]``. No ECS
-  sample was found; ECS uses the same text, first fault only, as ``InvalidParameterException``.
-* ``maxResults`` bounds on ECS list calls are not in the model; ``ops/`` enforces them.
+  (Logs, fluent-plugin-cloudwatch-logs#223); a bad map value is reported against the whole
+  map with all the value's rules: ``Value '{k=v}' at 'tags' failed to satisfy constraint: Map
+  value must satisfy constraint: [...]`` (SWO-GS/auto-tag#77).
+* ECS ``maxResults`` bounds are not in the model; ``ops/`` owns them.
 
-Unsure, chosen by analogy: the message for a scalar where a map is expected, for timestamps
-(``Date``) and blobs (``ByteBuffer``), and non-integral numbers for integers (rejected).
+Chosen without a sample: ECS length/range/pattern faults use Coral's text (first fault only);
+the madison message also for nested structures; ``Expected map or null``; ``Date`` and
+``ByteBuffer`` as the type names of timestamps and blobs; non-integral numbers rejected for
+integers.
 """
 
 from __future__ import annotations

@@ -348,8 +348,9 @@ def test_java_pattern_reads_unicode_classes_and_literal_dashes() -> None:
 def strategy(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
     """Parameters within the model's constraints (botocore itself checks only `min`)."""
     meta, kind = shape.metadata, shape.type_name
-    low, high = meta.get("min"), meta.get("max")
-    if kind == "structure" and isinstance(shape, StructureShape):
+    low: int = meta.get("min", 0)
+    high: int | None = meta.get("max")
+    if isinstance(shape, StructureShape):
         if shape.is_document_type:
             return st.just({"a": [1, "b"]})
         members = {name: strategy(sub, depth + 1) for name, sub in shape.members.items()}
@@ -358,28 +359,26 @@ def strategy(shape: Shape, depth: int = 0) -> st.SearchStrategy[Any]:
         required = {n: s for n, s in members.items() if n in shape.required_members}
         optional = {n: s for n, s in members.items() if n not in required} if depth < 4 else {}
         return st.fixed_dictionaries(required, optional=optional)
-    size = {"min_size": low or 0, "max_size": max(low or 0, min(high or 2, 2))}
     if isinstance(shape, ListShape):
-        return st.lists(strategy(shape.member, depth + 1), **size)
+        items = strategy(shape.member, depth + 1)
+        return st.lists(items, min_size=low, max_size=max(low, min(high or 2, 2)))
     if isinstance(shape, MapShape):
         keys, values = strategy(shape.key, depth + 1), strategy(shape.value, depth + 1)
-        return st.dictionaries(keys, values, **size)
+        return st.dictionaries(keys, values, min_size=low, max_size=max(low, min(high or 2, 2)))
     if kind == "string":
         if shape.enum:
             return st.sampled_from(shape.enum)
-        size = {"min_size": low or 0, "max_size": max(low or 0, min(high or 12, 12))}
+        longest = max(low, min(high or 12, 12))
         if "pattern" in meta:
             matcher = java_pattern(meta["pattern"])
             assert matcher is not None
             text = st.from_regex(matcher, fullmatch=True)
-            return text.filter(lambda s: size["min_size"] <= len(s) <= (high or len(s)))
-        return st.text(**size)
+            return text.filter(lambda s: low <= len(s) <= (high or len(s)))
+        return st.text(min_size=low, max_size=longest)
     if kind in ("integer", "long"):
-        return st.integers(
-            low if low is not None else -(2**31), high if high is not None else 2**31
-        )
+        return st.integers(meta.get("min", -(2**31)), high if high is not None else 2**31)
     if kind in ("double", "float"):
-        return st.floats(low, high, allow_nan=False, allow_infinity=False)
+        return st.floats(meta.get("min"), high, allow_nan=False, allow_infinity=False)
     if kind == "boolean":
         return st.booleans()
     if kind == "timestamp":

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import orjson
 import uvicorn
@@ -14,8 +14,11 @@ from starlette.applications import Starlette
 
 from portside import credentials
 from portside.api.app import ApiConfig, create_app
+from portside.api.auth import SigV4Verifier
 from portside.config import ServerConfig
+from portside.controllers.liveness import LivenessLoop
 from portside.controllers.maintenance import MaintenanceLoop
+from portside.gateway.server import AgentGateway
 from portside.ops.context import World
 from portside.store.sqlite import SqliteStore
 
@@ -23,34 +26,58 @@ log = logging.getLogger("portside.server")
 STATE_FILE = "server.json"
 
 
-def build(config: ServerConfig) -> tuple[Starlette, World]:
+Hook = Callable[[Starlette], Awaitable[None]]
+
+
+def build(
+    config: ServerConfig,
+    startup_hooks: Sequence[Hook] = (),
+    shutdown_hooks: Sequence[Hook] = (),
+) -> tuple[Starlette, World]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     creds = credentials.load_or_create(config.data_dir)
     store = SqliteStore(config.data_dir / "portside.db", synchronous=config.synchronous)
     world = World(store=store, clock=time.time)
     keys = {creds.access_key_id: creds.secret_access_key}
-    app = create_app(ApiConfig(world=world, account=config.account, secret_for=keys.get))
+    gateway = AgentGateway(world, SigV4Verifier(keys.get, world.clock), config.account)
+    app = create_app(
+        ApiConfig(world=world, account=config.account, secret_for=keys.get),
+        extra_routes=gateway.routes(),
+    )
     maintenance = MaintenanceLoop(world, account=config.account)
+    liveness = LivenessLoop(world, gateway)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         (config.data_dir / STATE_FILE).write_bytes(
             orjson.dumps({"endpoint": config.endpoint, "account": config.account})
         )
+        gateway.start()
         task = asyncio.create_task(maintenance.run())
+        live = asyncio.create_task(liveness.run())
+        for hook in startup_hooks:
+            await hook(app)
         log.info("Portside control plane on %s (data: %s)", config.endpoint, config.data_dir)
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for hook in shutdown_hooks:
+            await hook(app)
+        for t in (task, live):
+            t.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
         store.close()
 
     app.router.lifespan_context = lifespan
     return app, world
 
 
-def run(config: ServerConfig, log_level: str = "info") -> None:
-    app, _ = build(config)
+def run(
+    config: ServerConfig,
+    log_level: str = "info",
+    startup_hooks: Sequence[Hook] = (),
+    shutdown_hooks: Sequence[Hook] = (),
+) -> None:
+    app, _ = build(config, startup_hooks, shutdown_hooks)
     uvicorn.run(
         app,
         host=config.host,

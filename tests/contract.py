@@ -40,7 +40,7 @@ COMMON_ERRORS = frozenset(
     }
 )
 
-# Coral sends these with no message at all (a bare {"__type": ...}) when the body cannot be read.
+# Coral sends these bare, {"__type": ...} with no message, when it cannot read the request.
 MESSAGELESS_ERRORS = frozenset({"SerializationException", "UnknownOperationException"})
 
 
@@ -77,7 +77,9 @@ def check_error(
         f"__type {code!r} is not an error {operation or 'ECS or Logs'} declares, nor a common one"
     )
     message = body.get("message")
-    if code not in MESSAGELESS_ERRORS or message is not None:
+    if code in MESSAGELESS_ERRORS:
+        assert message is None or isinstance(message, str), f"{code}: message is not text"
+    else:
         assert isinstance(message, str) and message, f"{code} needs a non-empty message: {body}"
     shape = known.get(code)
     # Some models leave `message` out of an error shape's members; every error may carry it.

@@ -157,6 +157,7 @@ def test_coral_qualified_type_passes() -> None:
 
 def test_serialization_fault_may_have_no_message() -> None:
     check_error({"__type": "SerializationException"})
+    check_error({"__type": "SerializationException", "message": ""})
 
 
 @pytest.mark.parametrize(

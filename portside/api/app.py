@@ -136,7 +136,7 @@ class Api:
         return handler(Op(self.config.world, caller), params)
 
 
-def create_app(config: ApiConfig) -> Starlette:
+def create_app(config: ApiConfig, extra_routes: list[Route] | None = None) -> Starlette:
     api = Api(config)
 
     async def health(_: Request) -> Response:
@@ -146,6 +146,7 @@ def create_app(config: ApiConfig) -> Starlette:
         routes=[
             Route("/", api.handle, methods=["POST"]),
             Route("/_portside/health", health, methods=["GET"]),
+            *(extra_routes or []),
         ]
     )
     app.state.api = api

@@ -22,8 +22,10 @@ from portside.store.base import Tx
 
 TARGET_TYPE = "container-instance"
 MAX_CUSTOM = 10
-_NAME = re.compile(r"^[A-Za-z0-9_.\-/]{1,128}$")
-_VALUE = re.compile(r"^[A-Za-z0-9_.@\-/\\: ]{1,128}$")
+# The Attribute shape's documentation: names may hold back slashes too; values must not start or
+# end with a space.
+_NAME = re.compile(r"^[A-Za-z0-9_.\-/\\]{1,128}$")
+_VALUE = re.compile(r"^(?! )[A-Za-z0-9_.@\-/\\: ]{1,128}(?<! )$")
 
 Attribute = dict[str, str]
 
@@ -37,26 +39,33 @@ def _check(attr: Mapping[str, Any]) -> None:
     if not _NAME.match(name):
         raise InvalidParameterException(
             f"Attribute name '{name}' is not valid: use up to 128 letters, numbers, hyphens, "
-            "underscores, periods and forward slashes."
+            "underscores, periods, forward slashes and back slashes."
         )
     value = attr.get("value")
     if value is not None and not _VALUE.match(value):
         raise InvalidParameterException(
             f"Attribute value '{value}' is not valid: use up to 128 letters, numbers, hyphens, "
-            "underscores, periods, at signs, slashes, back slashes, colons and spaces."
+            "underscores, periods, at signs, slashes, back slashes, colons and spaces, not "
+            "starting or ending with a space."
         )
     target_type = attr.get("targetType", TARGET_TYPE)
     if target_type != TARGET_TYPE:
         raise InvalidParameterException(f"Invalid target type: {target_type}")
 
 
-def _target(op: Op, tx: Tx, cluster_arn: str, target_id: str | None) -> str:
+def _target(op: Op, tx: Tx, cluster_arn: str, attr: Mapping[str, Any]) -> str:
     """The container instance ARN an attribute's targetId names (ID or ARN)."""
+    target_id = attr.get("targetId")
     if not target_id:
         raise InvalidParameterException("targetId is required for container-instance attributes.")
     if arns.is_arn(target_id):
         target_arn = target_id
     else:
+        if attr.get("targetType") is None:
+            # ECS needs the type to read a short ID (the Attribute shape's documentation).
+            raise InvalidParameterException(
+                f"targetType is required when targetId '{target_id}' is not a full ARN."
+            )
         cluster_name = cluster_arn.rsplit("/", 1)[1]
         target_arn = arns.ecs(
             op.region, op.account, f"container-instance/{cluster_name}/{target_id}"
@@ -88,7 +97,7 @@ def put_attributes(
     with op.store.transaction() as tx:
         cluster_arn = get_active(op, tx, cluster).arn
         for attr in attributes:
-            target_arn = _target(op, tx, cluster_arn, attr.get("targetId"))
+            target_arn = _target(op, tx, cluster_arn, attr)
             key = _key(cluster_arn, target_arn, attr["name"])
             if tx.get("attributes", key) is None:
                 have = sum(1 for _ in tx.scan("attributes", prefix=f"{cluster_arn}|{target_arn}|"))
@@ -116,7 +125,7 @@ def delete_attributes(
     with op.store.transaction() as tx:
         cluster_arn = get_active(op, tx, cluster).arn
         for attr in attributes:
-            target_arn = _target(op, tx, cluster_arn, attr.get("targetId"))
+            target_arn = _target(op, tx, cluster_arn, attr)
             tx.delete("attributes", _key(cluster_arn, target_arn, attr["name"]))
             out.append(
                 _shape({"name": attr["name"], "targetId": target_arn, "value": attr.get("value")})

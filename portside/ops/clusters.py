@@ -43,9 +43,17 @@ def cluster_arn(op: Op, ref: str | None) -> str:
     return arns.cluster(op.region, op.account, ref)
 
 
+def _lookup(op: Op, tx: Tx, arn: str) -> dict[str, Any] | None:
+    # Clusters are regional: an ARN of another region or account names none of the caller's.
+    parsed = arns.parse(arn)
+    if parsed is None or (parsed.region, parsed.account) != (op.region, op.account):
+        return None
+    return tx.get("clusters", arn)
+
+
 def get_active(op: Op, tx: Tx, ref: str | None) -> Cluster:
     """The ACTIVE cluster a reference names, or ClusterNotFoundException."""
-    doc = tx.get("clusters", cluster_arn(op, ref))
+    doc = _lookup(op, tx, cluster_arn(op, ref))
     if doc is None or doc["status"] != ACTIVE:
         raise ClusterNotFoundException("Cluster not found.")
     return Cluster.from_doc(doc)
@@ -78,8 +86,9 @@ def _check_configuration(config: Mapping[str, Any] | None) -> dict[str, Any] | N
                 "logConfiguration must be provided when logging is set to OVERRIDE."
             )
         if logging != "OVERRIDE" and has_log_cfg:
+            # ECS's wording (terraform-aws-modules/terraform-aws-ecs#84).
             raise InvalidParameterException(
-                "logConfiguration can only be provided when logging is set to OVERRIDE."
+                "You must set logging to 'OVERRIDE' when you supply a log configuration."
             )
     return dict(config)
 
@@ -185,7 +194,7 @@ def describe_clusters(
     with op.store.read() as tx:
         for ref in refs:
             arn = cluster_arn(op, ref)
-            doc = tx.get("clusters", arn)
+            doc = _lookup(op, tx, arn)
             if doc is None:
                 failures.append({"arn": arn, "reason": "MISSING"})
                 continue

@@ -11,14 +11,14 @@ from portside.store.base import Tx
 
 _ON_OFF = ("enabled", "disabled")
 
-# name -> (allowed values, AWS default)
+# name -> (allowed values, AWS default). Only names in botocore's SettingName enum: a name the
+# SDKs do not know (such as dualStackIPv6) could never be set and would break their responses.
 SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
     "serviceLongArnFormat": (_ON_OFF, "enabled"),
     "taskLongArnFormat": (_ON_OFF, "enabled"),
     "containerInstanceLongArnFormat": (_ON_OFF, "enabled"),
     "awsvpcTrunking": (_ON_OFF, "disabled"),
     "containerInsights": (("enabled", "disabled", "enhanced"), "disabled"),
-    "dualStackIPv6": (_ON_OFF, "disabled"),
     "fargateFIPSMode": (_ON_OFF, "disabled"),
     "tagResourceAuthorization": (("on", "off"), "on"),
     "fargateTaskRetirementWaitPeriod": (("0", "7", "14"), "7"),

@@ -96,7 +96,7 @@ def merge_tags(tx: Tx, resource_arn: str, new: Sequence[Mapping[str, Any]]) -> l
     return merged
 
 
-def _require_resource(op: Op, tx: Tx, resource_arn: str) -> None:
+def _require_resource(op: Op, tx: Tx, resource_arn: str, *, listing: bool = False) -> None:
     parsed = arns.parse(resource_arn)
     if parsed is None or parsed.service != "ecs" or parsed.kind not in TAGGABLE:
         raise InvalidParameterException(
@@ -107,10 +107,21 @@ def _require_resource(op: Op, tx: Tx, resource_arn: str) -> None:
             f"The ARN '{resource_arn}' is not in this account and region "
             f"({op.account}, {op.region})."
         )
-    if tx.get(TAGGABLE[parsed.kind], resource_arn) is None:
-        if parsed.kind == "cluster":
+    doc = tx.get(TAGGABLE[parsed.kind], resource_arn)
+    if parsed.kind == "cluster":
+        if doc is None:
             raise ClusterNotFoundException("Cluster not found.")
-        raise ResourceNotFoundException("The specified resource could not be found.")
+        if doc.get("status") != "ACTIVE":
+            # ECS's answer for a deleted cluster (hashicorp/terraform-provider-aws#35524).
+            raise InvalidParameterException(
+                "The specified cluster is inactive. Specify an active cluster and try again."
+            )
+    elif doc is None:
+        message = "The specified resource could not be found."
+        if listing:
+            # ListTagsForResource does not declare ResourceNotFoundException in ECS's model.
+            raise InvalidParameterException(message)
+        raise ResourceNotFoundException(message)
 
 
 def tag_resource(op: Op, resource_arn: str, tags: Sequence[Mapping[str, Any]]) -> None:
@@ -134,5 +145,5 @@ def untag_resource(op: Op, resource_arn: str, keys: Sequence[str]) -> None:
 
 def list_tags(op: Op, resource_arn: str) -> list[Tag]:
     with op.store.read() as tx:
-        _require_resource(op, tx, resource_arn)
+        _require_resource(op, tx, resource_arn, listing=True)
         return get_tags(tx, resource_arn)

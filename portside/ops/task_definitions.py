@@ -21,6 +21,19 @@ from portside.store.base import Tx
 
 TABLE = "task_definitions"
 _NOT_FOUND = "Unable to describe task definition."
+# DeleteTaskDefinitions' failure reasons, as moto records them from ECS (moto PR #8989).
+_DELETE_INVALID = (
+    "The specified task definition identifier is invalid. Specify a valid name or ARN and try "
+    "again."
+)
+_DELETE_MISSING = (
+    "The specified task definition does not exist. Specify a valid account, family, revision "
+    "and try again."
+)
+_DELETE_ACTIVE = (
+    "The specified task definition is still in ACTIVE status. Please deregister the target and "
+    "try again."
+)
 
 
 def _prefix(op: Op) -> str:
@@ -146,14 +159,16 @@ def list_families(
     max_results: int | None = None,
     next_token: str | None = None,
 ) -> tuple[list[str], str | None]:
+    """Families that still have a revision: ACTIVE (some revision is ACTIVE), INACTIVE (none
+    is) or ALL, the default. A family whose revisions are all DELETE_IN_PROGRESS is still
+    listed, as INACTIVE, until its last revision is reaped (DeleteTaskDefinitions reference)."""
     limit = check_max_results(max_results)
     after = decode_token(next_token)
-    status = status or ACTIVE
     prefix = _prefix(op) + (family_prefix or "")
     with op.store.read() as tx:
         rows = tx.index(TABLE, prefix=prefix)
     active = {r[1] for r in rows if r[3] == ACTIVE}
-    every = {r[1] for r in rows if r[3] in (ACTIVE, INACTIVE)}
+    every = {r[1] for r in rows}
     if status == ACTIVE:
         chosen = active
     elif status == INACTIVE:
@@ -195,29 +210,18 @@ def delete(op: Op, refs: Sequence[str]) -> tuple[list[TaskDefinition], list[dict
             try:
                 family, revision = parse_ref(op, ref)
             except ClientException:
-                failures.append({"arn": ref, "reason": "The specified task definition is invalid."})
-                continue
-            arn = arns.task_definition(op.region, op.account, family, revision or 0)
+                family, revision = ref, None
             if revision is None:
-                failures.append(
-                    {"arn": ref, "reason": "The task definition revision must be specified."}
-                )
+                failures.append({"arn": ref, "reason": _DELETE_INVALID})
                 continue
+            arn = arns.task_definition(op.region, op.account, family, revision)
             doc = tx.get(TABLE, arn)
             if doc is None:
-                failures.append(
-                    {"arn": arn, "reason": "The specified task definition does not exist."}
-                )
+                failures.append({"arn": arn, "reason": _DELETE_MISSING})
                 continue
             found = TaskDefinition.from_doc(doc)
             if found.status == ACTIVE:
-                failures.append(
-                    {
-                        "arn": arn,
-                        "reason": "The specified task definition is still in ACTIVE status. "
-                        "Please deregister the target and try again.",
-                    }
-                )
+                failures.append({"arn": arn, "reason": _DELETE_ACTIVE})
                 continue
             if found.status == INACTIVE:
                 found.status = DELETE_IN_PROGRESS

@@ -2,7 +2,9 @@
 
 `validate_task_definition` is pure: a request body in (camelCase, already checked against
 botocore's model for JSON types, required members and enums), the stored task definition out,
-or a `ClientException` / `InvalidParameterException` worded like ECS's.
+or a `ClientException` / `InvalidParameterException` worded like ECS's. The rules for one
+container live in taskdef_containers, Fargate's in taskdef_fargate, tags' in ops.tags; what the
+definition needs of its hosts (`compatibilities`, `requiresAttributes`) in taskdef_attributes.
 
 Every rule here is a registration-time rule: real ECS refuses the RegisterTaskDefinition call.
 Some documented limits are not checked here because ECS registers the definition and the failure
@@ -21,39 +23,24 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable
 from typing import Any
 
-from portside.errors import ClientException, InvalidParameterException
-from portside.ops.units import (
-    MAX_TASK_CPU,
-    MIN_TASK_CPU,
-    fargate_cpus,
-    is_fargate_size,
-    parse_cpu,
-    parse_memory,
+from portside.errors import ClientException
+from portside.ops.tags import validate_tags
+from portside.ops.taskdef_attributes import (
+    compatibilities,
+    external_problem,
+    required_attributes,
 )
+from portside.ops.taskdef_containers import check_containers
+from portside.ops.taskdef_fargate import fargate_problem, invalid_task_setting
+from portside.ops.units import MAX_TASK_CPU, MIN_TASK_CPU, parse_cpu, parse_memory
 
 Json = dict[str, Any]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _MAX_NAME = 255
 _MAX_CONTAINERS = 10
-_MAX_TAGS = 50
-_ECR_IMAGE_RE = re.compile(r"^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/")
-
-# (field, lowest, highest, default ECS fills in); bounds from the HealthCheck API reference.
-_HEALTH_BOUNDS = (
-    ("interval", 5, 300, 30),
-    ("timeout", 2, 60, 5),
-    ("retries", 1, 10, 3),
-    ("startPeriod", 0, 300, None),
-)
-_FARGATE_LOG_DRIVERS = ("awslogs", "splunk", "awsfirelens")
-_FARGATE_STOP_TIMEOUT = 120
-_TROUBLESHOOTING = (
-    "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
-)
 
 
 def validate_task_definition(request: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +48,7 @@ def validate_task_definition(request: dict[str, Any]) -> dict[str, Any]:
     body as ECS stores and describes it (without taskDefinitionArn, revision, status,
     registeredAt, registeredBy: the caller adds those)."""
     request = copy.deepcopy(request)
-    _check_tags(request.get("tags") or [])
+    validate_tags(request.get("tags") or [])
     family = _check_family(request.get("family"))
     containers: list[Json] = request.get("containerDefinitions") or []
     _check_container_list(containers)
@@ -71,36 +58,27 @@ def validate_task_definition(request: dict[str, Any]) -> dict[str, Any]:
     cpu = _task_units(request.get("cpu"), "cpu")
     memory = _task_units(request.get("memory"), "memory")
     if cpu is not None and not MIN_TASK_CPU <= cpu <= MAX_TASK_CPU:
-        raise ClientException(f"Invalid 'cpu' setting for task. {_TROUBLESHOOTING}")
+        raise ClientException(invalid_task_setting("cpu"))
     volumes: list[Json] = request.get("volumes") or []
     volume_names = _check_volumes(volumes)
     execution_role = request.get("executionRoleArn") or None
-
-    taken_ports: list[tuple[int, int, str]] = []
-    used_port_names: set[str] = set()
-    for container in containers:
-        _fill_container_defaults(container)
-        _check_memory(container, memory)
-        _check_ports(container, mode, taken_ports, used_port_names)
-        _check_network_mode_settings(container, mode, names)
-        _check_mounts(container, names, volume_names)
-        _check_health_check(container)
-        _check_logging(container)
-        if container.get("secrets") and not execution_role:
-            raise ClientException(
-                "When you are specifying container secrets, you must also specify a value "
-                "for 'executionRoleArn'"
-            )
+    check_containers(
+        containers,
+        mode=mode,
+        task_memory=memory,
+        volume_names=volume_names,
+        execution_role=execution_role,
+    )
     _check_dependencies(containers)
     _check_task_sums(containers, cpu, memory)
     _check_task_options(request, names)
 
-    fargate_problem = _fargate_problem(request, containers, mode, cpu, memory)
-    if "FARGATE" in requires and fargate_problem:
-        raise ClientException(fargate_problem)
-    external_problem = _external_problem(request, containers, mode)
-    if "EXTERNAL" in requires and external_problem:
-        raise ClientException(external_problem)
+    fargate = fargate_problem(request, containers, mode, cpu, memory)
+    if "FARGATE" in requires and fargate:
+        raise ClientException(fargate)
+    external = external_problem(request, containers, mode)
+    if "EXTERNAL" in requires and external:
+        raise ClientException(external)
 
     body: Json = {"family": family, "containerDefinitions": containers}
     for key in ("taskRoleArn", "executionRoleArn", "networkMode"):
@@ -110,8 +88,8 @@ def validate_task_definition(request: dict[str, Any]) -> dict[str, Any]:
     body["placementConstraints"] = request.get("placementConstraints") or []
     if requires:
         body["requiresCompatibilities"] = requires
-    body["compatibilities"] = _compatibilities(requires, fargate_problem, external_problem)
-    attributes = _required_attributes(request, containers, mode)
+    body["compatibilities"] = compatibilities(requires, fargate, external)
+    attributes = required_attributes(request, containers, mode)
     if attributes:
         body["requiresAttributes"] = [{"name": name} for name in attributes]
     if cpu is not None:
@@ -134,27 +112,6 @@ def validate_task_definition(request: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- task-level names, counts, units -------------------------------------------------------
-
-
-def _check_tags(tags: list[Json]) -> None:
-    # wording: ours (ECS documents the limits; its exact messages for them were not found)
-    if len(tags) > _MAX_TAGS:
-        raise InvalidParameterException(f"A resource can have at most {_MAX_TAGS} tags.")
-    seen: set[str] = set()
-    for tag in tags:
-        key = tag.get("key") or ""
-        value = tag.get("value") or ""
-        if not 1 <= len(key) <= 128:
-            raise InvalidParameterException("Tag keys must be between 1 and 128 characters.")
-        if len(value) > 256:
-            raise InvalidParameterException("Tag values must be at most 256 characters.")
-        if key.lower().startswith("aws:"):
-            raise InvalidParameterException(
-                f"Invalid tag key '{key}'. The prefix 'aws:' is reserved for AWS use."
-            )
-        if key in seen:
-            raise InvalidParameterException(f"Duplicate tag key '{key}'.")
-        seen.add(key)
 
 
 def _check_family(family: Any) -> str:
@@ -192,7 +149,7 @@ def _task_units(value: Any, kind: str) -> int | None:
         return None
     amount = parse_cpu(str(value)) if kind == "cpu" else parse_memory(str(value))
     if amount is None or amount <= 0:
-        raise ClientException(f"Invalid '{kind}' setting for task. {_TROUBLESHOOTING}")
+        raise ClientException(invalid_task_setting(kind))
     return amount
 
 
@@ -208,198 +165,6 @@ def _check_volumes(volumes: list[Json]) -> set[str]:
             raise ClientException(f"Volume names must be unique. Duplicate volume name '{name}'.")
         names.add(name)
     return names
-
-
-# -- one container ------------------------------------------------------------------------
-
-
-def _fill_container_defaults(container: Json) -> None:
-    """The members DescribeTaskDefinition always shows, with the values ECS fills in."""
-    if container.get("cpu") is None:
-        container["cpu"] = 0
-    if container.get("essential") is None:
-        container["essential"] = True
-    for key in ("portMappings", "environment", "mountPoints", "volumesFrom"):
-        if container.get(key) is None:
-            container[key] = []
-
-
-def _check_memory(container: Json, task_memory: int | None) -> None:
-    name = container["name"]
-    hard = container.get("memory")
-    soft = container.get("memoryReservation")
-    for key, value in (("memory", hard), ("memoryReservation", soft)):
-        if value is not None and value <= 0:
-            # wording: ours (after "Invalid 'containerPort' setting for container 'x'.")
-            raise ClientException(f"Invalid '{key}' setting for container '{name}'.")
-    if task_memory is None and hard is None and soft is None:
-        raise ClientException(
-            f"Invalid setting for container '{name}'. "
-            "At least one of 'memory' or 'memoryReservation' must be specified."
-        )
-    if hard is not None and soft is not None and hard < soft:
-        raise ClientException(
-            f"Invalid setting for container '{name}'. "
-            "'memory' must be greater than or equal to 'memoryReservation'."
-        )
-    if task_memory is not None:
-        for key, value in (("memory", hard), ("memoryReservation", soft)):
-            if value is not None and value > task_memory:
-                raise ClientException(
-                    f"The '{key}' setting for container '{name}' is greater than for the task."
-                )
-
-
-def _check_ports(
-    container: Json,
-    mode: str,
-    taken: list[tuple[int, int, str]],
-    used_names: set[str],
-) -> None:
-    """Port mappings: ranges, host/container agreement, and no port used twice.
-
-    `taken` collects (first, last, protocol) across containers when the containers share one
-    network namespace (awsvpc, host), where two containers cannot listen on one port."""
-    name = container["name"]
-    mappings: list[Json] = container["portMappings"]
-    if mappings and mode == "none":
-        # wording: ours (after "Links are not supported when networkMode=awsvpc")
-        raise ClientException("Port mappings are not supported when networkMode=none")
-    own: list[tuple[int, int, str]] = []
-    for mapping in mappings:
-        protocol = mapping.setdefault("protocol", "tcp")
-        first, last = _mapping_ports(mapping, name, mode)
-        for low, high, proto in (*own, *(taken if mode in ("awsvpc", "host") else ())):
-            if proto == protocol and first <= high and low <= last:
-                # ECS's words for overlapping port ranges; the prefix is ours
-                raise ClientException(
-                    f"Invalid port mappings for container '{name}': "
-                    "container port is used multiple times in task"
-                )
-        own.append((first, last, protocol))
-        port_name = mapping.get("name")
-        if port_name:
-            if port_name in used_names:
-                raise ClientException("port mapping name is already used")
-            used_names.add(port_name)
-    taken.extend(own)
-
-
-def _mapping_ports(mapping: Json, name: str, mode: str) -> tuple[int, int]:
-    port_range = mapping.get("containerPortRange")
-    if port_range is not None:
-        if "containerPort" in mapping or "hostPort" in mapping:
-            raise ClientException("cannot specify both single port and port range")
-        bounds = port_range.split("-")
-        if (
-            mode not in ("bridge", "awsvpc")
-            or len(bounds) != 2
-            or not all(b.strip().isdigit() for b in bounds)
-            or not 1 <= int(bounds[0]) < int(bounds[1]) <= 65535
-        ):
-            raise ClientException(f"Invalid 'containerPortRange' setting for container '{name}'.")
-        return int(bounds[0]), int(bounds[1])
-    container_port = mapping.get("containerPort")
-    if container_port is None or not 1 <= container_port <= 65535:
-        raise ClientException(f"Invalid 'containerPort' setting for container '{name}'.")
-    host_port = mapping.get("hostPort")
-    if host_port is not None and not 0 <= host_port <= 65535:
-        # wording: ours, as ECS words a bad containerPort
-        raise ClientException(f"Invalid 'hostPort' setting for container '{name}'.")
-    if mode in ("awsvpc", "host"):
-        if host_port is None:
-            mapping["hostPort"] = container_port
-        elif host_port != container_port:
-            raise ClientException(
-                f"When networkMode={mode}, the host ports and container ports in port "
-                "mappings must match."
-            )
-    return container_port, container_port
-
-
-def _check_network_mode_settings(container: Json, mode: str, names: list[str]) -> None:
-    links = container.get("links") or []
-    if links and mode != "bridge":
-        # ECS's message for awsvpc; host and none are refused the same way
-        raise ClientException(f"Links are not supported when networkMode={mode}")
-    for link in links:
-        target = link.split(":", 1)[0]
-        if target not in names or target == container["name"]:
-            # wording: ours
-            raise ClientException(
-                f"Invalid 'links' setting for container '{container['name']}'. "
-                f"Container '{target}' does not exist in the task definition."
-            )
-    if mode != "awsvpc":
-        return
-    # ECS's awsvpc messages share one shape ("DNS servers are not supported on container
-    # when networkMode=awsvpc"); hostname, extra hosts and search domains follow it.
-    unsupported = (
-        ("disableNetworking", "Disable Networking is"),
-        ("dnsServers", "DNS servers are"),
-        ("dnsSearchDomains", "DNS search domains are"),
-        ("extraHosts", "Extra hosts are"),
-        ("hostname", "Hostname is"),
-    )
-    for key, subject in unsupported:
-        if container.get(key):
-            raise ClientException(f"{subject} not supported on container when networkMode=awsvpc")
-
-
-def _check_mounts(container: Json, names: list[str], volume_names: set[str]) -> None:
-    for mount in container["mountPoints"]:
-        source = mount.get("sourceVolume")
-        if source not in volume_names:
-            raise ClientException(f"Unknown volume '{source}'.")
-    for volume_from in container["volumesFrom"]:
-        source = volume_from.get("sourceContainer")
-        if source not in names or source == container["name"]:
-            # wording: ours
-            raise ClientException(
-                f"Invalid 'volumesFrom' setting for container '{container['name']}'. "
-                f"Container '{source}' does not exist in the task definition."
-            )
-
-
-def _check_health_check(container: Json) -> None:
-    check = container.get("healthCheck")
-    if check is None:
-        return
-    name = container["name"]
-    command = check.get("command") or []
-    if not command or command[0] not in ("CMD", "CMD-SHELL"):
-        # wording: ours (the HealthCheck reference: "must start with CMD ... or CMD-SHELL")
-        raise ClientException(
-            f"Invalid 'healthCheck' setting for container '{name}'. "
-            "The command must start with CMD or CMD-SHELL."
-        )
-    for key, low, high, default in _HEALTH_BOUNDS:
-        value = check.get(key)
-        if value is None:
-            if default is not None:
-                check[key] = default
-            continue
-        if value > high:
-            raise ClientException(
-                f"Health check {key} must be less than or equal to the maximum allowed "
-                f"value {high} for container '{name}'"
-            )
-        if value < low:
-            # wording: ours, mirroring ECS's "maximum allowed value" message
-            raise ClientException(
-                f"Health check {key} must be greater than or equal to the minimum allowed "
-                f"value {low} for container '{name}'"
-            )
-
-
-def _check_logging(container: Json) -> None:
-    config = container.get("logConfiguration")
-    if not config or config.get("logDriver") != "awslogs":
-        return
-    options = config.get("options") or {}
-    missing = [key for key in ("awslogs-region", "awslogs-group") if not options.get(key)]
-    if missing:
-        raise ClientException(f"Log driver awslogs requires options: {', '.join(missing)}")
 
 
 # -- across containers and task-level options ---------------------------------------------
@@ -491,212 +256,3 @@ def _check_task_options(request: Json, names: list[str]) -> None:
         raise ClientException(
             "Invalid 'ephemeralStorage' setting for task. The size must be between 21 and 200 GiB."
         )
-
-
-# -- compatibilities ----------------------------------------------------------------------
-
-
-def _fargate_problem(
-    request: Json, containers: list[Json], mode: str, cpu: int | None, memory: int | None
-) -> str | None:
-    """Why this definition cannot run on Fargate (the first reason), or None if it can.
-
-    Both the refusal (FARGATE in requiresCompatibilities, even next to EC2) and the computed
-    `compatibilities` use it, so the two can never disagree."""
-    if mode != "awsvpc":
-        return "Fargate only supports network mode \u2018awsvpc\u2019."
-    if cpu is None:
-        return "Fargate requires that 'cpu' be defined at the task level."
-    if memory is None:
-        return "Fargate requires that 'memory' be defined at the task level."  # as for 'cpu'
-    if cpu not in fargate_cpus():
-        return f"Invalid 'cpu' setting for task. {_TROUBLESHOOTING}"
-    family = (request.get("runtimePlatform") or {}).get("operatingSystemFamily") or "LINUX"
-    if not is_fargate_size(cpu, memory, windows=family.startswith("WINDOWS")):
-        return (
-            f"No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. "
-            "See the Amazon ECS documentation for the valid values."
-        )
-    if request.get("pidMode") == "host":
-        return (
-            "Tasks using the Fargate launch type do not support pidMode 'host'. "
-            "The supported value for pidMode is 'task'."
-        )
-    task_params = ("ipcMode", "placementConstraints", "inferenceAccelerators")
-    for key in task_params:
-        if request.get(key):
-            return _fargate_unsupported(key)
-    for volume in request.get("volumes") or []:
-        if volume.get("dockerVolumeConfiguration"):
-            return _fargate_unsupported("dockerVolumeConfiguration")
-        if (volume.get("host") or {}).get("sourcePath"):
-            return _fargate_unsupported("sourcePath")
-    for container in containers:
-        problem = _fargate_container_problem(container, request.get("executionRoleArn"))
-        if problem:
-            return problem
-    return None
-
-
-def _fargate_container_problem(container: Json, execution_role: str | None) -> str | None:
-    if container.get("privileged"):
-        return "Fargate requires that the 'privileged' setting be 'false'"
-    if container.get("dockerSecurityOptions"):
-        return _fargate_unsupported("dockerSecurityOptions")
-    for requirement in container.get("resourceRequirements") or []:
-        if requirement.get("type") == "GPU":
-            return "Tasks using the Fargate launch type do not support GPU resource requirements"
-    linux = container.get("linuxParameters") or {}
-    for key in ("devices", "sharedMemorySize", "tmpfs", "maxSwap", "swappiness"):
-        if linux.get(key) not in (None, []):
-            return _fargate_unsupported(key)
-    for capability in (linux.get("capabilities") or {}).get("add") or []:
-        if capability != "SYS_PTRACE":
-            return f"{capability} is not allowed on Fargate."
-    stop_timeout = container.get("stopTimeout")
-    if stop_timeout is not None and stop_timeout > _FARGATE_STOP_TIMEOUT:
-        # wording: ours (the 120 s limit is in the ContainerDefinition reference)
-        return (
-            f"Invalid 'stopTimeout' setting for container '{container['name']}'. "
-            f"Fargate allows at most {_FARGATE_STOP_TIMEOUT} seconds."
-        )
-    driver = (container.get("logConfiguration") or {}).get("logDriver")
-    if driver is not None and driver not in _FARGATE_LOG_DRIVERS:
-        allowed = ", ".join(_FARGATE_LOG_DRIVERS)
-        return f"{driver} is not a valid log driver. Must be one of [{allowed}]"
-    if driver == "awslogs" and not execution_role:
-        return (
-            "Fargate requires task definition to have execution role ARN to support log "
-            "driver awslogs."
-        )
-    return None
-
-
-def _fargate_unsupported(param: str) -> str:
-    # ECS's shape, seen for ipcMode, dockerSecurityOptions, dockerVolumeConfiguration and
-    # sourcePath; the other Fargate-invalid parameters are reported the same way.
-    return f"Fargate compatible task definitions do not support {param}"
-
-
-def _external_problem(request: Json, containers: list[Json], mode: str) -> str | None:
-    """Why ECS Anywhere (EXTERNAL) cannot run this definition, or None.
-
-    ECS Anywhere supports bridge, host and none only, and the agent withholds from external
-    instances the attributes for App Mesh, Elastic Inference, fault injection, Service Connect
-    and EBS/EFS volumes (amazon-ecs-agent, externalUnsupportedCapabilities)."""
-    # wording: ours, throughout
-    if mode == "awsvpc":
-        return "External compatible task definitions do not support networkMode 'awsvpc'."
-    for key in ("proxyConfiguration", "inferenceAccelerators", "enableFaultInjection"):
-        if request.get(key):
-            return f"External compatible task definitions do not support {key}."
-    for volume in request.get("volumes") or []:
-        for key in ("efsVolumeConfiguration", "fsxWindowsFileServerVolumeConfiguration"):
-            if volume.get(key):
-                return f"External compatible task definitions do not support {key}."
-        if volume.get("configuredAtLaunch"):
-            return "External compatible task definitions do not support configuredAtLaunch."
-    for container in containers:
-        if any(m.get("appProtocol") for m in container["portMappings"]):
-            return "External compatible task definitions do not support Service Connect."
-    return None
-
-
-def _compatibilities(
-    requires: list[str], fargate_problem: str | None, external_problem: str | None
-) -> list[str]:
-    # ECS lists them in this order: ["EXTERNAL", "EC2"] for a bridge definition,
-    # ["EC2", "FARGATE"] for a Fargate-ready awsvpc one.
-    found = ["EXTERNAL"] if external_problem is None else []
-    found.append("EC2")
-    if fargate_problem is None:
-        found.append("FARGATE")
-    if "MANAGED_INSTANCES" in requires:
-        found.append("MANAGED_INSTANCES")
-    return found
-
-
-# -- requiresAttributes -------------------------------------------------------------------
-
-
-def _required_attributes(request: Json, containers: list[Json], mode: str) -> list[str]:
-    """The container-instance attributes a task of this definition needs to be placed.
-
-    A documented subset of ECS's computation: attribute names as the ECS agent registers them
-    (agent/app/agent_capability.go), tied to the parameter that needs each one as DescribeTask-
-    Definition shows in practice and the API reference's "requires version 1.xx of the Docker
-    Remote API" notes."""
-    legacy = "com.amazonaws.ecs.capability."
-    found: dict[str, None] = {}  # an ordered set
-
-    def need(*names: str) -> None:
-        found.update(dict.fromkeys(names))
-
-    execution_role = request.get("executionRoleArn")
-    if request.get("taskRoleArn"):
-        need(legacy + "task-iam-role")
-    if mode == "awsvpc":
-        need(legacy + "docker-remote-api.1.18", "ecs.capability.task-eni")
-    if request.get("pidMode") or request.get("ipcMode"):
-        need("ecs.capability.pid-ipc-namespace-sharing")
-    if request.get("proxyConfiguration"):
-        need("ecs.capability.aws-appmesh")
-    if request.get("enableFaultInjection"):
-        need("ecs.capability.fault-injection")
-    for volume in request.get("volumes") or []:
-        efs = volume.get("efsVolumeConfiguration")
-        if efs:
-            need("ecs.capability.efs")
-            if efs.get("authorizationConfig"):
-                need("ecs.capability.efsAuth")
-    for container in containers:
-        need(*_container_attributes(container, execution_role))
-    return list(found)
-
-
-def _container_attributes(container: Json, execution_role: str | None) -> Iterable[str]:
-    legacy = "com.amazonaws.ecs.capability."
-    if _ECR_IMAGE_RE.match(container["image"]):
-        yield legacy + "ecr-auth"
-        if execution_role:
-            yield "ecs.capability.execution-role-ecr-pull"
-    if container.get("repositoryCredentials"):
-        yield "ecs.capability.private-registry-authentication.secretsmanager"
-    if container.get("memoryReservation") is not None:
-        yield legacy + "docker-remote-api.1.21"
-    if container.get("dockerLabels") or container.get("ulimits"):
-        yield legacy + "docker-remote-api.1.18"
-    if (container.get("linuxParameters") or {}).get("initProcessEnabled"):
-        yield legacy + "docker-remote-api.1.25"
-    if container.get("privileged"):
-        yield legacy + "privileged-container"
-    if container.get("healthCheck"):
-        yield "ecs.capability.container-health-check"
-    if container.get("dependsOn") or "startTimeout" in container or "stopTimeout" in container:
-        yield "ecs.capability.container-ordering"
-    if container.get("environmentFiles"):
-        yield "ecs.capability.env-files.s3"
-    if (container.get("restartPolicy") or {}).get("enabled"):
-        yield "ecs.capability.container-restart-policy"
-    if any(m.get("containerPortRange") for m in container["portMappings"]):
-        yield "ecs.capability.network.container-port-range"
-    firelens = container.get("firelensConfiguration")
-    if firelens:
-        yield f"ecs.capability.firelens.{firelens['type']}"
-    for secret in container.get("secrets") or []:
-        yield f"ecs.capability.secrets.{_secret_store(secret)}.environment-variables"
-    config = container.get("logConfiguration")
-    if config:
-        driver = config["logDriver"]
-        yield f"{legacy}logging-driver.{driver}"
-        if config.get("options"):
-            yield legacy + "docker-remote-api.1.19"
-        if driver == "awslogs" and execution_role:
-            yield "ecs.capability.execution-role-awslogs"
-        for secret in config.get("secretOptions") or []:
-            yield f"ecs.capability.secrets.{_secret_store(secret)}.bootstrap.log-driver"
-
-
-def _secret_store(secret: Json) -> str:
-    """Which store a secret lives in: asm (a Secrets Manager ARN) or ssm (Parameter Store)."""
-    return "asm" if ":secretsmanager:" in str(secret.get("valueFrom", "")) else "ssm"

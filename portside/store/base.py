@@ -8,7 +8,7 @@ gateway, the event bus) see every committed change exactly once and in order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -81,6 +81,9 @@ class Store(Protocol):
 
     def wait(self, after: int, timeout: float) -> bool:
         """Block until a change newer than `after` is committed or `timeout` passes."""
+
+    def subscribe(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(seq)` after every commit that wrote, from the committing thread."""
 
     def close(self) -> None:
         """Release connections."""

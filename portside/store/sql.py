@@ -170,6 +170,7 @@ class SqlStore:
         self.statements = {t: _Statements(t, self.placeholder) for t in INDEXES}
         self._cond = threading.Condition()
         self._local = threading.local()
+        self._subscribers: list[Callable[[int], None]] = []
         self._seq = self._query_last_seq()
 
     # -- backend hooks -----------------------------------------------------------------------
@@ -227,6 +228,12 @@ class SqlStore:
         with self._cond:
             self._seq = max(self._seq, seq)
             self._cond.notify_all()
+        for callback in list(self._subscribers):
+            callback(seq)
+
+    def subscribe(self, callback: Callable[[int], None]) -> None:
+        """Call `callback(seq)` after every commit that wrote (from the committing thread)."""
+        self._subscribers.append(callback)
 
     def last_seq(self) -> int:
         return self._seq

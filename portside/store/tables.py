@@ -29,7 +29,15 @@ INDEXES: dict[str, dict[str, str]] = {
     "account_settings": {"principal": "principalArn", "name": "name"},
     "attributes": {"cluster": "cluster", "target_id": "targetId", "name": "name"},
     "container_instances": {"cluster": "clusterArn", "status": "status"},
-    "tasks": {"cluster": "clusterArn", "status": "lastStatus", "desired": "desiredStatus"},
+    "tasks": {
+        "cluster": "clusterArn",
+        "status": "lastStatus",
+        "desired": "desiredStatus",
+        "instance": "instanceArn",
+        "started_by": "startedBy",
+        "grp": "group",
+        "token": "clientToken",
+    },
     "services": {"cluster": "clusterArn", "status": "status"},
     "capacity_providers": {"name": "name", "status": "status"},
 }

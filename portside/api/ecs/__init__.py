@@ -6,8 +6,10 @@ from portside.api.ecs import (  # noqa: F401  (imported to register their action
     account_settings,
     attributes,
     clusters,
+    instances,
     tags,
     task_definitions,
+    tasks,
 )
 from portside.api.ecs.registry import ACTIONS
 

@@ -1,0 +1,908 @@
+#!/usr/bin/env python3
+"""ECS API throughput: Portside against moto_server, on the same request mix, same client.
+
+Both servers are started here (moto_server, and `portside server` on a fresh data directory),
+preloaded with the same task definitions, then driven in turn by the same client: N worker
+processes, each with one keep-alive HTTP connection, sending a fixed mix of DescribeClusters,
+DescribeTaskDefinition, ListTaskDefinitions and RegisterTaskDefinition (one write per ten reads)
+as fast as the server answers, one request at a time per connection (closed loop).
+
+The client is kept cheap so that it is not what is measured on a small machine: every request
+is SigV4-signed once, before the run (botocore's SigV4Auth; a signature stays valid 15 minutes),
+and replayed from a pool, as raw bytes, over a minimal keep-alive HTTP/1.1 connection (a few
+µs of client CPU per request; http.client costs ~100 µs, boto3 ~1 ms). No boto3 in the loop.
+
+    .venv/bin/python bench/api_throughput.py              # 1 s warm-up + 10 s per server
+    .venv/bin/python bench/api_throughput.py --quick      # a short smoke run, writes nothing
+    .venv/bin/python bench/api_throughput.py --portside-only --duration 30
+
+Prints requests/s, p50/p99 latency and errors for each server and the Portside/moto ratio;
+writes bench/results/api_throughput.json (full runs of both servers, or with --output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import http.client
+import json
+import math
+import multiprocessing as mp
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DEFAULT_OUTPUT = ROOT / "bench" / "results" / "api_throughput.json"
+
+ACCESS_KEY = "PSAKBENCH00000000001"
+SECRET_KEY = "portside-bench-secret-key-000000000001"
+REGION = "us-east-1"
+TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
+CLUSTER = "bench"
+
+TARGET_RATIO = 10.0
+TARGET_P99_MS = 20.0
+SIGNATURE_LIFETIME_S = 15 * 60
+
+# The request kinds, and a token that every good answer to that kind contains.
+ACTIONS = (
+    "DescribeClusters",
+    "DescribeTaskDefinition",
+    "ListTaskDefinitions",
+    "RegisterTaskDefinition",
+)
+DC, DTD, LTD, RTD = range(len(ACTIONS))
+EXPECT = {
+    DC: b'"clusterArn"',
+    DTD: b'"taskDefinitionArn"',
+    LTD: b"task-definition/",
+    RTD: b'"taskDefinitionArn"',
+}
+
+
+def mix_cycle(reads_per_write: int) -> list[int]:
+    """One cycle of the fixed mix: `reads_per_write` reads spread over the three read kinds
+    (DescribeTaskDefinition gets the remainder), then one RegisterTaskDefinition."""
+    reads = [(DC, DTD, LTD, DTD)[i % 4] for i in range(reads_per_write)]
+    return [*reads, RTD]
+
+
+# -- request bodies -------------------------------------------------------------------------
+
+
+def family_name(i: int) -> str:
+    return f"bench-svc-{i:03d}"
+
+
+def task_definition_body(family: str, variant: int) -> dict[str, Any]:
+    """A modest, realistic task definition: two containers, ports, env, health check, tags."""
+    return {
+        "family": family,
+        "containerDefinitions": [
+            {
+                "name": "app",
+                "image": f"registry.example.com/{family}:1.{variant}.0",
+                "cpu": 256,
+                "memory": 512,
+                "essential": True,
+                "portMappings": [{"containerPort": 8080, "hostPort": 0, "protocol": "tcp"}],
+                "environment": [
+                    {"name": "SERVICE", "value": family},
+                    {"name": "VARIANT", "value": str(variant)},
+                    {"name": "LOG_LEVEL", "value": "info"},
+                ],
+                "healthCheck": {
+                    "command": ["CMD-SHELL", "curl -f http://localhost:8080/health || exit 1"],
+                    "interval": 30,
+                    "timeout": 5,
+                    "retries": 3,
+                },
+            },
+            {
+                "name": "sidecar",
+                "image": "public.ecr.aws/docker/library/busybox:latest",
+                "memory": 64,
+                "essential": False,
+                "command": ["sh", "-c", "sleep 3600"],
+            },
+        ],
+        "tags": [{"key": "team", "value": "bench"}],
+    }
+
+
+# -- signing ---------------------------------------------------------------------------------
+
+# A signed request ready to send: (action index, the whole HTTP/1.1 request as bytes).
+Prepared = tuple[int, bytes]
+
+
+class Signer:
+    def __init__(self, host: str, port: int) -> None:
+        self.netloc = f"{host}:{port}"
+        self.auth = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "ecs", REGION)
+
+    def sign(self, action: int, params: dict[str, Any], target: str = "") -> Prepared:
+        """Sign `params` as a call of ACTIONS[action] (or of `target`, for setup calls)."""
+        body = json.dumps(params, separators=(",", ":")).encode()
+        request = AWSRequest(
+            method="POST",
+            url=f"http://{self.netloc}/",
+            data=body,
+            headers={
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": TARGET_PREFIX + (target or ACTIONS[action]),
+            },
+        )
+        self.auth.add_auth(request)
+        lines = [b"POST / HTTP/1.1", f"Host: {self.netloc}".encode()]  # the signed host
+        lines += [f"{k}: {v}".encode() for k, v in request.headers.items()]
+        lines += [f"Content-Length: {len(body)}".encode(), b"", b""]
+        return action, b"\r\n".join(lines) + body
+
+
+def request_pools(signer: Signer, families: int, revisions: int, variants: int) -> list[list]:
+    """Pre-signed requests for each action (index = action)."""
+    names = [family_name(i) for i in range(families)]
+    pools: list[list[Prepared]] = [[] for _ in ACTIONS]
+    pools[DC].append(signer.sign(DC, {"clusters": [CLUSTER]}))
+    for name in names:
+        # By family (latest ACTIVE revision: a lookup) and by family:revision (a get).
+        pools[DTD].append(signer.sign(DTD, {"taskDefinition": name}))
+        for rev in range(1, revisions + 1):
+            pools[DTD].append(signer.sign(DTD, {"taskDefinition": f"{name}:{rev}"}))
+        pools[LTD].append(signer.sign(LTD, {"familyPrefix": name}))
+        for v in range(variants):
+            pools[RTD].append(signer.sign(RTD, task_definition_body(name, 1000 + v)))
+    return pools
+
+
+# -- a minimal keep-alive HTTP/1.1 client ------------------------------------------------------
+
+
+class Connection:
+    """Just enough HTTP/1.1 for a JSON API on localhost: one request in flight, keep-alive,
+    Content-Length or chunked bodies. Costs a fraction of http.client per request (no header
+    objects, no email parser), so the client does not compete with the server for the CPU."""
+
+    def __init__(self, host: str, port: int, timeout: float = 30) -> None:
+        self.address = (host, port)
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.buf = b""
+        self.connects = 0
+
+    def connect(self) -> None:
+        sock = socket.create_connection(self.address, timeout=self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock, self.buf = sock, b""
+        self.connects += 1
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.buf = None, b""
+
+    def _fill(self, sock: socket.socket) -> None:
+        chunk = sock.recv(262144)
+        if not chunk:
+            raise ConnectionError("server closed the connection")
+        self.buf += chunk
+
+    def _take(self, sock: socket.socket, n: int) -> bytes:
+        while len(self.buf) < n:
+            self._fill(sock)
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _line(self, sock: socket.socket) -> bytes:
+        while (end := self.buf.find(b"\r\n")) < 0:
+            self._fill(sock)
+        out, self.buf = self.buf[:end], self.buf[end + 2 :]
+        return out
+
+    def exchange(self, raw: bytes) -> tuple[int, bytes]:
+        """Send one request, return (status, body)."""
+        if self.sock is None:
+            self.connect()
+        sock = self.sock
+        assert sock is not None
+        sock.sendall(raw)
+        while (head_end := self.buf.find(b"\r\n\r\n")) < 0:
+            self._fill(sock)
+        head = self.buf[:head_end].lower()
+        self.buf = self.buf[head_end + 4 :]
+        status = int(head[9:12])
+        close = b"\r\nconnection: close" in head or head.startswith(b"http/1.0")
+        at = head.find(b"\r\ncontent-length:")
+        if at >= 0:
+            eol = head.find(b"\r\n", at + 2)
+            length = int(head[at + 17 : eol if eol >= 0 else len(head)])
+            body = self._take(sock, length)
+        elif b"\r\ntransfer-encoding: chunked" in head:
+            parts = []
+            while size := int(self._line(sock).split(b";")[0], 16):
+                parts.append(self._take(sock, size + 2)[:-2])
+            while self._line(sock):  # trailers, then the empty line
+                pass
+            body = b"".join(parts)
+        else:  # the body runs to the end of the connection
+            with contextlib.suppress(ConnectionError):
+                while True:
+                    self._fill(sock)
+            body, close = self.buf, True
+        if close:
+            self.close()
+        return status, body
+
+
+def send(conn: Connection, prepared: Prepared) -> tuple[int, bytes]:
+    try:
+        return conn.exchange(prepared[1])
+    except (OSError, ValueError) as exc:
+        conn.close()  # the next request reconnects
+        return -1, repr(exc).encode()
+
+
+def ok(prepared: Prepared, status: int, data: bytes) -> bool:
+    return status == 200 and EXPECT[prepared[0]] in data
+
+
+# -- worker processes --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerJob:
+    index: int
+    host: str
+    port: int
+    pools: list[list[Prepared]]
+    cycle: list[int]
+    warmup: float
+    duration: float
+    seed: int
+
+
+def worker_main(job: WorkerJob, ready: Any, go: Any, results: Any) -> None:
+    """Closed loop over one keep-alive connection, from the start time the parent gives."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    conn = Connection(job.host, job.port)
+    conn.connect()
+    ready.put(job.index)
+    start_at: float = go.get()
+    measure_from = start_at + job.warmup
+    end = measure_from + job.duration
+    rng = random.Random(job.seed)
+    pools, cycle = job.pools, job.cycle
+    offset = job.index * 3  # workers do not move in lockstep through the cycle
+    latencies = [array("d") for _ in ACTIONS]
+    sent = errors = 0
+    error_samples: list[str] = []
+    cpu_start: float | None = None
+    measured = 0
+    while time.monotonic() < start_at:
+        time.sleep(0.001)
+    i = 0
+    while True:
+        action = cycle[(i + offset) % len(cycle)]
+        i += 1
+        pool = pools[action]
+        prepared = pool[rng.randrange(len(pool))]
+        t0 = time.perf_counter()
+        if t0 >= end:
+            break
+        if cpu_start is None and t0 >= measure_from:
+            cpu_start = time.process_time()
+        status, data = send(conn, prepared)
+        t1 = time.perf_counter()
+        sent += 1
+        good = ok(prepared, status, data)
+        if not good:
+            errors += 1
+            if len(error_samples) < 5:
+                error_samples.append(f"{ACTIONS[action]}: {status} {data[:300]!r}")
+        elif t0 >= measure_from and t1 <= end:
+            latencies[action].append((t1 - t0) * 1000.0)
+            measured += 1
+    cpu = time.process_time() - (cpu_start if cpu_start is not None else 0.0)
+    conn.close()
+    results.put(
+        {
+            "index": job.index,
+            "latencies": [a.tobytes() for a in latencies],
+            "sent": sent,
+            "measured": measured,
+            "errors": errors,
+            "error_samples": error_samples,
+            "reconnects": conn.connects - 1,
+            "client_cpu_s": cpu,
+        }
+    )
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A server subprocess in its own process group, so that all of it can be stopped."""
+
+    name: str
+    argv: list[str]
+    port: int
+    log_path: Path
+    env: dict[str, str]
+    ready_path: str
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", self.ready_path)
+                status = conn.getresponse().status
+                conn.close()
+                if status < 500:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start in {timeout} s:\n{self.log_tail()}")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return "(no log)"
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) of every process in the server's process group."""
+        if self.proc is None:
+            return 0.0
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(")") + 2 :].split()
+            if int(fields[2]) == self.proc.pid:  # process group id
+                total += int(fields[11]) + int(fields[12])  # utime + stime, in ticks
+        return total / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PORTSIDE_"))}
+    env.update(AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    return env
+
+
+def moto_server(workdir: Path) -> Server:
+    port = free_port()
+    return Server(
+        name="moto",
+        argv=[str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        port=port,
+        log_path=workdir / "moto.log",
+        env=base_env(),
+        ready_path="/moto-api/",
+    )
+
+
+def portside_server(workdir: Path) -> Server:
+    port = free_port()
+    data_dir = workdir / "portside-data"
+    env = base_env()
+    env.update(PORTSIDE_ACCESS_KEY_ID=ACCESS_KEY, PORTSIDE_SECRET_ACCESS_KEY=SECRET_KEY)
+    return Server(
+        name="portside",
+        argv=[
+            str(BIN / "portside"),
+            "server",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        port=port,
+        log_path=workdir / "portside.log",
+        env=env,
+        ready_path="/_portside/health",
+    )
+
+
+# -- one server's run ----------------------------------------------------------------------
+
+
+@dataclass
+class Settings:
+    workers: int
+    warmup: float
+    duration: float
+    preload: int
+    families: int
+    reads_per_write: int
+    write_variants: int
+    seed: int
+
+    @property
+    def revisions(self) -> int:
+        return max(1, self.preload // self.families)
+
+
+@dataclass
+class Outcome:
+    server: str
+    preload_s: float = 0.0
+    requests: int = 0
+    sent: int = 0
+    errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+    reconnects: int = 0
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    client_cpu_s: float = 0.0
+    server_cpu_s: float = 0.0
+    duration: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.duration if self.duration else 0.0
+
+    def all_latencies(self) -> list[float]:
+        return sorted(x for values in self.latencies.values() for x in values)
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values (NaN when empty)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(q / 100.0 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def preload(server: Server, settings: Settings) -> float:
+    """Create the cluster and register `preload` task definitions over `families` families,
+    with the same signed-request client (4 threads, one connection each)."""
+    signer = Signer("127.0.0.1", server.port)
+    setup = [signer.sign(DC, {"clusterName": CLUSTER}, target="CreateCluster")]
+    jobs: list[list[Prepared]] = [[] for _ in range(4)]
+    for f in range(settings.families):
+        for rev in range(settings.revisions):
+            prepared = signer.sign(RTD, task_definition_body(family_name(f), rev))
+            jobs[f % 4].append(prepared)
+
+    def run(batch: list[Prepared], check: Callable[[Prepared, int, bytes], bool]) -> None:
+        conn = Connection("127.0.0.1", server.port)
+        try:
+            for prepared in batch:
+                status, data = send(conn, prepared)
+                if not check(prepared, status, data):
+                    raise RuntimeError(
+                        f"{server.name}: preload {ACTIONS[prepared[0]]} failed: {status} "
+                        f"{data[:500]!r}"
+                    )
+        finally:
+            conn.close()
+
+    started = time.perf_counter()
+    run(setup, lambda _p, status, data: status == 200 and b'"clusterArn"' in data)
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(run, batch, ok) for batch in jobs]:
+            future.result()
+    return time.perf_counter() - started
+
+
+def sanity_check(server: Server, pools: list[list[Prepared]]) -> None:
+    """One request of each kind must succeed before anything is timed."""
+    conn = Connection("127.0.0.1", server.port)
+    try:
+        for pool in pools:
+            for prepared in (pool[0], pool[-1]):
+                status, data = send(conn, prepared)
+                if not ok(prepared, status, data):
+                    raise RuntimeError(
+                        f"{server.name}: {ACTIONS[prepared[0]]} answered {status}: {data[:500]!r}"
+                    )
+    finally:
+        conn.close()
+
+
+def measure(server: Server, settings: Settings) -> Outcome:
+    outcome = Outcome(server=server.name, duration=settings.duration)
+    signer = Signer("127.0.0.1", server.port)
+    pools = request_pools(signer, settings.families, settings.revisions, settings.write_variants)
+    sanity_check(server, pools)
+    ctx = mp.get_context("fork")
+    ready, go, results = ctx.Queue(), ctx.Queue(), ctx.Queue()
+    cycle = mix_cycle(settings.reads_per_write)
+    procs = [
+        ctx.Process(
+            target=worker_main,
+            args=(
+                WorkerJob(
+                    index=i,
+                    host="127.0.0.1",
+                    port=server.port,
+                    pools=pools,
+                    cycle=cycle,
+                    warmup=settings.warmup,
+                    duration=settings.duration,
+                    seed=settings.seed + i,
+                ),
+                ready,
+                go,
+                results,
+            ),
+            daemon=True,
+        )
+        for i in range(settings.workers)
+    ]
+    try:
+        for p in procs:
+            p.start()
+        for _ in procs:
+            ready.get(timeout=30)
+        start_at = time.monotonic() + 0.1
+        for _ in procs:
+            go.put(start_at)
+        measure_from = start_at + settings.warmup
+        end = measure_from + settings.duration
+        _sleep_until(measure_from)
+        cpu0 = server.cpu_seconds()
+        _sleep_until(end)
+        outcome.server_cpu_s = server.cpu_seconds() - cpu0
+        per_action: list[array[float]] = [array("d") for _ in ACTIONS]
+        for _ in procs:
+            r = results.get(timeout=60)
+            for a, raw in enumerate(r["latencies"]):
+                per_action[a].frombytes(raw)
+            outcome.sent += r["sent"]
+            outcome.requests += r["measured"]
+            outcome.errors += r["errors"]
+            outcome.error_samples += r["error_samples"]
+            outcome.reconnects += r["reconnects"]
+            outcome.client_cpu_s += r["client_cpu_s"]
+        outcome.latencies = {ACTIONS[a]: sorted(per_action[a]) for a in range(len(ACTIONS))}
+        for p in procs:
+            p.join(10)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+                p.join(5)
+    return outcome
+
+
+def _sleep_until(when: float) -> None:
+    while (left := when - time.monotonic()) > 0:
+        time.sleep(min(left, 0.05))
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def summary(o: Outcome, cores: int) -> dict[str, Any]:
+    every = o.all_latencies()
+    per_action = {
+        name: {
+            "requests": len(values),
+            "requests_per_s": round(len(values) / o.duration, 1),
+            "p50_ms": round(percentile(values, 50), 3),
+            "p99_ms": round(percentile(values, 99), 3),
+        }
+        for name, values in o.latencies.items()
+    }
+    return {
+        "requests_per_s": round(o.rps, 1),
+        "p50_ms": round(percentile(every, 50), 3),
+        "p90_ms": round(percentile(every, 90), 3),
+        "p99_ms": round(percentile(every, 99), 3),
+        "max_ms": round(every[-1], 3) if every else None,
+        "mean_ms": round(sum(every) / len(every), 3) if every else None,
+        "requests_measured": o.requests,
+        "requests_sent_incl_warmup": o.sent,
+        "errors": o.errors,
+        "error_samples": o.error_samples,
+        "reconnects": o.reconnects,
+        "server_cpu_percent_of_one_core": round(100 * o.server_cpu_s / o.duration, 1),
+        "server_cpu_us_per_request": round(1e6 * o.server_cpu_s / o.requests, 1)
+        if o.requests
+        else None,
+        "client_cpu_us_per_request": round(1e6 * o.client_cpu_s / o.requests, 1)
+        if o.requests
+        else None,
+        "machine_cores": cores,
+        "preload_s": round(o.preload_s, 2),
+        "per_action": per_action,
+    }
+
+
+def print_table(results: dict[str, dict[str, Any]], ratio: float | None) -> None:
+    names = list(results)
+    rows: list[tuple[str, ...]] = [("", *names)]
+    for label, key, fmt in (
+        ("requests/s", "requests_per_s", "{:,.0f}"),
+        ("p50 ms", "p50_ms", "{:.2f}"),
+        ("p99 ms", "p99_ms", "{:.2f}"),
+        ("max ms", "max_ms", "{:.2f}"),
+        ("errors", "errors", "{:d}"),
+        ("server CPU % of a core", "server_cpu_percent_of_one_core", "{:.0f}"),
+        ("server CPU µs/request", "server_cpu_us_per_request", "{:.0f}"),
+        ("client CPU µs/request", "client_cpu_us_per_request", "{:.0f}"),
+    ):
+        rows.append(
+            (
+                label,
+                *(
+                    fmt.format(results[n][key]) if results[n][key] is not None else "-"
+                    for n in names
+                ),
+            )
+        )
+    for action in ACTIONS:
+        rows.append(
+            (
+                f"  {action} req/s, p99",
+                *(
+                    f"{results[n]['per_action'][action]['requests_per_s']:,.0f}, "
+                    f"{results[n]['per_action'][action]['p99_ms']:.1f} ms"
+                    for n in names
+                ),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print(
+            "  ".join(c.ljust(widths[0]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r))
+        )
+    if ratio is not None:
+        p99 = results["portside"]["p99_ms"]
+        print()
+        print(
+            f"Portside/moto requests/s: {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x: "
+            f"{'met' if ratio >= TARGET_RATIO else 'NOT MET'})"
+        )
+        print(
+            f"Portside p99: {p99:.2f} ms (target < {TARGET_P99_MS:.0f} ms: "
+            f"{'met' if p99 < TARGET_P99_MS else 'NOT MET'})"
+        )
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str] = {}
+    for package in ("portside", "moto", "botocore", "uvicorn", "werkzeug"):
+        with contextlib.suppress(PackageNotFoundError):
+            out[package] = version(package)
+    return out
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--duration", type=float, default=10.0, help="measured seconds per server")
+    p.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
+    p.add_argument("--workers", type=int, default=4, help="client processes (1 connection each)")
+    p.add_argument("--preload", type=int, default=1000, help="task definitions registered first")
+    p.add_argument("--families", type=int, default=50, help="families they are spread over")
+    p.add_argument("--reads-per-write", type=int, default=10)
+    p.add_argument("--write-variants", type=int, default=4, help="distinct write bodies/family")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--quick", action="store_true", help="short run; writes no results file")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--peer-only", action="store_true", help="measure moto_server only")
+    only.add_argument("--portside-only", action="store_true", help="measure Portside only")
+    p.add_argument("--output", type=Path, help=f"results file (default {DEFAULT_OUTPUT})")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (logs, data)")
+    p.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.duration, args.warmup = min(args.duration, 2.0), min(args.warmup, 0.5)
+        args.preload, args.families = min(args.preload, 200), min(args.families, 10)
+    if args.warmup + args.duration > SIGNATURE_LIFETIME_S - 60:
+        p.error("warm-up + duration must stay well inside the 15-minute signature lifetime")
+    return args
+
+
+@contextlib.contextmanager
+def running(servers: list[Server]) -> Iterator[None]:
+    """Start the servers; stop every one of them on the way out, whatever happens."""
+
+    def on_term(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        for server in servers:
+            server.start()
+        yield
+    finally:
+        for server in servers:
+            try:
+                server.stop()
+            except Exception as exc:  # keep stopping the others
+                print(f"warning: stopping {server.name}: {exc}", file=sys.stderr)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = Settings(
+        workers=args.workers,
+        warmup=args.warmup,
+        duration=args.duration,
+        preload=args.preload,
+        families=args.families,
+        reads_per_write=args.reads_per_write,
+        write_variants=args.write_variants,
+        seed=args.seed,
+    )
+    cores = os.cpu_count() or 1
+    workdir = Path(tempfile.mkdtemp(prefix="portside-bench-"))
+    servers: list[Server] = []
+    if not args.portside_only:
+        servers.append(moto_server(workdir))
+    if not args.peer_only:
+        servers.append(portside_server(workdir))
+    outcomes: list[Outcome] = []
+    failed = True
+    try:
+        with running(servers):
+            for server in servers:
+                seconds = preload(server, settings)
+                print(
+                    f"{server.name}: preloaded {settings.families * settings.revisions} task "
+                    f"definitions in {seconds:.1f} s",
+                    flush=True,
+                )
+                outcomes.append(Outcome(server=server.name, preload_s=seconds))
+            for i, server in enumerate(servers):
+                print(
+                    f"{server.name}: {settings.workers} workers, {settings.warmup:g} s warm-up "
+                    f"+ {settings.duration:g} s measured ...",
+                    flush=True,
+                )
+                measured = measure(server, settings)
+                measured.preload_s = outcomes[i].preload_s
+                outcomes[i] = measured
+        failed = False
+    finally:
+        if failed or args.keep:
+            print(f"logs and data kept in {workdir}", file=sys.stderr)
+            for server in servers:
+                print(f"--- {server.name} log tail ---\n{server.log_tail(1500)}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    results = {o.server: summary(o, cores) for o in outcomes}
+    ratio = None
+    if "moto" in results and "portside" in results and results["moto"]["requests_per_s"]:
+        ratio = results["portside"]["requests_per_s"] / results["moto"]["requests_per_s"]
+    print()
+    print_table(results, ratio)
+    for name, r in results.items():
+        for sample in r["error_samples"]:
+            print(f"{name} error: {sample}")
+
+    output = args.output or (None if args.quick or ratio is None else DEFAULT_OUTPUT)
+    if output is not None:
+        document = {
+            "benchmark": "api_throughput",
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "versions": versions(),
+            "client": {
+                "kind": "worker processes, one keep-alive HTTP/1.1 connection each (raw socket), "
+                "closed loop; requests SigV4-signed once before the run and replayed",
+                "workers": settings.workers,
+                "warmup_s": settings.warmup,
+                "duration_s": settings.duration,
+                "mix_cycle": [ACTIONS[a] for a in mix_cycle(settings.reads_per_write)],
+                "reads_per_write": settings.reads_per_write,
+                "preloaded_task_definitions": settings.families * settings.revisions,
+                "families": settings.families,
+                "distinct_write_bodies": settings.families * settings.write_variants,
+                "seed": settings.seed,
+            },
+            "servers": {
+                "moto": "moto_server (Werkzeug, threaded), default settings",
+                "portside": "portside server, fresh SQLite data dir, default settings",
+            },
+            "results": results,
+            "ratio_portside_over_moto": round(ratio, 2) if ratio is not None else None,
+            "targets": {
+                "ratio_min": TARGET_RATIO,
+                "p99_ms_max": TARGET_P99_MS,
+                "ratio_met": ratio is not None and ratio >= TARGET_RATIO,
+                "p99_met": "portside" in results and results["portside"]["p99_ms"] < TARGET_P99_MS,
+            },
+        }
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"\nwrote {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+
+    if any(r["errors"] for r in results.values()):
+        return 1
+    if args.check:
+        met = ratio is None or ratio >= TARGET_RATIO
+        if "portside" in results:
+            met = met and results["portside"]["p99_ms"] < TARGET_P99_MS
+        return 0 if met else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,247 @@
+"""The agent protocol, server side: sessions, long-poll sync, state reports, heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from portside.api.auth import SigV4Verifier
+from portside.api.errors import error_body, server_fault
+from portside.errors import (
+    ClientException,
+    InvalidParameterException,
+    PortsideError,
+    SerializationException,
+)
+from portside.gateway import protocol
+from portside.model.task_definition import TaskDefinition
+from portside.ops import instances as inst_ops
+from portside.ops import task_reports
+from portside.ops.context import Caller, Op, World, root_principal
+
+log = logging.getLogger("portside.gateway")
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    caller: Caller
+    instances: set[str]
+    created: float = field(default_factory=time.monotonic)
+
+
+class AgentGateway:
+    def __init__(self, world: World, verifier: SigV4Verifier, account: str) -> None:
+        self.world = world
+        self.verifier = verifier
+        self.account = account
+        self.sessions: dict[str, Session] = {}
+        self.last_seen: dict[str, float] = {}
+        self._definitions: dict[str, dict[str, Any]] = {}
+        self._wake: asyncio.Condition | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(protocol.SESSION, self._endpoint(self.open_session), methods=["POST"]),
+            Route(protocol.SYNC, self._endpoint(self.sync), methods=["POST"]),
+            Route(protocol.FARGATE, self._endpoint(self.register_fargate), methods=["POST"]),
+        ]
+
+    def start(self) -> None:
+        """Hook the store's commits into the event loop (call from within the loop)."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Condition()
+        self.world.store.subscribe(self._on_commit)
+
+    def _on_commit(self, seq: int) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._notify()))
+
+    async def _notify(self) -> None:
+        if self._wake is not None:
+            async with self._wake:
+                self._wake.notify_all()
+
+    def _endpoint(self, fn: Any) -> Any:
+        async def handle(request: Request) -> Response:
+            try:
+                body = await request.body()
+                principal = self.verifier.verify(
+                    method=request.method,
+                    path=request.scope.get("raw_path", b"/").decode("latin-1"),
+                    query=request.scope.get("query_string", b"").decode("latin-1"),
+                    headers=request.headers,
+                    multi_headers=request.headers.getlist,
+                    body=body,
+                )
+                try:
+                    params = orjson.loads(body or b"{}")
+                except orjson.JSONDecodeError:
+                    raise SerializationException("The request body is not valid JSON.") from None
+                if not isinstance(params, dict):
+                    raise SerializationException("The request body must be a JSON object.")
+                caller = Caller(
+                    self.account,
+                    principal.region,
+                    principal.access_key,
+                    root_principal(self.account),
+                )
+                result = await fn(Op(self.world, caller), params)
+                return Response(orjson.dumps(result), media_type="application/json")
+            except PortsideError as exc:
+                status, payload = error_body(exc)
+            except Exception:
+                log.exception("agent request failed")
+                status, payload = server_fault()
+            return Response(payload, status_code=status, media_type="application/json")
+
+        return handle
+
+    async def open_session(self, op: Op, params: dict[str, Any]) -> dict[str, Any]:
+        arns = [str(a) for a in params.get("instances") or ()]
+        with op.store.read() as tx:
+            for arn in arns:
+                inst = inst_ops.load(tx, arn)
+                if inst is None:
+                    raise InvalidParameterException(f"Unknown container instance {arn}.")
+        session = Session(uuid.uuid4().hex, op.caller, set(arns))
+        self.sessions[session.id] = session
+        self._heartbeat(op, session)
+        return {"session": session.id}
+
+    async def register_fargate(self, op: Op, params: dict[str, Any]) -> dict[str, Any]:
+        from portside.ops.clusters import create_cluster
+
+        await asyncio.to_thread(create_cluster, op)
+        view = await asyncio.to_thread(
+            lambda: inst_ops.register(
+                op,
+                cluster=None,
+                total_resources=params.get("totalResources") or (),
+                version_info=params.get("versionInfo"),
+                attributes=params.get("attributes") or (),
+                existing_arn=params.get("containerInstanceArn"),
+                fargate=True,
+            )
+        )
+        return {"containerInstanceArn": view.instance.arn}
+
+    def _heartbeat(self, op: Op, session: Session) -> None:
+        now = op.now()
+        reconnect: list[str] = []
+        for arn in session.instances:
+            if arn not in self.last_seen or now - self.last_seen[arn] > 5:
+                reconnect.append(arn)
+            self.last_seen[arn] = now
+        if reconnect:
+            with op.store.transaction() as tx:
+                for arn in reconnect:
+                    inst = inst_ops.load(tx, arn)
+                    if inst is not None and not inst.agent_connected and inst.status != "INACTIVE":
+                        inst.agent_connected = True
+                        inst.version += 1
+                        inst_ops.save(tx, inst)
+
+    async def sync(self, op: Op, params: dict[str, Any]) -> dict[str, Any]:
+        session = self.sessions.get(str(params.get("session")))
+        if session is None:
+            raise ClientException("UnknownSession: open a new session.")
+        reports = params.get("reports") or []
+        refused: list[dict[str, str]] = []
+        if reports:
+            refused = await asyncio.to_thread(task_reports.apply_reports, op, reports)
+        self._heartbeat(op, session)
+        after = int(params.get("after") or 0)
+        wait = min(float(params.get("wait", protocol.MAX_WAIT)), protocol.MAX_WAIT)
+        if after <= 0 or after < self._oldest_seq():
+            seq, tasks, instances = await asyncio.to_thread(self._snapshot, op, session)
+            return {
+                "seq": seq,
+                "full": True,
+                "tasks": tasks,
+                "instances": instances,
+                "refused": refused,
+            }
+        deadline = time.monotonic() + wait
+        while True:
+            seq, tasks, instances = await asyncio.to_thread(self._changes, op, session, after)
+            if tasks or instances or time.monotonic() >= deadline:
+                return {
+                    "seq": seq,
+                    "full": False,
+                    "tasks": tasks,
+                    "instances": instances,
+                    "refused": refused,
+                }
+            after = seq
+            assert self._wake is not None
+            try:
+                async with self._wake:
+                    await asyncio.wait_for(
+                        self._wake.wait(), timeout=max(0.0, deadline - time.monotonic())
+                    )
+            except TimeoutError:
+                pass
+            self._heartbeat(op, session)
+
+    def _oldest_seq(self) -> int:
+        return 0
+
+    def _definition(self, op: Op, tx: Any, arn: str) -> dict[str, Any]:
+        spec = self._definitions.get(arn)
+        if spec is None:
+            doc = tx.get("task_definitions", arn)
+            spec = TaskDefinition.from_doc(doc).spec if doc else {}
+            self._definitions[arn] = spec
+        return spec
+
+    def _task_payload(self, op: Op, tx: Any, doc: dict[str, Any]) -> dict[str, Any]:
+        return {**doc, "definition": self._definition(op, tx, doc["taskDefinitionArn"])}
+
+    def _snapshot(
+        self, op: Op, session: Session
+    ) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+        seq = op.store.last_seq()
+        tasks: list[dict[str, Any]] = []
+        instances: list[dict[str, Any]] = []
+        with op.store.read() as tx:
+            for arn in session.instances:
+                doc = tx.get(inst_ops.TABLE, arn)
+                if doc is not None:
+                    instances.append(doc)
+                for _, tdoc in tx.scan("tasks", where={"instance": arn}):
+                    if tdoc["lastStatus"] != "STOPPED":
+                        tasks.append(self._task_payload(op, tx, tdoc))
+        return seq, tasks, instances
+
+    def _changes(
+        self, op: Op, session: Session, after: int
+    ) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+        changes = op.store.changes(after, limit=5000)
+        if not changes:
+            return after, [], []
+        latest_tasks: dict[str, dict[str, Any]] = {}
+        latest_instances: dict[str, dict[str, Any]] = {}
+        for change in changes:
+            if change.doc is None:
+                continue
+            if change.table == "tasks" and change.doc.get("instanceArn") in session.instances:
+                latest_tasks[change.key] = change.doc
+            elif change.table == inst_ops.TABLE and change.key in session.instances:
+                latest_instances[change.key] = change.doc
+        tasks: list[dict[str, Any]] = []
+        if latest_tasks:
+            with op.store.read() as tx:
+                tasks = [self._task_payload(op, tx, d) for d in latest_tasks.values()]
+        return changes[-1].seq, tasks, list(latest_instances.values())

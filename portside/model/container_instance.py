@@ -1,0 +1,50 @@
+"""A container instance: a host (real or simulated) whose agent runs a cluster's tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ACTIVE = "ACTIVE"
+DRAINING = "DRAINING"
+REGISTERING = "REGISTERING"
+DEREGISTERING = "DEREGISTERING"
+INACTIVE = "INACTIVE"
+
+
+@dataclass(slots=True)
+class ContainerInstance:
+    arn: str
+    cluster_arn: str
+    ec2_instance_id: str
+    registered_at: float
+    status: str = ACTIVE
+    status_reason: str | None = None
+    agent_connected: bool = True
+    version: int = 1
+    version_info: dict[str, str] = field(default_factory=dict)
+    cpu: int = 0  # registered CPU units
+    memory: int = 0  # registered MiB
+    reserved_ports_tcp: list[int] = field(default_factory=list)
+    reserved_ports_udp: list[int] = field(default_factory=list)
+    used_cpu: int = 0
+    used_memory: int = 0
+    used_ports_tcp: list[int] = field(default_factory=list)
+    used_ports_udp: list[int] = field(default_factory=list)
+    attributes: list[dict[str, Any]] = field(default_factory=list)  # built-in, from the agent
+    capacity_provider_name: str | None = None
+    running_tasks: int = 0
+    pending_tasks: int = 0
+    # Capacity `portside up` provides for FARGATE tasks: never listed or counted as an instance.
+    fargate: bool = False
+    last_heartbeat: float = 0.0
+
+    @property
+    def id(self) -> str:
+        return self.arn.rsplit("/", 1)[1]
+
+    def attribute(self, name: str) -> str | None:
+        for attr in self.attributes:
+            if attr["name"] == name:
+                return attr.get("value")
+        return None

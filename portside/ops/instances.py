@@ -1,0 +1,277 @@
+"""Container instance operations: register (by an agent), describe, list, deregister."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from portside.errors import ClientException, InvalidParameterException
+from portside.model import arn as arns
+from portside.model.container_instance import ACTIVE, DRAINING, INACTIVE, ContainerInstance
+from portside.model.doc import from_doc, to_doc
+from portside.ops.clusters import get_active
+from portside.ops.context import Op
+from portside.ops.paging import check_max_results, decode_token, encode_token
+from portside.ops.tags import Tag, get_tags, merge_tags, set_tags
+from portside.store.base import Tx
+
+TABLE = "container_instances"
+STATUSES = ("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED")
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceView:
+    instance: ContainerInstance
+    custom_attributes: list[dict[str, Any]]
+    tags: list[Tag]
+
+
+def load(tx: Tx, arn: str) -> ContainerInstance | None:
+    doc = tx.get(TABLE, arn)
+    return from_doc(ContainerInstance, doc) if doc else None
+
+
+def save(tx: Tx, inst: ContainerInstance) -> None:
+    tx.put(TABLE, inst.arn, to_doc(inst))
+
+
+def instance_arn(op: Op, cluster_arn: str, ref: str) -> str:
+    """The ARN an instance reference (ID or ARN) names within a cluster."""
+    if arns.is_arn(ref):
+        return ref
+    cluster_name = cluster_arn.rsplit("/", 1)[1]
+    return arns.ecs(op.region, op.account, f"container-instance/{cluster_name}/{ref}")
+
+
+def _resource(resources: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
+    return next((r for r in resources if r.get("name") == name), None)
+
+
+def _int_resource(resources: Sequence[Mapping[str, Any]], name: str) -> int:
+    r = _resource(resources, name)
+    if r is None:
+        raise InvalidParameterException(f"totalResources must include {name}.")
+    value = r.get("integerValue", r.get("longValue", r.get("doubleValue", 0)))
+    return int(value or 0)
+
+
+def _ports(resources: Sequence[Mapping[str, Any]], name: str) -> list[int]:
+    r = _resource(resources, name)
+    out: list[int] = []
+    for p in (r or {}).get("stringSetValue") or ():
+        if not str(p).isdigit() or not 0 < int(p) < 65536:
+            raise InvalidParameterException(f"Invalid port '{p}' in {name}.")
+        out.append(int(p))
+    return sorted(set(out))
+
+
+def register(
+    op: Op,
+    *,
+    cluster: str | None,
+    total_resources: Sequence[Mapping[str, Any]],
+    version_info: Mapping[str, str] | None = None,
+    attributes: Sequence[Mapping[str, Any]] = (),
+    identity_document: str | None = None,
+    existing_arn: str | None = None,
+    tags: Sequence[Mapping[str, Any]] = (),
+    fargate: bool = False,
+) -> InstanceView:
+    """RegisterContainerInstance: a new instance, or the same one again after an agent restart
+    (the agent passes the ARN it was given)."""
+    cpu = _int_resource(total_resources, "CPU")
+    memory = _int_resource(total_resources, "MEMORY")
+    if cpu < 0 or memory <= 0:
+        raise InvalidParameterException("CPU and MEMORY must be positive.")
+    identity: dict[str, Any] = {}
+    if identity_document:
+        try:
+            identity = orjson.loads(identity_document)
+        except orjson.JSONDecodeError:
+            raise InvalidParameterException("instanceIdentityDocument is not valid JSON.") from None
+    with op.store.transaction() as tx:
+        cluster_obj = get_active(op, tx, cluster)
+        inst = load(tx, existing_arn) if existing_arn else None
+        if existing_arn and (inst is None or inst.cluster_arn != cluster_obj.arn):
+            raise ClientException(
+                f"The container instance {existing_arn} is not registered to this cluster."
+            )
+        now = op.now()
+        if inst is None:
+            arn = arns.ecs(
+                op.region,
+                op.account,
+                f"container-instance/{cluster_obj.name}/{op.world.new_id()}",
+            )
+            inst = ContainerInstance(
+                arn=arn,
+                cluster_arn=cluster_obj.arn,
+                ec2_instance_id=str(identity.get("instanceId") or "i-" + op.world.new_id()[:17]),
+                registered_at=now,
+            )
+        else:
+            inst.version += 1
+        inst.status = ACTIVE
+        inst.status_reason = None
+        inst.agent_connected = True
+        inst.last_heartbeat = now
+        inst.cpu = cpu
+        inst.memory = memory
+        inst.reserved_ports_tcp = _ports(total_resources, "PORTS")
+        inst.reserved_ports_udp = _ports(total_resources, "PORTS_UDP")
+        inst.version_info = dict(version_info or {})
+        inst.attributes = [
+            {k: v for k, v in a.items() if k in ("name", "value")} for a in attributes
+        ]
+        inst.fargate = fargate
+        save(tx, inst)
+        if tags:
+            merge_tags(tx, inst.arn, tags)
+        return _view(tx, inst)
+
+
+def _view(tx: Tx, inst: ContainerInstance) -> InstanceView:
+    from portside.ops.attributes import instance_attributes
+
+    return InstanceView(
+        inst, instance_attributes(tx, inst.cluster_arn, inst.arn), get_tags(tx, inst.arn)
+    )
+
+
+def counts(tx: Tx, inst: ContainerInstance) -> tuple[int, int]:
+    """(running, pending) tasks on an instance, from the store."""
+    running = tx.count("tasks", where={"instance": inst.arn, "status": "RUNNING"})
+    live = tx.count("tasks", where={"instance": inst.arn}) - tx.count(
+        "tasks", where={"instance": inst.arn, "status": "STOPPED"}
+    )
+    return running, live - running
+
+
+def describe(
+    op: Op, cluster: str | None, refs: Sequence[str]
+) -> tuple[list[InstanceView], list[dict[str, str]]]:
+    if not refs:
+        raise InvalidParameterException("containerInstances must not be empty.")
+    if len(refs) > 100:
+        raise InvalidParameterException("You can describe at most 100 container instances.")
+    found: list[InstanceView] = []
+    failures: list[dict[str, str]] = []
+    with op.store.read() as tx:
+        cluster_obj = get_active(op, tx, cluster)
+        for ref in refs:
+            arn = instance_arn(op, cluster_obj.arn, ref)
+            inst = load(tx, arn)
+            if inst is None or inst.fargate or inst.cluster_arn != cluster_obj.arn:
+                failures.append({"arn": arn, "reason": "MISSING"})
+                continue
+            inst.running_tasks, inst.pending_tasks = counts(tx, inst)
+            found.append(_view(tx, inst))
+    return found, failures
+
+
+def list_arns(
+    op: Op,
+    cluster: str | None,
+    *,
+    status: str | None = None,
+    filter_: str | None = None,
+    max_results: int | None = None,
+    next_token: str | None = None,
+) -> tuple[list[str], str | None]:
+    limit = check_max_results(max_results)
+    after = decode_token(next_token)
+    if filter_:
+        from portside.scheduler.query import compile_query
+
+        matches = compile_query(filter_)
+    else:
+        matches = None
+    with op.store.read() as tx:
+        cluster_obj = get_active(op, tx, cluster)
+        where: dict[str, Any] = {"cluster": cluster_obj.arn}
+        if status:
+            where["status"] = status
+        keys: list[str] = []
+        more = False
+        for key, doc in tx.scan(TABLE, where=where, after=after):
+            inst = from_doc(ContainerInstance, doc)
+            if inst.fargate or (not status and inst.status == INACTIVE):
+                continue
+            if matches is not None and not matches(_query_view(tx, inst)):
+                continue
+            if len(keys) == limit:
+                more = True
+                break
+            keys.append(key)
+    return keys, (encode_token(keys[-1]) if more else None)
+
+
+def _query_view(tx: Tx, inst: ContainerInstance) -> Any:
+    from portside.ops.attributes import instance_attributes
+    from portside.scheduler.query import InstanceFacts
+
+    attrs = {a["name"]: a.get("value") for a in inst.attributes}
+    attrs.update(
+        {a["name"]: a.get("value") for a in instance_attributes(tx, inst.cluster_arn, inst.arn)}
+    )
+    running, _ = counts(tx, inst)
+    return InstanceFacts(
+        attributes=attrs,
+        ec2_instance_id=inst.ec2_instance_id,
+        registered_at=inst.registered_at,
+        running_tasks_count=running,
+        task_groups=frozenset(),
+    )
+
+
+def deregister(op: Op, cluster: str | None, ref: str, *, force: bool = False) -> InstanceView:
+    with op.store.transaction() as tx:
+        cluster_obj = get_active(op, tx, cluster)
+        arn = instance_arn(op, cluster_obj.arn, ref)
+        inst = load(tx, arn)
+        if inst is None or inst.fargate or inst.cluster_arn != cluster_obj.arn:
+            raise InvalidParameterException("The referenced container instance was not found.")
+        running, pending = counts(tx, inst)
+        if (running or pending) and not force:
+            raise InvalidParameterException(
+                "Found running tasks on the instance. Stop them first, or use force to "
+                "deregister the instance and orphan its tasks."
+            )
+        inst.status = INACTIVE
+        inst.agent_connected = False
+        inst.version += 1
+        save(tx, inst)
+        view = _view(tx, inst)
+        for key, _ in list(tx.scan("attributes", prefix=f"{inst.cluster_arn}|{inst.arn}|")):
+            tx.delete("attributes", key)
+        return view
+
+
+def update_state(
+    op: Op, cluster: str | None, refs: Sequence[str], status: str
+) -> tuple[list[InstanceView], list[dict[str, str]]]:
+    if status not in (ACTIVE, DRAINING):
+        raise InvalidParameterException("status must be ACTIVE or DRAINING.")
+    found: list[InstanceView] = []
+    failures: list[dict[str, str]] = []
+    with op.store.transaction() as tx:
+        cluster_obj = get_active(op, tx, cluster)
+        for ref in refs:
+            arn = instance_arn(op, cluster_obj.arn, ref)
+            inst = load(tx, arn)
+            if inst is None or inst.fargate or inst.status == INACTIVE:
+                failures.append({"arn": arn, "reason": "MISSING"})
+                continue
+            if inst.status != status:
+                inst.status = status
+                inst.version += 1
+                save(tx, inst)
+            found.append(_view(tx, inst))
+    return found, failures
+
+
+def drop_tags(tx: Tx, arn: str) -> None:
+    set_tags(tx, arn, [])

@@ -1,0 +1,198 @@
+"""Turning a task definition plus RunTask's parameters into Task objects (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from portside.errors import ClientException, InvalidParameterException
+from portside.model import arn as arns
+from portside.model.task import Container, Reservation, Task
+from portside.model.task_definition import TaskDefinition
+from portside.scheduler.demand import Demand
+
+LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL")
+
+
+def check_overrides(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> None:
+    names = {c["name"] for c in spec.get("containerDefinitions") or ()}
+    for o in (overrides or {}).get("containerOverrides") or ():
+        if o.get("name") not in names:
+            raise InvalidParameterException(
+                f"Override for container named {o.get('name')} is not a container in the "
+                "TaskDefinition."
+            )
+        for key in ("cpu", "memory", "memoryReservation"):
+            if key in o and o[key] is not None and o[key] < 0:
+                raise InvalidParameterException(f"Container override {key} must not be negative.")
+
+
+def check_launch_type(td: TaskDefinition, launch_type: str) -> None:
+    compat = td.spec.get("compatibilities") or ["EC2"]
+    if launch_type not in compat:
+        raise InvalidParameterException(
+            f"Task definition does not support launch_type {launch_type}."
+        )
+
+
+def check_network(
+    td: TaskDefinition, launch_type: str, network_configuration: Mapping[str, Any] | None
+) -> None:
+    mode = td.spec.get("networkMode") or "bridge"
+    awsvpc = (network_configuration or {}).get("awsvpcConfiguration")
+    if mode == "awsvpc":
+        if not awsvpc:
+            raise InvalidParameterException(
+                "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+            )
+        if not awsvpc.get("subnets"):
+            raise InvalidParameterException("subnets can not be empty.")
+        if len(awsvpc.get("subnets") or ()) > 16:
+            raise InvalidParameterException("At most 16 subnets can be given.")
+        if len(awsvpc.get("securityGroups") or ()) > 5:
+            raise InvalidParameterException("At most 5 security groups can be given.")
+        if launch_type == "EC2" and awsvpc.get("assignPublicIp") == "ENABLED":
+            raise InvalidParameterException(
+                "Assign public IP is not supported for this launch type."
+            )
+    elif network_configuration:
+        raise InvalidParameterException(
+            "Network Configuration is not valid for the given networkMode of this task definition."
+        )
+
+
+def build_task(
+    *,
+    region: str,
+    account: str,
+    cluster_arn: str,
+    td: TaskDefinition,
+    task_id: str,
+    new_id: Any,
+    instance_arn: str,
+    launch_type: str,
+    now: float,
+    demand: Demand,
+    params: Mapping[str, Any],
+    capacity_provider: str | None,
+    availability_zone: str | None,
+) -> Task:
+    cluster_name = cluster_arn.rsplit("/", 1)[1]
+    task_arn = arns.ecs(region, account, f"task/{cluster_name}/{task_id}")
+    overrides = dict(params.get("overrides") or {})
+    by_name = {o.get("name"): o for o in overrides.get("containerOverrides") or ()}
+    containers = []
+    for c in td.spec.get("containerDefinitions") or ():
+        o = by_name.get(c["name"], {})
+        memory = o.get("memory", c.get("memory"))
+        reservation = o.get("memoryReservation", c.get("memoryReservation"))
+        containers.append(
+            Container(
+                arn=arns.ecs(region, account, f"container/{cluster_name}/{task_id}/{new_id()}"),
+                name=c["name"],
+                image=c["image"],
+                cpu=str(o.get("cpu", c.get("cpu", 0))),
+                memory=str(memory) if memory is not None else None,
+                memory_reservation=str(reservation) if reservation is not None else None,
+                essential=bool(c.get("essential", True)),
+                health_status="UNKNOWN" if c.get("healthCheck") else None,
+                managed_agents=_managed_agents(params),
+            )
+        )
+    mode = td.spec.get("networkMode") or "bridge"
+    attachments: list[dict[str, Any]] = []
+    network_configuration = params.get("networkConfiguration")
+    if mode == "awsvpc":
+        awsvpc = (network_configuration or {}).get("awsvpcConfiguration") or {}
+        attachments.append(
+            {
+                "id": new_id_uuid(new_id),
+                "type": "ElasticNetworkInterface",
+                "status": "PRECREATED",
+                "details": [
+                    {"name": "subnetId", "value": (awsvpc.get("subnets") or [""])[0]},
+                ],
+            }
+        )
+    return Task(
+        arn=task_arn,
+        cluster_arn=cluster_arn,
+        task_definition_arn=td.arn,
+        instance_arn=instance_arn,
+        launch_type=launch_type,
+        last_status="PROVISIONING" if mode == "awsvpc" else "PENDING",
+        desired_status="RUNNING",
+        created_at=now,
+        cpu=str(overrides.get("cpu") or td.spec.get("cpu") or demand.cpu),
+        memory=str(overrides.get("memory") or td.spec.get("memory") or demand.memory),
+        containers=containers,
+        capacity_provider_name=capacity_provider,
+        availability_zone=availability_zone,
+        started_by=params.get("startedBy"),
+        group=params.get("group") or f"family:{td.family}",
+        overrides=_wire_overrides(overrides, td),
+        attachments=attachments,
+        network_configuration=dict(network_configuration) if network_configuration else None,
+        enable_execute_command=bool(params.get("enableExecuteCommand")),
+        platform_version="1.4.0" if launch_type == "FARGATE" else None,
+        platform_family="Linux" if launch_type == "FARGATE" else None,
+        client_token=params.get("clientToken"),
+        reservation=Reservation(
+            cpu=demand.cpu if launch_type != "FARGATE" else 0,
+            memory=demand.memory if launch_type != "FARGATE" else 0,
+            ports_tcp=list(demand.ports_tcp) if launch_type != "FARGATE" else [],
+            ports_udp=list(demand.ports_udp) if launch_type != "FARGATE" else [],
+        ),
+    )
+
+
+def new_id_uuid(new_id: Any) -> str:
+    raw = str(new_id()).replace("-", "")
+    return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"
+
+
+def _managed_agents(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if not params.get("enableExecuteCommand"):
+        return []
+    return [{"name": "ExecuteCommandAgent", "lastStatus": "PENDING"}]
+
+
+def _wire_overrides(overrides: Mapping[str, Any], td: TaskDefinition) -> dict[str, Any]:
+    """ECS echoes overrides with an entry per container (empty ones included)."""
+    given = {o.get("name"): o for o in overrides.get("containerOverrides") or ()}
+    out = dict(overrides)
+    out["containerOverrides"] = [
+        given.get(c["name"], {"name": c["name"]}) for c in td.spec.get("containerDefinitions") or ()
+    ]
+    out.setdefault("inferenceAcceleratorOverrides", [])
+    return out
+
+
+def check_count(count: int | None) -> int:
+    count = 1 if count is None else count
+    if not 1 <= count <= 10:
+        raise InvalidParameterException("count must be between 1 and 10.")
+    return count
+
+
+def check_started_by(started_by: str | None) -> None:
+    if started_by is not None and len(started_by) > 128:
+        raise InvalidParameterException("startedBy can be at most 128 characters.")
+
+
+def check_group(group: str | None) -> None:
+    if group is not None and len(group) > 255:
+        raise InvalidParameterException("group can be at most 255 characters.")
+
+
+def require_instances_exist(instances: Sequence[object]) -> None:
+    if not instances:
+        raise InvalidParameterException("No Container Instances were found in your cluster.")
+
+
+def require_fargate_capacity(found: bool) -> None:
+    if not found:
+        raise ClientException(
+            "No Fargate capacity is connected: run `portside up` (its local agent provides "
+            "FARGATE capacity) or an agent with --fargate."
+        )

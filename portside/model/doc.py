@@ -49,5 +49,6 @@ def _convert(hint: Any, value: Any) -> Any:
 
 
 def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
-    kwargs = {name: _convert(hint, doc[key]) for name, key, hint in _fields(cls) if key in doc}
+    klass: Any = cls
+    kwargs = {name: _convert(hint, doc[key]) for name, key, hint in _fields(klass) if key in doc}
     return cls(**kwargs)

@@ -24,11 +24,10 @@ from portside.api.auth import SigV4Verifier
 from portside.api.ecs import ACTIONS as ECS_ACTIONS
 from portside.api.ecs.registry import Handler
 from portside.api.errors import error_body, server_fault
-from portside.api.validation import InputValidator
+from portside.api.validation import InputValidator, parse_body
 from portside.errors import (
     InvalidSignatureException,
     PortsideError,
-    SerializationException,
     UnknownOperationException,
 )
 from portside.ops.context import Caller, Op, World, root_principal
@@ -96,6 +95,19 @@ class Api:
 
     def _dispatch(self, request: Request, body: bytes) -> dict[str, Any]:
         headers = request.headers
+        # Coral resolves the operation before it authenticates (it has operations that take
+        # unsigned calls), so an unknown target or a body that is not AWS JSON is
+        # UnknownOperationException signed or not; see tests/api/test_auth.py for the sources.
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in JSON_TYPES:
+            raise UnknownOperationException(
+                f"Unsupported content type '{content_type}': send application/x-amz-json-1.1."
+            )
+        target = headers.get("x-amz-target", "")
+        prefix, _, name = target.rpartition(".")
+        service = self.services.get(prefix)
+        if service is None or name not in service.known:
+            raise UnknownOperationException(f"Unknown operation {target or '(none)'}.")
         principal = self.verifier.verify(
             method=request.method,
             path=request.scope.get("raw_path", b"/").decode("latin-1") or "/",
@@ -104,11 +116,6 @@ class Api:
             multi_headers=headers.getlist,
             body=body,
         )
-        target = headers.get("x-amz-target", "")
-        prefix, _, name = target.rpartition(".")
-        service = self.services.get(prefix)
-        if service is None or name not in service.known:
-            raise UnknownOperationException(f"Unknown operation {target or '(none)'}.")
         if principal.service != service.signing_name:
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{service.signing_name}'. "
@@ -116,15 +123,7 @@ class Api:
         handler = service.actions.get(name)
         if handler is None:
             raise UnknownOperationException(f"Portside does not implement {name} yet.")
-        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type not in JSON_TYPES:
-            raise SerializationException(
-                f"Unsupported content type '{content_type}': send application/x-amz-json-1.1."
-            )
-        try:
-            params = orjson.loads(body) if body.strip() else {}
-        except orjson.JSONDecodeError:
-            raise SerializationException("The request body is not valid JSON.") from None
+        params = parse_body(body)
         params = service.validator.validate(name, params)
         account = self.config.account
         caller = Caller(

@@ -19,8 +19,13 @@ from portside.errors import (
 )
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-MAX_SKEW = timedelta(minutes=15)
+# ECS's window, each way: "(20191210T034404Z - 5 min.)" (fabfuel/ecs-deploy#126, and the ECS
+# agent's own calls in aws/amazon-ecs-agent#1513). Some AWS services allow 15.
+MAX_SKEW = timedelta(minutes=5)
+_SKEW_TEXT = f"{int(MAX_SKEW.total_seconds() // 60)} min."
 _SPACES = re.compile(r"\s+")
+# What an ARN can hold (model/arn.py); anything else would make resources no call can name.
+_REGION = re.compile(r"^[a-z0-9-]{1,32}$")
 _MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method. Consult the service documentation for details."
@@ -104,6 +109,10 @@ class SigV4Verifier:
                 f"Credential should be scoped to a valid region, not '{fields['Credential']}'."
             )
         access_key, date, region, service, _ = scope
+        if not _REGION.match(region):
+            raise InvalidSignatureException(
+                f"Credential should be scoped to a valid region, not '{region}'. "
+            )
         amz_date = headers.get("x-amz-date") or ""
         if not amz_date:
             raise IncompleteSignatureException(
@@ -125,7 +134,9 @@ class SigV4Verifier:
             f"{name}:{','.join(_SPACES.sub(' ', v.strip()) for v in multi_headers(name))}\n"
             for name in signed
         )
-        payload_hash = headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest()
+        # The body itself, never a hash the request claims for it (X-Amz-Content-SHA256 is S3's
+        # and may say UNSIGNED-PAYLOAD): a signature must cover the bytes that are acted on.
+        payload_hash = hashlib.sha256(body).hexdigest()
         canonical = "\n".join(
             [
                 method,
@@ -147,7 +158,8 @@ class SigV4Verifier:
         expected = hmac.new(
             _signing_key(secret, date, region, service), to_sign.encode(), hashlib.sha256
         ).hexdigest()
-        if not hmac.compare_digest(expected, fields["Signature"]):
+        # As bytes: compare_digest refuses str with non-ASCII characters.
+        if not hmac.compare_digest(expected.encode(), fields["Signature"].encode()):
             raise InvalidSignatureException(_MISMATCH)
         return Principal(access_key=access_key, region=region, service=service)
 
@@ -168,10 +180,10 @@ class SigV4Verifier:
         if when < now - MAX_SKEW:
             raise InvalidSignatureException(
                 f"Signature expired: {amz_date} is now earlier than "
-                f"{(now - MAX_SKEW).strftime(fmt)} ({now.strftime(fmt)} - 15 min.)"
+                f"{(now - MAX_SKEW).strftime(fmt)} ({now.strftime(fmt)} - {_SKEW_TEXT})"
             )
         if when > now + MAX_SKEW:
             raise InvalidSignatureException(
                 f"Signature not yet current: {amz_date} is still later than "
-                f"{(now + MAX_SKEW).strftime(fmt)} ({now.strftime(fmt)} + 15 min.)"
+                f"{(now + MAX_SKEW).strftime(fmt)} ({now.strftime(fmt)} + {_SKEW_TEXT})"
             )

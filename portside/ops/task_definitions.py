@@ -21,7 +21,8 @@ from portside.store.base import Tx
 
 TABLE = "task_definitions"
 _NOT_FOUND = "Unable to describe task definition."
-# DeleteTaskDefinitions' failure reasons, as moto records them from ECS (moto PR #8989).
+# DeleteTaskDefinitions' failure reasons. These and delete()'s list-size refusals are worded as
+# moto words them (getmoto/moto PR #8989), the only public record of ECS's text we found.
 _DELETE_INVALID = (
     "The specified task definition identifier is invalid. Specify a valid name or ARN and try "
     "again."
@@ -200,9 +201,11 @@ def deregister(op: Op, ref: str) -> TaskDefinition:
 
 def delete(op: Op, refs: Sequence[str]) -> tuple[list[TaskDefinition], list[dict[str, str]]]:
     if not refs:
-        raise InvalidParameterException("taskDefinitions must contain at least one entry.")
+        raise InvalidParameterException(
+            "size of TaskDefinition references list must be greater than 0"
+        )
     if len(refs) > 10:
-        raise InvalidParameterException("You can delete at most 10 task definitions at a time.")
+        raise InvalidParameterException("Size of TaskDefinition references list cannot exceed 10")
     done: list[TaskDefinition] = []
     failures: list[dict[str, str]] = []
     with op.store.transaction() as tx:
@@ -231,15 +234,24 @@ def delete(op: Op, refs: Sequence[str]) -> tuple[list[TaskDefinition], list[dict
     return done, failures
 
 
-def reap_deleted(op: Op) -> int:
-    """Remove DELETE_IN_PROGRESS revisions no task or service uses any more."""
+# How long a deleted revision stays visible as DELETE_IN_PROGRESS once nothing uses it.
+DELETE_GRACE = 600.0
+
+
+def reap_deleted(op: Op, grace: float = DELETE_GRACE) -> int:
+    """Remove DELETE_IN_PROGRESS revisions no task or service uses, `grace` seconds after
+    their deletion was asked for."""
     removed = 0
+    now = op.now()
     with op.store.transaction() as tx:
         rows = tx.index(TABLE, prefix=_prefix(op), where={"status": DELETE_IN_PROGRESS})
         if not rows:
             return 0
         in_use = _in_use(tx)
         for row in rows:
+            doc = tx.get(TABLE, row[0])
+            if doc is None or now - float(doc.get("deleteRequestedAt") or 0) < grace:
+                continue
             if row[0] not in in_use:
                 tx.delete(TABLE, row[0])
                 set_tags(tx, row[0], [])

@@ -1,0 +1,63 @@
+"""The agent's HTTP client: SigV4-signed JSON calls to the ECS API and the agent gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class ControlPlaneClient:
+    def __init__(
+        self, endpoint: str, access_key: str, secret_key: str, region: str,
+        timeout: float = 40.0,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self._signer = SigV4Auth(Credentials(access_key, secret_key), "ecs", region)
+        self._http = httpx.Client(timeout=timeout)
+
+    def _post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
+        data = orjson.dumps(body)
+        request = AWSRequest(method="POST", url=self.endpoint + path, data=data, headers=headers)
+        self._signer.add_auth(request)
+        response = self._http.post(
+            self.endpoint + path, content=data, headers=dict(request.headers.items())
+        )
+        payload = orjson.loads(response.content) if response.content else {}
+        if response.status_code != 200:
+            raise ApiError(
+                response.status_code,
+                str(payload.get("__type", "Unknown")).rsplit("#", 1)[-1],
+                str(payload.get("message", "")),
+            )
+        return payload
+
+    def ecs(self, action: str, **params: Any) -> Any:
+        return self._post(
+            "/",
+            params,
+            {
+                "Content-Type": "application/x-amz-json-1.1",
+                "X-Amz-Target": f"{ECS_TARGET}.{action}",
+            },
+        )
+
+    def agent(self, path: str, **params: Any) -> Any:
+        return self._post(path, params, {"Content-Type": "application/json"})
+
+    def close(self) -> None:
+        self._http.close()

@@ -18,7 +18,6 @@ import orjson
 from botocore.auth import SIGV4_TIMESTAMP, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-
 from harness import ACCESS_KEY, REGION, SECRET_KEY
 
 ECS_PREFIX = "AmazonEC2ContainerServiceV20141113"

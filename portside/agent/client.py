@@ -23,7 +23,11 @@ class ApiError(Exception):
 
 class ControlPlaneClient:
     def __init__(
-        self, endpoint: str, access_key: str, secret_key: str, region: str,
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        region: str,
         timeout: float = 40.0,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")

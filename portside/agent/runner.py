@@ -127,15 +127,18 @@ def next_action(run: TaskRun) -> Action | None:
             return Action("pull", c.name)
     for c in run.containers.values():
         if c.state == "exited" and c.essential:
-            return Action("fail", c.name, stop_code="EssentialContainerExited",
-                          reason=ESSENTIAL_EXITED)
+            return Action(
+                "fail", c.name, stop_code="EssentialContainerExited", reason=ESSENTIAL_EXITED
+            )
     for c in run.containers.values():
         if c.state != "pulled":
             continue
         deps = [_dependency_state(run, d) for d in c.definition.get("dependsOn") or ()]
         if "never" in deps:
             return Action(
-                "fail", c.name, stop_code="TaskFailedToStart",
+                "fail",
+                c.name,
+                stop_code="TaskFailedToStart",
                 reason=f"Container {c.name} dependency can never be met",
             )
         if all(d == "ok" for d in deps):

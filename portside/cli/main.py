@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from portside import __version__
-from portside.cli import env, server, up
+from portside.cli import agent, env, server, up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +22,7 @@ def version() -> None:
 cli.add_command(server.server)
 cli.add_command(up.up)
 cli.add_command(env.env)
+cli.add_command(agent.agent)
 
 
 def main() -> None:

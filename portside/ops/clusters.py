@@ -155,8 +155,11 @@ def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCount
     running = tx.count("tasks", where={**where, "status": "RUNNING"})
     pending = tx.count("tasks", where={**where, "status": "PENDING"})
     services = tx.count("services", where={**where, "status": "ACTIVE"})
-    instances = tx.count("container_instances", where=where) - tx.count(
-        "container_instances", where={**where, "status": "INACTIVE"}
+    # The Fargate capacity `portside up` registers is no container instance to ECS's callers.
+    instances = sum(
+        1
+        for _, doc in tx.scan("container_instances", where=where)
+        if doc.get("status") != "INACTIVE" and not doc.get("fargate")
     )
     stats: list[tuple[str, int]] = []
     if statistics:

@@ -223,7 +223,13 @@ def _query_view(tx: Tx, inst: ContainerInstance) -> Any:
         ec2_instance_id=inst.ec2_instance_id,
         registered_at=inst.registered_at,
         running_tasks_count=running,
-        task_groups=frozenset(),
+        task_groups=frozenset(
+            d.get("group") or ""
+            for _, d in tx.scan("tasks", where={"instance": inst.arn})
+            if d.get("lastStatus") != "STOPPED"
+        ),
+        agent_connected=inst.agent_connected,
+        agent_version=inst.version_info.get("agentVersion"),
     )
 
 

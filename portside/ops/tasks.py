@@ -184,9 +184,11 @@ def _place_and_save(
     views: list[TaskView] = []
     ec2_iter = iter(chosen)
     touched: dict[str, ContainerInstance] = {}
-    for n, (launch_type, provider) in enumerate(plan):
+    for launch_type, provider in plan:
         if launch_type == "FARGATE":
-            host: ContainerInstance | None = fargate[n % len(fargate)]
+            # The most recently (re)registered capacity: an agent that went away without
+            # deregistering stays "connected" until liveness notices.
+            host: ContainerInstance | None = max(fargate, key=lambda i: i.last_heartbeat)
         else:
             host = next(ec2_iter, None)
             if host is None:

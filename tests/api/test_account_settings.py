@@ -68,9 +68,9 @@ def test_put_account_setting_applies_to_the_caller(ecs: Any) -> None:
 
 
 def test_put_account_setting_for_another_principal(ecs: Any) -> None:
-    setting = ecs.put_account_setting(
-        name="awsvpcTrunking", value="enabled", principalArn=ALICE
-    )["setting"]
+    setting = ecs.put_account_setting(name="awsvpcTrunking", value="enabled", principalArn=ALICE)[
+        "setting"
+    ]
     assert setting["principalArn"] == ALICE
     assert ecs.list_account_settings(principalArn=ALICE)["settings"] == [setting]
     # The caller's own settings are untouched.

@@ -69,7 +69,9 @@ def test_a_fresh_cluster_lists_no_attributes(ecs: Any, cluster: str) -> None:
 def test_an_unknown_target_is_not_found(ecs: Any, cluster: str, target: str) -> None:
     target_id = instance_arn(cluster) if target == "ARN" else target
     attr = {"name": "stack", "value": "prod", "targetType": TARGET, "targetId": target_id}
-    message = fails("TargetNotFoundException", ecs.put_attributes, cluster=cluster, attributes=[attr])
+    message = fails(
+        "TargetNotFoundException", ecs.put_attributes, cluster=cluster, attributes=[attr]
+    )
     assert target_id in message
     fails("TargetNotFoundException", ecs.delete_attributes, cluster=cluster, attributes=[attr])
     nothing_listed(ecs, cluster)
@@ -153,9 +155,7 @@ def test_list_attributes_needs_a_name_to_filter_by_value(ecs: Any, cluster: str)
 
 
 @pytest.mark.parametrize("bad", [0, 101])
-def test_list_attributes_max_results_is_one_to_a_hundred(
-    ecs: Any, cluster: str, bad: int
-) -> None:
+def test_list_attributes_max_results_is_one_to_a_hundred(ecs: Any, cluster: str, bad: int) -> None:
     message = fails(
         "InvalidParameterException",
         ecs.list_attributes,

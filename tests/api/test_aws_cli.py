@@ -123,9 +123,9 @@ def test_account_settings(server: ServerProcess) -> None:
         "principalArn": f"arn:aws:iam::{ACCOUNT}:root",
         "type": "user",
     }
-    listed = server.aws(
-        "ecs", "list-account-settings", "--effective-settings", "--region", region
-    )["settings"]
+    listed = server.aws("ecs", "list-account-settings", "--effective-settings", "--region", region)[
+        "settings"
+    ]
     by_name = {s["name"]: s for s in listed}
     assert by_name["containerInsights"]["value"] == "enabled"
     assert by_name["awsvpcTrunking"]["type"] == "aws_managed"

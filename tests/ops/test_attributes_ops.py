@@ -119,9 +119,7 @@ def test_list_pages_through_every_attribute_once(op: Op, instance: str) -> None:
     others = [add_instance(op, "web", f"cccc{i}") for i in range(3)]
     expected = set()
     for target in [instance, *others]:
-        attributes.put_attributes(
-            op, "web", [attr(f"a{i}", str(i), target) for i in range(3)]
-        )
+        attributes.put_attributes(op, "web", [attr(f"a{i}", str(i), target) for i in range(3)])
         expected |= {(target, f"a{i}") for i in range(3)}
     seen: list[tuple[str, str]] = []
     token: str | None = None
@@ -155,7 +153,9 @@ def test_ten_custom_attributes_and_no_more(op: Op, instance: str) -> None:
     attributes.put_attributes(op, "web", ten[:6])
     attributes.put_attributes(op, "web", ten[6:])
     with pytest.raises(AttributeLimitExceededException) as err:
-        attributes.put_attributes(op, "web", [attr("a0", "new", instance), attr("a10", "v", instance)])
+        attributes.put_attributes(
+            op, "web", [attr("a0", "new", instance), attr("a10", "v", instance)]
+        )
     assert "10" in err.value.message
     # Nothing was applied, not even the replacement that came with the extra attribute.
     assert {a["name"]: a.get("value") for a in listed(op)} == {f"a{i}": "v" for i in range(10)}

@@ -255,3 +255,15 @@ def test_another_region_does_not_see_the_cluster(op: Op, cluster: str) -> None:
         clusters.delete_cluster(elsewhere, cluster)
     assert clusters.list_clusters(elsewhere) == ([], None)
     assert status_of(op, cluster) == ACTIVE
+
+
+def test_fargate_capacity_is_no_container_instance(op: Op, cluster: str) -> None:
+    # What `portside up` registers so FARGATE tasks can run: ECS shows no instance for it.
+    arn = add_instance(op, cluster, "fargate1")
+    with op.store.transaction() as tx:
+        doc = tx.get("container_instances", arn)
+        assert doc is not None
+        tx.put("container_instances", arn, {**doc, "fargate": True})
+    found, _ = clusters.describe_clusters(op, [cluster])
+    assert found[0].counts.registered_instances == 0
+    assert clusters.delete_cluster(op, cluster).cluster.status == INACTIVE

@@ -1,0 +1,328 @@
+"""Executes the runner's actions through the driver, one step at a time per task, on a
+small thread pool. Wakes a task when the control plane changes it, when the driver reports an
+event for one of its containers, and on a periodic tick (health and exits)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from portside.agent import driver as drv
+from portside.agent.driver import ContainerSpec, ContainerState, Driver, DriverError, TaskSpec
+from portside.agent.runner import Action, ContainerRun, TaskRun, next_action, task_status
+from portside.model.states import TaskStatus
+
+log = logging.getLogger("portside.agent")
+
+OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+
+Reporter = Callable[[TaskRun], None]
+EnvFor = Callable[[TaskRun, ContainerRun], dict[str, str]]
+
+
+class Worker:
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        instance_arn: str,
+        cluster: str,
+        report: Reporter,
+        env_for: EnvFor,
+        persist: Callable[[TaskRun], None] = lambda run: None,
+        forget: Callable[[str], None] = lambda arn: None,
+        clock: Callable[[], float] = time.time,
+        threads: int = 8,
+        cleanup_wait: float = 3 * 3600.0,
+    ) -> None:
+        self.driver = driver
+        self.instance_arn = instance_arn
+        self.cluster = cluster
+        self.report = report
+        self.env_for = env_for
+        self.persist = persist
+        self.forget = forget
+        self.clock = clock
+        self.cleanup_wait = cleanup_wait
+        self.runs: dict[str, TaskRun] = {}
+        self._by_runtime: dict[str, str] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._queued: set[str] = set()
+        self._mutex = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="task")
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def desired(self, doc: dict[str, Any], definition: dict[str, Any], new_token: Any) -> None:
+        """The control plane's latest word on a task."""
+        arn = doc["arn"]
+        with self._mutex:
+            run = self.runs.get(arn)
+            if run is None:
+                if doc.get("lastStatus") == "STOPPED":
+                    return
+                run = TaskRun(
+                    arn=arn,
+                    doc=doc,
+                    definition=definition,
+                    containers={
+                        c["name"]: ContainerRun(c["name"], _with_overrides(c, doc), new_token())
+                        for c in definition.get("containerDefinitions") or ()
+                    },
+                    status=doc.get("lastStatus", "PENDING"),
+                )
+                self.runs[arn] = run
+                self._locks[arn] = threading.Lock()
+            elif int(doc.get("version", 0)) >= int(run.doc.get("version", 0)):
+                run.doc = doc
+        self.schedule(arn)
+
+    def adopt(self, run: TaskRun) -> None:
+        """A run restored from the agent's state directory after a restart."""
+        with self._mutex:
+            self.runs[run.arn] = run
+            self._locks[run.arn] = threading.Lock()
+            for c in run.containers.values():
+                if c.runtime_id:
+                    self._by_runtime[c.runtime_id] = run.arn
+        self._refresh(run)
+        self.schedule(run.arn)
+
+    def event(self, runtime_id: str) -> None:
+        arn = self._by_runtime.get(runtime_id)
+        if arn:
+            self.schedule(arn, refresh=True)
+
+    def tick(self) -> None:
+        now = self.clock()
+        for arn, run in list(self.runs.items()):
+            if run.status == "STOPPED":
+                if run.stopped_at is not None and now - run.stopped_at >= self.cleanup_wait:
+                    self._pool.submit(self._cleanup, arn)
+            elif any(c.state in ("running", "created") for c in run.containers.values()):
+                self.schedule(arn, refresh=True)
+
+    def schedule(self, arn: str, refresh: bool = False) -> None:
+        with self._mutex:
+            if arn in self._queued:
+                return
+            self._queued.add(arn)
+        self._pool.submit(self._step_all, arn, refresh)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- stepping ------------------------------------------------------------------------
+
+    def _step_all(self, arn: str, refresh: bool) -> None:
+        with self._mutex:
+            self._queued.discard(arn)
+        run = self.runs.get(arn)
+        lock = self._locks.get(arn)
+        if run is None or lock is None:
+            return
+        with lock:
+            try:
+                if refresh:
+                    self._refresh(run)
+                for _ in range(100):
+                    action = next_action(run)
+                    if action is None:
+                        break
+                    self._execute(run, action)
+                    self._advance(run)
+                self._advance(run)
+            except Exception:
+                log.exception("task %s: step failed", arn)
+
+    def _advance(self, run: TaskRun) -> None:
+        status = task_status(run)
+        if TaskStatus[status] > TaskStatus[run.status]:
+            run.status = status
+        self.persist(run)
+        self.report(run)
+
+    def _refresh(self, run: TaskRun) -> None:
+        for c in run.containers.values():
+            if c.runtime_id and c.state in ("created", "running"):
+                self._apply_state(c, self.driver.inspect(c.runtime_id))
+
+    def _apply_state(self, c: ContainerRun, st: ContainerState) -> None:
+        if st.status == "running":
+            c.state = "running"
+        elif st.status in ("exited", "missing"):
+            c.state = "exited"
+            c.finished_at = st.finished_at or self.clock()
+            if st.status == "missing" and st.exit_code is None:
+                c.reason = c.reason or "Container no longer exists"
+        if st.exit_code is not None and c.state == "exited":
+            c.exit_code = st.exit_code
+        if st.oom_killed:
+            c.reason = OOM_REASON
+            c.exit_code = st.exit_code if st.exit_code is not None else 137
+        if st.error and not c.reason:
+            c.reason = st.error
+        if st.health is not None:
+            c.health = st.health
+        if st.started_at and not c.started_at:
+            c.started_at = st.started_at
+        if st.network_bindings:
+            c.bindings = st.network_bindings
+        if st.image_digest:
+            c.digest = st.image_digest
+
+    def _execute(self, run: TaskRun, action: Action) -> None:
+        kind = action.kind
+        if kind == "setup":
+            run.resources = self.driver.setup_task(self._task_spec(run))
+        elif kind == "pull":
+            self._pull(run, run.containers[str(action.container)])
+        elif kind == "launch":
+            self._launch(run, run.containers[str(action.container)])
+        elif kind == "stop":
+            c = run.containers[str(action.container)]
+            c.stop_sent = True
+            if c.runtime_id:
+                self.driver.stop(c.runtime_id, action.timeout)
+                self._apply_state(c, self.driver.inspect(c.runtime_id))
+            else:
+                c.state = "exited"
+        elif kind == "teardown":
+            if run.resources is not None:
+                self.driver.teardown_task(self._task_spec(run), run.resources)
+            run.torn_down = True
+        elif kind == "finish":
+            now = self.clock()
+            run.execution_stopped_at = run.execution_stopped_at or now
+            run.stopped_at = now
+            run.status = "STOPPED"
+        elif kind == "fail":
+            run.stop_code = action.stop_code
+            run.stopped_reason = action.reason
+
+    def _pull(self, run: TaskRun, c: ContainerRun) -> None:
+        run.pull_started_at = run.pull_started_at or self.clock()
+        try:
+            c.digest = self.driver.pull(str(c.definition.get("image")))
+            c.state = "pulled"
+        except DriverError as exc:
+            c.state = "exited"
+            c.reason = exc.reason
+            run.stop_code = "TaskFailedToStart"
+            run.stopped_reason = exc.reason
+        if all(x.state != "none" for x in run.containers.values()):
+            run.pull_stopped_at = self.clock()
+
+    def _launch(self, run: TaskRun, c: ContainerRun) -> None:
+        assert run.resources is not None
+        spec = ContainerSpec(
+            task=self._task_spec(run),
+            name=c.name,
+            definition=c.definition,
+            resources=run.resources,
+            environment=self.env_for(run, c),
+            labels=self._labels(run, c),
+            volumes_from={
+                v["sourceContainer"]: str(run.containers[v["sourceContainer"]].runtime_id)
+                for v in c.definition.get("volumesFrom") or ()
+                if v.get("sourceContainer") in run.containers
+            },
+        )
+        try:
+            c.runtime_id = self.driver.create(spec)
+            with self._mutex:
+                self._by_runtime[c.runtime_id] = run.arn
+            c.state = "created"
+            c.created_at = self.clock()
+            self.persist(run)
+            self.driver.start(c.runtime_id)
+            self._apply_state(c, self.driver.inspect(c.runtime_id))
+            c.started_at = c.started_at or self.clock()
+        except DriverError as exc:
+            c.state = "exited"
+            c.reason = exc.reason
+            if c.essential:
+                run.stop_code = "TaskFailedToStart"
+                run.stopped_reason = exc.reason
+
+    def _cleanup(self, arn: str) -> None:
+        run = self.runs.get(arn)
+        if run is None:
+            return
+        for c in run.containers.values():
+            if c.runtime_id:
+                try:
+                    self.driver.remove(c.runtime_id)
+                except DriverError:
+                    log.warning("could not remove container %s", c.runtime_id)
+                self._by_runtime.pop(c.runtime_id, None)
+        with self._mutex:
+            self.runs.pop(arn, None)
+            self._locks.pop(arn, None)
+        self.forget(arn)
+
+    # -- specs ---------------------------------------------------------------------------
+
+    def _task_spec(self, run: TaskRun) -> TaskSpec:
+        doc = run.doc
+        family_rev = doc["taskDefinitionArn"].rsplit("/", 1)[1]
+        family, _, rev = family_rev.rpartition(":")
+        eni = next(
+            (a for a in doc.get("attachments") or () if a.get("type") == "ElasticNetworkInterface"),
+            None,
+        )
+        return TaskSpec(
+            task_arn=run.arn,
+            task_id=run.arn.rsplit("/", 1)[1],
+            cluster=doc["clusterArn"].rsplit("/", 1)[1],
+            instance_arn=self.instance_arn,
+            family=family,
+            revision=int(rev),
+            definition=run.definition,
+            cpu=doc.get("cpu") if run.definition.get("cpu") or _overrides(doc).get("cpu") else None,
+            memory=doc.get("memory")
+            if run.definition.get("memory") or _overrides(doc).get("memory")
+            else None,
+            attachment=eni,
+        )
+
+    def _labels(self, run: TaskRun, c: ContainerRun) -> dict[str, str]:
+        spec = self._task_spec(run)
+        return {
+            drv.LABEL_CLUSTER: run.doc["clusterArn"],
+            drv.LABEL_TASK_ARN: run.arn,
+            drv.LABEL_CONTAINER: c.name,
+            drv.LABEL_FAMILY: spec.family,
+            drv.LABEL_VERSION: str(spec.revision),
+            drv.LABEL_MANAGED: "true",
+            drv.LABEL_INSTANCE: self.instance_arn,
+            drv.LABEL_ROLE: "container",
+        }
+
+
+def _overrides(doc: dict[str, Any]) -> dict[str, Any]:
+    return dict(doc.get("overrides") or {})
+
+
+def _with_overrides(container: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """The container definition with RunTask's containerOverrides applied."""
+    out = dict(container)
+    for o in _overrides(doc).get("containerOverrides") or ():
+        if o.get("name") != container.get("name"):
+            continue
+        for key in ("command", "cpu", "memory", "memoryReservation"):
+            if o.get(key) is not None:
+                out[key] = o[key]
+        if o.get("environment"):
+            env = {e["name"]: e.get("value", "") for e in out.get("environment") or ()}
+            env.update({e["name"]: e.get("value", "") for e in o["environment"]})
+            out["environment"] = [{"name": k, "value": v} for k, v in env.items()]
+        if o.get("environmentFiles"):
+            out["environmentFiles"] = list(out.get("environmentFiles") or ()) + list(
+                o["environmentFiles"]
+            )
+    return out

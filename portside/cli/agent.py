@@ -1,0 +1,121 @@
+"""`portside agent`: register this host as a container instance and run its tasks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from portside.cli.options import setup_logging
+from portside.config import DEFAULT_REGION
+
+
+def _attributes(values: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--attribute")
+        out[name] = value
+    return out
+
+
+@click.command()
+@click.option(
+    "--endpoint",
+    envvar="AWS_ENDPOINT_URL",
+    required=True,
+    help="The control plane's URL (default: $AWS_ENDPOINT_URL).",
+)
+@click.option("--cluster", default="default", show_default=True)
+@click.option(
+    "--attribute",
+    "attributes",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A custom attribute for this instance (repeatable).",
+)
+@click.option(
+    "--zone", default="local-1a", show_default=True, help="ecs.availability-zone of this instance."
+)
+@click.option("--instance-type", default="portside.local", show_default=True)
+@click.option(
+    "--driver", type=click.Choice(["docker", "simulated"]), default="docker", show_default=True
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: Path("~/.portside/agent").expanduser(),
+    show_default="~/.portside/agent",
+)
+@click.option(
+    "--fargate/--no-fargate", default=False, help="Also provide FARGATE capacity from this host."
+)
+@click.option("--metadata-port", type=int, default=51680, show_default=True)
+@click.option(
+    "--cleanup-wait",
+    type=float,
+    default=3 * 3600.0,
+    show_default=True,
+    help="Seconds to keep stopped containers (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION).",
+)
+@click.option(
+    "--pull-behavior",
+    envvar="ECS_IMAGE_PULL_BEHAVIOR",
+    type=click.Choice(["default", "always", "once", "prefer-cached"]),
+    default="prefer-cached",
+    show_default=True,
+)
+@click.option("--log-level", default="info", show_default=True)
+def agent(
+    endpoint: str,
+    cluster: str,
+    attributes: tuple[str, ...],
+    zone: str,
+    instance_type: str,
+    driver: str,
+    state_dir: Path,
+    fargate: bool,
+    metadata_port: int,
+    cleanup_wait: float,
+    pull_behavior: str,
+    log_level: str,
+) -> None:
+    """Run an agent against a Portside control plane. It signs its calls with the AWS_*
+    credentials in the environment, like any client."""
+    from portside.agent.factory import make_agent, make_driver
+    from portside.agent.runtime import run_agent
+    from portside.agent.session import AgentConfig
+
+    setup_logging(log_level)
+    key = os.environ.get("AWS_ACCESS_KEY_ID")
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not key or not secret:
+        raise click.UsageError("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (portside env)")
+    config = AgentConfig(
+        cluster=cluster,
+        region=os.environ.get("AWS_DEFAULT_REGION")
+        or os.environ.get("AWS_REGION")
+        or DEFAULT_REGION,
+        zone=zone,
+        instance_type=instance_type,
+        attributes=_attributes(attributes),
+        fargate=fargate,
+        metadata_port=metadata_port,
+        cleanup_wait=cleanup_wait,
+    )
+    the_agent = make_agent(
+        endpoint=endpoint,
+        access_key=key,
+        secret_key=secret,
+        state_dir=state_dir,
+        driver=make_driver(driver, pull_behavior),
+        config=config,
+    )
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    run_agent(the_agent, done)

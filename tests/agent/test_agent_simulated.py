@@ -1,0 +1,205 @@
+"""The whole task path on the simulated driver: a real server, a real agent session."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess
+
+from portside.agent.factory import make_agent
+from portside.agent.session import Agent, AgentConfig
+from portside.agent.simulated import SimulatedDriver
+
+
+@pytest.fixture
+def fleet(server: ServerProcess, tmp_path: Path, name: str) -> Iterator[tuple[Agent, Any, str]]:
+    ecs = server.client()
+    ecs.create_cluster(clusterName=name)
+    driver = SimulatedDriver(missing_images=frozenset({"nowhere/missing:1"}))
+    agent = make_agent(
+        endpoint=server.endpoint,
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+        state_dir=tmp_path / "agent",
+        driver=driver,
+        config=AgentConfig(
+            cluster=name, region=REGION, zone="us-east-1a", fargate=True, poll_wait=5
+        ),
+    )
+    agent.start()
+    assert agent.ready.wait(10)
+    yield agent, ecs, name
+    agent.stop()
+
+
+def wait_for(ecs: Any, cluster: str, arn: str, status: str, timeout: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
+        if task["lastStatus"] == status or time.monotonic() > deadline:
+            assert task["lastStatus"] == status, task
+            return task  # type: ignore[no-any-return]
+        time.sleep(0.05)
+
+
+def register(ecs: Any, family: str, **extra: Any) -> str:
+    containers = extra.pop("containers", [{"name": "app", "image": "busybox", "memory": 64}])
+    return ecs.register_task_definition(  # type: ignore[no-any-return]
+        family=family, containerDefinitions=containers, **extra
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
+def test_instance_registers_with_ecs_resources_and_attributes(fleet: Any) -> None:
+    agent, ecs, cluster = fleet
+    arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+    assert arns == [agent.instance_arn]  # the FARGATE capacity is not listed
+    inst = ecs.describe_container_instances(cluster=cluster, containerInstances=arns)[
+        "containerInstances"
+    ][0]
+    assert inst["agentConnected"] is True and inst["status"] == "ACTIVE"
+    reg = {r["name"]: r for r in inst["registeredResources"]}
+    assert reg["CPU"]["integerValue"] == 4096 and reg["MEMORY"]["integerValue"] == 16384
+    assert {"22", "2375", "2376", "51678", "51679"} <= set(reg["PORTS"]["stringSetValue"])
+    names = {a["name"]: a.get("value") for a in inst["attributes"]}
+    assert names["ecs.availability-zone"] == "us-east-1a"
+    assert names["ecs.os-type"] == "linux"
+    assert "ecs.capability.task-eni" in names
+    counts = ecs.describe_clusters(clusters=[cluster])["clusters"][0]
+    assert counts["registeredContainerInstancesCount"] == 1
+
+
+def test_run_then_stop(fleet: Any) -> None:
+    agent, ecs, cluster = fleet
+    td = register(
+        ecs,
+        cluster + "-web",
+        containers=[
+            {
+                "name": "web",
+                "image": "busybox",
+                "memory": 128,
+                "cpu": 256,
+                "portMappings": [{"containerPort": 80, "hostPort": 8080}],
+            }
+        ],
+    )
+    out = ecs.run_task(cluster=cluster, taskDefinition=td, startedBy="me")
+    assert out["failures"] == []
+    arn = out["tasks"][0]["taskArn"]
+    assert out["tasks"][0]["lastStatus"] == "PENDING"
+    task = wait_for(ecs, cluster, arn, "RUNNING")
+    assert task["startedAt"] >= task["createdAt"]
+    assert task["containers"][0]["runtimeId"]
+    assert task["containers"][0]["networkBindings"][0]["hostPort"] == 8080
+    inst = ecs.describe_container_instances(
+        cluster=cluster, containerInstances=[agent.instance_arn]
+    )["containerInstances"][0]
+    remaining = {r["name"]: r for r in inst["remainingResources"]}
+    assert remaining["CPU"]["integerValue"] == 4096 - 256
+    assert remaining["MEMORY"]["integerValue"] == 16384 - 128
+    assert "8080" in remaining["PORTS"]["stringSetValue"]
+    assert inst["runningTasksCount"] == 1
+    assert ecs.list_tasks(cluster=cluster, startedBy="me")["taskArns"] == [arn]
+    ecs.stop_task(cluster=cluster, task=arn, reason="done here")
+    task = wait_for(ecs, cluster, arn, "STOPPED")
+    assert task["stopCode"] == "UserInitiated"
+    assert task["stoppedReason"] == "done here"
+    assert task["desiredStatus"] == "STOPPED"
+    assert task["stoppedAt"] >= task["stoppingAt"]
+    inst = ecs.describe_container_instances(
+        cluster=cluster, containerInstances=[agent.instance_arn]
+    )["containerInstances"][0]
+    remaining = {r["name"]: r for r in inst["remainingResources"]}
+    assert remaining["CPU"]["integerValue"] == 4096
+    assert "8080" not in remaining["PORTS"]["stringSetValue"]
+
+
+def test_essential_exit_stops_the_task_non_essential_does_not(fleet: Any) -> None:
+    agent, ecs, cluster = fleet
+    td = register(
+        ecs,
+        cluster + "-pair",
+        containers=[
+            {"name": "main", "image": "busybox", "memory": 64},
+            {"name": "side", "image": "busybox", "memory": 64, "essential": False},
+        ],
+    )
+    arn = ecs.run_task(cluster=cluster, taskDefinition=td)["tasks"][0]["taskArn"]
+    task = wait_for(ecs, cluster, arn, "RUNNING")
+    ids = {c["name"]: c["runtimeId"] for c in task["containers"]}
+    agent.driver.exit(ids["side"], 3)
+    time.sleep(1.5)
+    task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
+    assert task["lastStatus"] == "RUNNING"
+    side = next(c for c in task["containers"] if c["name"] == "side")
+    assert side["lastStatus"] == "STOPPED" and side["exitCode"] == 3
+    agent.driver.exit(ids["main"], 7)
+    task = wait_for(ecs, cluster, arn, "STOPPED")
+    assert task["stopCode"] == "EssentialContainerExited"
+    assert task["stoppedReason"] == "Essential container in task exited"
+    main = next(c for c in task["containers"] if c["name"] == "main")
+    assert main["exitCode"] == 7
+
+
+def test_missing_image_stops_with_cannot_pull(fleet: Any) -> None:
+    agent, ecs, cluster = fleet
+    td = register(
+        ecs,
+        cluster + "-bad",
+        containers=[{"name": "app", "image": "nowhere/missing:1", "memory": 64}],
+    )
+    arn = ecs.run_task(cluster=cluster, taskDefinition=td)["tasks"][0]["taskArn"]
+    task = wait_for(ecs, cluster, arn, "STOPPED")
+    assert task["stopCode"] == "TaskFailedToStart"
+    assert task["stoppedReason"].startswith("CannotPullContainerError")
+    assert task["containers"][0]["reason"].startswith("CannotPullContainerError")
+
+
+def test_fargate_task_runs_on_hidden_capacity_with_an_eni(fleet: Any) -> None:
+    agent, ecs, cluster = fleet
+    td = register(
+        ecs,
+        cluster + "-fg",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containers=[{"name": "app", "image": "busybox"}],
+    )
+    out = ecs.run_task(
+        cluster=cluster,
+        taskDefinition=td,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": ["subnet-12345"], "securityGroups": ["sg-1"]}
+        },
+    )
+    arn = out["tasks"][0]["taskArn"]
+    assert out["tasks"][0]["lastStatus"] == "PROVISIONING"
+    task = wait_for(ecs, cluster, arn, "RUNNING")
+    assert "containerInstanceArn" not in task
+    assert task["launchType"] == "FARGATE"
+    eni = task["attachments"][0]
+    assert eni["type"] == "ElasticNetworkInterface" and eni["status"] == "ATTACHED"
+    details = {d["name"]: d["value"] for d in eni["details"]}
+    assert details["subnetId"] == "subnet-12345"
+    assert details["privateIPv4Address"]
+    assert (
+        task["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
+        == details["privateIPv4Address"]
+    )
+
+
+def test_run_task_failures_when_nothing_fits(fleet: Any) -> None:
+    agent, ecs, cluster = fleet
+    td = register(
+        ecs, cluster + "-huge", containers=[{"name": "app", "image": "busybox", "memory": 10**6}]
+    )
+    out = ecs.run_task(cluster=cluster, taskDefinition=td, count=2)
+    assert out["tasks"] == []
+    assert [f["reason"] for f in out["failures"]] == ["RESOURCE:MEMORY"] * 2
+    assert out["failures"][0]["arn"] == agent.instance_arn

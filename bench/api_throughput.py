@@ -497,6 +497,7 @@ class Outcome:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     client_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
+    machine_busy_s: float = 0.0
     duration: float = 0.0
 
     @property
@@ -603,9 +604,10 @@ def measure(server: Server, settings: Settings) -> Outcome:
         measure_from = start_at + settings.warmup
         end = measure_from + settings.duration
         _sleep_until(measure_from)
-        cpu0 = server.cpu_seconds()
+        cpu0, busy0 = server.cpu_seconds(), machine_busy_seconds()
         _sleep_until(end)
         outcome.server_cpu_s = server.cpu_seconds() - cpu0
+        outcome.machine_busy_s = machine_busy_seconds() - busy0
         per_action: list[array[float]] = [array("d") for _ in ACTIONS]
         for _ in procs:
             r = results.get(timeout=60)
@@ -626,6 +628,17 @@ def measure(server: Server, settings: Settings) -> Outcome:
                 p.terminate()
                 p.join(5)
     return outcome
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all cores; /proc/stat minus idle, iowait)."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def _sleep_until(when: float) -> None:
@@ -660,6 +673,11 @@ def summary(o: Outcome, cores: int) -> dict[str, Any]:
         "error_samples": o.error_samples,
         "reconnects": o.reconnects,
         "server_cpu_percent_of_one_core": round(100 * o.server_cpu_s / o.duration, 1),
+        "client_cpu_percent_of_one_core": round(100 * o.client_cpu_s / o.duration, 1),
+        # Whatever else ran on the machine meanwhile (other jobs skew the figures).
+        "other_cpu_percent_of_one_core": round(
+            100 * max(0.0, o.machine_busy_s - o.server_cpu_s - o.client_cpu_s) / o.duration, 1
+        ),
         "server_cpu_us_per_request": round(1e6 * o.server_cpu_s / o.requests, 1)
         if o.requests
         else None,
@@ -682,6 +700,8 @@ def print_table(results: dict[str, dict[str, Any]], ratio: float | None) -> None
         ("max ms", "max_ms", "{:.2f}"),
         ("errors", "errors", "{:d}"),
         ("server CPU % of a core", "server_cpu_percent_of_one_core", "{:.0f}"),
+        ("client CPU % of a core", "client_cpu_percent_of_one_core", "{:.0f}"),
+        ("other CPU % (noise)", "other_cpu_percent_of_one_core", "{:.0f}"),
         ("server CPU µs/request", "server_cpu_us_per_request", "{:.0f}"),
         ("client CPU µs/request", "client_cpu_us_per_request", "{:.0f}"),
     ):
@@ -811,6 +831,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
     )
     cores = os.cpu_count() or 1
+    load_at_start = load_average()
+    if load_at_start[0] > 0.5:
+        print(
+            f"warning: the machine is not idle (load average {load_at_start}); other jobs "
+            "will skew the figures (see 'other CPU %')",
+            file=sys.stderr,
+        )
     workdir = Path(tempfile.mkdtemp(prefix="portside-bench-"))
     servers: list[Server] = []
     if not args.portside_only:
@@ -862,7 +889,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         document = {
             "benchmark": "api_throughput",
             "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": machine(),
+            "machine": {**machine(), "load_average_at_start": load_at_start},
             "versions": versions(),
             "client": {
                 "kind": "worker processes, one keep-alive HTTP/1.1 connection each (raw socket), "

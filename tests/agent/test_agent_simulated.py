@@ -146,7 +146,7 @@ def test_essential_exit_stops_the_task_non_essential_does_not(fleet: Any) -> Non
 
 
 def test_missing_image_stops_with_cannot_pull(fleet: Any) -> None:
-    agent, ecs, cluster = fleet
+    _agent, ecs, cluster = fleet
     td = register(
         ecs,
         cluster + "-bad",
@@ -160,7 +160,7 @@ def test_missing_image_stops_with_cannot_pull(fleet: Any) -> None:
 
 
 def test_fargate_task_runs_on_hidden_capacity_with_an_eni(fleet: Any) -> None:
-    agent, ecs, cluster = fleet
+    _agent, ecs, cluster = fleet
     td = register(
         ecs,
         cluster + "-fg",

@@ -52,3 +52,6 @@ def setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    # One line per agent poll is noise; keep the client libraries to warnings.
+    for noisy in ("httpx", "httpcore", "docker", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import click
+from starlette.applications import Starlette
 
 from portside.cli.options import server_options, setup_logging
-from portside.config import ServerConfig
+from portside.config import DEFAULT_REGION, ServerConfig
+
+log = logging.getLogger("portside.up")
 
 
 @click.command()
 @server_options
-def up(host: str, port: int, account_id: str, log_level: str, data_dir: Path) -> None:
-    """Run Portside on this machine: control plane with embedded SQLite (and the local agent)."""
+@click.option(
+    "--driver",
+    type=click.Choice(["docker", "simulated"]),
+    default="docker",
+    show_default=True,
+    help="How the local agent runs containers.",
+)
+@click.option("--no-agent", is_flag=True, help="Run the control plane only.")
+def up(
+    host: str,
+    port: int,
+    account_id: str,
+    log_level: str,
+    data_dir: Path,
+    driver: str,
+    no_agent: bool,
+) -> None:
+    """Run Portside on this machine: control plane with embedded SQLite, and a local agent
+    registered to the `default` cluster that also provides FARGATE capacity."""
+    from portside import credentials
     from portside import server as runner
 
     setup_logging(log_level)
@@ -23,4 +46,36 @@ def up(host: str, port: int, account_id: str, log_level: str, data_dir: Path) ->
         "to point the AWS CLI here",
         err=True,
     )
-    runner.run(config, log_level=log_level)
+    done = threading.Event()
+
+    async def start_agent(_: Starlette) -> None:
+        if no_agent:
+            return
+        from portside.agent.factory import make_agent, make_driver
+        from portside.agent.runtime import run_agent
+        from portside.agent.session import AgentConfig
+
+        try:
+            the_driver = make_driver(driver)
+        except Exception as exc:
+            log.error("no local agent: the %s driver is not available (%s)", driver, exc)
+            return
+        creds = credentials.load_or_create(data_dir)
+        the_agent = make_agent(
+            endpoint=config.endpoint,
+            access_key=creds.access_key_id,
+            secret_key=creds.secret_access_key,
+            state_dir=data_dir / "agent",
+            driver=the_driver,
+            config=AgentConfig(cluster="default", region=DEFAULT_REGION, fargate=True),
+        )
+        threading.Thread(
+            target=run_agent, args=(the_agent, done), name="agent", daemon=True
+        ).start()
+
+    async def stop_agent(_: Starlette) -> None:
+        done.set()
+
+    runner.run(
+        config, log_level=log_level, startup_hooks=[start_agent], shutdown_hooks=[stop_agent]
+    )

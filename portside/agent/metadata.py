@@ -69,7 +69,9 @@ class _Statuses:
 
 
 _STATUSES = {4: _Statuses(404, 404, 404, 500), 3: _Statuses(400, 500, 400, 400)}
-_NO_CONTAINER = "unable to get container ID from request: unable to get docker ID from v3 endpoint ID: "
+_NO_CONTAINER = (
+    "unable to get container ID from request: unable to get docker ID from v3 endpoint ID: "
+)
 _NO_TASK = "unable to get task arn from request: unable to get task Arn from v3 endpoint ID: "
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -122,7 +124,9 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class MetadataServer:
-    def __init__(self, source: MetadataSource, host: str = "0.0.0.0", port: int = DEFAULT_PORT):
+    def __init__(
+        self, source: MetadataSource, host: str = "0.0.0.0", port: int = DEFAULT_PORT
+    ) -> None:
         self.source = source
         self.host = host
         self.port = port  # port 0 picks a free one; the bound port is here after start()

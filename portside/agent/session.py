@@ -63,6 +63,7 @@ class Agent:
         self._threads: list[threading.Thread] = []
         self.stop_event = threading.Event()
         self.ready = threading.Event()
+        self._metadata: Any = None
 
     # -- registration --------------------------------------------------------------------
 
@@ -159,8 +160,22 @@ class Agent:
             cleanup_wait=self.config.cleanup_wait,
         )
 
+    def _start_metadata(self) -> None:
+        from portside.agent.metadata import MetadataServer
+        from portside.agent.metadata_source import MetadataThread, RunsSource
+
+        source = RunsSource(
+            lambda: [r for w in list(self.workers.values()) for r in list(w.runs.values())],
+            self.driver,
+        )
+        self._metadata = MetadataThread(MetadataServer(source, port=self.config.metadata_port))
+        # Port 0 picks a free port: the registered PORTS and the containers' URIs use it.
+        self.config.metadata_port = self._metadata.start()
+
     def start(self) -> None:
         """Register, restore what this host was running, and start the loops."""
+        if self._metadata is None:
+            self._start_metadata()
         self.register()
         for arn in filter(None, (self.instance_arn, self.fargate_arn)):
             self.workers[arn] = self._make_worker(arn)
@@ -186,6 +201,8 @@ class Agent:
         self._report_ready.set()
         for w in self.workers.values():
             w.shutdown()
+        if self._metadata is not None:
+            self._metadata.stop()
 
     def _open_session(self) -> None:
         out = self.client.agent(protocol.SESSION, instances=list(self.workers))

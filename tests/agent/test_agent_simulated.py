@@ -27,7 +27,12 @@ def fleet(server: ServerProcess, tmp_path: Path, name: str) -> Iterator[tuple[Ag
         state_dir=tmp_path / "agent",
         driver=driver,
         config=AgentConfig(
-            cluster=name, region=REGION, zone="us-east-1a", fargate=True, poll_wait=5
+            cluster=name,
+            region=REGION,
+            zone="us-east-1a",
+            fargate=True,
+            poll_wait=5,
+            metadata_port=0,
         ),
     )
     agent.start()
@@ -203,3 +208,28 @@ def test_run_task_failures_when_nothing_fits(fleet: Any) -> None:
     assert out["tasks"] == []
     assert [f["reason"] for f in out["failures"]] == ["RESOURCE:MEMORY"] * 2
     assert out["failures"][0]["arn"] == agent.instance_arn
+
+
+def test_metadata_endpoint_describes_the_running_task(fleet: Any) -> None:
+    import httpx
+
+    agent, ecs, cluster = fleet
+    td = register(
+        ecs,
+        cluster + "-meta",
+        containers=[{"name": "app", "image": "busybox", "memory": 64, "cpu": 128}],
+    )
+    arn = ecs.run_task(cluster=cluster, taskDefinition=td)["tasks"][0]["taskArn"]
+    wait_for(ecs, cluster, arn, "RUNNING")
+    run = agent.workers[agent.instance_arn].runs[arn]
+    env = agent.env_for(run, run.containers["app"])
+    uri = env["ECS_CONTAINER_METADATA_URI_V4"]
+    assert uri.startswith("http://127.0.0.1:")
+    task = httpx.get(uri + "/task").json()
+    assert task["TaskARN"] == arn
+    assert task["Cluster"] == cluster
+    assert task["KnownStatus"] == "RUNNING"
+    assert [c["Name"] for c in task["Containers"]] == ["app"]
+    me = httpx.get(uri).json()
+    assert me["DockerId"] == run.containers["app"].runtime_id
+    assert httpx.get(uri.rsplit("/", 1)[0] + "/nope").status_code == 404

@@ -363,22 +363,13 @@ class FakeSource:
         return stats_sample(runtime_id)
 
 
-@pytest.fixture
-def source() -> FakeSource:
-    src = FakeSource()
-    task = make_task()
-    src.add("tok-curl", task, make_container())
-    src.add("tok-sidecar", task, make_container(name="sidecar", runtime_id=SIDECAR_ID))
-    src.add("tok-pending", task, make_container(name="pending", runtime_id="", docker_name=""))
-    return src
-
-
-@pytest.fixture
-def server(source: FakeSource) -> Iterator[MetadataServer]:
+@pytest.fixture(scope="module")
+def running() -> Iterator[MetadataServer]:
+    """One endpoint for the module, served from its own loop thread like the agent's."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    srv = MetadataServer(source, "127.0.0.1", 0)
+    srv = MetadataServer(FakeSource(), "127.0.0.1", 0)
     asyncio.run_coroutine_threadsafe(srv.start(), loop).result(10)
     try:
         yield srv
@@ -387,6 +378,22 @@ def server(source: FakeSource) -> Iterator[MetadataServer]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@pytest.fixture
+def source(running: MetadataServer) -> FakeSource:
+    src = FakeSource()
+    task = make_task()
+    src.add("tok-curl", task, make_container())
+    src.add("tok-sidecar", task, make_container(name="sidecar", runtime_id=SIDECAR_ID))
+    src.add("tok-pending", task, make_container(name="pending", runtime_id="", docker_name=""))
+    running.source = src
+    return src
+
+
+@pytest.fixture
+def server(running: MetadataServer, source: FakeSource) -> MetadataServer:
+    return running
 
 
 @pytest.fixture
@@ -424,7 +431,9 @@ def test_task_routes(http: httpx.Client, source: FakeSource, version: int, with_
     path = "taskWithTags" if with_tags else "task"
     body = http.get(f"/v{version}/tok-sidecar/{path}").json()
     task = make_task()
-    expected = task_document(task, source.tasks[task.task_arn], with_tags=with_tags, version=version)
+    expected = task_document(
+        task, source.tasks[task.task_arn], with_tags=with_tags, version=version
+    )
     assert body == expected
     assert [c["Name"] for c in body["Containers"]] == ["curl", "sidecar", "pending"]
     assert ("TaskTags" in body) is with_tags
@@ -469,7 +478,9 @@ def test_container_stats_failures(http: httpx.Client, source: FakeSource) -> Non
     )
 
 
-NO_CONTAINER = "unable to get container ID from request: unable to get docker ID from v3 endpoint ID: nope"  # noqa: E501
+NO_CONTAINER = (
+    "unable to get container ID from request: unable to get docker ID from v3 endpoint ID: nope"
+)
 NO_TASK = "unable to get task arn from request: unable to get task Arn from v3 endpoint ID: nope"
 
 
@@ -506,7 +517,7 @@ def test_a_failing_source_answers_like_ecs(http: httpx.Client, source: FakeSourc
     def boom(token: str) -> None:
         raise RuntimeError("state is gone")
 
-    source.lookup = boom  # type: ignore[method-assign,assignment]
+    source.lookup = boom  # type: ignore[method-assign]
     response = http.get("/v4/tok-curl")
     assert (response.status_code, response.json()) == (500, "failed to get container metadata")
     assert http.get("/v4/tok-curl/task").json() == "failed to get task metadata"

@@ -1,0 +1,252 @@
+"""Task networking on Docker: awsvpc as a dedicated bridge network per task plus a pause
+container that holds the network namespace every container of the task joins (ECS agent: the
+`~internal~ecs~pause` container, CNI-configured there, a Docker network here); and the pause
+image itself, built locally from a static busybox because no registry may be reachable.
+
+Docker's IPAM picks each task network's subnet from the daemon's address pools, so networks
+never collide with each other or the host's routes. With the daemon's default pools that is
+about 30 networks (15 /16s in 172.17-31 and 16 /20s in 192.168); a host that runs more awsvpc
+tasks at once needs `default-address-pools` with smaller subnets in daemon.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import shutil
+import tarfile
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import docker
+import docker.errors
+
+from portside.agent.driver import LABEL_CONTAINER, LABEL_ROLE, DriverError
+
+log = logging.getLogger(__name__)
+
+PAUSE_IMAGE = "portside/pause:1"
+# PID 1 ignores signals it has no handler for, so the pause process traps TERM itself.
+_PAUSE_ENTRYPOINT = [
+    "/bin/busybox",
+    "sh",
+    "-c",
+    "trap 'exit 0' TERM INT; /bin/busybox sleep 2147483647 & wait",
+]
+_BUSYBOX_PATHS = ("/bin/busybox", "/usr/bin/busybox")
+
+
+class PauseImage:
+    """Makes sure the pause image exists: present locally, else built from the host's static
+    busybox (Debian: busybox-static), else pulled (for a configured image such as
+    registry.k8s.io/pause)."""
+
+    def __init__(self, client: Any, image: str = PAUSE_IMAGE, busybox: str | None = None):
+        self.client = client
+        self.image = image
+        self.busybox = busybox
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def ensure(self) -> str:
+        with self._lock:
+            if self._ready and self._exists():
+                return self.image
+            if not self._exists():
+                busybox = self.busybox or _find_busybox()
+                if self.image == PAUSE_IMAGE and busybox:
+                    self._build(busybox)
+                else:
+                    self._pull()
+            self._ready = True
+            return self.image
+
+    def _exists(self) -> bool:
+        try:
+            self.client.images.get(self.image)
+            return True
+        except docker.errors.ImageNotFound:
+            return False
+
+    def _build(self, busybox: str) -> None:
+        dockerfile = (
+            "FROM scratch\n"
+            "COPY busybox /bin/busybox\n"
+            'LABEL io.portside.managed="true"\n'
+            f"ENTRYPOINT {_json_list(_PAUSE_ENTRYPOINT)}\n"
+        ).encode()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            _add_bytes(tar, "Dockerfile", dockerfile, 0o644)
+            tar.add(busybox, arcname="busybox")
+        buf.seek(0)
+        try:
+            self.client.images.build(fileobj=buf, custom_context=True, tag=self.image, rm=True)
+        except (docker.errors.BuildError, docker.errors.APIError) as exc:
+            raise DriverError(
+                f"ResourceInitializationError: cannot build the pause image {self.image}: {exc}"
+            ) from exc
+
+    def _pull(self) -> None:
+        try:
+            self.client.images.pull(self.image)
+        except docker.errors.APIError as exc:
+            raise DriverError(
+                f"ResourceInitializationError: no pause image {self.image}: install "
+                "busybox-static so Portside can build it, or make the image available: "
+                f"{_explain(exc)}"
+            ) from exc
+
+
+def bridge_gateway(client: Any) -> str | None:
+    """docker0's gateway address (typically 172.17.0.1): where bridge-mode containers reach
+    the agent's endpoints on the host."""
+    try:
+        net = client.api.inspect_network("bridge")
+    except docker.errors.APIError:
+        return None
+    for cfg in (net.get("IPAM") or {}).get("Config") or ():
+        if cfg.get("Gateway"):
+            return str(cfg["Gateway"])
+    return None
+
+
+def network_name(task_id: str) -> str:
+    return f"portside-{task_id[:12]}"
+
+
+def create_awsvpc(
+    client: Any,
+    *,
+    task_id: str,
+    pause_name: str,
+    pause_image: str,
+    labels: Mapping[str, str],
+    sysctls: Mapping[str, str],
+) -> dict[str, Any]:
+    """The task's network and its running pause container (both reused when they exist, so a
+    retried setup is harmless). Returns network_name, pause_id, ip_address, mac_address,
+    gateway."""
+    name = network_name(task_id)
+    try:
+        existing = client.networks.list(names=[name])
+        if not any(n.name == name for n in existing):
+            client.networks.create(name, driver="bridge", labels=dict(labels))
+        pause = _pause_container(client, pause_name, pause_image, name, labels, sysctls)
+        if pause.status != "running":
+            pause.start()
+        pause.reload()
+    except docker.errors.APIError as exc:
+        raise DriverError(
+            f"ResourceInitializationError: failed to set up the task network: {_explain(exc)}"
+        ) from exc
+    endpoint = pause.attrs["NetworkSettings"]["Networks"].get(name) or {}
+    return {
+        "network_name": name,
+        "pause_id": pause.id,
+        "ip_address": endpoint.get("IPAddress") or None,
+        "mac_address": endpoint.get("MacAddress") or None,
+        "gateway": endpoint.get("Gateway") or None,
+    }
+
+
+def create_namespace_pause(
+    client: Any, *, pause_name: str, pause_image: str, labels: Mapping[str, str]
+) -> str:
+    """A pause container for pidMode/ipcMode `task` when there is no awsvpc pause to share
+    (ECS agent: `~internal~ecs~pause~namespace`)."""
+    try:
+        pause = _pause_container(client, pause_name, pause_image, "none", labels, {})
+        if pause.status != "running":
+            pause.start()
+    except docker.errors.APIError as exc:
+        raise DriverError(
+            f"ResourceInitializationError: failed to start the namespace pause: {_explain(exc)}"
+        ) from exc
+    return str(pause.id)
+
+
+def remove_awsvpc(client: Any, network: str | None, pause_id: str | None) -> None:
+    """Remove the pause container, then the network. Idempotent."""
+    if pause_id:
+        remove_container(client, pause_id)
+    if network:
+        with contextlib.suppress(docker.errors.NotFound):
+            net = client.networks.get(network)
+            # Anything still attached (nothing should be) would keep the network alive.
+            for c in net.attrs.get("Containers") or {}:
+                with contextlib.suppress(docker.errors.APIError):
+                    net.disconnect(c, force=True)
+            net.remove()
+
+
+def remove_container(client: Any, container_id: str) -> None:
+    with contextlib.suppress(docker.errors.NotFound):
+        client.api.remove_container(container_id, force=True, v=True)
+
+
+def _pause_container(
+    client: Any,
+    name: str,
+    image: str,
+    network: str,
+    labels: Mapping[str, str],
+    sysctls: Mapping[str, str],
+) -> Any:
+    with contextlib.suppress(docker.errors.NotFound):
+        return client.containers.get(name)
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "labels": dict(labels),
+        # Other containers may join its IPC namespace (ipcMode task).
+        "ipc_mode": "shareable",
+        "mem_limit": 16 * 1024 * 1024,
+        "cpu_shares": 2,
+    }
+    if network == "none":
+        kwargs["network_mode"] = "none"
+    else:
+        kwargs["network"] = network
+    if sysctls:
+        kwargs["sysctls"] = dict(sysctls)
+    return client.containers.create(image, **kwargs)
+
+
+def pause_labels(base: Mapping[str, str], container_name: str) -> dict[str, str]:
+    return {**base, LABEL_CONTAINER: container_name, LABEL_ROLE: "pause"}
+
+
+def _find_busybox() -> str | None:
+    for path in (shutil.which("busybox"), *_BUSYBOX_PATHS):
+        if path and _is_static(path):
+            return path
+    return None
+
+
+def _is_static(path: str) -> bool:
+    # A dynamically linked busybox would not run FROM scratch: it has no PT_INTERP there.
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return False
+    return head.startswith(b"\x7fELF") and b"/lib64/ld-linux" not in head and b"/lib/ld-" not in head
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _json_list(items: list[str]) -> str:
+    import json
+
+    return json.dumps(items)
+
+
+def _explain(exc: docker.errors.APIError) -> str:
+    return str(getattr(exc, "explanation", None) or exc)

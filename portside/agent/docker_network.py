@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import shutil
 import tarfile
@@ -75,7 +76,7 @@ class PauseImage:
             "FROM scratch\n"
             "COPY busybox /bin/busybox\n"
             'LABEL io.portside.managed="true"\n'
-            f"ENTRYPOINT {_json_list(_PAUSE_ENTRYPOINT)}\n"
+            f"ENTRYPOINT {json.dumps(_PAUSE_ENTRYPOINT)}\n"
         ).encode()
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -240,12 +241,6 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
     info.size = len(data)
     info.mode = mode
     tar.addfile(info, io.BytesIO(data))
-
-
-def _json_list(items: list[str]) -> str:
-    import json
-
-    return json.dumps(items)
 
 
 def _explain(exc: docker.errors.APIError) -> str:

@@ -126,7 +126,8 @@ class Wire:
         return dict(request.headers.items())
 
     def send(self, headers: Mapping[str, str | bytes], body: bytes = b"{}") -> Reply:
-        response = self.http.post(self.endpoint + "/", content=body, headers=dict(headers))
+        raw = [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in headers.items()]
+        response = self.http.post(self.endpoint + "/", content=body, headers=raw)
         return Reply(response.status_code, response.content, response.headers)
 
     def call(self, action: str | None, params: object = None, **options: Any) -> Reply:

@@ -10,7 +10,6 @@ each follows is named there.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from portside.agent.driver import ContainerSpec, DriverError, TaskSpec
@@ -30,7 +29,9 @@ DEFAULT_SWAPPINESS = 60
 # HealthCheck defaults from the ECS API reference; startPeriod has none (off).
 HEALTH_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3}
 SECOND_NS = 1_000_000_000
-PAUSE_CONTAINER_NAME = "~internal~ecs~pause"  # the ECS agent's internal name
+# The ECS agent's internal names for the pause containers it adds to a task.
+PAUSE_CONTAINER_NAME = "~internal~ecs~pause"
+NAMESPACE_PAUSE_NAME = "~internal~ecs~pause~namespace"
 
 
 def network_mode(task_definition: Json) -> str:
@@ -44,7 +45,9 @@ def docker_name(task: TaskSpec, container: str) -> str:
     return f"ecs-{task.family}-{task.revision}-{container}-{task.task_id}"
 
 
-def create_kwargs(spec: ContainerSpec, env_files: Sequence[Mapping[str, str]] = ()) -> dict[str, Any]:
+def create_kwargs(
+    spec: ContainerSpec, env_files: Sequence[Mapping[str, str]] = ()
+) -> dict[str, Any]:
     """Keyword arguments for `client.containers.create(**kwargs)`. `env_files` are the parsed
     contents of the definition's environmentFiles, in their order."""
     d = spec.definition
@@ -241,7 +244,9 @@ def network_kwargs(d: Json, mode: str, pause_id: str | None) -> dict[str, Any]:
         kw["network_disabled"] = True
     _put(kw, "dns", _str_list(d.get("dnsServers")))
     _put(kw, "dns_search", _str_list(d.get("dnsSearchDomains")))
-    _put(kw, "extra_hosts", [f"{h['hostname']}:{h['ipAddress']}" for h in d.get("extraHosts") or ()])
+    _put(
+        kw, "extra_hosts", [f"{h['hostname']}:{h['ipAddress']}" for h in d.get("extraHosts") or ()]
+    )
     return kw
 
 
@@ -338,62 +343,6 @@ def task_network_sysctls(task_definition: Json) -> dict[str, str]:
             if str(sc["namespace"]).startswith("net."):
                 out[str(sc["namespace"])] = str(sc["value"])
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class VolumePlan:
-    """One task definition volume, resolved: a host path to bind, or a Docker volume."""
-
-    name: str  # the task definition's volume name
-    kind: str  # bind | docker
-    source: str  # host path | Docker volume name
-    scope: str = "task"  # task | shared
-    autoprovision: bool = False
-    driver: str = "local"
-    driver_opts: dict[str, str] = field(default_factory=dict)
-    labels: dict[str, str] = field(default_factory=dict)
-
-
-def plan_volumes(task: TaskSpec, labels: Mapping[str, str]) -> list[VolumePlan]:
-    """The task definition's volumes. A volume with neither `host.sourcePath` nor
-    `dockerVolumeConfiguration` gets a task-scoped Docker volume named like the ECS agent's
-    (`ecs-<family>-<revision>-<volume>-<unique>`, agent: initializeDockerLocalVolumes);
-    `labels` (ownership) go on the task-scoped volumes Portside creates."""
-    plans = []
-    for vol in task.definition.get("volumes") or ():
-        name = str(vol["name"])
-        unsupported = [
-            k
-            for k in ("efsVolumeConfiguration", "fsxWindowsFileServerVolumeConfiguration")
-            if vol.get(k)
-        ]
-        if unsupported:
-            raise DriverError(
-                f"ResourceInitializationError: volume {name}: {unsupported[0]} is not "
-                "supported by Portside"
-            )
-        task_volume = f"ecs-{task.family}-{task.revision}-{name}-{task.task_id}"
-        dvc = vol.get("dockerVolumeConfiguration")
-        source_path = (vol.get("host") or {}).get("sourcePath")
-        if source_path:
-            plans.append(VolumePlan(name, "bind", str(source_path)))
-        elif dvc:
-            shared = dvc.get("scope") == "shared"
-            plans.append(
-                VolumePlan(
-                    name,
-                    "docker",
-                    name if shared else task_volume,  # ECS: a shared volume keeps its name
-                    scope="shared" if shared else "task",
-                    autoprovision=bool(dvc.get("autoprovision")),
-                    driver=str(dvc.get("driver") or "local"),
-                    driver_opts=_str_map(dvc.get("driverOpts")),
-                    labels={**_str_map(dvc.get("labels")), **({} if shared else labels)},
-                )
-            )
-        else:
-            plans.append(VolumePlan(name, "docker", task_volume, labels=dict(labels)))
-    return plans
 
 
 def _put(kw: dict[str, Any], key: str, value: Any) -> None:

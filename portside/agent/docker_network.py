@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import json
 import logging
 import shutil
+import struct
 import tarfile
 import threading
 from collections.abc import Mapping
@@ -111,6 +113,12 @@ def bridge_gateway(client: Any) -> str | None:
     for cfg in (net.get("IPAM") or {}).get("Config") or ():
         if cfg.get("Gateway"):
             return str(cfg["Gateway"])
+        # The default bridge often records only its subnet: docker0 then holds the first
+        # address of it (the daemon's default when no --bip is given).
+        with contextlib.suppress(ValueError, IndexError):
+            subnet = ipaddress.ip_network(str(cfg.get("Subnet")), strict=False)
+            if subnet.version == 4:
+                return str(subnet[1])
     return None
 
 
@@ -169,18 +177,15 @@ def create_namespace_pause(
     return str(pause.id)
 
 
-def remove_awsvpc(client: Any, network: str | None, pause_id: str | None) -> None:
-    """Remove the pause container, then the network. Idempotent."""
-    if pause_id:
-        remove_container(client, pause_id)
-    if network:
-        with contextlib.suppress(docker.errors.NotFound):
-            net = client.networks.get(network)
-            # Anything still attached (nothing should be) would keep the network alive.
-            for c in net.attrs.get("Containers") or {}:
-                with contextlib.suppress(docker.errors.APIError):
-                    net.disconnect(c, force=True)
-            net.remove()
+def remove_network(client: Any, name: str) -> None:
+    """Remove a task network (after its pause container). Idempotent."""
+    with contextlib.suppress(docker.errors.NotFound):
+        network = client.networks.get(name)
+        # Anything still attached (nothing should be) would keep the network alive.
+        for container_id in network.attrs.get("Containers") or {}:
+            with contextlib.suppress(docker.errors.APIError):
+                network.disconnect(container_id, force=True)
+        network.remove()
 
 
 def remove_container(client: Any, container_id: str) -> None:
@@ -227,13 +232,24 @@ def _find_busybox() -> str | None:
 
 
 def _is_static(path: str) -> bool:
-    # A dynamically linked busybox would not run FROM scratch: it has no PT_INTERP there.
+    """A 64-bit little-endian ELF without a PT_INTERP program header: it needs no dynamic
+    loader, so it runs in an image FROM scratch (a dynamically linked busybox would not)."""
     try:
         with open(path, "rb") as f:
             head = f.read(1 << 16)
     except OSError:
         return False
-    return head.startswith(b"\x7fELF") and b"/lib64/ld-linux" not in head and b"/lib/ld-" not in head
+    if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+        return False
+    (phoff,) = struct.unpack_from("<Q", head, 32)
+    phentsize, phnum = struct.unpack_from("<HH", head, 54)
+    for i in range(phnum):
+        offset = phoff + i * phentsize
+        if offset + 4 > len(head):
+            return False
+        if struct.unpack_from("<I", head, offset)[0] == 3:  # PT_INTERP
+            return False
+    return True
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:

@@ -178,7 +178,15 @@ class Worker:
     def _execute(self, run: TaskRun, action: Action) -> None:
         kind = action.kind
         if kind == "setup":
-            run.resources = self.driver.setup_task(self._task_spec(run))
+            try:
+                run.resources = self.driver.setup_task(self._task_spec(run))
+            except DriverError as exc:
+                # Nothing was made (the driver rolls back), so there is nothing to tear down.
+                run.stop_code = "TaskFailedToStart"
+                run.stopped_reason = exc.reason
+                for c in run.containers.values():
+                    if c.state == "none":
+                        c.state = "exited"
         elif kind == "pull":
             self._pull(run, run.containers[str(action.container)])
         elif kind == "launch":
@@ -293,7 +301,7 @@ class Worker:
     def _labels(self, run: TaskRun, c: ContainerRun) -> dict[str, str]:
         spec = self._task_spec(run)
         return {
-            drv.LABEL_CLUSTER: run.doc["clusterArn"],
+            drv.LABEL_CLUSTER: spec.cluster,
             drv.LABEL_TASK_ARN: run.arn,
             drv.LABEL_CONTAINER: c.name,
             drv.LABEL_FAMILY: spec.family,

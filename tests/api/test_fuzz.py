@@ -22,10 +22,11 @@ from __future__ import annotations
 import datetime
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 from contract import check_error, check_output, service_model
@@ -39,10 +40,12 @@ from portside.api.ecs import ACTIONS
 REGION = "ap-southeast-2"
 ACCOUNT = "000000000000"
 OPERATIONS = sorted(ACTIONS)
-# CI runs a fixed, derandomized budget. PORTSIDE_FUZZ_EXAMPLES=N runs N random examples per
+# CI runs a fixed, derandomized budget shared by the actions, so the module's time stays put
+# as actions arrive (~20 ms an example). PORTSIDE_FUZZ_EXAMPLES=N runs N random examples per
 # action instead, to hunt locally.
+BUDGET = 1500
 _HUNT = os.environ.get("PORTSIDE_FUZZ_EXAMPLES")
-EXAMPLES_PER_ACTION = int(_HUNT or 40)
+EXAMPLES_PER_ACTION = int(_HUNT) if _HUNT else max(10, BUDGET // len(OPERATIONS))
 HUGE = 100_000
 DEEP = "\x00deep\x00"  # stands for deeply nested junk until the body is serialised
 
@@ -171,7 +174,7 @@ def wrong_type(shape: Shape) -> st.SearchStrategy[Any]:
         kind = shape.type_name
         if value is None:
             return True  # null is "absent", not a type fault, but worth sending anywhere
-        if isinstance(shape, StructureShape) or isinstance(shape, MapShape):
+        if isinstance(shape, StructureShape | MapShape):
             return not isinstance(value, dict)
         if isinstance(shape, ListShape):
             return not isinstance(value, list)
@@ -202,7 +205,7 @@ def out_of_bounds(shape: Shape) -> st.SearchStrategy[Any]:
         sizes = [1000] + ([high + 1] if high is not None else [])
         return st.sampled_from(sizes).map(lambda n: [None] * n if n > 100 else ["x"] * n)
     if kind in ("integer", "long", "double", "float"):
-        bounds = [b for b in (low - 1 if low is not None else None, high + 1 if high else None)]
+        bounds = [low - 1 if low is not None else None, high + 1 if high is not None else None]
         return st.sampled_from(_NUMBERS + [b for b in bounds if b is not None])
     return st.just(DEEP)
 
@@ -313,13 +316,22 @@ def requests(draw: st.DrawFn, operation: str) -> Request:
 
 class Fuzz:
     def __init__(self, server: ServerProcess) -> None:
+        self.server = server
         self.wire = Wire(server.endpoint, region=REGION)
-        self.known: Any = None
+        self.known: Any = None  # the last fingerprint, while nothing has changed since
 
     def ok(self, action: str, params: object = None) -> Any:
-        reply = self.wire.call(action, params)
+        reply = self.reach(lambda: self.wire.call(action, params))
         assert reply.status == 200, (action, reply.raw[:500])
         return reply.body
+
+    def reach(self, call: Callable[[], Reply]) -> Reply:
+        try:
+            return call()
+        except httpx.TransportError as exc:
+            proc, log = self.server.proc, self.server.log_path.read_text()[-3000:]
+            code = proc.poll() if proc else None
+            pytest.fail(f"server unreachable ({exc!r}; exit code {code}); its log ends:\n{log}")
 
     def seed(self) -> None:
         """The resources the hints name, (re)made before each action's run: an earlier run
@@ -345,33 +357,44 @@ class Fuzz:
                 return found
 
     def fingerprint(self) -> dict[str, Any]:
-        """What a refused call must leave as it was. Not task and instance status, which
-        controllers change on their own; not DELETE_IN_PROGRESS task definitions, which
-        the maintenance loop removes whenever it runs."""
+        """What a refused call must leave as it was. Nothing that changes on its own: not the
+        status of tasks and instances, which controllers move; not DELETE_IN_PROGRESS task
+        definitions (nor families left with only those), which the maintenance loop reaps."""
         clusters = self.pages("ListClusters", "clusterArns", {})
-        described = [
-            self.ok("DescribeClusters", {"clusters": clusters[i : i + 100], "include": ["TAGS"]})
-            for i in range(0, len(clusters), 100)
-        ]
-        state: dict[str, Any] = {"clusters": described}
+        state: dict[str, Any] = {"clusters": []}
+        for i in range(0, len(clusters), 100):
+            chunk = {"clusters": clusters[i : i + 100], "include": ["TAGS", "SETTINGS"]}
+            for cluster in self.ok("DescribeClusters", chunk)["clusters"]:
+                for moving in ("runningTasksCount", "pendingTasksCount"):
+                    cluster.pop(moving, None)
+                state["clusters"].append(cluster)
         for status in ("ACTIVE", "INACTIVE"):
             arns = self.pages("ListTaskDefinitions", "taskDefinitionArns", {"status": status})
             state[f"task definitions {status}"] = arns
-        state["families"] = self.pages("ListTaskDefinitionFamilies", "families", {"status": "ALL"})
+            if TASK_DEFINITION_ARN in arns:
+                tags = self.ok("ListTagsForResource", {"resourceArn": TASK_DEFINITION_ARN})
+                state["tags"] = tags
+        active = {"status": "ACTIVE"}
+        state["families"] = self.pages("ListTaskDefinitionFamilies", "families", active)
         state["settings"] = self.pages("ListAccountSettings", "settings", {})
-        state["tags"] = self.ok("ListTagsForResource", {"resourceArn": TASK_DEFINITION_ARN})
         if CLUSTER_ARN in clusters:
-            target = {"cluster": CLUSTER, "targetType": "container-instance"}
+            pool: dict[str, Any] = {"cluster": CLUSTER}
+            target = {**pool, "targetType": "container-instance"}
             state["attributes"] = self.pages("ListAttributes", "attributes", target)
-            for action, key in (("ListContainerInstances", "containerInstanceArns"),):
-                if action in ACTIONS:
-                    state[action] = self.pages(action, key, {"cluster": CLUSTER})
+            if "ListContainerInstances" in ACTIONS:
+                key = "containerInstanceArns"
+                state["instances"] = self.pages("ListContainerInstances", key, pool)
+            if "ListTasks" in ACTIONS:  # every task, whatever its status
+                tasks = [
+                    self.pages("ListTasks", "taskArns", {**pool, "desiredStatus": status})
+                    for status in ("RUNNING", "STOPPED")
+                ]
+                state["tasks"] = sorted(set(tasks[0]) | set(tasks[1]))
         return state
 
     def send(self, operation: str, request: Request) -> Reply:
-        wire = self.wire
-        headers = wire.prepare(operation, request.body, **request.options)
-        return wire.send(headers, request.send_instead or request.body)
+        headers = self.wire.prepare(operation, request.body, **request.options)
+        return self.reach(lambda: self.wire.send(headers, request.send_instead or request.body))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,400 @@
+"""The Docker driver: runs ECS tasks on a Docker Engine through the Docker SDK for Python.
+
+What a container definition becomes is decided in docker_config.py (pure), Docker's answers
+are read in docker_state.py (pure); awsvpc networking lives in docker_network.py, task
+volumes in docker_volumes.py and the task cgroup in cgroups.py. This module talks to Docker
+and words its errors as ECS does ("CannotPullContainerError: Error response from daemon:
+...", the daemon's message as the ECS agent reports it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from portside.agent import docker_network as net
+from portside.agent.cgroups import CGROUP_ROOT, TaskCgroups, cgroup_parent, task_limits
+from portside.agent.docker_config import (
+    NAMESPACE_PAUSE_NAME,
+    PAUSE_CONTAINER_NAME,
+    create_kwargs,
+    docker_name,
+    env_file_path,
+    network_mode,
+    parse_env_file,
+    task_network_sysctls,
+)
+from portside.agent.docker_state import EVENT_ACTIONS, container_state, driver_event, image_digest
+from portside.agent.docker_volumes import ensure_volume, plan_volumes, remove_task_volumes
+from portside.agent.driver import (
+    LABEL_CLUSTER,
+    LABEL_FAMILY,
+    LABEL_INSTANCE,
+    LABEL_MANAGED,
+    LABEL_ROLE,
+    LABEL_TASK_ARN,
+    LABEL_VERSION,
+    ContainerSpec,
+    ContainerState,
+    DriverError,
+    DriverEvent,
+    TaskResources,
+    TaskSpec,
+)
+
+log = logging.getLogger(__name__)
+
+PULL_BEHAVIORS = ("default", "always", "once", "prefer-cached")
+MIB = 1024 * 1024
+
+
+class DockerDriver:
+    """`pull_behavior` is ECS_IMAGE_PULL_BEHAVIOR: prefer-cached (use a local image, pull only
+    when missing), default (pull; on failure fall back to a local image), always (pull; a
+    failure fails), once (pull the first time this driver sees the image). `task_cgroups`:
+    None enforces task-level cpu/memory when this host's cgroups can be written (else warns
+    and runs without), True requires it, False never does. `reserved_memory` (MiB) is
+    ECS_RESERVED_MEMORY (default 0)."""
+
+    name = "docker"
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        pull_behavior: str = "prefer-cached",
+        pause_image: str = net.PAUSE_IMAGE,
+        busybox: str | None = None,
+        task_cgroups: bool | None = None,
+        cgroup_root: Path = CGROUP_ROOT,
+        reserved_memory: int = 0,
+    ) -> None:
+        if pull_behavior not in PULL_BEHAVIORS:
+            raise ValueError(f"pull_behavior must be one of {', '.join(PULL_BEHAVIORS)}")
+        self.client = client if client is not None else docker.from_env(max_pool_size=32)
+        self.pull_behavior = pull_behavior
+        self.reserved_memory = reserved_memory
+        self._pause = net.PauseImage(self.client, pause_image, busybox)
+        self._cgroups = TaskCgroups(cgroup_root)
+        self._task_cgroups = task_cgroups
+        self._cgroups_reason: str | None = None
+        self._cgroups_checked = False
+        self._pulled: set[str] = set()
+        self._digests: dict[str, str | None] = {}
+        self._bridge_gateway: str | None = None
+        self._lock = threading.Lock()
+
+    # -- images ---------------------------------------------------------------------------
+
+    def pull(self, image: str) -> str | None:
+        local = self._local_image(image)
+        cached_ok = self.pull_behavior == "prefer-cached" or (
+            self.pull_behavior == "once" and image in self._pulled
+        )
+        if local is not None and cached_ok:
+            return image_digest(local)
+        try:
+            self._pull(image)
+        except DriverError:
+            if self.pull_behavior == "default" and local is not None:
+                log.warning("pull of %s failed; using the cached image", image)
+                return image_digest(local)
+            raise
+        self._pulled.add(image)
+        local = self._local_image(image)
+        return image_digest(local) if local is not None else None
+
+    def _pull(self, image: str) -> None:
+        try:
+            for chunk in self.client.api.pull(image, stream=True, decode=True):
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    raise DriverError(f"CannotPullContainerError: {chunk['error']}")
+        except docker.errors.APIError as exc:
+            raise DriverError(f"CannotPullContainerError: {_daemon(exc)}") from exc
+
+    def _local_image(self, image: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.client.api.inspect_image(image))
+        except docker.errors.APIError:
+            return None
+
+    def _image_digest(self, image_id: str) -> str | None:
+        if image_id not in self._digests:
+            local = self._local_image(image_id)
+            self._digests[image_id] = image_digest(local) if local else None
+        return self._digests[image_id]
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def setup_task(self, task: TaskSpec) -> TaskResources:
+        res = TaskResources(network_mode=network_mode(task.definition))
+        try:
+            self._setup(task, res)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.teardown_task(task, res)
+            raise
+        return res
+
+    def _setup(self, task: TaskSpec, res: TaskResources) -> None:
+        labels = _task_labels(task)
+        for plan in plan_volumes(task, labels):
+            if plan.kind == "docker":
+                ensure_volume(self.client, plan)
+            res.volume_paths[plan.name] = plan.source
+        limits = task_limits(task)
+        if limits is not None and self._cgroups_enabled():
+            res.cgroup_parent = self._cgroups.create(task.task_id, limits)
+        mode = res.network_mode
+        if mode == "awsvpc":
+            info = net.create_awsvpc(
+                self.client,
+                task_id=task.task_id,
+                pause_name=docker_name(task, "internalecspause"),
+                pause_image=self._pause.ensure(),
+                labels=net.pause_labels(labels, PAUSE_CONTAINER_NAME),
+                sysctls=task_network_sysctls(task.definition),
+            )
+            res.network_name = info["network_name"]
+            res.pause_id = info["pause_id"]
+            res.ip_address = info["ip_address"]
+            res.mac_address = info["mac_address"]
+            res.gateway = info["gateway"]
+        elif mode == "bridge":
+            res.gateway = self._bridge()
+        elif mode == "host":
+            res.gateway = "127.0.0.1"
+        if "task" in (task.definition.get("pidMode"), task.definition.get("ipcMode")):
+            res.extra["namespace_pause_id"] = res.pause_id or net.create_namespace_pause(
+                self.client,
+                pause_name=docker_name(task, "internalecspausenamespace"),
+                pause_image=self._pause.ensure(),
+                labels=net.pause_labels(labels, NAMESPACE_PAUSE_NAME),
+            )
+
+    def teardown_task(self, task: TaskSpec, resources: TaskResources) -> None:
+        # By name as well as by the ids recorded: a setup that failed half-way (or an agent
+        # that died before recording it) leaves things no TaskResources knows about.
+        pauses = {resources.pause_id, resources.extra.get("namespace_pause_id")}
+        pauses |= {docker_name(task, n) for n in ("internalecspause", "internalecspausenamespace")}
+        for pause in filter(None, pauses):
+            net.remove_container(self.client, str(pause))
+        if resources.network_mode == "awsvpc":
+            try:
+                net.remove_network(self.client, net.network_name(task.task_id))
+            except docker.errors.APIError as exc:
+                log.warning("could not remove the network of %s: %s", task.task_arn, exc)
+        if resources.cgroup_parent and not self._cgroups.remove(task.task_id):
+            log.info("task cgroup of %s still busy; removed with its last container", task.task_id)
+        # Task volumes still mounted by stopped containers go when those are removed.
+        remove_task_volumes(self.client, task.task_arn)
+
+    def _cgroups_enabled(self) -> bool:
+        with self._lock:
+            if not self._cgroups_checked:
+                self._cgroups_reason = self._cgroups_unusable()
+                self._cgroups_checked = True
+                if self._cgroups_reason and self._task_cgroups is None:
+                    log.warning(
+                        "task-level cpu/memory limits are not enforced: %s", self._cgroups_reason
+                    )
+        if self._task_cgroups is False:
+            return False
+        if self._cgroups_reason and self._task_cgroups:
+            raise DriverError(
+                f"ResourceInitializationError: task cgroups unavailable: {self._cgroups_reason}"
+            )
+        return self._cgroups_reason is None
+
+    def _cgroups_unusable(self) -> str | None:
+        info = self.client.info()
+        if self.client.api.base_url != "http+docker://localhost":
+            return "the Docker Engine is not on this host's local socket"
+        if info.get("Name") != socket.gethostname():
+            return f"the Docker Engine runs on {info.get('Name')!r}, not on this host"
+        if info.get("CgroupDriver") != "cgroupfs":
+            return f"Docker's cgroup driver is {info.get('CgroupDriver')}, not cgroupfs"
+        if any("rootless" in str(o) for o in info.get("SecurityOptions") or ()):
+            return "Docker runs rootless"
+        return self._cgroups.unusable()
+
+    def _bridge(self) -> str | None:
+        if self._bridge_gateway is None:
+            self._bridge_gateway = net.bridge_gateway(self.client)
+        return self._bridge_gateway
+
+    # -- containers -----------------------------------------------------------------------
+
+    def create(self, spec: ContainerSpec) -> str:
+        kwargs = create_kwargs(spec, [_read_env_file(e) for e in _env_files(spec)])
+        try:
+            return str(self.client.containers.create(**kwargs).id)
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:
+                adopted = self._created_before(kwargs["name"], spec.task.task_arn)
+                if adopted:
+                    return adopted
+            raise DriverError(f"CannotCreateContainerError: {_daemon(exc)}") from exc
+
+    def _created_before(self, name: str, task_arn: str) -> str | None:
+        """A create retried after a crash finds its first attempt (same name, same task)."""
+        try:
+            attrs = self.client.api.inspect_container(name)
+        except docker.errors.APIError:
+            return None
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        if labels.get(LABEL_TASK_ARN) == task_arn and attrs["State"]["Status"] == "created":
+            return str(attrs["Id"])
+        return None
+
+    def start(self, runtime_id: str) -> None:
+        try:
+            self.client.api.start(runtime_id)
+        except docker.errors.APIError as exc:
+            raise DriverError(f"CannotStartContainerError: {_daemon(exc)}") from exc
+
+    def stop(self, runtime_id: str, timeout: float) -> None:
+        # Docker sends the container's stop signal (the image's STOPSIGNAL, else SIGTERM),
+        # then SIGKILL after the timeout (whole seconds).
+        try:
+            self.client.api.stop(runtime_id, timeout=max(0, math.ceil(timeout)))
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            raise DriverError(f"CannotStopContainerError: {_daemon(exc)}") from exc
+
+    def inspect(self, runtime_id: str) -> ContainerState:
+        try:
+            attrs = self.client.api.inspect_container(runtime_id)
+        except docker.errors.NotFound:
+            return ContainerState(runtime_id=runtime_id, status="missing")
+        return container_state(attrs, self._image_digest(str(attrs.get("Image") or "")))
+
+    def remove(self, runtime_id: str) -> None:
+        try:
+            attrs = self.client.api.inspect_container(runtime_id)
+        except docker.errors.NotFound:
+            return
+        try:
+            # ECS agent: RemoveVolumes, so anonymous volumes go with the container.
+            self.client.api.remove_container(runtime_id, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            raise DriverError(f"CannotRemoveContainerError: {_daemon(exc)}") from exc
+        labels = (attrs.get("Config") or {}).get("Labels") or {}
+        task_arn = labels.get(LABEL_TASK_ARN)
+        if task_arn and not self._task_containers(task_arn):
+            # The task's last container: what teardown could not remove while it was mounted.
+            remove_task_volumes(self.client, task_arn)
+            task_id = task_arn.rsplit("/", 1)[-1]
+            if (attrs.get("HostConfig") or {}).get("CgroupParent") == cgroup_parent(task_id):
+                self._cgroups.remove(task_id)
+
+    def _task_containers(self, task_arn: str) -> list[Any]:
+        filters = {"label": f"{LABEL_TASK_ARN}={task_arn}"}
+        return list(self.client.api.containers(all=True, filters=filters))
+
+    def list_managed(self, instance_arn: str) -> list[ContainerState]:
+        found = self.client.containers.list(
+            all=True, filters={"label": f"{LABEL_INSTANCE}={instance_arn}"}, ignore_removed=True
+        )
+        return [
+            container_state(c.attrs, self._image_digest(str(c.attrs.get("Image") or "")))
+            for c in found
+        ]
+
+    def events(self, stop: threading.Event) -> Iterator[DriverEvent]:
+        filters = {"type": "container", "label": f"{LABEL_MANAGED}=true", "event": EVENT_ACTIONS}
+        since: str | None = None
+        while not stop.is_set():
+            since = since or str(int(time.time()) - 1)
+            try:
+                stream = self.client.api.events(since=since, filters=filters, decode=True)
+            except (docker.errors.DockerException, requests.RequestException) as exc:
+                log.warning("docker events: %s", exc)
+                stop.wait(1.0)
+                continue
+            done = threading.Event()
+            threading.Thread(target=_close_when, args=(stream, stop, done), daemon=True).start()
+            try:
+                for raw in stream:
+                    if raw.get("timeNano"):
+                        nanos = int(raw["timeNano"])
+                        since = f"{nanos // 1_000_000_000}.{nanos % 1_000_000_000:09d}"
+                    event = driver_event(raw)
+                    if event is not None:
+                        yield event
+            except Exception as exc:
+                if stop.is_set():
+                    return
+                log.warning("docker events stream broke: %s", exc)
+                stop.wait(1.0)
+            finally:
+                done.set()
+                with contextlib.suppress(Exception):
+                    stream.close()
+
+    def stats(self, runtime_id: str) -> dict[str, Any]:
+        try:
+            return dict(self.client.api.stats(runtime_id, stream=False))
+        except docker.errors.APIError as exc:
+            raise DriverError(f"CannotInspectContainerError: {_daemon(exc)}") from exc
+
+    def host_resources(self) -> tuple[int, int]:
+        """The Engine's host, as the ECS agent registers it: 1024 units per CPU and
+        /proc/meminfo's MemTotal in MiB, less ECS_RESERVED_MEMORY (default 0)."""
+        info = self.client.info()
+        return int(info["NCPU"]) * 1024, int(info["MemTotal"]) // MIB - self.reserved_memory
+
+
+def _task_labels(task: TaskSpec) -> dict[str, str]:
+    """Ownership labels for what setup_task makes (pause containers, networks, volumes)."""
+    return {
+        LABEL_MANAGED: "true",
+        LABEL_INSTANCE: task.instance_arn,
+        LABEL_TASK_ARN: task.task_arn,
+        LABEL_CLUSTER: task.cluster,
+        LABEL_FAMILY: task.family,
+        LABEL_VERSION: str(task.revision),
+        LABEL_ROLE: "task",
+    }
+
+
+def _env_files(spec: ContainerSpec) -> list[Any]:
+    return list(spec.definition.get("environmentFiles") or ())
+
+
+def _read_env_file(entry: Any) -> dict[str, str]:
+    path = env_file_path(entry)
+    try:
+        return parse_env_file(Path(path).read_text())
+    except OSError as exc:
+        raise DriverError(
+            f"ResourceInitializationError: failed to download env files: {path}: {exc.strerror}"
+        ) from exc
+
+
+def _close_when(stream: Any, stop: threading.Event, done: threading.Event) -> None:
+    """Close the events stream from outside once `stop` is set, which wakes its reader."""
+    while not done.is_set():
+        if stop.wait(0.2):
+            with contextlib.suppress(Exception):
+                stream.close()
+            return
+
+
+def _daemon(exc: docker.errors.APIError) -> str:
+    """The daemon's message the way Docker's Go client words it, which is what ECS shows."""
+    return f"Error response from daemon: {exc.explanation or exc}"

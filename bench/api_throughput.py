@@ -35,6 +35,7 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -498,6 +499,7 @@ class Outcome:
     client_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
     machine_busy_s: float = 0.0
+    diagnostics: dict[str, Any] = field(default_factory=dict)
     duration: float = 0.0
 
     @property
@@ -630,6 +632,43 @@ def measure(server: Server, settings: Settings) -> Outcome:
     return outcome
 
 
+def portside_diagnostics(data_dir: Path) -> dict[str, Any]:
+    """Best effort, read-only: how SQLite plans the task-definition family lookup that
+    ListTaskDefinitions(familyPrefix) and DescribeTaskDefinition(family) make. Which
+    single-column index it picks depends on the order the indexes were created in, which
+    varied with the hash seed of the process that created the database."""
+    try:
+        db = sqlite3.connect(f"file:{data_dir / 'portside.db'}?mode=ro", uri=True)
+        try:
+            indexes = [
+                row[0]
+                for row in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' "
+                    "AND tbl_name = 'task_definitions' ORDER BY rowid"
+                )
+            ]
+            prefix = f"arn:aws:ecs:{REGION}:000000000000:task-definition/"
+            plan = [
+                row[3]
+                for row in db.execute(
+                    "EXPLAIN QUERY PLAN SELECT key, family, revision, status "
+                    "FROM task_definitions WHERE key >= ? AND key < ? AND family = ? "
+                    "AND status = ? ORDER BY key",
+                    (prefix, prefix + "\U0010ffff", family_name(0), "ACTIVE"),
+                )
+            ]
+            rows = db.execute("SELECT COUNT(*) FROM task_definitions").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return {"error": str(exc)}
+    return {
+        "task_definitions_at_end": rows,
+        "task_definitions_indexes": indexes,
+        "family_lookup_plan": plan,
+    }
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine spent busy (all cores; /proc/stat minus idle, iowait)."""
     with open("/proc/stat") as f:
@@ -687,6 +726,7 @@ def summary(o: Outcome, cores: int) -> dict[str, Any]:
         "machine_cores": cores,
         "preload_s": round(o.preload_s, 2),
         "per_action": per_action,
+        **({"diagnostics": o.diagnostics} if o.diagnostics else {}),
     }
 
 
@@ -863,6 +903,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
                 measured = measure(server, settings)
+                if server.name == "portside":
+                    measured.diagnostics = portside_diagnostics(workdir / "portside-data")
                 measured.preload_s = outcomes[i].preload_s
                 outcomes[i] = measured
         failed = False
@@ -883,6 +925,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, r in results.items():
         for sample in r["error_samples"]:
             print(f"{name} error: {sample}")
+        if r["other_cpu_percent_of_one_core"] > 15:
+            print(
+                f"warning: other processes used {r['other_cpu_percent_of_one_core']:.0f}% of a "
+                f"core during the {name} run: its figures are skewed; rerun on an idle machine"
+            )
+        if "family_lookup_plan" in r.get("diagnostics", {}):
+            print(
+                f"{name}: family lookup plan: {'; '.join(r['diagnostics']['family_lookup_plan'])}"
+            )
 
     output = args.output or (None if args.quick or ratio is None else DEFAULT_OUTPUT)
     if output is not None:

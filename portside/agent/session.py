@@ -185,6 +185,7 @@ class Agent:
                 self.state.forget(run.arn)
                 continue
             worker.adopt(run)
+        self._remove_orphans()
         self._open_session()
         for name, target in (
             ("poll", self._poll_loop),
@@ -195,6 +196,27 @@ class Agent:
             t = threading.Thread(target=target, name=f"agent-{name}", daemon=True)
             t.start()
             self._threads.append(t)
+
+    def _remove_orphans(self) -> None:
+        """Containers this host's agent made for tasks it no longer knows of (its state was
+        lost): stop and remove them, as the ECS agent does with unrecognised containers."""
+        from portside.agent.driver import LABEL_TASK_ARN, DriverError
+
+        for arn, worker in self.workers.items():
+            known = set(worker.runs)
+            for st in self.driver.list_managed(arn):
+                if st.labels.get(LABEL_TASK_ARN) in known:
+                    continue
+                log.warning(
+                    "removing orphaned container %s (%s)",
+                    st.runtime_id[:12],
+                    st.labels.get(LABEL_TASK_ARN),
+                )
+                try:
+                    self.driver.stop(st.runtime_id, 10)
+                    self.driver.remove(st.runtime_id)
+                except DriverError as exc:
+                    log.warning("could not remove %s: %s", st.runtime_id[:12], exc.reason)
 
     def stop(self) -> None:
         self.stop_event.set()

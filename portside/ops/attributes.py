@@ -151,14 +151,27 @@ def list_attributes(
     after = decode_token(next_token)
     with op.store.read() as tx:
         cluster_arn = get_active(op, tx, cluster).arn
-        where = {"cluster": cluster_arn}
-        if name is not None:
-            where["name"] = name
-        rows = [
-            (k, d)
-            for k, d in tx.scan("attributes", prefix=f"{cluster_arn}|", after=after, where=where)
-            if value is None or d.get("value") == value
-        ]
+        rows: list[tuple[str, dict[str, Any]]] = []
+        # The agent's own attributes (ecs.os-type, capabilities...) count as much as custom
+        # ones: ListAttributes is how users find, say, every Linux instance in a cluster.
+        for inst_arn, inst in tx.scan("container_instances", where={"cluster": cluster_arn}):
+            if inst.get("fargate") or inst.get("status") == "INACTIVE":
+                continue
+            for attr in inst.get("attributes") or ():
+                rows.append(
+                    (
+                        _key(cluster_arn, inst_arn, attr["name"]),
+                        {"name": attr["name"], "value": attr.get("value"), "targetId": inst_arn},
+                    )
+                )
+        rows += list(tx.scan("attributes", prefix=f"{cluster_arn}|"))
+    rows = sorted(
+        (k, d)
+        for k, d in rows
+        if k > after
+        and (name is None or d["name"] == name)
+        and (value is None or d.get("value") == value)
+    )
     page = rows[:limit]
     token = encode_token(page[-1][0]) if len(rows) > limit else None
     return [_shape(d) for _, d in page], token

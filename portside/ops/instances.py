@@ -20,6 +20,9 @@ from portside.store.base import Tx
 
 TABLE = "container_instances"
 STATUSES = ("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED")
+# The attribute an ECS Anywhere agent registers its instance with (amazon-ecs-agent,
+# agent/app/agent_capability.go: externalSpecificCapabilities).
+EXTERNAL_ATTRIBUTE = "ecs.capability.external"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,11 @@ def load(tx: Tx, arn: str) -> ContainerInstance | None:
 
 def save(tx: Tx, inst: ContainerInstance) -> None:
     tx.put(TABLE, inst.arn, to_doc(inst))
+
+
+def is_external(inst: ContainerInstance) -> bool:
+    """An ECS Anywhere instance: only EXTERNAL tasks go there."""
+    return any(a.get("name") == EXTERNAL_ATTRIBUTE for a in inst.attributes)
 
 
 def instance_arn(op: Op, cluster_arn: str, ref: str) -> str:
@@ -136,18 +144,18 @@ def register(
 def _view(tx: Tx, inst: ContainerInstance) -> InstanceView:
     from portside.ops.attributes import instance_attributes
 
+    inst.running_tasks, inst.pending_tasks = counts(tx, inst)
     return InstanceView(
         inst, instance_attributes(tx, inst.cluster_arn, inst.arn), get_tags(tx, inst.arn)
     )
 
 
 def counts(tx: Tx, inst: ContainerInstance) -> tuple[int, int]:
-    """(running, pending) tasks on an instance, from the store."""
-    running = tx.count("tasks", where={"instance": inst.arn, "status": "RUNNING"})
-    live = tx.count("tasks", where={"instance": inst.arn}) - tx.count(
-        "tasks", where={"instance": inst.arn, "status": "STOPPED"}
-    )
-    return running, live - running
+    """(runningTasksCount, pendingTasksCount) as the ContainerInstance shape defines them:
+    tasks whose desiredStatus is RUNNING, and tasks whose lastStatus is PENDING."""
+    running = tx.count("tasks", where={"instance": inst.arn, "desired": "RUNNING"})
+    pending = tx.count("tasks", where={"instance": inst.arn, "status": "PENDING"})
+    return running, pending
 
 
 def describe(
@@ -167,7 +175,6 @@ def describe(
             if inst is None or inst.fargate or inst.cluster_arn != cluster_obj.arn:
                 failures.append({"arn": arn, "reason": "MISSING"})
                 continue
-            inst.running_tasks, inst.pending_tasks = counts(tx, inst)
             found.append(_view(tx, inst))
     return found, failures
 
@@ -242,10 +249,8 @@ def deregister(op: Op, cluster: str | None, ref: str, *, force: bool = False) ->
             raise InvalidParameterException("The referenced container instance was not found.")
         running, pending = counts(tx, inst)
         if (running or pending) and not force:
-            raise InvalidParameterException(
-                "Found running tasks on the instance. Stop them first, or use force to "
-                "deregister the instance and orphan its tasks."
-            )
+            # ECS's wording (moto's ecs backend and its users' scripts match on it).
+            raise InvalidParameterException("Found running tasks on the instance.")
         inst.status = INACTIVE
         inst.agent_connected = False
         inst.version += 1
@@ -268,7 +273,12 @@ def update_state(
         for ref in refs:
             arn = instance_arn(op, cluster_obj.arn, ref)
             inst = load(tx, arn)
-            if inst is None or inst.fargate or inst.status == INACTIVE:
+            if (
+                inst is None
+                or inst.fargate
+                or inst.status == INACTIVE
+                or inst.cluster_arn != cluster_obj.arn
+            ):
                 failures.append({"arn": arn, "reason": "MISSING"})
                 continue
             if inst.status != status:

@@ -27,6 +27,29 @@ def check_overrides(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None
                 raise InvalidParameterException(f"Container override {key} must not be negative.")
 
 
+def check_execute_command(td: TaskDefinition, params: Mapping[str, Any]) -> None:
+    """ECS Exec needs a task role, from the definition or the task override."""
+    if not params.get("enableExecuteCommand"):
+        return
+    if td.spec.get("taskRoleArn") or (params.get("overrides") or {}).get("taskRoleArn"):
+        return
+    # ECS's wording (boto/boto3#3173).
+    raise InvalidParameterException(
+        "The execute command failed because a valid task role is not being used. Specify a "
+        "valid task role in your task definition or as a task override and try again."
+    )
+
+
+def check_propagate_tags(propagate: str | None) -> None:
+    # RunTask's reference: "An error will be received if you specify the SERVICE option when
+    # running a task." Wording: ours.
+    if propagate == "SERVICE":
+        raise InvalidParameterException(
+            "propagateTags SERVICE is only valid for tasks a service starts; use "
+            "TASK_DEFINITION or NONE."
+        )
+
+
 def check_launch_type(td: TaskDefinition, launch_type: str) -> None:
     compat = td.spec.get("compatibilities") or ["EC2"]
     if launch_type not in compat:

@@ -6,19 +6,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from portside.errors import InvalidParameterException
+from portside.errors import ClientException, InvalidParameterException, ServiceNotFoundException
 from portside.model import arn as arns
 from portside.model.cluster import Cluster
 from portside.model.container_instance import ContainerInstance
 from portside.model.doc import from_doc, to_doc
 from portside.model.task import Task
+from portside.model.task_definition import ACTIVE, TaskDefinition
 from portside.ops import instances as inst_ops
 from portside.ops import task_build
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
 from portside.ops.paging import check_max_results, decode_token, encode_token
 from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
-from portside.ops.task_definitions import resolve_active
+from portside.ops.task_definitions import find as find_task_definition
 from portside.scheduler.capacity_split import split
 from portside.scheduler.demand import task_demand
 from portside.scheduler.firstfit import first_fit
@@ -46,6 +47,19 @@ def task_arn(op: Op, cluster_arn: str, ref: str) -> str:
     if arns.is_arn(ref):
         return ref
     return arns.ecs(op.region, op.account, f"task/{cluster_arn.rsplit('/', 1)[1]}/{ref}")
+
+
+def _runnable(op: Op, tx: Tx, ref: str) -> TaskDefinition:
+    """The revision RunTask and StartTask launch: it must exist and be ACTIVE. ECS's types and
+    wording: ClientException "TaskDefinition not found." (Cloud-CV/EvalAI#2419, for
+    CreateService) and InvalidParameterException "TaskDefinition is inactive"
+    (DefangLabs/defang#775, for RunTask)."""
+    td = find_task_definition(op, tx, ref)
+    if td is None:
+        raise ClientException("TaskDefinition not found.")
+    if td.status != ACTIVE:
+        raise InvalidParameterException("TaskDefinition is inactive")
+    return td
 
 
 def _launch_plan(
@@ -78,11 +92,16 @@ def _launch_plan(
     return out
 
 
-def _cluster_instances(tx: Tx, cluster: Cluster) -> list[ContainerInstance]:
+def _cluster_instances(tx: Tx, cluster: Cluster, launch_type: str) -> list[ContainerInstance]:
+    """The instances a task of this launch type may go to: EXTERNAL tasks run on ECS Anywhere
+    instances only (their agent registers `ecs.capability.external`), EC2 tasks never do."""
+    external = launch_type == "EXTERNAL"
     return [
         inst
         for _, doc in tx.scan(inst_ops.TABLE, where={"cluster": cluster.arn})
-        if not (inst := from_doc(ContainerInstance, doc)).fargate and inst.status != "INACTIVE"
+        if not (inst := from_doc(ContainerInstance, doc)).fargate
+        and inst.status != "INACTIVE"
+        and inst_ops.is_external(inst) == external
     ]
 
 
@@ -99,6 +118,7 @@ def run_task(op: Op, params: Mapping[str, Any]) -> tuple[list[TaskView], list[di
     count = task_build.check_count(params.get("count"))
     task_build.check_started_by(params.get("startedBy"))
     task_build.check_group(params.get("group"))
+    task_build.check_propagate_tags(params.get("propagateTags"))
     tags = validate_tags(params.get("tags") or ())
     with op.store.transaction() as tx:
         cluster = get_active(op, tx, params.get("cluster"))
@@ -110,8 +130,9 @@ def run_task(op: Op, params: Mapping[str, Any]) -> tuple[list[TaskView], list[di
             ]
             if earlier:
                 return [TaskView(t, get_tags(tx, t.arn)) for t in earlier], []
-        td = resolve_active(op, tx, params["taskDefinition"])
+        td = _runnable(op, tx, params["taskDefinition"])
         task_build.check_overrides(td.spec, params.get("overrides"))
+        task_build.check_execute_command(td, params)
         plan = _launch_plan(op, cluster, params, count)
         for launch_type, _ in set(plan):
             task_build.check_launch_type(td, launch_type)
@@ -126,11 +147,13 @@ def start_task(op: Op, params: Mapping[str, Any]) -> tuple[list[TaskView], list[
         raise InvalidParameterException("containerInstances must list 1 to 10 instances.")
     task_build.check_started_by(params.get("startedBy"))
     task_build.check_group(params.get("group"))
+    task_build.check_propagate_tags(params.get("propagateTags"))
     tags = validate_tags(params.get("tags") or ())
     with op.store.transaction() as tx:
         cluster = get_active(op, tx, params.get("cluster"))
-        td = resolve_active(op, tx, params["taskDefinition"])
+        td = _runnable(op, tx, params["taskDefinition"])
         task_build.check_overrides(td.spec, params.get("overrides"))
+        task_build.check_execute_command(td, params)
         task_build.check_launch_type(td, "EC2")
         task_build.check_network(td, "EC2", params.get("networkConfiguration"))
         demand = task_demand(td.spec, params.get("overrides"))
@@ -163,6 +186,8 @@ def _place_and_save(
     chosen: list[ContainerInstance | None] = []
     failures: list[dict[str, str]] = []
     ec2 = sum(1 for lt, _ in plan if lt != "FARGATE")
+    # A plan is all EC2, all EXTERNAL or all FARGATE (capacity providers here are Fargate's).
+    host_launch_type = next((lt for lt, _ in plan if lt != "FARGATE"), "EC2")
     if pinned is not None:
         from portside.scheduler.firstfit import Room
 
@@ -172,7 +197,7 @@ def _place_and_save(
             if why is not None:
                 failures.append({"arn": inst.arn, "reason": why})
     elif ec2:
-        instances = _cluster_instances(tx, cluster)
+        instances = _cluster_instances(tx, cluster, host_launch_type)
         task_build.require_instances_exist(instances)
         placement = first_fit(demand, instances, ec2)
         chosen = list(placement.chosen)
@@ -267,6 +292,15 @@ def describe_tasks(
     return found, failures
 
 
+def _service_name(op: Op, tx: Tx, cluster: Cluster, ref: str) -> str:
+    """The name of the cluster's service a ListTasks `serviceName` names (name or ARN)."""
+    name = ref.rsplit("/", 1)[1] if arns.is_arn(ref) else ref
+    arn = arns.ecs(op.region, op.account, f"service/{cluster.name}/{name}")
+    if tx.get("services", arn) is None:
+        raise ServiceNotFoundException("Service not found.")
+    return name
+
+
 def list_tasks(op: Op, params: Mapping[str, Any]) -> tuple[list[str], str | None]:
     limit = check_max_results(params.get("maxResults"))
     after = decode_token(params.get("nextToken"))
@@ -278,7 +312,8 @@ def list_tasks(op: Op, params: Mapping[str, Any]) -> tuple[list[str], str | None
         if params.get("startedBy"):
             where["started_by"] = params["startedBy"]
         if params.get("serviceName"):
-            where["grp"] = f"service:{params['serviceName']}"
+            service = _service_name(op, tx, cluster, params["serviceName"])
+            where["grp"] = f"service:{service}"
         if params.get("containerInstance"):
             where["instance"] = inst_ops.instance_arn(op, cluster.arn, params["containerInstance"])
         family = params.get("family")

@@ -29,7 +29,8 @@ def shape_container(task: Task, c: Container) -> dict[str, Any]:
             "reason": c.reason,
             "networkBindings": c.network_bindings,
             "networkInterfaces": c.network_interfaces,
-            "healthStatus": c.health_status,
+            # ECS shows UNKNOWN for a container without a health check.
+            "healthStatus": c.health_status or "UNKNOWN",
             "managedAgents": c.managed_agents or None,
             "cpu": c.cpu,
             "memory": c.memory,

@@ -92,7 +92,9 @@ def _dependency_state(run: TaskRun, dep: dict[str, Any]) -> str:
         return "never"
     condition = dep.get("condition", "START")
     if condition == "START":
-        return "ok" if target.started else "wait"
+        if target.started:
+            return "ok"
+        return "never" if target.state == "exited" else "wait"  # it failed to start
     if condition == "COMPLETE":
         return "ok" if target.state == "exited" else "wait"
     if condition == "SUCCESS":
@@ -170,6 +172,8 @@ def task_status(run: TaskRun) -> str:
         return run.status
     if run.resources is None:
         return "PROVISIONING" if run.network_mode == "awsvpc" else "PENDING"
-    if all(c.started for c in run.containers.values()):
+    # A non-essential container that failed to start does not hold the task back (an
+    # essential one stops the task).
+    if all(c.started or c.state == "exited" for c in run.containers.values()):
         return "RUNNING"
     return "PENDING"

@@ -6,6 +6,7 @@ as they change), a ticker (health, exits, cleanup) and the driver's event stream
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 import threading
@@ -168,9 +169,21 @@ class Agent:
             lambda: [r for w in list(self.workers.values()) for r in list(w.runs.values())],
             self.driver,
         )
-        self._metadata = MetadataThread(MetadataServer(source, port=self.config.metadata_port))
+        port = self.config.metadata_port
+        try:
+            thread = MetadataThread(MetadataServer(source, port=port))
+            bound = thread.start()
+        except OSError as exc:
+            # Another agent on this host (a second `portside up`) has the port. Containers
+            # find the endpoint through ECS_CONTAINER_METADATA_URI_V4, so any port serves.
+            if port == 0 or exc.errno != errno.EADDRINUSE:
+                raise
+            log.warning("task metadata port %d is in use; serving on a free port instead", port)
+            thread = MetadataThread(MetadataServer(source, port=0))
+            bound = thread.start()
+        self._metadata = thread
         # Port 0 picks a free port: the registered PORTS and the containers' URIs use it.
-        self.config.metadata_port = self._metadata.start()
+        self.config.metadata_port = bound
 
     def start(self) -> None:
         """Register, restore what this host was running, and start the loops."""

@@ -54,6 +54,7 @@ class Worker:
         self._queued: set[str] = set()
         self._mutex = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="task")
+        self._stops = ThreadPoolExecutor(max_workers=64, thread_name_prefix="stop")
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -87,6 +88,8 @@ class Worker:
             self.runs[run.arn] = run
             self._locks[run.arn] = threading.Lock()
             for c in run.containers.values():
+                # A stop the previous process sent may not have happened: send it again.
+                c.stop_sent = False
                 if c.runtime_id:
                     self._by_runtime[c.runtime_id] = run.arn
         self._refresh(run)
@@ -115,6 +118,7 @@ class Worker:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stops.shutdown(wait=False, cancel_futures=True)
 
     # -- stepping ------------------------------------------------------------------------
 
@@ -195,8 +199,9 @@ class Worker:
             c = run.containers[str(action.container)]
             c.stop_sent = True
             if c.runtime_id:
-                self.driver.stop(c.runtime_id, action.timeout)
-                self._apply_state(c, self.driver.inspect(c.runtime_id))
+                # In the background: a stop may wait its whole stopTimeout, and every container
+                # of the task gets its SIGTERM at once, as with ECS.
+                self._stops.submit(self._stop, run.arn, c.runtime_id, action.timeout)
             else:
                 c.state = "exited"
         elif kind == "teardown":
@@ -256,6 +261,13 @@ class Worker:
             if c.essential:
                 run.stop_code = "TaskFailedToStart"
                 run.stopped_reason = exc.reason
+
+    def _stop(self, arn: str, runtime_id: str, timeout: float) -> None:
+        try:
+            self.driver.stop(runtime_id, timeout)
+        except DriverError as exc:
+            log.warning("task %s: could not stop %s: %s", arn, runtime_id[:12], exc.reason)
+        self.schedule(arn, refresh=True)
 
     def _cleanup(self, arn: str) -> None:
         run = self.runs.get(arn)

@@ -1,0 +1,226 @@
+"""Fixtures for the end-to-end tests: `portside agent --driver docker` as a subprocess on the
+session's server, each agent on a fresh cluster with its own state directory and a free
+metadata port; and `portside up` as a user starts it.
+
+Everything an agent makes carries its instance ARN as a label (io.portside.instance-arn), so
+teardown kills the agent and removes exactly what it made: containers (pause containers
+included), networks, volumes and the task cgroups left behind by a killed agent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from harness import BIN, ServerProcess, free_port
+
+from portside.agent.driver import LABEL_INSTANCE, LABEL_TASK_ARN
+
+
+class AgentProcess:
+    """`portside agent --driver docker` on a server, as an operator runs it."""
+
+    def __init__(
+        self, server: ServerProcess, cluster: str, state_dir: Path, cleanup_wait: float = 3600.0
+    ) -> None:
+        self.server = server
+        self.cluster = cluster
+        self.state_dir = state_dir
+        self.cleanup_wait = cleanup_wait
+        self.metadata_port = free_port()
+        self.log_path = state_dir.parent / f"{state_dir.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.instance_arns: set[str] = set()
+
+    @property
+    def instance_arn(self) -> str:
+        return str(self._saved().get("containerInstanceArn", ""))
+
+    def _saved(self) -> dict[str, Any]:
+        path = self.state_dir / "instance.json"
+        return dict(json.loads(path.read_bytes())) if path.exists() else {}
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def start(self, timeout: float = 30) -> AgentProcess:
+        """Start the agent and wait until it has registered and opened its session."""
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                str(BIN / "portside"),
+                "agent",
+                "--endpoint",
+                self.server.endpoint,
+                "--cluster",
+                self.cluster,
+                "--driver",
+                "docker",
+                "--state-dir",
+                str(self.state_dir),
+                "--metadata-port",
+                str(self.metadata_port),
+                "--cleanup-wait",
+                str(self.cleanup_wait),
+                "--log-level",
+                "debug",
+            ],
+            env=self.server.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while "agent running" not in self.log()[offset:]:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"agent exited: {self.log()[offset:][-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"agent did not start: {self.log()[offset:][-3000:]}")
+            time.sleep(0.05)
+        self.instance_arns.add(self.instance_arn)
+        return self
+
+    def kill(self) -> None:
+        """kill -9: the agent gets no chance to tidy anything."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def close(self) -> None:
+        self.kill()
+        remove_made_by(self.instance_arns)
+
+
+def remove_made_by(instance_arns: set[str]) -> None:
+    """Remove every container, network and volume labelled with one of these instance ARNs,
+    and the task cgroups of their tasks."""
+    import docker
+
+    from portside.agent.cgroups import TaskCgroups
+
+    def remove(container: Any) -> None:
+        with contextlib.suppress(docker.errors.APIError):
+            container.remove(force=True, v=True)
+
+    client = docker.from_env()
+    task_ids: set[str] = set()
+    for arn in filter(None, instance_arns):
+        label = {"label": f"{LABEL_INSTANCE}={arn}"}
+        containers = client.containers.list(all=True, filters=label, ignore_removed=True)
+        task_ids |= {str(c.labels.get(LABEL_TASK_ARN, "")).rsplit("/", 1)[-1] for c in containers}
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(remove, containers))
+        for n in client.networks.list(filters=label):
+            with contextlib.suppress(docker.errors.APIError):
+                n.remove()
+        for v in client.volumes.list(filters=label):
+            with contextlib.suppress(docker.errors.APIError):
+                v.remove(force=True)
+    cgroups = TaskCgroups()
+    for task_id in filter(None, task_ids):
+        with contextlib.suppress(OSError):
+            cgroups.remove(task_id)
+
+
+class UpProcess(ServerProcess):
+    """`portside up` (control plane and local docker agent in one process) on a free port."""
+
+    def start(self, timeout: float = 30) -> UpProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                str(BIN / "portside"),
+                "up",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                str(self.port),
+                *self.extra,
+            ],
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while "agent running" not in self.log_path.read_text(errors="replace"):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"portside up exited: {self.log_path.read_text()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"portside up did not start: {self.log_path.read_text()[-3000:]}"
+                )
+            time.sleep(0.05)
+        assert httpx.get(self.endpoint + "/_portside/health", timeout=2).status_code == 200
+        return self
+
+    @property
+    def instance_arns(self) -> set[str]:
+        path = self.data_dir / "agent" / "instance.json"
+        saved = json.loads(path.read_bytes()) if path.exists() else {}
+        return {saved.get("containerInstanceArn", ""), saved.get("fargateArn", "")}
+
+
+def _new_agent(server: ServerProcess, root: Path, cleanup_wait: float) -> AgentProcess:
+    cluster = "e2e" + uuid.uuid4().hex[:10]
+    server.client().create_cluster(clusterName=cluster)
+    return AgentProcess(server, cluster, root / cluster, cleanup_wait)
+
+
+@pytest.fixture(scope="module")
+def agent(
+    server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AgentProcess]:
+    """One agent for the module's scenarios that need nothing special from it."""
+    proc = _new_agent(server, tmp_path_factory.mktemp("agents"), 3600.0)
+    try:
+        yield proc.start()
+    finally:
+        proc.close()
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[UpProcess]:
+    """`portside up` on a free port with its own data directory. Its agent listens for the
+    metadata endpoint on the default port, 51680: every other agent here takes a free one."""
+    proc = UpProcess(tmp_path / "up", free_port())
+    try:
+        yield proc.start()
+    finally:
+        proc.stop()
+        remove_made_by(proc.instance_arns)
+
+
+@pytest.fixture
+def start_agent(server: ServerProcess, tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
+    """A factory of agents of the test's own (`cleanup_wait=` seconds)."""
+    made: list[AgentProcess] = []
+
+    def start(cleanup_wait: float = 3600.0) -> AgentProcess:
+        proc = _new_agent(server, tmp_path, cleanup_wait)
+        made.append(proc)
+        return proc.start()
+
+    yield start
+    for proc in made:
+        proc.close()

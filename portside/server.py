@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from types import FrameType
 
 import orjson
 import uvicorn
@@ -34,6 +35,15 @@ def build(
     startup_hooks: Sequence[Hook] = (),
     shutdown_hooks: Sequence[Hook] = (),
 ) -> tuple[Starlette, World]:
+    app, world, _ = build_with_gateway(config, startup_hooks, shutdown_hooks)
+    return app, world
+
+
+def build_with_gateway(
+    config: ServerConfig,
+    startup_hooks: Sequence[Hook] = (),
+    shutdown_hooks: Sequence[Hook] = (),
+) -> tuple[Starlette, World, AgentGateway]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     creds = credentials.load_or_create(config.data_dir)
     store = SqliteStore(config.data_dir / "portside.db", synchronous=config.synchronous)
@@ -68,7 +78,19 @@ def build(
         store.close()
 
     app.router.lifespan_context = lifespan
-    return app, world
+    return app, world, gateway
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn, but a shutdown first answers the agents' long polls, so it does not wait
+    out their timeouts."""
+
+    gateway: AgentGateway | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.gateway is not None:
+            self.gateway.close()
+        super().handle_exit(sig, frame)
 
 
 def run(
@@ -77,15 +99,19 @@ def run(
     startup_hooks: Sequence[Hook] = (),
     shutdown_hooks: Sequence[Hook] = (),
 ) -> None:
-    app, _ = build(config, startup_hooks, shutdown_hooks)
-    uvicorn.run(
-        app,
-        host=config.host,
-        port=config.port,
-        log_level=log_level.lower(),
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
-        lifespan="on",
-        timeout_graceful_shutdown=5,
+    app, _, gateway = build_with_gateway(config, startup_hooks, shutdown_hooks)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level=log_level.lower(),
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            timeout_graceful_shutdown=5,
+        )
     )
+    server.gateway = gateway
+    server.run()

@@ -78,7 +78,7 @@ class TaskRun:
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    kind: str  # setup | pull | launch | stop | teardown | finish | fail
+    kind: str  # setup | pull | launch | start | stop | teardown | finish | fail
     container: str | None = None
     timeout: float = 0.0
     stop_code: str | None = None
@@ -132,6 +132,10 @@ def next_action(run: TaskRun) -> Action | None:
             return Action(
                 "fail", c.name, stop_code="EssentialContainerExited", reason=ESSENTIAL_EXITED
             )
+    for c in run.containers.values():
+        # Created but never started: the agent stopped between the two (a restart adopts it).
+        if c.state == "created" and not c.stop_sent:
+            return Action("start", c.name)
     for c in run.containers.values():
         if c.state != "pulled":
             continue

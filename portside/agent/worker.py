@@ -195,6 +195,8 @@ class Worker:
             self._pull(run, run.containers[str(action.container)])
         elif kind == "launch":
             self._launch(run, run.containers[str(action.container)])
+        elif kind == "start":
+            self._start(run, run.containers[str(action.container)])
         elif kind == "stop":
             c = run.containers[str(action.container)]
             c.stop_sent = True
@@ -252,15 +254,26 @@ class Worker:
             c.state = "created"
             c.created_at = self.clock()
             self.persist(run)
+        except DriverError as exc:
+            self._failed_to_start(run, c, exc)
+            return
+        self._start(run, c)
+
+    def _start(self, run: TaskRun, c: ContainerRun) -> None:
+        assert c.runtime_id is not None
+        try:
             self.driver.start(c.runtime_id)
             self._apply_state(c, self.driver.inspect(c.runtime_id))
             c.started_at = c.started_at or self.clock()
         except DriverError as exc:
-            c.state = "exited"
-            c.reason = exc.reason
-            if c.essential:
-                run.stop_code = "TaskFailedToStart"
-                run.stopped_reason = exc.reason
+            self._failed_to_start(run, c, exc)
+
+    def _failed_to_start(self, run: TaskRun, c: ContainerRun, exc: DriverError) -> None:
+        c.state = "exited"
+        c.reason = exc.reason
+        if c.essential:
+            run.stop_code = "TaskFailedToStart"
+            run.stopped_reason = exc.reason
 
     def _stop(self, arn: str, runtime_id: str, timeout: float) -> None:
         try:

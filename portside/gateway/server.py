@@ -49,6 +49,7 @@ class AgentGateway:
         self._definitions: dict[str, dict[str, Any]] = {}
         self._wake: asyncio.Condition | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.closing = False
 
     def routes(self) -> list[Route]:
         return [
@@ -62,6 +63,13 @@ class AgentGateway:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Condition()
         self.world.store.subscribe(self._on_commit)
+
+    def close(self) -> None:
+        """Answer every waiting long poll now: the server is shutting down."""
+        self.closing = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._notify()))
 
     def _on_commit(self, seq: int) -> None:
         loop = self._loop
@@ -176,7 +184,7 @@ class AgentGateway:
         deadline = time.monotonic() + wait
         while True:
             seq, tasks, instances = await asyncio.to_thread(self._changes, op, session, after)
-            if tasks or instances or time.monotonic() >= deadline:
+            if tasks or instances or self.closing or time.monotonic() >= deadline:
                 return {
                     "seq": seq,
                     "full": False,

@@ -21,7 +21,9 @@ from portside.errors import (
 ALGORITHM = "AWS4-HMAC-SHA256"
 # ECS's window, each way: "(20191210T034404Z - 5 min.)" (fabfuel/ecs-deploy#126, and the ECS
 # agent's own calls in aws/amazon-ecs-agent#1513). Some AWS services allow 15.
-MAX_SKEW = timedelta(minutes=5)
+# SigV4's documented window (ECS itself has been seen answering with 5 minutes; the project
+# chose the general 15, so a laptop whose clock drifts a little is not refused).
+MAX_SKEW = timedelta(minutes=15)
 _SKEW_TEXT = f"{int(MAX_SKEW.total_seconds() // 60)} min."
 _SPACES = re.compile(r"\s+")
 # What an ARN can hold (model/arn.py); anything else would make resources no call can name.

@@ -15,7 +15,9 @@ What the real services answer (ECS and Logs are Coral services; every fault is H
   null`` (scalar for a structure), ``NUMBER_VALUE can not be converted to a String``,
   ``STRING_VALUE can not be converted to an Integer``, ``TRUE_VALUE ...``. ECS words the last
   kind ``STRING_VALUE cannot be converted to Integer`` (aws/aws-cdk-cli#973, UpdateService).
-* ``null`` and unknown members are ignored, as if absent (Athena).
+* ``null`` and unknown members are ignored, as if absent (Athena). The validator drops them
+  from the body, so nothing past the edge stores, or later answers with, a member the model
+  does not declare.
 * A required member missing or null: Logs answers ``InvalidParameterException: 1 validation
   error detected: Value null at 'logEvents.1.member.timestamp' failed to satisfy constraint:
   Member must not be null`` (amazon-archives/cloudwatch-logs-centralize-logs#5). ECS checks
@@ -271,7 +273,8 @@ class InputValidator:
         self._shapes: dict[str, Check] = {}
 
     def validate(self, operation: str, body: object) -> dict[str, Any]:
-        """Raise the service's error for the body's fault, if any; return the body (a dict)."""
+        """Raise the service's error for the body's fault, if any; return the body (a dict),
+        its unknown and null structure members removed in place."""
         check = self._operations.get(operation) or self._operation(operation)
         try:
             check(body)
@@ -327,16 +330,21 @@ class InputValidator:
             for wire, name in required:
                 if value.get(wire) is None:
                     faults = (faults or []) + [Violation(_NOT_NULL, None, [name], is_null=True)]
+            absent: list[str] | None = None
             for key, item in value.items():
                 member = members.get(key)
                 if member is None or item is None:
-                    continue  # unknown members and nulls count as absent
+                    # Unknown members and nulls count as absent, and are dropped below.
+                    absent = [key] if absent is None else [*absent, key]
+                    continue
                 try:
                     member[0](item)
                 except _Violations as found:
                     faults = _gather(faults, found, member[1])
             if faults:
                 raise _Violations(faults)
+            for key in absent or ():
+                del value[key]
 
         self._shapes[shape.name] = check
         for name, member_shape in shape.members.items():

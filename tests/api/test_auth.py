@@ -2,18 +2,18 @@
 
 What real AWS does, and where we read it:
 
-* Coral (ECS's front end) resolves the operation before it authenticates: it must, since some
-  operations of Coral JSON services take unsigned calls (cognito-idp InitiateAuth,
-  aws/aws-sdk-ruby#1751), and an unsigned call to an unknown operation answers
-  UnknownOperationException (aws/aws-sdk-go#3689). So an unknown target, or a body that is not
-  AWS JSON, is UnknownOperationException whether or not it is signed; an operation AWS knows
-  authenticates first.
+* Coral (the framework behind ECS's front end) resolves the operation before it authenticates:
+  it must, since whether a call needs a signature depends on the operation (cognito-idp's
+  InitiateAuth takes unsigned calls on the same endpoint as signed ones, aws/aws-sdk-ruby#1751),
+  and a call with no SigV4 signature to a path that is no operation was answered
+  `com.amazon.coral.service#UnknownOperationException` (AppSync, aws/aws-sdk-go#3689). So an
+  unknown target, or a body that is not AWS JSON, is UnknownOperationException signed or not;
+  an operation AWS knows authenticates first. No capture of ECS itself was found.
 * UnknownOperationException is HTTP 400 (aws/aws-sdk-net#1536, CloudWatch Logs;
   sharethrough/flume-kinesis#11, Firehose), also for a wrong Content-Type
   (disneystreaming/smithy4s#167, Kinesis with application/octet-stream).
-* ECS's clock window is 5 minutes each way: "Signature expired: 20191209T104625Z is now earlier
-  than 20191210T033904Z (20191210T034404Z - 5 min.)" (fabfuel/ecs-deploy#126, DescribeServices;
-  aws/amazon-ecs-agent#1513).
+* ECS's own clock window has been seen at 5 minutes ("... (20191210T034404Z - 5 min.)",
+  fabfuel/ecs-deploy#126); Portside keeps SigV4's general 15 minutes, in the same wording.
 
 Portside answers authentication faults with HTTP 403 (docs/architecture.md); real ECS uses 400
 (the captures above say "status code: 400"). SDKs read `__type`, not the status, so both work;
@@ -87,8 +87,8 @@ def test_the_region_comes_from_the_signature(wire: Wire, name: str) -> None:
 
 
 def test_a_few_minutes_of_clock_skew_are_accepted(wire: Wire) -> None:
-    assert wire.call("ListClusters", when=ago(4)).status == 200
-    assert wire.call("ListClusters", when=ago(-4)).status == 200
+    assert wire.call("ListClusters", when=ago(14)).status == 200
+    assert wire.call("ListClusters", when=ago(-14)).status == 200
 
 
 # Who signed
@@ -145,18 +145,18 @@ def test_unsigned_payload_is_refused(wire: Wire) -> None:
 # When it was signed
 
 
-@pytest.mark.parametrize("minutes", [16, 6])
+@pytest.mark.parametrize("minutes", [16, 60])
 def test_expired_signature(wire: Wire, minutes: int) -> None:
     message = refused(wire.call("ListClusters", when=ago(minutes)), "InvalidSignatureException")
     assert message.startswith("Signature expired: ")
-    assert message.endswith(" - 5 min.)")
+    assert message.endswith(" - 15 min.)")
 
 
-@pytest.mark.parametrize("minutes", [16, 6])
+@pytest.mark.parametrize("minutes", [16, 60])
 def test_signature_from_the_future(wire: Wire, minutes: int) -> None:
     message = refused(wire.call("ListClusters", when=ago(-minutes)), "InvalidSignatureException")
     assert message.startswith("Signature not yet current: ")
-    assert message.endswith(" + 5 min.)")
+    assert message.endswith(" + 15 min.)")
 
 
 def test_date_not_in_basic_format(wire: Wire) -> None:

@@ -247,6 +247,7 @@ def serialise(body: Any, depth: int) -> bytes:
 
 
 _NOT_JSON = [b"", b"{", b"}", b"{'a': 1}", b"\xff\xfe\x00", b"\xef\xbb\xbf{}", b"NaN", b"{,}"]
+_NOT_JSON += [b'{"a": "\\ud800"}', b'{"a": 1} {"b": 2}', b"\x00"]
 _NOT_OBJECT = [b"[]", b"[{}]", b"null", b"0", b'"{}"', b"true", b"1e999"]
 
 
@@ -436,3 +437,23 @@ def test_fuzz(fuzz: Fuzz, operation: str, data: st.DataObject) -> None:
     after = fuzz.fingerprint()
     assert after == before, f"{body['__type']} was refused, yet the state changed"
     fuzz.known = after
+
+
+def test_unknown_members_are_dropped_not_stored(region: Fuzz) -> None:
+    """Found by the fuzz: unknown members nested in a body reached the store, and every later
+    answer about the resource carried them, breaking the output contract."""
+    config = {"executeCommandConfiguration": {"logging": "DEFAULT", "bogus": 1}, "bogus": {}}
+    body = {"clusterName": "fuzz-unknown", "configuration": config, "bogus": 2, "tags": None}
+    check_output("ecs", "CreateCluster", region.ok("CreateCluster", body))
+    include = {"clusters": ["fuzz-unknown"], "include": ["CONFIGURATIONS"]}
+    described = region.ok("DescribeClusters", include)
+    check_output("ecs", "DescribeClusters", described)
+    expected = {"executeCommandConfiguration": {"logging": "DEFAULT"}}
+    assert described["clusters"][0]["configuration"] == expected
+
+    container = {**CONTAINER, "bogus": "x", "portMappings": [{"containerPort": 80, "bogus": 1}]}
+    register = {"family": "fuzz-unknown", "containerDefinitions": [container], "bogus": None}
+    check_output("ecs", "RegisterTaskDefinition", region.ok("RegisterTaskDefinition", register))
+    found = region.ok("DescribeTaskDefinition", {"taskDefinition": "fuzz-unknown"})
+    check_output("ecs", "DescribeTaskDefinition", found)
+    assert "bogus" not in found["taskDefinition"]["containerDefinitions"][0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from portside.api.ecs import (  # noqa: F401  (imported to register their actions)
     account_settings,
     attributes,
+    capacity_providers,
     clusters,
     instances,
     tags,

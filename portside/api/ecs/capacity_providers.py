@@ -1,0 +1,98 @@
+"""ECS capacity provider actions: wire <-> ops."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portside.api.ecs.registry import action
+from portside.model.capacity_provider import AutoScalingGroupProvider
+from portside.ops import capacity_providers
+from portside.ops.capacity_providers import ProviderView
+from portside.ops.context import Op
+
+
+def _asg(asg: AutoScalingGroupProvider) -> dict[str, Any]:
+    s = asg.managed_scaling
+    return {
+        "autoScalingGroupArn": asg.auto_scaling_group_arn,
+        "managedScaling": {
+            "status": s.status,
+            "targetCapacity": s.target_capacity,
+            "minimumScalingStepSize": s.minimum_scaling_step_size,
+            "maximumScalingStepSize": s.maximum_scaling_step_size,
+            "instanceWarmupPeriod": s.instance_warmup_period,
+        },
+        "managedTerminationProtection": asg.managed_termination_protection,
+        "managedDraining": asg.managed_draining,
+    }
+
+
+def shape(view: ProviderView, *, tags: bool = True) -> dict[str, Any]:
+    p = view.provider
+    out: dict[str, Any] = {
+        "capacityProviderArn": p.arn,
+        "name": p.name,
+        "status": p.status,
+        "type": p.type,
+    }
+    if p.auto_scaling_group_provider is not None:
+        out["autoScalingGroupProvider"] = _asg(p.auto_scaling_group_provider)
+    if p.update_status:
+        out["updateStatus"] = p.update_status
+    if p.update_status_reason:
+        out["updateStatusReason"] = p.update_status_reason
+    # ECS sends `tags` on every provider, empty unless asked for (aws-cli's examples).
+    out["tags"] = list(view.tags) if tags else []
+    return out
+
+
+@action("CreateCapacityProvider")
+def create_capacity_provider(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    view = capacity_providers.create_capacity_provider(
+        op,
+        name=p["name"],
+        auto_scaling_group_provider=p.get("autoScalingGroupProvider"),
+        managed_instances_provider=p.get("managedInstancesProvider"),
+        cluster=p.get("cluster"),
+        tags=p.get("tags") or (),
+    )
+    return {"capacityProvider": shape(view)}
+
+
+@action("UpdateCapacityProvider")
+def update_capacity_provider(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    view = capacity_providers.update_capacity_provider(
+        op,
+        p["name"],
+        auto_scaling_group_provider=p.get("autoScalingGroupProvider"),
+        managed_instances_provider=p.get("managedInstancesProvider"),
+        cluster=p.get("cluster"),
+    )
+    return {"capacityProvider": shape(view)}
+
+
+@action("DeleteCapacityProvider")
+def delete_capacity_provider(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    view = capacity_providers.delete_capacity_provider(
+        op, p["capacityProvider"], cluster=p.get("cluster")
+    )
+    return {"capacityProvider": shape(view)}
+
+
+@action("DescribeCapacityProviders")
+def describe_capacity_providers(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    found, failures, token = capacity_providers.describe_capacity_providers(
+        op,
+        p.get("capacityProviders"),
+        cluster=p.get("cluster"),
+        max_results=p.get("maxResults"),
+        next_token=p.get("nextToken"),
+    )
+    tags = "TAGS" in (p.get("include") or ())
+    out: dict[str, Any] = {
+        "capacityProviders": [shape(v, tags=tags) for v in found],
+        "failures": failures,
+    }
+    if token:
+        out["nextToken"] = token
+    return out

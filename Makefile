@@ -35,6 +35,7 @@ check: lint typecheck
 
 bench: setup
 	$(BIN)/python bench/api_throughput.py
+	$(BIN)/python bench/task_start.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

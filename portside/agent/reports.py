@@ -73,6 +73,14 @@ def build(run: TaskRun) -> dict[str, Any]:
         "lastStatus": run.status if run.status == "STOPPED" else task_status(run),
         "containers": containers,
     }
+    starts = [c.started_at for c in run.containers.values() if c.started_at is not None]
+    if (
+        report["lastStatus"] != "PENDING"
+        and starts
+        and all(c.started for c in run.containers.values())
+    ):
+        # When the last container really started, not when the report arrived.
+        report["startedAt"] = max(starts)
     for key, value in (
         ("pullStartedAt", run.pull_started_at),
         ("pullStoppedAt", run.pull_stopped_at),

@@ -25,6 +25,13 @@ log = logging.getLogger("portside.up")
     help="How the local agent runs containers.",
 )
 @click.option("--no-agent", is_flag=True, help="Run the control plane only.")
+@click.option(
+    "--metadata-port",
+    type=int,
+    default=51680,
+    show_default=True,
+    help="Port of the task metadata endpoint (0: any free port).",
+)
 def up(
     host: str,
     port: int,
@@ -33,6 +40,7 @@ def up(
     data_dir: Path,
     driver: str,
     no_agent: bool,
+    metadata_port: int,
 ) -> None:
     """Run Portside on this machine: control plane with embedded SQLite, and a local agent
     registered to the `default` cluster that also provides FARGATE capacity."""
@@ -67,7 +75,9 @@ def up(
             secret_key=creds.secret_access_key,
             state_dir=data_dir / "agent",
             driver=the_driver,
-            config=AgentConfig(cluster="default", region=DEFAULT_REGION, fargate=True),
+            config=AgentConfig(
+                cluster="default", region=DEFAULT_REGION, fargate=True, metadata_port=metadata_port
+            ),
         )
         threading.Thread(
             target=run_agent, args=(the_agent, done), name="agent", daemon=True

@@ -14,7 +14,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from portside import credentials
-from portside.api.app import ApiConfig, create_app
+from portside.api.app import ApiConfig, Edge, create_app
 from portside.api.auth import SigV4Verifier
 from portside.config import ServerConfig
 from portside.controllers.liveness import LivenessLoop
@@ -34,7 +34,7 @@ def build(
     config: ServerConfig,
     startup_hooks: Sequence[Hook] = (),
     shutdown_hooks: Sequence[Hook] = (),
-) -> tuple[Starlette, World]:
+) -> tuple[Edge, World]:
     app, world, _ = build_with_gateway(config, startup_hooks, shutdown_hooks)
     return app, world
 
@@ -43,7 +43,7 @@ def build_with_gateway(
     config: ServerConfig,
     startup_hooks: Sequence[Hook] = (),
     shutdown_hooks: Sequence[Hook] = (),
-) -> tuple[Starlette, World, AgentGateway]:
+) -> tuple[Edge, World, AgentGateway]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     creds = credentials.load_or_create(config.data_dir)
     store = SqliteStore(config.data_dir / "portside.db", synchronous=config.synchronous)
@@ -66,18 +66,18 @@ def build_with_gateway(
         task = asyncio.create_task(maintenance.run())
         live = asyncio.create_task(liveness.run())
         for hook in startup_hooks:
-            await hook(app)
+            await hook(app.rest)
         log.info("Portside control plane on %s (data: %s)", config.endpoint, config.data_dir)
         yield
         for hook in shutdown_hooks:
-            await hook(app)
+            await hook(app.rest)
         for t in (task, live):
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         store.close()
 
-    app.router.lifespan_context = lifespan
+    app.rest.router.lifespan_context = lifespan
     return app, world, gateway
 
 

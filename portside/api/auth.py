@@ -41,6 +41,24 @@ class Principal:
     service: str
 
 
+def _parse_basic(text: str) -> datetime:
+    """ISO-8601 basic format, 20261121T103000Z (strptime costs ~10 µs a request)."""
+    if len(text) != 16 or text[8] != "T" or text[15] != "Z":
+        raise ValueError(text)
+    digits = text[:8] + text[9:15]
+    if not digits.isdigit() or not digits.isascii():
+        raise ValueError(text)
+    return datetime(
+        int(text[0:4]),
+        int(text[4:6]),
+        int(text[6:8]),
+        int(text[9:11]),
+        int(text[11:13]),
+        int(text[13:15]),
+        tzinfo=UTC,
+    )
+
+
 @lru_cache(maxsize=256)
 def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     key = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
@@ -167,7 +185,7 @@ class SigV4Verifier:
 
     def _check_time(self, amz_date: str, scope_date: str) -> None:
         try:
-            when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            when = _parse_basic(amz_date)
         except ValueError:
             raise IncompleteSignatureException(
                 f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'."

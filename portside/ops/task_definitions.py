@@ -65,7 +65,9 @@ def find(op: Op, tx: Tx, ref: str) -> TaskDefinition | None:
     if revision is not None:
         doc = tx.get(TABLE, arns.task_definition(op.region, op.account, family, revision))
         return TaskDefinition.from_doc(doc) if doc else None
-    rows = tx.index(TABLE, prefix=_prefix(op), where={"family": family, "status": ACTIVE})
+    rows = tx.index(
+        TABLE, prefix=_prefix(op), where={"family": family, "status": ACTIVE}, ordered=False
+    )
     if not rows:
         return None
     key = max(rows, key=lambda r: r[2])[0]
@@ -125,7 +127,7 @@ def list_arns(
     if family:
         where["family"] = family
     with op.store.read() as tx:
-        rows = tx.index(TABLE, prefix=_prefix(op), where=where)
+        rows = tx.index(TABLE, prefix=_prefix(op), where=where, ordered=False)
     # The key is the ARN, which orders revisions as text ("web:10" < "web:2"): sort by value.
     ordered = sorted(((r[1], r[2], r[0]) for r in rows), reverse=(sort == "DESC"))
     if start is not None:

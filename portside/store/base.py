@@ -47,9 +47,15 @@ class Tx(Protocol):
         `after`, and whose indexed columns equal the values in `where`."""
 
     def index(
-        self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None
+        self,
+        table: str,
+        *,
+        prefix: str = "",
+        where: Mapping[str, Any] | None = None,
+        ordered: bool = True,
     ) -> list[tuple[Any, ...]]:
-        """(key, *indexed columns in INDEXES order) rows, without reading the documents."""
+        """(key, *indexed columns in INDEXES order) rows, without reading the documents;
+        in key order unless `ordered` is False."""
 
     def count(self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None) -> int:
         """How many documents `scan` with the same arguments would yield."""

@@ -106,12 +106,18 @@ class SqlTx:
             yield key, orjson.loads(doc)
 
     def index(
-        self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None
+        self,
+        table: str,
+        *,
+        prefix: str = "",
+        where: Mapping[str, Any] | None = None,
+        ordered: bool = True,
     ) -> list[tuple[Any, ...]]:
         self._sql(table)
         clause, params = self._where(table, prefix, "", where)
         cols = ", ".join(["key", *INDEXES[table]])
-        self._cur.execute(f"SELECT {cols} FROM {table}{clause} ORDER BY key", params)
+        order = " ORDER BY key" if ordered else ""
+        self._cur.execute(f"SELECT {cols} FROM {table}{clause}{order}", params)
         return [tuple(r) for r in self._cur.fetchall()]
 
     def count(self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None) -> int:

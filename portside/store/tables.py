@@ -59,6 +59,14 @@ def _table(name: str) -> Table:
 
 TABLES: dict[str, Table] = {name: _table(name) for name in INDEXES}
 
+# Lookups that filter on two columns at once.
+Index(
+    "ix_task_definitions_family_status",
+    TABLES["task_definitions"].c.family,
+    TABLES["task_definitions"].c.status,
+)
+Index("ix_tasks_cluster_desired", TABLES["tasks"].c.cluster, TABLES["tasks"].c.desired)
+
 changes = Table(
     "changes",
     metadata,

@@ -1,0 +1,76 @@
+"""A capacity provider: a named pool of container instances (an Auto Scaling group on ECS), and
+the built-in FARGATE and FARGATE_SPOT providers every account has."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from portside.model.doc import from_doc, to_doc
+
+ACTIVE = "ACTIVE"
+INACTIVE = "INACTIVE"
+ENABLED = "ENABLED"
+DISABLED = "DISABLED"
+
+EC2_AUTOSCALING = "EC2_AUTOSCALING"
+
+# updateStatus values Portside reports (CapacityProviderUpdateStatus in ECS's model)
+UPDATE_IN_PROGRESS = "UPDATE_IN_PROGRESS"
+UPDATE_COMPLETE = "UPDATE_COMPLETE"
+DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+DELETE_COMPLETE = "DELETE_COMPLETE"
+DELETE_FAILED = "DELETE_FAILED"
+
+_ASG_NAME_MARK = "autoScalingGroupName/"
+
+
+def asg_name(value: str) -> str:
+    """The Auto Scaling group an `autoScalingGroupArn` names: the part after
+    `autoScalingGroupName/` of an ARN, or the whole value when it is a plain group name (ECS
+    takes either)."""
+    head, mark, tail = value.partition(_ASG_NAME_MARK)
+    return tail if mark and head.startswith("arn:") else value
+
+
+@dataclass(slots=True)
+class ManagedScaling:
+    # ECS's defaults (API reference, ManagedScaling); status DISABLED when omitted.
+    status: str = DISABLED
+    target_capacity: int = 100
+    minimum_scaling_step_size: int = 1
+    maximum_scaling_step_size: int = 10000
+    instance_warmup_period: int = 300
+
+
+@dataclass(slots=True)
+class AutoScalingGroupProvider:
+    auto_scaling_group_arn: str
+    managed_scaling: ManagedScaling = field(default_factory=ManagedScaling)
+    managed_termination_protection: str = DISABLED
+    managed_draining: str = ENABLED
+
+    @property
+    def group_name(self) -> str:
+        return asg_name(self.auto_scaling_group_arn)
+
+
+@dataclass(slots=True)
+class CapacityProvider:
+    arn: str
+    name: str
+    type: str = EC2_AUTOSCALING  # or FARGATE / FARGATE_SPOT for the built-in ones
+    status: str = ACTIVE
+    auto_scaling_group_provider: AutoScalingGroupProvider | None = None
+    update_status: str | None = None
+    update_status_reason: str | None = None
+    created_at: float = 0.0
+
+    def to_doc(self) -> dict[str, Any]:
+        # Indexed columns (store/tables.py) read `name` and `status` from the document.
+        doc: dict[str, Any] = to_doc(self)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> CapacityProvider:
+        return from_doc(cls, doc)

@@ -111,6 +111,9 @@ def run(
             http="httptools",
             lifespan="on",
             timeout_graceful_shutdown=5,
+            # Nothing proxies in front of us by default, and every request pays for these.
+            proxy_headers=False,
+            server_header=False,
         )
     )
     server.gateway = gateway

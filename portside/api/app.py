@@ -7,6 +7,7 @@ against botocore's model, and only then handed to the action. Errors leave as on
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
 from collections.abc import Callable
@@ -16,7 +17,6 @@ from typing import Any
 import botocore.session
 import orjson
 from starlette.applications import Starlette
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -79,7 +79,7 @@ class Api:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry for `POST /`. Plain ASGI rather than a Starlette route: this is
         every API call's path, and the framework's layers cost ~15% of a request."""
-        request_id = str(uuid.uuid4())
+        request_id = _request_ids.next()
         try:
             body = await _read_body(receive)
             call = self._prepare(scope, body)
@@ -110,16 +110,16 @@ class Api:
         await send({"type": "http.response.body", "body": payload})
 
     def _prepare(self, scope: Scope, body: bytes) -> _Call:
-        headers = Headers(scope=scope)
+        headers = _HeaderMap(scope["headers"])
         # Coral resolves the operation before it authenticates (it has operations that take
         # unsigned calls), so an unknown target or a body that is not AWS JSON is
         # UnknownOperationException signed or not; see tests/api/test_auth.py for the sources.
-        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type not in JSON_TYPES:
             raise UnknownOperationException(
                 f"Unsupported content type '{content_type}': send application/x-amz-json-1.1."
             )
-        target = headers.get("x-amz-target", "")
+        target = headers.get("x-amz-target") or ""
         prefix, _, name = target.rpartition(".")
         service = self.services.get(prefix)
         if service is None or name not in service.known:
@@ -149,6 +149,41 @@ class Api:
             principal_arn=root_principal(account),
         )
         return _Call(name, handler, Op(self.config.world, caller), params)
+
+
+class _RequestIds:
+    """Request ids shaped like AWS's (a UUID), without a urandom call per request: a random
+    prefix per process and a counter."""
+
+    def __init__(self) -> None:
+        self._prefix = uuid.uuid4().hex[:20]
+        self._count = itertools.count()
+
+    def next(self) -> str:
+        n = f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFF:012x}"
+        return f"{n[:8]}-{n[8:12]}-{n[12:16]}-{n[16:20]}-{n[20:]}"
+
+
+_request_ids = _RequestIds()
+
+
+class _HeaderMap:
+    """Request headers, looked up by lower-case name; built once per request."""
+
+    __slots__ = ("_all",)
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        found: dict[str, list[str]] = {}
+        for name, value in raw:
+            found.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+        self._all = found
+
+    def get(self, name: str, /) -> str | None:
+        values = self._all.get(name)
+        return values[0] if values else None
+
+    def getlist(self, name: str) -> list[str]:
+        return self._all.get(name, [])
 
 
 # Actions that only read: they run inline on the event loop.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Protocol
 from urllib.parse import quote, unquote
 
 from portside.errors import (
@@ -32,6 +33,10 @@ _MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your "
     "AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
+
+
+class HeaderSource(Protocol):
+    def get(self, key: str, /) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +119,7 @@ class SigV4Verifier:
         method: str,
         path: str,
         query: str,
-        headers: Mapping[str, str],
+        headers: HeaderSource,
         multi_headers: Callable[[str], Sequence[str]],
         body: bytes,
     ) -> Principal:

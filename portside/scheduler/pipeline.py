@@ -1,0 +1,372 @@
+"""The moving parts of one placement call: the running view, the filter interface, the ranker.
+
+    candidates ─► Running        per-instance counters, one list per resource
+    filters    ─► feasibility    every filter once per instance per call; after a placement only
+                                 the chosen instance changed, so only its dynamic filters rerun
+    strategies ─► Ranker.best()  cells of instances that tie on every spread-by-attribute value,
+                                 a heap (or, after `random`, bags of ties) in each cell
+                  chosen ─► Running.take(i) ─► recheck i ─► Ranker.moved(i)
+
+So a batch costs O(instances) once, then O(cells + log instances) per task.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Sequence
+from operator import attrgetter
+from typing import Any, Protocol, cast
+
+from portside.scheduler.candidates import Ask, Candidate
+from portside.scheduler.query import InstanceFacts
+from portside.scheduler.strategies.randomly import Random
+from portside.scheduler.strategies.spread import SpreadAttribute
+
+Key = tuple[int, ...]
+
+
+class Running:
+    """Per-instance counters of one call, indexed by candidate position. `take(i)` charges one
+    task of the ask to instance i; nothing else ever changes them."""
+
+    def __init__(self, candidates: Sequence[Candidate], ask: Ask) -> None:
+        self.candidates = candidates
+        self.ask = ask
+        group = ask.group
+
+        def column(name: str) -> list[Any]:
+            return list(map(attrgetter(name), candidates))
+
+        self.arn: list[str] = column("arn")
+        self.cpu: list[int] = column("cpu_free")
+        self.memory: list[int] = column("memory_free")
+        self.gpus: list[int] = column("gpus_free")
+        self.tcp: list[frozenset[int]] = column("ports_tcp")
+        self.udp: list[frozenset[int]] = column("ports_udp")
+        self.group = [c.group_counts.get(group, 0) for c in candidates]  # tasks of this group
+        self.running: list[int] = column("running_tasks_count")
+        self._facts: dict[int, InstanceFacts | None] = {}  # of the instances tasks went to
+
+    def __len__(self) -> int:
+        return len(self.arn)
+
+    def take(self, i: int) -> None:
+        demand = self.ask.demand
+        self.cpu[i] -= demand.cpu
+        self.memory[i] -= demand.memory
+        self.gpus[i] -= self.ask.gpus
+        if demand.ports_tcp:
+            self.tcp[i] = self.tcp[i].union(demand.ports_tcp)
+        if demand.ports_udp:
+            self.udp[i] = self.udp[i].union(demand.ports_udp)
+        self.group[i] += 1
+        self.running[i] += 1
+        self._facts[i] = None
+
+    def facts(self, i: int) -> InstanceFacts:
+        """What the cluster query language sees of instance i now."""
+        if i not in self._facts:
+            # Untouched: the candidate has every field InstanceFacts has, with the same
+            # meaning, so queries read it directly (no copy of 10,000 instances per call).
+            return cast(InstanceFacts, self.candidates[i])
+        facts = self._facts[i]
+        if facts is None:
+            c = self.candidates[i]
+            groups = {g for g, n in c.group_counts.items() if n > 0}
+            groups.discard(self.ask.group)
+            if self.group[i] > 0:
+                groups.add(self.ask.group)
+            facts = self._facts[i] = InstanceFacts(
+                attributes=c.attributes,
+                ec2_instance_id=c.ec2_instance_id,
+                registered_at=c.registered_at,
+                running_tasks_count=self.running[i],
+                task_groups=frozenset(groups),
+                agent_connected=c.agent_connected,
+                agent_version=c.agent_version,
+            )
+        return facts
+
+
+class Filter(Protocol):
+    """One feasibility check. A filter that turns an instance away names ECS's reason.
+
+    It judges a list of instances at once, so a call's first pass over the whole fleet runs
+    as one comprehension per filter rather than a method call per instance and filter."""
+
+    @property
+    def reason(self) -> str:
+        """What ECS reports (Failure.reason) for an instance this filter turns away."""
+        ...
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether placing tasks of this batch can change the answer for an instance."""
+        ...
+
+    def admit(self, run: Running, indices: list[int]) -> list[int]:
+        """Those of `indices` (in order) that can take one more task of the ask."""
+        ...
+
+
+def feasibility(filters: Sequence[Filter], run: Running) -> list[str | None]:
+    """Per instance, the reason of the first filter that turns it away, or None."""
+    reasons: list[str | None] = [None] * len(run)
+    remaining = list(range(len(run)))
+    for f in filters:
+        if not remaining:
+            break
+        admitted = f.admit(run, remaining)
+        if len(admitted) < len(remaining):
+            keep = set(admitted)
+            for i in remaining:
+                if i not in keep:
+                    reasons[i] = f.reason
+            remaining = admitted
+    return reasons
+
+
+def first_failure(filters: Sequence[Filter], run: Running, i: int) -> str | None:
+    one = [i]
+    for f in filters:
+        if not f.admit(run, one):
+            return f.reason
+    return None
+
+
+class InstanceStrategy(Protocol):
+    def key(self, run: Running) -> Callable[[int], int]:
+        """Instance i's score, smaller preferred; it may change only when i takes a task."""
+        ...
+
+
+Strategy = InstanceStrategy | SpreadAttribute | Random
+
+
+class Ranker:
+    """Picks each task's instance among the feasible ones, by the strategy chain.
+
+    Instances sharing every spread-by-attribute value form a cell: within a cell they tie on
+    those (bucket) components, so a cell orders its members by the per-instance components
+    alone, and the best instance overall is the best of the cells' tops. `random` ends the
+    chain: instances that tie on everything before it are chosen between uniformly."""
+
+    def __init__(
+        self,
+        chain: Sequence[Strategy],
+        run: Running,
+        feasible: list[int],
+        rng: random.Random,
+    ) -> None:
+        self.run = run
+        self.rng = rng
+        self.shuffled = False
+        getters: list[Callable[[int], int]] = []
+        buckets: list[SpreadAttribute] = []
+        self.layout: list[tuple[bool, int]] = []  # per component: (is a bucket, its index)
+        for strategy in chain:
+            if isinstance(strategy, Random):
+                self.shuffled = True
+                break
+            if isinstance(strategy, SpreadAttribute):
+                self.layout.append((True, len(buckets)))
+                buckets.append(strategy)
+            else:
+                self.layout.append((False, len(getters)))
+                getters.append(strategy.key(run))
+        self.values = [b.values(run) for b in buckets]
+        self.counts = [b.counts(run, v) for b, v in zip(buckets, self.values, strict=True)]
+        members: dict[tuple[str | None, ...], list[int]] = {}
+        if not self.values:
+            members = {(): feasible} if feasible else {}
+        else:
+            for i in feasible:
+                members.setdefault(self._where(i), []).append(i)
+        key = _key_function(getters)
+        self.cells: dict[tuple[str | None, ...], _Cell] = {
+            where: _Bags(where, key, ids) if self.shuffled else _Heap(where, getters, run, ids)
+            for where, ids in members.items()
+        }
+        self.live = list(self.cells.values())
+
+    def best(self) -> int | None:
+        """The instance the next task goes to, or None when none can take it."""
+        live = self.live
+        if not live:
+            return None
+        if len(live) == 1:  # one cell: its own order is the whole order
+            return live[0].pick(self.rng)
+        ranked = [(self._score(cell), cell) for cell in live]
+        top = min(score for score, _ in ranked)
+        tied = [cell for score, cell in ranked if score == top]
+        if len(tied) == 1:
+            return tied[0].pick(self.rng)
+        if not self.shuffled:
+            return min(tied, key=lambda c: c.first_arn()).pick(self.rng)
+        # Uniform over every tied instance: choose a cell in proportion to its tied members.
+        r = self.rng.randrange(sum(cell.ties() for cell in tied))
+        for cell in tied:
+            if r < cell.ties():
+                return cell.pick_at(r)
+            r -= cell.ties()
+        raise AssertionError("unreachable")
+
+    def moved(self, i: int, feasible: bool) -> None:
+        """Instance i took a task (Running.take ran); `feasible` is whether it can take more."""
+        for values, counts in zip(self.values, self.counts, strict=True):
+            counts[values[i]] += 1
+        cell = self.cells[self._where(i)]
+        cell.moved(i, feasible)
+        if not cell:
+            self.live.remove(cell)
+
+    def _where(self, i: int) -> tuple[str | None, ...]:
+        return tuple([values[i] for values in self.values])
+
+    def _score(self, cell: _Cell) -> Key:
+        inner = cell.best_key()
+        counts, where = self.counts, cell.where
+        return tuple([counts[j][where[j]] if bucket else inner[j] for bucket, j in self.layout])
+
+
+def _key_function(getters: Sequence[Callable[[int], int]]) -> Callable[[int], Key]:
+    if not getters:
+        return lambda i: ()
+    if len(getters) == 1:
+        (g,) = getters
+        return lambda i: (g(i),)
+    return lambda i: tuple([g(i) for g in getters])
+
+
+class _Cell(Protocol):
+    where: tuple[str | None, ...]
+
+    def __len__(self) -> int: ...
+    def first_arn(self) -> str: ...
+    def best_key(self) -> Key: ...
+    def ties(self) -> int: ...
+    def pick(self, rng: random.Random) -> int: ...
+    def pick_at(self, r: int) -> int: ...
+    def moved(self, i: int, feasible: bool) -> None: ...
+
+
+class _Heap:
+    """A cell with no randomness: a heap of (*key, ARN, index); the ARN breaks the last tie,
+    so the choice never depends on the order instances were listed in."""
+
+    def __init__(
+        self,
+        where: tuple[str | None, ...],
+        getters: Sequence[Callable[[int], int]],
+        run: Running,
+        members: list[int],
+    ) -> None:
+        self.where = where
+        self.getters = getters
+        self.arn = run.arn
+        self.width = len(getters)
+        # Built column by column (map and zip run in C): this is most of a call's setup.
+        columns = [map(g, members) for g in getters]
+        self.entries: list[tuple[Any, ...]] = list(
+            zip(*columns, map(self.arn.__getitem__, members), members, strict=True)
+        )
+        heapq.heapify(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def first_arn(self) -> str:
+        return cast(str, self.entries[0][self.width])
+
+    def best_key(self) -> Key:
+        return self.entries[0][: self.width]
+
+    def ties(self) -> int:
+        return 1
+
+    def pick(self, rng: random.Random) -> int:
+        return cast(int, self.entries[0][-1])
+
+    def pick_at(self, r: int) -> int:
+        return cast(int, self.entries[0][-1])
+
+    def moved(self, i: int, feasible: bool) -> None:
+        # The chosen instance is always this heap's top: replace it in place.
+        assert self.entries[0][-1] == i
+        if feasible:
+            entry = (*[g(i) for g in self.getters], self.arn[i], i)
+            heapq.heapreplace(self.entries, entry)
+        else:
+            heapq.heappop(self.entries)
+
+
+class _Bags:
+    """A cell whose chain ends in `random`: members grouped by key (a bag of ties each), and a
+    heap of the keys; the best bag is sampled uniformly."""
+
+    def __init__(
+        self, where: tuple[str | None, ...], key: Callable[[int], Key], members: list[int]
+    ) -> None:
+        self.where = where
+        self.key = key
+        self.bags: dict[Key, list[int]] = {}
+        self.keys: list[Key] = []  # heap; may hold keys whose bag emptied (dropped lazily)
+        self.queued: set[Key] = set()
+        self.key_of: dict[int, Key] = {}
+        self.slot: dict[int, int] = {}
+        self.size = 0
+        for i in members:
+            self.add(i)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, i: int) -> None:
+        k = self.key(i)
+        bag = self.bags.setdefault(k, [])
+        self.slot[i] = len(bag)
+        bag.append(i)
+        self.key_of[i] = k
+        self.size += 1
+        if k not in self.queued:
+            self.queued.add(k)
+            heapq.heappush(self.keys, k)
+
+    def first_arn(self) -> str:
+        return ""  # cells of a random chain are never ordered by ARN
+
+    def _best_bag(self) -> list[int]:
+        while True:
+            bag = self.bags.get(self.keys[0])
+            if bag:
+                return bag
+            self.queued.discard(heapq.heappop(self.keys))
+
+    def best_key(self) -> Key:
+        self._best_bag()
+        return self.keys[0]
+
+    def ties(self) -> int:
+        return len(self._best_bag())
+
+    def pick(self, rng: random.Random) -> int:
+        bag = self._best_bag()
+        return bag[rng.randrange(len(bag))]
+
+    def pick_at(self, r: int) -> int:
+        return self._best_bag()[r]
+
+    def moved(self, i: int, feasible: bool) -> None:
+        old = self.key_of[i]
+        if feasible and self.key(i) == old:
+            return
+        bag = self.bags[old]
+        at, last = self.slot.pop(i), bag.pop()
+        if last != i:
+            bag[at] = last
+            self.slot[last] = at
+        del self.key_of[i]
+        self.size -= 1
+        if feasible:
+            self.add(i)

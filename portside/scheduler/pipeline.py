@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable, Sequence
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from typing import Any, Protocol, cast
 
 from portside.scheduler.candidates import Ask, Candidate
@@ -38,13 +38,16 @@ class Running:
         def column(name: str) -> list[Any]:
             return list(map(attrgetter(name), candidates))
 
+        # Columns the ask never reads stay empty: at 10,000 instances each costs ~0.3 ms.
+        demand = ask.demand
         self.arn: list[str] = column("arn")
         self.cpu: list[int] = column("cpu_free")
         self.memory: list[int] = column("memory_free")
-        self.gpus: list[int] = column("gpus_free")
-        self.tcp: list[frozenset[int]] = column("ports_tcp")
-        self.udp: list[frozenset[int]] = column("ports_udp")
-        self.group = [c.group_counts.get(group, 0) for c in candidates]  # tasks of this group
+        self.gpus: list[int] = column("gpus_free") if ask.gpus else []
+        self.tcp: list[frozenset[int]] = column("ports_tcp") if demand.ports_tcp else []
+        self.udp: list[frozenset[int]] = column("ports_udp") if demand.ports_udp else []
+        counts_of_group = methodcaller("get", group, 0)
+        self.group: list[int] = list(map(counts_of_group, column("group_counts")))  # its tasks
         self.running: list[int] = column("running_tasks_count")
         self._facts: dict[int, InstanceFacts | None] = {}  # of the instances tasks went to
 
@@ -55,7 +58,8 @@ class Running:
         demand = self.ask.demand
         self.cpu[i] -= demand.cpu
         self.memory[i] -= demand.memory
-        self.gpus[i] -= self.ask.gpus
+        if self.ask.gpus:
+            self.gpus[i] -= self.ask.gpus
         if demand.ports_tcp:
             self.tcp[i] = self.tcp[i].union(demand.ports_tcp)
         if demand.ports_udp:
@@ -110,8 +114,9 @@ class Filter(Protocol):
         ...
 
 
-def feasibility(filters: Sequence[Filter], run: Running) -> list[str | None]:
-    """Per instance, the reason of the first filter that turns it away, or None."""
+def feasibility(filters: Sequence[Filter], run: Running) -> tuple[list[str | None], list[int]]:
+    """Per instance, the reason of the first filter that turns it away (or None); and the
+    instances none does."""
     reasons: list[str | None] = [None] * len(run)
     remaining = list(range(len(run)))
     for f in filters:
@@ -124,10 +129,11 @@ def feasibility(filters: Sequence[Filter], run: Running) -> list[str | None]:
                 if i not in keep:
                     reasons[i] = f.reason
             remaining = admitted
-    return reasons
+    return reasons, remaining
 
 
 def first_failure(filters: Sequence[Filter], run: Running, i: int) -> str | None:
+    """The reason of the first filter that turns instance i away, or None."""
     one = [i]
     for f in filters:
         if not f.admit(run, one):
@@ -181,8 +187,14 @@ class Ranker:
         if not self.values:
             members = {(): feasible} if feasible else {}
         else:
-            for i in feasible:
-                members.setdefault(self._where(i), []).append(i)
+            columns = [map(values.__getitem__, feasible) for values in self.values]
+            wheres = zip(*columns, strict=True)
+            for i, where in zip(feasible, wheres, strict=True):
+                cell = members.get(where)
+                if cell is None:
+                    members[where] = [i]
+                else:
+                    cell.append(i)
         key = _key_function(getters)
         self.cells: dict[tuple[str | None, ...], _Cell] = {
             where: _Bags(where, key, ids) if self.shuffled else _Heap(where, getters, run, ids)
@@ -310,14 +322,22 @@ class _Bags:
     ) -> None:
         self.where = where
         self.key = key
+        keys = list(map(key, members))
         self.bags: dict[Key, list[int]] = {}
-        self.keys: list[Key] = []  # heap; may hold keys whose bag emptied (dropped lazily)
-        self.queued: set[Key] = set()
-        self.key_of: dict[int, Key] = {}
+        for i, k in zip(members, keys, strict=True):
+            bag = self.bags.get(k)
+            if bag is None:
+                self.bags[k] = [i]
+            else:
+                bag.append(i)
+        self.key_of = dict(zip(members, keys, strict=True))
         self.slot: dict[int, int] = {}
-        self.size = 0
-        for i in members:
-            self.add(i)
+        for bag in self.bags.values():
+            self.slot.update(zip(bag, range(len(bag)), strict=True))
+        self.size = len(members)
+        self.keys = list(self.bags)  # a heap; may hold keys whose bag emptied (dropped lazily)
+        heapq.heapify(self.keys)
+        self.queued = set(self.keys)
 
     def __len__(self) -> int:
         return self.size

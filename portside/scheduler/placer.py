@@ -53,9 +53,9 @@ def place(ask: Ask, count: int, candidates: Sequence[Candidate], rng: random.Ran
     filters = constraints.build(ask)
     chain = strategies.parse(ask.strategy)
     run = Running(candidates, ask)
-    reasons = feasibility(filters, run)
+    reasons, feasible = feasibility(filters, run)
     dynamic = [f for f in filters if f.dynamic]
-    ranker = Ranker(chain, run, [i for i, why in enumerate(reasons) if why is None], rng)
+    ranker = Ranker(chain, run, feasible, rng)
 
     chosen: list[str | None] = []
     while len(chosen) < count:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import compress
+from operator import attrgetter, methodcaller
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -30,11 +32,15 @@ class SpreadAttribute:
     attribute: str
 
     def values(self, run: Running) -> list[str | None]:
-        name = self.attribute
-        return [c.attributes.get(name) for c in run.candidates]
+        """Each instance's value of the attribute (None where it has none)."""
+        get = methodcaller("get", self.attribute)
+        return list(map(get, map(attrgetter("attributes"), run.candidates)))
 
     def counts(self, run: Running, values: list[str | None]) -> dict[str | None, int]:
-        counts: dict[str | None, int] = {}
-        for value, tasks in zip(values, run.group, strict=True):
-            counts[value] = counts.get(value, 0) + tasks
+        """Tasks of the group per value, over every instance."""
+        counts = dict.fromkeys(values, 0)
+        # Only instances running tasks of the group add anything (compress and filter skip
+        # the rest in C).
+        for value, tasks in zip(compress(values, run.group), filter(None, run.group), strict=True):
+            counts[value] += tasks
         return counts

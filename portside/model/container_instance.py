@@ -35,6 +35,8 @@ class ContainerInstance:
     capacity_provider_name: str | None = None
     running_tasks: int = 0
     pending_tasks: int = 0
+    # Tasks placed here and not yet stopped, by task group (spread and distinctInstance read it).
+    group_counts: dict[str, int] = field(default_factory=dict)
     # Capacity `portside up` provides for FARGATE tasks: never listed or counted as an instance.
     fargate: bool = False
     last_heartbeat: float = 0.0
@@ -42,6 +44,26 @@ class ContainerInstance:
     @property
     def id(self) -> str:
         return self.arn.rsplit("/", 1)[1]
+
+    def reserve(self, group: str, cpu: int, memory: int, tcp: list[int], udp: list[int]) -> None:
+        """Account a task placed here."""
+        self.used_cpu += cpu
+        self.used_memory += memory
+        self.used_ports_tcp = sorted(set(self.used_ports_tcp) | set(tcp))
+        self.used_ports_udp = sorted(set(self.used_ports_udp) | set(udp))
+        self.group_counts[group] = self.group_counts.get(group, 0) + 1
+
+    def release(self, group: str, cpu: int, memory: int, tcp: list[int], udp: list[int]) -> None:
+        """Give back what a stopped task held."""
+        self.used_cpu = max(0, self.used_cpu - cpu)
+        self.used_memory = max(0, self.used_memory - memory)
+        self.used_ports_tcp = sorted(set(self.used_ports_tcp) - set(tcp))
+        self.used_ports_udp = sorted(set(self.used_ports_udp) - set(udp))
+        left = self.group_counts.get(group, 0) - 1
+        if left > 0:
+            self.group_counts[group] = left
+        else:
+            self.group_counts.pop(group, None)
 
     def attribute(self, name: str) -> str | None:
         for attr in self.attributes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +32,7 @@ class World:
     store: Store
     clock: Callable[[], float] = time.time
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
+    rng: random.Random = field(default_factory=random.Random)
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,8 +128,5 @@ def _release(tx: Tx, task: Task) -> None:
     if inst is None or inst.fargate:
         return
     res = task.reservation
-    inst.used_cpu = max(0, inst.used_cpu - res.cpu)
-    inst.used_memory = max(0, inst.used_memory - res.memory)
-    inst.used_ports_tcp = sorted(set(inst.used_ports_tcp) - set(res.ports_tcp))
-    inst.used_ports_udp = sorted(set(inst.used_ports_udp) - set(res.ports_udp))
+    inst.release(task.group or "", res.cpu, res.memory, res.ports_tcp, res.ports_udp)
     inst_ops.save(tx, inst)

@@ -14,7 +14,7 @@ from portside.model.doc import from_doc, to_doc
 from portside.model.task import Task
 from portside.model.task_definition import ACTIVE, TaskDefinition
 from portside.ops import instances as inst_ops
-from portside.ops import task_build
+from portside.ops import placement, task_build
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
 from portside.ops.paging import check_max_results, decode_token, encode_token
@@ -22,7 +22,6 @@ from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
 from portside.ops.task_definitions import find as find_task_definition
 from portside.scheduler.capacity_split import split
 from portside.scheduler.demand import task_demand
-from portside.scheduler.firstfit import first_fit
 from portside.store.base import Tx
 
 TABLE = "tasks"
@@ -90,19 +89,6 @@ def _launch_plan(
                 f"Capacity provider {name} has no container instances in this cluster yet."
             )
     return out
-
-
-def _cluster_instances(tx: Tx, cluster: Cluster, launch_type: str) -> list[ContainerInstance]:
-    """The instances a task of this launch type may go to: EXTERNAL tasks run on ECS Anywhere
-    instances only (their agent registers `ecs.capability.external`), EC2 tasks never do."""
-    external = launch_type == "EXTERNAL"
-    return [
-        inst
-        for _, doc in tx.scan(inst_ops.TABLE, where={"cluster": cluster.arn})
-        if not (inst := from_doc(ContainerInstance, doc)).fargate
-        and inst.status != "INACTIVE"
-        and inst_ops.is_external(inst) == external
-    ]
 
 
 def _fargate_instances(op: Op, tx: Tx) -> list[ContainerInstance]:
@@ -183,44 +169,63 @@ def _place_and_save(
     tags: list[Tag],
     pinned: list[ContainerInstance] | None,
 ) -> tuple[list[TaskView], list[dict[str, str]]]:
-    chosen: list[ContainerInstance | None] = []
+    group = params.get("group") or f"family:{td.family}"
+    rules, strategy = placement.check_rules(params, td)
+    hosted = [n for n, (lt, _) in enumerate(plan) if lt != "FARGATE"]
+    hosts: list[ContainerInstance | None] = [None] * len(plan)
     failures: list[dict[str, str]] = []
-    ec2 = sum(1 for lt, _ in plan if lt != "FARGATE")
-    # A plan is all EC2, all EXTERNAL or all FARGATE (capacity providers here are Fargate's).
-    host_launch_type = next((lt for lt, _ in plan if lt != "FARGATE"), "EC2")
-    if pinned is not None:
-        from portside.scheduler.firstfit import Room
-
-        for inst in pinned:
-            why = Room.of(inst).why_not(demand)
-            chosen.append(inst if why is None else None)
-            if why is not None:
-                failures.append({"arn": inst.arn, "reason": why})
-    elif ec2:
-        instances = _cluster_instances(tx, cluster, host_launch_type)
-        task_build.require_instances_exist(instances)
-        placement = first_fit(demand, instances, ec2)
-        chosen = list(placement.chosen)
-        failures = [{"arn": a, "reason": r} for a, r in placement.failures]
+    if hosted:
+        if pinned is not None:
+            chosen: list[ContainerInstance | None] = []
+            for inst in pinned:
+                # StartTask: each named instance takes one task if the placer's filters pass.
+                one, why = placement.choose(
+                    op,
+                    tx,
+                    cluster,
+                    td,
+                    demand,
+                    [plan[hosted[len(chosen)]]],
+                    group=group,
+                    rules=rules,
+                    strategy=strategy,
+                    rng=op.world.rng,
+                    pinned=frozenset({inst.arn}),
+                )
+                chosen += one
+                failures += why
+        else:
+            chosen, failures = placement.choose(
+                op,
+                tx,
+                cluster,
+                td,
+                demand,
+                [plan[n] for n in hosted],
+                group=group,
+                rules=rules,
+                strategy=strategy,
+                rng=op.world.rng,
+            )
+        for n, picked in zip(hosted, chosen, strict=True):
+            hosts[n] = picked
     fargate = _fargate_instances(op, tx) if any(lt == "FARGATE" for lt, _ in plan) else []
     if any(lt == "FARGATE" for lt, _ in plan):
         task_build.require_fargate_capacity(bool(fargate))
     extra_tags = get_tags(tx, td.arn) if params.get("propagateTags") == "TASK_DEFINITION" else []
     views: list[TaskView] = []
-    ec2_iter = iter(chosen)
     touched: dict[str, ContainerInstance] = {}
-    for launch_type, provider in plan:
+    for n, (launch_type, provider) in enumerate(plan):
         if launch_type == "FARGATE":
             # The most recently (re)registered capacity: an agent that went away without
             # deregistering stays "connected" until liveness notices.
             host: ContainerInstance | None = max(fargate, key=lambda i: i.last_heartbeat)
         else:
-            host = next(ec2_iter, None)
+            host = hosts[n]
             if host is None:
                 continue
-            host = touched.get(host.arn, host)
+            touched[host.arn] = host
         assert host is not None
-        zone = host.attribute("ecs.availability-zone")
         task = task_build.build_task(
             region=op.region,
             account=op.account,
@@ -233,23 +238,17 @@ def _place_and_save(
             now=op.now(),
             demand=demand,
             params=params,
-            capacity_provider=provider,
-            availability_zone=zone,
+            capacity_provider=provider or host.capacity_provider_name,
+            availability_zone=host.attribute("ecs.availability-zone"),
         )
-        if launch_type != "FARGATE":
-            host.used_cpu += task.reservation.cpu
-            host.used_memory += task.reservation.memory
-            host.used_ports_tcp = sorted(set(host.used_ports_tcp) | set(task.reservation.ports_tcp))
-            host.used_ports_udp = sorted(set(host.used_ports_udp) | set(task.reservation.ports_udp))
-            touched[host.arn] = host
         save(tx, task)
         merged = {t["key"]: t["value"] for t in extra_tags}
         merged.update({t["key"]: t["value"] for t in tags})
         task_tags = [{"key": k, "value": v} for k, v in merged.items()]
         set_tags(tx, task.arn, task_tags)
         views.append(TaskView(task, task_tags))
-    for host in touched.values():
-        inst_ops.save(tx, host)
+    for inst in touched.values():
+        inst_ops.save(tx, inst)
     return views, failures
 
 

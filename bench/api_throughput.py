@@ -343,6 +343,25 @@ def worker_main(job: WorkerJob, ready: Any, go: Any, results: Any) -> None:
 # -- servers -----------------------------------------------------------------------------------
 
 
+def process_cpu() -> dict[int, tuple[str, int, float]]:
+    """pid -> (command name, process group, CPU seconds so far) of every process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, tuple[str, int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.find("(") + 1 : stat.rfind(")")]
+        fields = stat[stat.rfind(")") + 2 :].split()
+        # fields[2]: process group; [11], [12]: utime, stime (ticks)
+        out[int(entry)] = (name, int(fields[2]), (int(fields[11]) + int(fields[12])) / tick)
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -394,23 +413,12 @@ class Server:
         except OSError:
             return "(no log)"
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self, snapshot: dict[int, tuple[str, int, float]] | None = None) -> float:
         """CPU time (user + system) of every process in the server's process group."""
         if self.proc is None:
             return 0.0
-        total = 0
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(")") + 2 :].split()
-            if int(fields[2]) == self.proc.pid:  # process group id
-                total += int(fields[11]) + int(fields[12])  # utime + stime, in ticks
-        return total / os.sysconf("SC_CLK_TCK")
+        procs = process_cpu() if snapshot is None else snapshot
+        return sum(cpu for _, group, cpu in procs.values() if group == self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -498,7 +506,8 @@ class Outcome:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     client_cpu_s: float = 0.0
     server_cpu_s: float = 0.0
-    machine_busy_s: float = 0.0
+    irq_s: float = 0.0
+    others: dict[str, float] = field(default_factory=dict)
     diagnostics: dict[str, Any] = field(default_factory=dict)
     duration: float = 0.0
 
@@ -606,10 +615,21 @@ def measure(server: Server, settings: Settings) -> Outcome:
         measure_from = start_at + settings.warmup
         end = measure_from + settings.duration
         _sleep_until(measure_from)
-        cpu0, busy0 = server.cpu_seconds(), machine_busy_seconds()
+        before, irq0 = process_cpu(), irq_seconds()
         _sleep_until(end)
-        outcome.server_cpu_s = server.cpu_seconds() - cpu0
-        outcome.machine_busy_s = machine_busy_seconds() - busy0
+        after, irq1 = process_cpu(), irq_seconds()
+        outcome.server_cpu_s = server.cpu_seconds(after) - server.cpu_seconds(before)
+        outcome.irq_s = irq1 - irq0
+        ours = {os.getpid(), *(p.pid for p in procs)}
+        server_group = server.proc.pid if server.proc else -1
+        others: dict[str, float] = {}
+        for pid, (name, group, cpu) in after.items():
+            if pid in ours or group == server_group:
+                continue
+            spent = cpu - before[pid][2] if pid in before else cpu
+            if spent > 0:
+                others[name] = others.get(name, 0.0) + spent
+        outcome.others = others
         per_action: list[array[float]] = [array("d") for _ in ACTIONS]
         for _ in procs:
             r = results.get(timeout=60)
@@ -635,8 +655,9 @@ def measure(server: Server, settings: Settings) -> Outcome:
 def portside_diagnostics(data_dir: Path) -> dict[str, Any]:
     """Best effort, read-only: how SQLite plans the task-definition family lookup that
     ListTaskDefinitions(familyPrefix) and DescribeTaskDefinition(family) make. Which
-    single-column index it picks depends on the order the indexes were created in, which
-    varied with the hash seed of the process that created the database."""
+    index it picks matters: with single-column indexes only, SQLite chose by creation order,
+    which varied with the hash seed of the process that created the database (status index:
+    a scan of every ACTIVE revision)."""
     try:
         db = sqlite3.connect(f"file:{data_dir / 'portside.db'}?mode=ro", uri=True)
         try:
@@ -653,7 +674,7 @@ def portside_diagnostics(data_dir: Path) -> dict[str, Any]:
                 for row in db.execute(
                     "EXPLAIN QUERY PLAN SELECT key, family, revision, status "
                     "FROM task_definitions WHERE key >= ? AND key < ? AND family = ? "
-                    "AND status = ? ORDER BY key",
+                    "AND status = ?",
                     (prefix, prefix + "\U0010ffff", family_name(0), "ACTIVE"),
                 )
             ]
@@ -669,11 +690,12 @@ def portside_diagnostics(data_dir: Path) -> dict[str, Any]:
     }
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy (all cores; /proc/stat minus idle, iowait)."""
+def irq_seconds() -> float:
+    """CPU seconds the machine spent in interrupts and softirqs (loopback TCP is mostly
+    softirq work; the kernel charges it to no process)."""
     with open("/proc/stat") as f:
         ticks = [int(x) for x in f.readline().split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    return (ticks[5] + ticks[6]) / os.sysconf("SC_CLK_TCK")
 
 
 def load_average() -> list[float]:
@@ -714,9 +736,12 @@ def summary(o: Outcome, cores: int) -> dict[str, Any]:
         "server_cpu_percent_of_one_core": round(100 * o.server_cpu_s / o.duration, 1),
         "client_cpu_percent_of_one_core": round(100 * o.client_cpu_s / o.duration, 1),
         # Whatever else ran on the machine meanwhile (other jobs skew the figures).
-        "other_cpu_percent_of_one_core": round(
-            100 * max(0.0, o.machine_busy_s - o.server_cpu_s - o.client_cpu_s) / o.duration, 1
-        ),
+        "other_cpu_percent_of_one_core": round(100 * sum(o.others.values()) / o.duration, 1),
+        "other_cpu_top": {
+            name: round(100 * cpu / o.duration, 1)
+            for name, cpu in sorted(o.others.items(), key=lambda kv: -kv[1])[:5]
+        },
+        "irq_cpu_percent_of_one_core": round(100 * o.irq_s / o.duration, 1),
         "server_cpu_us_per_request": round(1e6 * o.server_cpu_s / o.requests, 1)
         if o.requests
         else None,
@@ -741,7 +766,8 @@ def print_table(results: dict[str, dict[str, Any]], ratio: float | None) -> None
         ("errors", "errors", "{:d}"),
         ("server CPU % of a core", "server_cpu_percent_of_one_core", "{:.0f}"),
         ("client CPU % of a core", "client_cpu_percent_of_one_core", "{:.0f}"),
-        ("other CPU % (noise)", "other_cpu_percent_of_one_core", "{:.0f}"),
+        ("irq+softirq CPU % of a core", "irq_cpu_percent_of_one_core", "{:.0f}"),
+        ("other processes' CPU % (noise)", "other_cpu_percent_of_one_core", "{:.0f}"),
         ("server CPU µs/request", "server_cpu_us_per_request", "{:.0f}"),
         ("client CPU µs/request", "client_cpu_us_per_request", "{:.0f}"),
     ):
@@ -926,9 +952,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sample in r["error_samples"]:
             print(f"{name} error: {sample}")
         if r["other_cpu_percent_of_one_core"] > 15:
+            top = ", ".join(f"{k} {v:.0f}%" for k, v in r["other_cpu_top"].items())
             print(
                 f"warning: other processes used {r['other_cpu_percent_of_one_core']:.0f}% of a "
-                f"core during the {name} run: its figures are skewed; rerun on an idle machine"
+                f"core during the {name} run ({top}): its figures are skewed; rerun on an "
+                "idle machine"
             )
         if "family_lookup_plan" in r.get("diagnostics", {}):
             print(

@@ -22,7 +22,7 @@ from portside.agent.client import ApiError, ControlPlaneClient
 from portside.agent.driver import Driver
 from portside.agent.runner import ContainerRun, TaskRun
 from portside.agent.state import AgentState
-from portside.agent.worker import Worker
+from portside.agent.worker import Worker, shared_pools
 from portside.gateway import protocol
 
 log = logging.getLogger("portside.agent")
@@ -41,6 +41,10 @@ class AgentConfig:
     metadata_port: int = 51680
     cleanup_wait: float = 3 * 3600.0
     poll_wait: float = 20.0
+    # A simulated fleet: this many instances in one session, zones taken in turn.
+    instances: int = 1
+    zones: list[str] = field(default_factory=list)
+    threads: int = 8
 
 
 class Agent:
@@ -54,6 +58,7 @@ class Agent:
         self.workers: dict[str, Worker] = {}
         self.instance_arn = ""
         self.fargate_arn = ""
+        self.more_arns: list[str] = []
         self._session = ""
         self._after = 0
         self._after_lock = threading.Lock()
@@ -65,6 +70,7 @@ class Agent:
         self.stop_event = threading.Event()
         self.ready = threading.Event()
         self._metadata: Any = None
+        self._pools = shared_pools(config.threads)
 
     # -- registration --------------------------------------------------------------------
 
@@ -81,6 +87,7 @@ class Agent:
     def register(self) -> None:
         cfg = self.config
         saved = self.state.instance()
+        zone = (cfg.zones or [cfg.zone])[0]
         if cfg.cluster == "default":
             self.client.ecs("CreateCluster", clusterName="default")
         version = {
@@ -90,7 +97,7 @@ class Agent:
         }
         identity = {
             "instanceId": saved.get("ec2InstanceId") or "i-" + secrets.token_hex(9)[:17],
-            "availabilityZone": cfg.zone,
+            "availabilityZone": zone,
             "instanceType": cfg.instance_type,
             "region": cfg.region,
         }
@@ -98,7 +105,7 @@ class Agent:
             "cluster": cfg.cluster,
             "totalResources": self._resources(),
             "versionInfo": version,
-            "attributes": default_attributes(cfg.zone, cfg.instance_type, cfg.attributes),
+            "attributes": default_attributes(zone, cfg.instance_type, cfg.attributes),
             "instanceIdentityDocument": _json(identity),
         }
         if saved.get("cluster") == cfg.cluster and saved.get("containerInstanceArn"):
@@ -131,8 +138,45 @@ class Agent:
             )
             self.fargate_arn = fg["containerInstanceArn"]
             saved["fargateArn"] = self.fargate_arn
+        if cfg.instances > 1:
+            known = saved.get("more")
+            saved["more"] = self._register_more(params, known if isinstance(known, list) else [])
+            self.more_arns = list(saved["more"])
         self.state.save_instance(saved)
-        log.info("registered %s in cluster %s", self.instance_arn, cfg.cluster)
+        log.info(
+            "registered %s in cluster %s%s",
+            self.instance_arn,
+            cfg.cluster,
+            f" (and {cfg.instances - 1} more)" if cfg.instances > 1 else "",
+        )
+
+    def _register_more(self, first: dict[str, Any], known: list[str]) -> list[str]:
+        """Instances 2..N of a simulated fleet, registered from a few threads at once."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        cfg = self.config
+        zones = cfg.zones or [cfg.zone]
+
+        def one(n: int) -> str:
+            zone = zones[n % len(zones)]
+            params = dict(first)
+            params.pop("containerInstanceArn", None)
+            params["attributes"] = default_attributes(zone, cfg.instance_type, cfg.attributes)
+            params["instanceIdentityDocument"] = _json(
+                {
+                    "instanceId": "i-" + secrets.token_hex(9)[:17],
+                    "availabilityZone": zone,
+                    "instanceType": cfg.instance_type,
+                    "region": cfg.region,
+                }
+            )
+            if n - 1 < len(known):
+                params["containerInstanceArn"] = known[n - 1]
+            out = self.client.ecs("RegisterContainerInstance", **params)
+            return str(out["containerInstance"]["containerInstanceArn"])
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(one, range(1, cfg.instances)))
 
     # -- running -------------------------------------------------------------------------
 
@@ -159,6 +203,7 @@ class Agent:
             persist=self.state.save_run,
             forget=self.state.forget,
             cleanup_wait=self.config.cleanup_wait,
+            pools=self._pools,
         )
 
     def _start_metadata(self) -> None:
@@ -190,7 +235,7 @@ class Agent:
         if self._metadata is None:
             self._start_metadata()
         self.register()
-        for arn in filter(None, (self.instance_arn, self.fargate_arn)):
+        for arn in filter(None, (self.instance_arn, self.fargate_arn, *self.more_arns)):
             self.workers[arn] = self._make_worker(arn)
         for run in self.state.runs():
             worker = self.workers.get(run.doc.get("instanceArn", ""))

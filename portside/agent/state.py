@@ -24,11 +24,11 @@ class AgentState:
         tmp.write_bytes(orjson.dumps(data))
         os.replace(tmp, path)
 
-    def instance(self) -> dict[str, str]:
+    def instance(self) -> dict[str, Any]:
         path = self.root / "instance.json"
         return orjson.loads(path.read_bytes()) if path.exists() else {}
 
-    def save_instance(self, data: dict[str, str]) -> None:
+    def save_instance(self, data: dict[str, Any]) -> None:
         self._write(self.root / "instance.json", data)
 
     def _task_path(self, arn: str) -> Path:

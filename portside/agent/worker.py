@@ -24,6 +24,14 @@ Reporter = Callable[[TaskRun], None]
 EnvFor = Callable[[TaskRun, ContainerRun], dict[str, str]]
 
 
+def shared_pools(threads: int = 8) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    """The step pool and the stop pool (stops wait out stop timeouts, so they get their own)."""
+    return (
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="task"),
+        ThreadPoolExecutor(max_workers=64, thread_name_prefix="stop"),
+    )
+
+
 class Worker:
     def __init__(
         self,
@@ -38,6 +46,7 @@ class Worker:
         clock: Callable[[], float] = time.time,
         threads: int = 8,
         cleanup_wait: float = 3 * 3600.0,
+        pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None,
     ) -> None:
         self.driver = driver
         self.instance_arn = instance_arn
@@ -53,8 +62,8 @@ class Worker:
         self._locks: dict[str, threading.Lock] = {}
         self._queued: set[str] = set()
         self._mutex = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="task")
-        self._stops = ThreadPoolExecutor(max_workers=64, thread_name_prefix="stop")
+        # One agent may carry thousands of (simulated) instances: they share the pools.
+        self._pool, self._stops = pools or shared_pools(threads)
 
     # -- inputs --------------------------------------------------------------------------
 

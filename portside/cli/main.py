@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from portside import __version__
-from portside.cli import agent, env, server, up
+from portside.cli import agent, env, server, sim, up
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,7 @@ cli.add_command(server.server)
 cli.add_command(up.up)
 cli.add_command(env.env)
 cli.add_command(agent.agent)
+cli.add_command(sim.sim)
 
 
 def main() -> None:

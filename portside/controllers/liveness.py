@@ -65,6 +65,7 @@ class LivenessLoop:
                     inst = inst_ops.load(tx, arn)
                     if inst is not None and inst.agent_connected:
                         inst.agent_connected = False
+                        inst.disconnected_at = self.world.clock()
                         inst.version += 1
                         inst_ops.save(tx, inst)
             log.warning("%d instance(s) lost their agent", len(lost))

@@ -158,6 +158,7 @@ class AgentGateway:
                     inst = inst_ops.load(tx, arn)
                     if inst is not None and not inst.agent_connected and inst.status != "INACTIVE":
                         inst.agent_connected = True
+                        inst.disconnected_at = None
                         inst.version += 1
                         inst_ops.save(tx, inst)
 

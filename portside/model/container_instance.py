@@ -40,6 +40,7 @@ class ContainerInstance:
     # Capacity `portside up` provides for FARGATE tasks: never listed or counted as an instance.
     fargate: bool = False
     last_heartbeat: float = 0.0
+    disconnected_at: float | None = None  # when the agent was last seen going silent
 
     @property
     def id(self) -> str:

@@ -118,11 +118,11 @@ def _apply(op: Op, tx: Tx, report: Mapping[str, Any]) -> str | None:
     task.version += 1
     save(tx, task)
     if task.last_status == "STOPPED" and not was_stopped:
-        _release(tx, task)
+        release(tx, task)
     return None
 
 
-def _release(tx: Tx, task: Task) -> None:
+def release(tx: Tx, task: Task) -> None:
     """Give a stopped task's reservation back to its instance."""
     inst = inst_ops.load(tx, task.instance_arn)
     if inst is None or inst.fargate:

@@ -15,6 +15,7 @@ from portside.model.task import Task
 from portside.model.task_definition import ACTIVE, TaskDefinition
 from portside.ops import instances as inst_ops
 from portside.ops import placement, task_build
+from portside.scheduler import strategies
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
 from portside.ops.paging import check_max_results, decode_token, encode_token
@@ -124,7 +125,7 @@ def run_task(op: Op, params: Mapping[str, Any]) -> tuple[list[TaskView], list[di
             task_build.check_launch_type(td, launch_type)
             task_build.check_network(td, launch_type, params.get("networkConfiguration"))
         demand = task_demand(td.spec, params.get("overrides"))
-        return _place_and_save(op, tx, cluster, td, plan, demand, params, tags, None)
+        return place_and_save(op, tx, cluster, td, plan, demand, params, tags, None)
 
 
 def start_task(op: Op, params: Mapping[str, Any]) -> tuple[list[TaskView], list[dict[str, str]]]:
@@ -152,13 +153,13 @@ def start_task(op: Op, params: Mapping[str, Any]) -> tuple[list[TaskView], list[
                 failures.append({"arn": arn, "reason": "MISSING"})
             else:
                 targets.append(inst)
-        views, more = _place_and_save(
+        views, more = place_and_save(
             op, tx, cluster, td, [("EC2", None)] * len(targets), demand, params, tags, targets
         )
         return views, failures + more
 
 
-def _place_and_save(
+def place_and_save(
     op: Op,
     tx: Tx,
     cluster: Cluster,
@@ -168,6 +169,7 @@ def _place_and_save(
     params: Mapping[str, Any],
     tags: list[Tag],
     pinned: list[ContainerInstance] | None,
+    default_strategy: Sequence[Mapping[str, str]] = strategies.RUN_TASK_DEFAULT,
 ) -> tuple[list[TaskView], list[dict[str, str]]]:
     group = params.get("group") or f"family:{td.family}"
     rules, strategy = placement.check_rules(params, td)
@@ -205,6 +207,7 @@ def _place_and_save(
                 group=group,
                 rules=rules,
                 strategy=strategy,
+                default_strategy=default_strategy,
                 rng=op.world.rng,
             )
         for n, picked in zip(hosted, chosen, strict=True):

@@ -1,0 +1,102 @@
+"""What the service reconcilers read and what they decide: plain values, so `compute`
+functions stay pure (DESIGN.md rule 2). The loop in controllers/service.py builds the facts
+from the store and applies the plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFact:
+    """One of the service's tasks as the reconciler needs it."""
+
+    arn: str
+    deployment_id: str  # the deployment that started it (task.startedBy)
+    last_status: str  # PROVISIONING ... STOPPED
+    desired_status: str  # RUNNING | STOPPED
+    health_status: str  # HEALTHY | UNHEALTHY | UNKNOWN (the task's aggregate)
+    has_health_check: bool  # some essential container defines a healthCheck
+    instance_arn: str | None  # None for FARGATE
+    zone: str | None
+    started_at: float | None
+    stopped_at: float | None = None
+    stop_code: str | None = None
+    # Stopped without ever reaching RUNNING (could not be placed, pulled or started).
+    failed_to_start: bool = False
+
+    @property
+    def live(self) -> bool:
+        """Counts toward the service: wanted running and not yet stopped."""
+        return self.desired_status == "RUNNING" and self.last_status != "STOPPED"
+
+    @property
+    def running(self) -> bool:
+        return self.live and self.last_status == "RUNNING"
+
+    @property
+    def healthy(self) -> bool:
+        """RUNNING, and HEALTHY when the task has health checks."""
+        if not self.running:
+            return False
+        return (
+            self.health_status == "HEALTHY"
+            if self.has_health_check
+            else (self.health_status != "UNHEALTHY")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceFact:
+    arn: str
+    status: str  # ACTIVE | DRAINING | ...
+    connected: bool
+    zone: str | None = None
+    disconnected_since: float | None = None
+    # For DAEMON services: whether the service's placement constraints admit the instance.
+    eligible: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StartTasks:
+    deployment_id: str
+    count: int
+    # DAEMON: the instances to start one task each on (empty for REPLICA: the placer chooses).
+    instances: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StopTask:
+    task_arn: str
+    reason: str  # ECS's stoppedReason, e.g. "Scaling activity initiated by (deployment X)"
+
+
+@dataclass(slots=True)
+class DeploymentUpdate:
+    """New values for a deployment; None leaves a field as it is."""
+
+    id: str
+    status: str | None = None  # PRIMARY | ACTIVE | INACTIVE
+    rollout_state: str | None = None
+    rollout_state_reason: str | None = None
+    failed_tasks: int | None = None
+    running_count: int | None = None
+    pending_count: int | None = None
+
+
+@dataclass(slots=True)
+class Plan:
+    start: list[StartTasks] = field(default_factory=list)
+    stop: list[StopTask] = field(default_factory=list)
+    deployments: list[DeploymentUpdate] = field(default_factory=list)
+    # A new PRIMARY deployment the circuit breaker rolls back to: (task definition ARN, reason).
+    rollback: tuple[str, str] | None = None
+    events: list[str] = field(default_factory=list)  # ECS's wording, oldest first
+    running_count: int = 0
+    pending_count: int = 0
+    steady: bool | None = None  # None: unchanged
+    launch_backoff_until: float | None = None
+    launch_failures: int | None = None
+    # Seconds until the reconciler wants to look again even if nothing changes (grace
+    # periods, back-off); None: only when something changes.
+    recheck_in: float | None = None

@@ -1,0 +1,56 @@
+"""Service event messages in ECS's words."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from portside.scheduler import constraints
+
+TROUBLESHOOTING = (
+    "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
+)
+
+# ECS's phrase for why the closest instance did not take the task.
+_CLOSEST = {
+    "RESOURCE:CPU": "has insufficient CPU units available",
+    "RESOURCE:MEMORY": "has insufficient memory available",
+    "RESOURCE:PORTS": "is already using a port required by your task",
+    "RESOURCE:PORTS_UDP": "is already using a port required by your task",
+    "RESOURCE:GPU": "has insufficient GPU units available",
+    "ATTRIBUTE": "is missing an attribute required by your task",
+    "AGENT": "is not connected to Amazon ECS",
+}
+
+
+def _short(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def started(service: str, task_arns: Sequence[str]) -> str:
+    tasks = " ".join(f"(task {_short(a)})" for a in task_arns)
+    return f"(service {service}) has started {len(task_arns)} tasks: {tasks}."
+
+
+def stopped(service: str, task_arns: Sequence[str]) -> str:
+    tasks = " ".join(f"(task {_short(a)})" for a in task_arns)
+    return f"(service {service}) has stopped {len(task_arns)} running tasks: {tasks}."
+
+
+def unable_to_place(service: str, failures: Sequence[dict[str, str]]) -> str:
+    head = (
+        f"(service {service}) was unable to place a task because no container instance met "
+        "all of its requirements."
+    )
+    if not failures:
+        return (
+            f"{head} Reason: No Container Instances were found in your cluster. {TROUBLESHOOTING}"
+        )
+    rank = {reason: n for n, reason in enumerate(constraints.ORDER)}
+    arn, reason = min(
+        ((f["arn"], f["reason"]) for f in failures),
+        key=lambda f: (-rank.get(f[1], -1), f[0]),
+    )
+    why = _CLOSEST.get(reason, f"failed the {reason.split(' ')[0]} constraint")
+    return (
+        f"{head} The closest matching (container-instance {_short(arn)}) {why}. {TROUBLESHOOTING}"
+    )

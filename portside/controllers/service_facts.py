@@ -1,0 +1,103 @@
+"""Reading a service's world from the store as the reconcilers' facts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from portside.controllers.facts import InstanceFact, TaskFact
+from portside.model.container_instance import INACTIVE, ContainerInstance
+from portside.model.doc import from_doc
+from portside.model.service import IN_PROGRESS, Service
+from portside.model.task_definition import TaskDefinition
+from portside.scheduler.query import InstanceFacts, compile_query
+from portside.store.base import Tx
+
+
+def group(service: Service) -> str:
+    return f"service:{service.name}"
+
+
+def has_health_check(spec: Mapping[str, Any]) -> bool:
+    return any(
+        c.get("healthCheck") and c.get("essential", True)
+        for c in spec.get("containerDefinitions") or ()
+    )
+
+
+def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool]) -> list[TaskFact]:
+    """The service's live tasks, and the stopped ones of deployments still in progress (the
+    circuit breaker counts their failures)."""
+    in_progress = {d.id for d in service.deployments if d.rollout_state == IN_PROGRESS}
+    since = min((d.created_at for d in service.deployments if d.id in in_progress), default=0.0)
+    facts: list[TaskFact] = []
+    for _, doc in tx.scan("tasks", where={"cluster": service.cluster_arn, "grp": group(service)}):
+        stopped = doc.get("lastStatus") == "STOPPED"
+        deployment = str(doc.get("startedBy") or "")
+        if stopped and (deployment not in in_progress or (doc.get("stoppedAt") or 0) < since):
+            continue
+        facts.append(
+            TaskFact(
+                arn=doc["arn"],
+                deployment_id=deployment,
+                last_status=doc["lastStatus"],
+                desired_status=doc["desiredStatus"],
+                health_status=doc.get("healthStatus") or "UNKNOWN",
+                has_health_check=checks.get(doc["taskDefinitionArn"], False),
+                instance_arn=None if doc.get("launchType") == "FARGATE" else doc["instanceArn"],
+                zone=doc.get("availabilityZone"),
+                started_at=doc.get("startedAt"),
+                stopped_at=doc.get("stoppedAt"),
+                stop_code=doc.get("stopCode"),
+                failed_to_start=stopped and doc.get("startedAt") is None,
+            )
+        )
+    return facts
+
+
+def health_checks(tx: Tx, service: Service) -> dict[str, bool]:
+    out: dict[str, bool] = {}
+    for d in service.deployments:
+        if d.task_definition not in out:
+            doc = tx.get("task_definitions", d.task_definition)
+            out[d.task_definition] = doc is not None and has_health_check(
+                TaskDefinition.from_doc(doc).spec
+            )
+    return out
+
+
+def instance_facts(tx: Tx, service: Service) -> dict[str, InstanceFact]:
+    rules = [
+        c["expression"]
+        for c in service.placement_constraints
+        if c.get("type") == "memberOf" and c.get("expression")
+    ]
+    queries = [compile_query(r) for r in rules]
+    custom: dict[str, dict[str, str | None]] = {}
+    for _, doc in tx.scan("attributes", prefix=f"{service.cluster_arn}|"):
+        custom.setdefault(doc["targetId"], {})[doc["name"]] = doc.get("value")
+    out: dict[str, InstanceFact] = {}
+    for _, doc in tx.scan("container_instances", where={"cluster": service.cluster_arn}):
+        inst = from_doc(ContainerInstance, doc)
+        if inst.fargate or inst.status == INACTIVE:
+            continue
+        attrs = {a["name"]: a.get("value") for a in inst.attributes}
+        attrs.update(custom.get(inst.arn, {}))
+        view = InstanceFacts(
+            attributes=attrs,
+            ec2_instance_id=inst.ec2_instance_id,
+            registered_at=inst.registered_at,
+            running_tasks_count=sum(inst.group_counts.values()),
+            task_groups=frozenset(g for g, n in inst.group_counts.items() if n > 0),
+            agent_connected=inst.agent_connected,
+            agent_version=inst.version_info.get("agentVersion"),
+        )
+        out[inst.arn] = InstanceFact(
+            arn=inst.arn,
+            status=inst.status,
+            connected=inst.agent_connected,
+            zone=attrs.get("ecs.availability-zone"),
+            disconnected_since=inst.disconnected_at,
+            eligible=all(q(view) for q in queries),
+        )
+    return out

@@ -1,0 +1,99 @@
+"""A service: keeps desiredCount tasks of a task definition running, and rolls deployments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ACTIVE = "ACTIVE"
+DRAINING = "DRAINING"
+INACTIVE = "INACTIVE"
+
+REPLICA = "REPLICA"
+DAEMON = "DAEMON"
+
+# Deployment status and rollout state (ECS's words).
+PRIMARY = "PRIMARY"
+DEPLOYMENT_ACTIVE = "ACTIVE"
+DEPLOYMENT_INACTIVE = "INACTIVE"
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+
+MAX_EVENTS = 100
+
+
+@dataclass(slots=True)
+class Deployment:
+    id: str  # "ecs-svc/1234567890123456789"
+    status: str  # PRIMARY | ACTIVE | INACTIVE
+    task_definition: str  # ARN
+    desired_count: int
+    created_at: float
+    updated_at: float
+    rollout_state: str = IN_PROGRESS
+    rollout_state_reason: str = ""
+    failed_tasks: int = 0
+    # Counts the controller writes back each pass, as DescribeServices shows them.
+    running_count: int = 0
+    pending_count: int = 0
+    launch_type: str | None = None
+    capacity_provider_strategy: list[dict[str, Any]] = field(default_factory=list)
+    network_configuration: dict[str, Any] | None = None
+    platform_version: str | None = None
+    # The deployment this one rolls back from, when the circuit breaker made it.
+    rollback_of: str | None = None
+
+
+@dataclass(slots=True)
+class ServiceEvent:
+    id: str
+    created_at: float
+    message: str
+
+
+@dataclass(slots=True)
+class Service:
+    arn: str
+    name: str
+    cluster_arn: str
+    task_definition: str  # ARN of the PRIMARY deployment's task definition
+    desired_count: int
+    created_at: float
+    created_by: str
+    status: str = ACTIVE
+    scheduling_strategy: str = REPLICA
+    launch_type: str | None = None
+    capacity_provider_strategy: list[dict[str, Any]] = field(default_factory=list)
+    platform_version: str | None = None
+    # minimumHealthyPercent, maximumPercent, deploymentCircuitBreaker {enable, rollback}, alarms
+    deployment_configuration: dict[str, Any] = field(default_factory=dict)
+    deployment_controller: dict[str, str] = field(default_factory=lambda: {"type": "ECS"})
+    placement_constraints: list[dict[str, str]] = field(default_factory=list)
+    placement_strategy: list[dict[str, str]] = field(default_factory=list)
+    network_configuration: dict[str, Any] | None = None
+    health_check_grace_period_seconds: int | None = None
+    enable_execute_command: bool = False
+    enable_ecs_managed_tags: bool = False
+    propagate_tags: str | None = None
+    load_balancers: list[dict[str, Any]] = field(default_factory=list)
+    service_registries: list[dict[str, Any]] = field(default_factory=list)
+    role_arn: str | None = None
+    deployments: list[Deployment] = field(default_factory=list)
+    events: list[ServiceEvent] = field(default_factory=list)  # newest first, at most 100
+    # Controller bookkeeping.
+    running_count: int = 0
+    pending_count: int = 0
+    launch_backoff_until: float = 0.0  # no new tasks before this (tasks keep failing)
+    launch_failures: int = 0  # consecutive tasks that failed to start
+    steady: bool = False  # the last "reached a steady state" event still holds
+    deleted_at: float | None = None
+    version: int = 1
+
+    @property
+    def primary(self) -> Deployment:
+        return next(d for d in self.deployments if d.status == PRIMARY)
+
+    def add_event(self, event_id: str, now: float, message: str) -> None:
+        self.events.insert(0, ServiceEvent(event_id, now, message))
+        del self.events[MAX_EVENTS:]

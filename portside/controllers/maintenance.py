@@ -1,4 +1,6 @@
-"""Housekeeping on a timer: remove deleted task definitions nothing uses, trim the feed."""
+"""Housekeeping on a timer: remove deleted task definitions nothing uses, forget stopped
+tasks after an hour (ECS keeps them describable for at least that long), trim the change
+feed (agents further behind get a full snapshot; controllers resync every 30 s)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,22 @@ def regions(store: Store) -> set[tuple[str, str]]:
     return found
 
 
+STOPPED_TASK_TTL = 3600.0
+FEED_TTL = 3600.0
+
+
+def reap_stopped_tasks(store: Store, now: float, ttl: float = STOPPED_TASK_TTL) -> int:
+    removed = 0
+    with store.transaction() as tx:
+        for row in tx.index("tasks", where={"status": "STOPPED"}, ordered=False):
+            doc = tx.get("tasks", row[0])
+            if doc is not None and now - float(doc.get("stoppedAt") or now) > ttl:
+                tx.delete("tasks", row[0])
+                tx.delete("tags", row[0])
+                removed += 1
+    return removed
+
+
 class MaintenanceLoop:
     def __init__(self, world: World, *, account: str, interval: float = 10.0) -> None:
         self.world = world
@@ -33,6 +51,9 @@ class MaintenanceLoop:
         for region, account in regions(self.world.store):
             caller = Caller(account, region, "", root_principal(account))
             removed += task_definitions.reap_deleted(Op(self.world, caller))
+        now = self.world.clock()
+        removed += reap_stopped_tasks(self.world.store, now)
+        self.world.store.trim(now - FEED_TTL)
         return removed
 
     async def run(self) -> None:

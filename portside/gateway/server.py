@@ -205,7 +205,8 @@ class AgentGateway:
             self._heartbeat(op, session)
 
     def _oldest_seq(self) -> int:
-        return 0
+        # An agent that is further behind than the kept feed gets a full snapshot instead.
+        return self.world.store.oldest_seq()
 
     def _definition(self, op: Op, tx: Any, arn: str) -> dict[str, Any]:
         spec = self._definitions.get(arn)

@@ -85,6 +85,12 @@ class Store(Protocol):
     def last_seq(self) -> int:
         """The seq of the newest committed change (0 when none)."""
 
+    def oldest_seq(self) -> int:
+        """The seq of the oldest change still kept (0 when none)."""
+
+    def trim(self, before: float) -> int:
+        """Forget changes committed before `before`; return how many."""
+
     def wait(self, after: int, timeout: float) -> bool:
         """Block until a change newer than `after` is committed or `timeout` passes."""
 

@@ -258,6 +258,23 @@ class SqlStore:
             for seq, at, tbl, key, op, doc in rows
         ]
 
+    def oldest_seq(self) -> int:
+        """The seq of the oldest change still kept (0 when none)."""
+        with self.read() as tx:
+            tx._cur.execute("SELECT MIN(seq) FROM changes")
+            value = tx._cur.fetchone()[0]
+        return int(value or 0)
+
+    def trim(self, before: float) -> int:
+        """Forget changes committed before `before` (epoch seconds); the newest is kept."""
+        ph = self.placeholder
+        with self.transaction() as tx:
+            tx._cur.execute(
+                f"DELETE FROM changes WHERE at < {ph} AND seq < (SELECT MAX(seq) FROM changes)",
+                (before,),
+            )
+            return int(tx._cur.rowcount or 0)
+
     def wait(self, after: int, timeout: float) -> bool:
         with self._cond:
             return self._cond.wait_for(lambda: self._seq > after, timeout=timeout)

@@ -19,6 +19,7 @@ from portside.api.auth import SigV4Verifier
 from portside.config import ServerConfig
 from portside.controllers.liveness import LivenessLoop
 from portside.controllers.maintenance import MaintenanceLoop
+from portside.controllers.service import ServiceController
 from portside.gateway.server import AgentGateway
 from portside.ops.context import World
 from portside.store.sqlite import SqliteStore
@@ -56,6 +57,7 @@ def build_with_gateway(
     )
     maintenance = MaintenanceLoop(world, account=config.account)
     liveness = LivenessLoop(world, gateway)
+    services = ServiceController(world, config.account)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -65,13 +67,14 @@ def build_with_gateway(
         gateway.start()
         task = asyncio.create_task(maintenance.run())
         live = asyncio.create_task(liveness.run())
+        svc = asyncio.create_task(services.run())
         for hook in startup_hooks:
             await hook(app.rest)
         log.info("Portside control plane on %s (data: %s)", config.endpoint, config.data_dir)
         yield
         for hook in shutdown_hooks:
             await hook(app.rest)
-        for t in (task, live):
+        for t in (task, live, svc):
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await t

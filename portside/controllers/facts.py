@@ -24,6 +24,9 @@ class TaskFact:
     stop_code: str | None = None
     # Stopped without ever reaching RUNNING (could not be placed, pulled or started).
     failed_to_start: bool = False
+    # task.stoppedReason once a stop was asked for: the circuit breaker counts tasks the
+    # scheduler stopped for failing their health checks ("Task failed ... health checks").
+    stopped_reason: str | None = None
 
     @property
     def live(self) -> bool:
@@ -55,6 +58,9 @@ class InstanceFact:
     disconnected_since: float | None = None
     # For DAEMON services: whether the service's placement constraints admit the instance.
     eligible: bool = True
+    # For DAEMON services: live tasks of REPLICA services on the instance. On a DRAINING
+    # instance the daemon task is the last to stop: it waits until this is 0.
+    replica_tasks: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +88,7 @@ class DeploymentUpdate:
     failed_tasks: int | None = None
     running_count: int | None = None
     pending_count: int | None = None
+    desired_count: int | None = None  # DAEMON: tracks the eligible instances
 
 
 @dataclass(slots=True)
@@ -97,6 +104,8 @@ class Plan:
     steady: bool | None = None  # None: unchanged
     launch_backoff_until: float | None = None
     launch_failures: int | None = None
+    # DAEMON: the service's computed desiredCount (the instances it should run on).
+    desired_count: int | None = None
     # Seconds until the reconciler wants to look again even if nothing changes (grace
     # periods, back-off); None: only when something changes.
     recheck_in: float | None = None

@@ -25,16 +25,20 @@ def has_health_check(spec: Mapping[str, Any]) -> bool:
     )
 
 
-def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool]) -> list[TaskFact]:
-    """The service's live tasks, and the stopped ones of deployments still in progress (the
-    circuit breaker counts their failures)."""
+def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool], now: float) -> list[TaskFact]:
+    """The service's live tasks, and the stopped ones the circuit breaker and the launch
+    back-off still count: those of deployments in progress, and the PRIMARY's that stopped
+    within the last FACTS_WINDOW seconds."""
+    from portside.controllers.circuit_breaker import FACTS_WINDOW
+
     in_progress = {d.id for d in service.deployments if d.rollout_state == IN_PROGRESS}
-    since = min((d.created_at for d in service.deployments if d.id in in_progress), default=0.0)
+    primary = next((d.id for d in service.deployments if d.status == "PRIMARY"), "")
     facts: list[TaskFact] = []
     for _, doc in tx.scan("tasks", where={"cluster": service.cluster_arn, "grp": group(service)}):
         stopped = doc.get("lastStatus") == "STOPPED"
         deployment = str(doc.get("startedBy") or "")
-        if stopped and (deployment not in in_progress or (doc.get("stoppedAt") or 0) < since):
+        recent = now - float(doc.get("stoppedAt") or 0) <= FACTS_WINDOW
+        if stopped and not (recent and (deployment in in_progress or deployment == primary)):
             continue
         facts.append(
             TaskFact(
@@ -50,6 +54,7 @@ def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool]) -> list[Tas
                 stopped_at=doc.get("stoppedAt"),
                 stop_code=doc.get("stopCode"),
                 failed_to_start=stopped and doc.get("startedAt") is None,
+                stopped_reason=doc.get("stoppedReason"),
             )
         )
     return facts
@@ -66,6 +71,14 @@ def health_checks(tx: Tx, service: Service) -> dict[str, bool]:
     return out
 
 
+def _replica_groups(tx: Tx, cluster_arn: str) -> set[str]:
+    return {
+        f"service:{doc['name']}"
+        for _, doc in tx.scan("services", where={"cluster": cluster_arn})
+        if doc.get("schedulingStrategy", "REPLICA") == "REPLICA" and doc.get("status") != "INACTIVE"
+    }
+
+
 def instance_facts(tx: Tx, service: Service) -> dict[str, InstanceFact]:
     rules = [
         c["expression"]
@@ -76,6 +89,7 @@ def instance_facts(tx: Tx, service: Service) -> dict[str, InstanceFact]:
     custom: dict[str, dict[str, str | None]] = {}
     for _, doc in tx.scan("attributes", prefix=f"{service.cluster_arn}|"):
         custom.setdefault(doc["targetId"], {})[doc["name"]] = doc.get("value")
+    replica_groups = _replica_groups(tx, service.cluster_arn)
     out: dict[str, InstanceFact] = {}
     for _, doc in tx.scan("container_instances", where={"cluster": service.cluster_arn}):
         inst = from_doc(ContainerInstance, doc)
@@ -99,5 +113,6 @@ def instance_facts(tx: Tx, service: Service) -> dict[str, InstanceFact]:
             zone=attrs.get("ecs.availability-zone"),
             disconnected_since=inst.disconnected_at,
             eligible=all(q(view) for q in queries),
+            replica_tasks=sum(n for g, n in inst.group_counts.items() if g in replica_groups),
         )
     return out

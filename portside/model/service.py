@@ -43,6 +43,9 @@ class Deployment:
     platform_version: str | None = None
     # The deployment this one rolls back from, when the circuit breaker made it.
     rollback_of: str | None = None
+    # The deployments (ids) that were PRIMARY or ACTIVE when this one started: the source
+    # service revisions of its ServiceDeployment.
+    sources: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -79,6 +82,9 @@ class Service:
     load_balancers: list[dict[str, Any]] = field(default_factory=list)
     service_registries: list[dict[str, Any]] = field(default_factory=list)
     role_arn: str | None = None
+    # CreateService's idempotency: the caller's clientToken and a digest of the request.
+    client_token: str | None = None
+    create_digest: str | None = None
     deployments: list[Deployment] = field(default_factory=list)
     events: list[ServiceEvent] = field(default_factory=list)  # newest first, at most 100
     # Controller bookkeeping.
@@ -86,6 +92,9 @@ class Service:
     pending_count: int = 0
     launch_backoff_until: float = 0.0  # no new tasks before this (tasks keep failing)
     launch_failures: int = 0  # consecutive tasks that failed to start
+    # Failed starts of tasks that stopped at or before this do not count: UpdateService sets
+    # it to now when it resets the throttle (launch_failures, launch_backoff_until).
+    launch_failures_since: float = 0.0
     steady: bool = False  # the last "reached a steady state" event still holds
     deleted_at: float | None = None
     version: int = 1

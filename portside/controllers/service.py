@@ -1,0 +1,371 @@
+"""The service controller: watches the store, reconciles each service that changed, applies
+the plan. The decisions are the reconcilers' (replica.py, daemon.py, pure); this loop only
+reads, computes and applies (DESIGN.md rule 2), one service per transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from portside.controllers import service_events as words
+from portside.controllers.facts import Plan
+from portside.controllers.service_facts import group, health_checks, instance_facts, task_facts
+from portside.errors import PortsideError
+from portside.model import arn as arns
+from portside.model.cluster import Cluster
+from portside.model.doc import from_doc, to_doc
+from portside.model.service import (
+    ACTIVE,
+    DAEMON,
+    DEPLOYMENT_ACTIVE,
+    DRAINING,
+    INACTIVE,
+    PRIMARY,
+    Deployment,
+    Service,
+)
+from portside.ops import instances as inst_ops
+from portside.ops import task_definitions as taskdefs
+from portside.ops import tasks as task_ops
+from portside.ops.clusters import get_active
+from portside.ops.context import Caller, Op, World, root_principal
+from portside.ops.tags import get_tags
+from portside.ops.task_reports import release
+from portside.scheduler import strategies
+from portside.scheduler.capacity_split import split
+from portside.scheduler.demand import task_demand
+from portside.store.base import Change, Tx
+
+log = logging.getLogger("portside.services")
+
+TABLE = "services"
+RESYNC_EVERY = 30.0  # seconds: look at every service now and then, whatever changed
+REPEAT_AFTER = 300.0  # an identical event is not repeated within this many seconds
+
+
+def service_arn_for_task(doc: dict[str, Any]) -> str | None:
+    grp = str(doc.get("group") or "")
+    if not grp.startswith("service:"):
+        return None
+    cluster = str(doc.get("clusterArn", ""))
+    prefix, _, cluster_name = cluster.rpartition(":cluster/")
+    return f"{prefix}:service/{cluster_name}/{grp.removeprefix('service:')}"
+
+
+def new_deployment_id(world: World) -> str:
+    return "ecs-svc/" + str(int(world.new_id()[:16], 16) % 10**19).rjust(19, "0")
+
+
+class ServiceController:
+    def __init__(self, world: World, account: str) -> None:
+        self.world = world
+        self.account = account
+        self._after = world.store.last_seq()
+        self._due: dict[str, float] = {}
+        self._last_resync = 0.0
+
+    # -- what to look at -----------------------------------------------------------------
+
+    def _services_of_cluster(self, tx: Tx, cluster_arn: str) -> list[str]:
+        return [
+            row[0]
+            for row in tx.index(TABLE, where={"cluster": cluster_arn}, ordered=False)
+            if row[2] != INACTIVE
+        ]
+
+    def dirty(self, changes: Iterable[Change]) -> set[str]:
+        found: set[str] = set()
+        clusters: set[str] = set()
+        for change in changes:
+            if change.table == TABLE:
+                found.add(change.key)
+            elif change.table == "tasks" and change.doc is not None:
+                arn = service_arn_for_task(change.doc)
+                if arn:
+                    found.add(arn)
+            elif change.table == "container_instances" and change.doc is not None:
+                clusters.add(str(change.doc.get("clusterArn", "")))
+            elif change.table == "attributes" and change.doc is not None:
+                clusters.add(str(change.doc.get("cluster", "")))
+        if clusters:
+            with self.world.store.read() as tx:
+                for cluster in clusters:
+                    found.update(self._services_of_cluster(tx, cluster))
+        return found
+
+    def _everything(self) -> set[str]:
+        with self.world.store.read() as tx:
+            return {row[0] for row in tx.index(TABLE, ordered=False) if row[2] != INACTIVE}
+
+    def run_once(self) -> int:
+        """One pass: every service touched since the last pass, or due, or all on resync."""
+        now = self.world.clock()
+        changes = self.world.store.changes(self._after, limit=20000)
+        todo = self.dirty(changes)
+        if changes:
+            self._after = changes[-1].seq
+        if now - self._last_resync >= RESYNC_EVERY:
+            todo |= self._everything()
+            self._last_resync = now
+        todo |= {arn for arn, when in self._due.items() if when <= now}
+        for arn in sorted(todo):
+            self._due.pop(arn, None)
+            try:
+                self.reconcile(arn)
+            except Exception:
+                log.exception("reconciling %s failed", arn)
+        return len(todo)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.world.store.wait, self._after, 1.0)
+                while await asyncio.to_thread(self.run_once):
+                    pass
+            except Exception:
+                log.exception("service controller pass failed")
+                await asyncio.sleep(1.0)
+
+    # -- one service ---------------------------------------------------------------------
+
+    def _op(self, service_arn: str) -> Op:
+        region = service_arn.split(":")[3]
+        return Op(self.world, Caller(self.account, region, "", root_principal(self.account)))
+
+    def reconcile(self, service_arn: str) -> None:
+        from portside.controllers import daemon, replica
+
+        op = self._op(service_arn)
+        with op.store.transaction() as tx:
+            doc = tx.get(TABLE, service_arn)
+            if doc is None:
+                return
+            service = from_doc(Service, doc)
+            if service.status == INACTIVE:
+                return
+            try:
+                cluster = get_active(op, tx, service.cluster_arn)
+            except PortsideError:
+                return
+            now = op.now()
+            tasks = task_facts(tx, service, health_checks(tx, service), now)
+            instances = instance_facts(tx, service)
+            compute = daemon.compute if service.scheduling_strategy == DAEMON else replica.compute
+            plan = compute(service, tasks, instances, now)
+            self._apply(op, tx, cluster, service, plan, now)
+            if service.status == DRAINING and not any(t.live for t in tasks) and not plan.start:
+                service.status = INACTIVE
+                service.deleted_at = service.deleted_at or now
+            after = to_doc(service)
+            if after != doc:
+                service.version += 1
+                tx.put(TABLE, service.arn, to_doc(service))
+        if plan.recheck_in is not None:
+            self._due[service_arn] = self.world.clock() + max(0.05, plan.recheck_in)
+
+    def _event(self, service: Service, now: float, message: str) -> None:
+        recent = service.events[0] if service.events else None
+        if recent and recent.message == message and now - recent.created_at < REPEAT_AFTER:
+            return
+        service.add_event(self.world.new_id()[:8] + "-" + self.world.new_id()[:4], now, message)
+
+    def _apply(
+        self, op: Op, tx: Tx, cluster: Cluster, service: Service, plan: Plan, now: float
+    ) -> None:
+        by_id = {d.id: d for d in service.deployments}
+        for update in plan.deployments:
+            d = by_id.get(update.id)
+            if d is None:
+                continue
+            for field in (
+                "status",
+                "rollout_state",
+                "rollout_state_reason",
+                "failed_tasks",
+                "running_count",
+                "pending_count",
+            ):
+                value = getattr(update, field)
+                if value is not None and getattr(d, field) != value:
+                    setattr(d, field, value)
+                    d.updated_at = now
+        if plan.rollback is not None:
+            self._roll_back(service, plan.rollback, now)
+        for message in plan.events:
+            self._event(service, now, message)
+        desired = getattr(plan, "desired_count", None)
+        if desired is not None and service.scheduling_strategy == DAEMON:
+            service.desired_count = desired
+        stopped = self._stop(op, tx, service, plan, now)
+        if stopped:
+            self._event(service, now, words.stopped(service.name, stopped))
+        for start in plan.start:
+            self._start(
+                op,
+                tx,
+                cluster,
+                service,
+                start.deployment_id,
+                start.count,
+                list(start.instances),
+                now,
+            )
+        service.running_count = plan.running_count
+        service.pending_count = plan.pending_count
+        if plan.steady is not None:
+            service.steady = plan.steady
+        if plan.launch_backoff_until is not None:
+            service.launch_backoff_until = plan.launch_backoff_until
+        if plan.launch_failures is not None:
+            service.launch_failures = plan.launch_failures
+
+    def _roll_back(self, service: Service, rollback: tuple[str, str], now: float) -> None:
+        task_definition, reason = rollback
+        old = service.primary
+        old.status = DEPLOYMENT_ACTIVE
+        old.updated_at = now
+        new = Deployment(
+            id=new_deployment_id(self.world),
+            status=PRIMARY,
+            task_definition=task_definition,
+            desired_count=service.desired_count,
+            created_at=now,
+            updated_at=now,
+            launch_type=old.launch_type,
+            capacity_provider_strategy=list(old.capacity_provider_strategy),
+            network_configuration=old.network_configuration,
+            platform_version=old.platform_version,
+            rollback_of=old.id,
+            rollout_state_reason=reason,
+            sources=[d.id for d in service.deployments if d.status != "INACTIVE"],
+        )
+        service.deployments.insert(0, new)
+        service.task_definition = task_definition
+
+    def _stop(self, op: Op, tx: Tx, service: Service, plan: Plan, now: float) -> list[str]:
+        done: list[str] = []
+        for stop in plan.stop:
+            task = task_ops.load(tx, stop.task_arn)
+            if task is None or task.desired_status == "STOPPED":
+                continue
+            task.desired_status = "STOPPED"
+            task.stop_code = task.stop_code or "ServiceSchedulerInitiated"
+            task.stopped_reason = task.stopped_reason or stop.reason
+            task.stopping_at = task.stopping_at or now
+            task.version += 1
+            inst = inst_ops.load(tx, task.instance_arn)
+            if inst is None or not inst.agent_connected or inst.status == "INACTIVE":
+                # No agent will ever report this one stopped: its host is gone.
+                task.last_status = "STOPPED"
+                task.stopped_at = now
+                task.execution_stopped_at = task.execution_stopped_at or now
+                for c in task.containers:
+                    if c.last_status != "STOPPED":
+                        c.last_status = "STOPPED"
+                task_ops.save(tx, task)
+                release(tx, task)
+            else:
+                task_ops.save(tx, task)
+            done.append(task.arn)
+        return done
+
+    def _start(
+        self,
+        op: Op,
+        tx: Tx,
+        cluster: Cluster,
+        service: Service,
+        deployment_id: str,
+        count: int,
+        on: list[str],
+        now: float,
+    ) -> None:
+        dep = next((d for d in service.deployments if d.id == deployment_id), None)
+        if dep is None or count <= 0:
+            return
+        td = taskdefs.find(op, tx, dep.task_definition)
+        if td is None:
+            self._event(
+                service,
+                now,
+                f"(service {service.name}) failed to launch a task: "
+                f"task definition {dep.task_definition} not found.",
+            )
+            return
+        plan = self._launch_plan(tx, service, dep, count)
+        params: dict[str, Any] = {
+            "group": group(service),
+            "startedBy": dep.id,
+            "placementConstraints": service.placement_constraints,
+            "placementStrategy": service.placement_strategy,
+            "networkConfiguration": dep.network_configuration,
+            "enableExecuteCommand": service.enable_execute_command,
+        }
+        tags: list[dict[str, str]] = []
+        if service.propagate_tags == "SERVICE":
+            tags = get_tags(tx, service.arn)
+        elif service.propagate_tags == "TASK_DEFINITION":
+            params["propagateTags"] = "TASK_DEFINITION"
+        pinned = None
+        if on:
+            pinned = [i for a in on if (i := inst_ops.load(tx, a)) is not None]
+            plan = plan[: len(pinned)]
+        try:
+            views, failures = task_ops.place_and_save(
+                op,
+                tx,
+                cluster,
+                td,
+                plan,
+                task_demand(td.spec),
+                params,
+                tags,
+                pinned,
+                default_strategy=strategies.SERVICE_DEFAULT,
+            )
+        except PortsideError as exc:
+            if "No Container Instances" in exc.message:
+                self._event(service, now, words.unable_to_place(service.name, []))
+            else:
+                self._event(
+                    service,
+                    now,
+                    f"(service {service.name}) was unable to place a "
+                    f"task. Reason: {exc.message} {words.TROUBLESHOOTING}",
+                )
+            return
+        if views:
+            self._event(service, now, words.started(service.name, [v.task.arn for v in views]))
+        if failures and len(views) < len(plan):
+            self._event(service, now, words.unable_to_place(service.name, failures))
+
+    def _launch_plan(
+        self, tx: Tx, service: Service, dep: Deployment, count: int
+    ) -> list[tuple[str, str | None]]:
+        if dep.launch_type:
+            return [(dep.launch_type, None)] * count
+        strategy = dep.capacity_provider_strategy
+        if not strategy:
+            return [("EC2", None)] * count
+        already: dict[str, int] = {}
+        for _, doc in tx.scan(
+            "tasks", where={"cluster": service.cluster_arn, "grp": group(service)}
+        ):
+            if doc.get("lastStatus") != "STOPPED" and doc.get("capacityProviderName"):
+                name = doc["capacityProviderName"]
+                already[name] = already.get(name, 0) + 1
+        out: list[tuple[str, str | None]] = []
+        for name in split(strategy, count, already):
+            out.append(("FARGATE" if name in ("FARGATE", "FARGATE_SPOT") else "EC2", name))
+        return out
+
+
+def cluster_of(service_arn: str) -> str:
+    parsed = arns.parse(service_arn)
+    assert parsed is not None
+    return arns.cluster(parsed.region, parsed.account, parsed.path.split("/")[0])
+
+
+__all__ = ["ACTIVE", "ServiceController", "cluster_of"]

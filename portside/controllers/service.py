@@ -31,6 +31,7 @@ from portside.ops import task_definitions as taskdefs
 from portside.ops import tasks as task_ops
 from portside.ops.clusters import get_active
 from portside.ops.context import Caller, Op, World, root_principal
+from portside.ops.services import new_deployment_id
 from portside.ops.tags import get_tags
 from portside.ops.task_reports import release
 from portside.scheduler import strategies
@@ -52,10 +53,6 @@ def service_arn_for_task(doc: dict[str, Any]) -> str | None:
     cluster = str(doc.get("clusterArn", ""))
     prefix, _, cluster_name = cluster.rpartition(":cluster/")
     return f"{prefix}:service/{cluster_name}/{grp.removeprefix('service:')}"
-
-
-def new_deployment_id(world: World) -> str:
-    return "ecs-svc/" + str(int(world.new_id()[:16], 16) % 10**19).rjust(19, "0")
 
 
 class ServiceController:

@@ -138,16 +138,21 @@ def register(
         save(tx, inst)
         if tags:
             merge_tags(tx, inst.arn, tags)
-        return _view(tx, inst)
+        return _view(op, tx, inst)
 
 
-def _view(tx: Tx, inst: ContainerInstance) -> InstanceView:
+def _view(op: Op, tx: Tx, inst: ContainerInstance) -> InstanceView:
+    from portside.ops import capacity_providers
     from portside.ops.attributes import instance_attributes
 
     inst.running_tasks, inst.pending_tasks = counts(tx, inst)
-    return InstanceView(
-        inst, instance_attributes(tx, inst.cluster_arn, inst.arn), get_tags(tx, inst.arn)
+    custom = instance_attributes(tx, inst.cluster_arn, inst.arn)
+    # The provider whose Auto Scaling group the instance is in, as placement sees it.
+    names = {a["name"]: a.get("value") for a in (*inst.attributes, *custom)}
+    inst.capacity_provider_name = capacity_providers.provider_for_instance(
+        names, capacity_providers.load_active(op, tx)
     )
+    return InstanceView(inst, custom, get_tags(tx, inst.arn))
 
 
 def counts(tx: Tx, inst: ContainerInstance) -> tuple[int, int]:
@@ -175,7 +180,7 @@ def describe(
             if inst is None or inst.fargate or inst.cluster_arn != cluster_obj.arn:
                 failures.append({"arn": arn, "reason": "MISSING"})
                 continue
-            found.append(_view(tx, inst))
+            found.append(_view(op, tx, inst))
     return found, failures
 
 
@@ -255,7 +260,7 @@ def deregister(op: Op, cluster: str | None, ref: str, *, force: bool = False) ->
         inst.agent_connected = False
         inst.version += 1
         save(tx, inst)
-        view = _view(tx, inst)
+        view = _view(op, tx, inst)
         for key, _ in list(tx.scan("attributes", prefix=f"{inst.cluster_arn}|{inst.arn}|")):
             tx.delete("attributes", key)
         return view
@@ -285,7 +290,7 @@ def update_state(
                 inst.status = status
                 inst.version += 1
                 save(tx, inst)
-            found.append(_view(tx, inst))
+            found.append(_view(op, tx, inst))
     return found, failures
 
 

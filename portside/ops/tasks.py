@@ -15,12 +15,12 @@ from portside.model.task import Task
 from portside.model.task_definition import ACTIVE, TaskDefinition
 from portside.ops import instances as inst_ops
 from portside.ops import placement, task_build
-from portside.scheduler import strategies
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
 from portside.ops.paging import check_max_results, decode_token, encode_token
 from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
 from portside.ops.task_definitions import find as find_task_definition
+from portside.scheduler import strategies
 from portside.scheduler.capacity_split import split
 from portside.scheduler.demand import task_demand
 from portside.store.base import Tx
@@ -81,15 +81,11 @@ def _launch_plan(
     from portside.ops.capacity import check_strategy
 
     checked = check_strategy(strategy, cluster.capacity_providers)
-    out: list[tuple[str, str | None]] = []
-    for name in split(checked, count):
-        if name in ("FARGATE", "FARGATE_SPOT"):
-            out.append(("FARGATE", name))
-        else:
-            raise InvalidParameterException(
-                f"Capacity provider {name} has no container instances in this cluster yet."
-            )
-    return out
+    # An Auto Scaling group provider's tasks are EC2 tasks on the provider's instances.
+    return [
+        ("FARGATE" if name in ("FARGATE", "FARGATE_SPOT") else "EC2", name)
+        for name in split(checked, count)
+    ]
 
 
 def _fargate_instances(op: Op, tx: Tx) -> list[ContainerInstance]:
@@ -241,7 +237,10 @@ def place_and_save(
             now=op.now(),
             demand=demand,
             params=params,
-            capacity_provider=provider or host.capacity_provider_name,
+            # Only a task placed through a capacity provider names one: "If a task uses a
+            # launch type, the capacity it uses isn't counted by any capacity providers"
+            # (developer guide, capacity provider concepts).
+            capacity_provider=provider,
             availability_zone=host.attribute("ecs.availability-zone"),
         )
         save(tx, task)

@@ -294,15 +294,15 @@ def test_other_json_content_types_are_accepted(wire: Wire, content_type: str) ->
 
 
 def test_unimplemented_action_says_so(wire: Wire) -> None:
-    message = refused(wire.call("CreateService"), "UnknownOperationException", 400)
-    assert "CreateService" in message
+    message = refused(wire.call("CreateTaskSet"), "UnknownOperationException", 400)
+    assert "CreateTaskSet" in message
     assert "not implement" in message
 
 
 def test_unimplemented_action_still_needs_a_signature(wire: Wire) -> None:
-    # ECS knows CreateService, so it authenticates before anything else.
-    refused(wire.call("CreateService", sign=False), "MissingAuthenticationTokenException")
-    refused(wire.call("CreateService", secret_key="wrong"), "InvalidSignatureException")
+    # ECS knows CreateTaskSet, so it authenticates before anything else.
+    refused(wire.call("CreateTaskSet", sign=False), "MissingAuthenticationTokenException")
+    refused(wire.call("CreateTaskSet", secret_key="wrong"), "InvalidSignatureException")
 
 
 def test_known_action_unsigned_learns_nothing_of_the_body(wire: Wire) -> None:

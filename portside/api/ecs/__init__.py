@@ -8,6 +8,7 @@ from portside.api.ecs import (  # noqa: F401  (imported to register their action
     capacity_providers,
     clusters,
     instances,
+    services,
     tags,
     task_definitions,
     tasks,

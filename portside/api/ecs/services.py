@@ -1,0 +1,252 @@
+"""ECS service actions: wire <-> ops. ops/services.py says how our deployments map to ECS's
+service deployments and service revisions."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from portside.api.ecs.registry import action
+from portside.model.service import DEPLOYMENT_INACTIVE, FAILED, Deployment, Service
+from portside.ops import services
+from portside.ops.context import Op
+from portside.ops.services import ServiceDeploymentView, ServiceView
+
+# The circuit breaker's failure threshold: half the desired count, at least 3, at most 200
+# (API reference, ServiceDeploymentCircuitBreaker).
+BREAKER_MIN, BREAKER_MAX = 3, 200
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def _launch(launch_type: str | None, strategy: list[dict[str, Any]]) -> dict[str, Any]:
+    """launchType or capacityProviderStrategy, whichever the service or deployment uses (the
+    other is omitted, as DescribeServices does), and the platform family on Fargate."""
+    fargate = launch_type == "FARGATE" or any(
+        i["capacityProvider"] in ("FARGATE", "FARGATE_SPOT") for i in strategy
+    )
+    out: dict[str, Any] = {}
+    if launch_type:
+        out["launchType"] = launch_type
+    else:
+        out["capacityProviderStrategy"] = strategy
+    if fargate:
+        out["platformFamily"] = "Linux"
+    return out
+
+
+def shape_deployment(d: Deployment) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "id": d.id,
+            "status": d.status,
+            "taskDefinition": d.task_definition,
+            "desiredCount": d.desired_count,
+            "pendingCount": d.pending_count,
+            "runningCount": d.running_count,
+            "failedTasks": d.failed_tasks,
+            "createdAt": d.created_at,
+            "updatedAt": d.updated_at,
+            **_launch(d.launch_type, d.capacity_provider_strategy),
+            "platformVersion": d.platform_version,
+            "networkConfiguration": d.network_configuration,
+            "rolloutState": d.rollout_state,
+            "rolloutStateReason": d.rollout_state_reason or None,
+        }
+    )
+
+
+def _revision(service: Service, d: Deployment) -> dict[str, Any]:
+    return {
+        "arn": services.service_revision_arn(service, d.id),
+        "requestedTaskCount": d.desired_count,
+        "runningTaskCount": d.running_count,
+        "pendingTaskCount": d.pending_count,
+    }
+
+
+def shape(view: ServiceView, include_tags: bool = False) -> dict[str, Any]:
+    s = view.service
+    live = [d for d in s.deployments if d.status != DEPLOYMENT_INACTIVE]
+    current = services.current_deployment(s)
+    out = _drop_none(
+        {
+            "serviceArn": s.arn,
+            "serviceName": s.name,
+            "clusterArn": s.cluster_arn,
+            "loadBalancers": s.load_balancers,
+            "serviceRegistries": s.service_registries,
+            "status": s.status,
+            "desiredCount": s.desired_count,
+            "runningCount": s.running_count,
+            "pendingCount": s.pending_count,
+            **_launch(s.launch_type, s.capacity_provider_strategy),
+            "platformVersion": s.platform_version,
+            "taskDefinition": s.task_definition,
+            "deploymentConfiguration": s.deployment_configuration,
+            "deployments": [shape_deployment(d) for d in live],
+            "roleArn": s.role_arn,
+            "events": [
+                {"id": e.id, "createdAt": e.created_at, "message": e.message} for e in s.events
+            ],
+            "createdAt": s.created_at,
+            "currentServiceDeployment": services.service_deployment_arn(s, current.id)
+            if current is not None
+            else None,
+            "currentServiceRevisions": [_revision(s, d) for d in live],
+            "placementConstraints": s.placement_constraints,
+            "placementStrategy": s.placement_strategy,
+            "networkConfiguration": s.network_configuration,
+            "healthCheckGracePeriodSeconds": s.health_check_grace_period_seconds or 0,
+            "schedulingStrategy": s.scheduling_strategy,
+            "deploymentController": s.deployment_controller,
+            "createdBy": s.created_by,
+            "enableECSManagedTags": s.enable_ecs_managed_tags,
+            "propagateTags": s.propagate_tags or "NONE",
+            "enableExecuteCommand": s.enable_execute_command,
+        }
+    )
+    if include_tags:
+        out["tags"] = list(view.tags)
+    return out
+
+
+# -- service deployments --------------------------------------------------------------------
+
+
+def _monitor(status: str, enabled: bool, tripped: bool) -> str:
+    if not enabled:
+        return "DISABLED"
+    if tripped:
+        return "TRIGGERED"
+    return "MONITORING" if status == "IN_PROGRESS" else "MONITORING_COMPLETE"
+
+
+def shape_service_deployment(view: ServiceDeploymentView) -> dict[str, Any]:
+    s, d = view.service, view.deployment
+    by_id = {x.id: x for x in s.deployments}
+    config = s.deployment_configuration
+    breaker = config.get("deploymentCircuitBreaker") or {}
+    failed = d.rollout_state == FAILED
+    alarms = config.get("alarms") or {}
+    sources = []
+    for source_id in d.sources:
+        source = by_id.get(source_id)
+        sources.append(
+            _revision(s, source)
+            if source is not None
+            else {
+                "arn": services.service_revision_arn(s, source_id),
+                "requestedTaskCount": 0,
+                "runningTaskCount": 0,
+                "pendingTaskCount": 0,
+            }
+        )
+    rollback = view.rollback
+    return _drop_none(
+        {
+            "serviceDeploymentArn": services.service_deployment_arn(s, d.id),
+            "serviceArn": s.arn,
+            "clusterArn": s.cluster_arn,
+            "createdAt": d.created_at,
+            "startedAt": d.created_at,
+            "finishedAt": view.finished_at,
+            "stoppedAt": view.stopped_at,
+            "updatedAt": max([d.updated_at] + ([rollback.updated_at] if rollback else [])),
+            "sourceServiceRevisions": sources,
+            "targetServiceRevision": _revision(s, d),
+            "status": view.status,
+            "statusReason": view.reason or None,
+            "deploymentConfiguration": config,
+            "rollback": {
+                "reason": d.rollout_state_reason or "The deployment failed.",
+                "startedAt": rollback.created_at,
+                "serviceRevisionArn": services.service_revision_arn(s, rollback.id),
+            }
+            if rollback is not None
+            else None,
+            "deploymentCircuitBreaker": {
+                "status": _monitor(view.status, bool(breaker.get("enable")), failed),
+                "failureCount": d.failed_tasks,
+                "threshold": min(BREAKER_MAX, max(BREAKER_MIN, math.ceil(d.desired_count / 2))),
+            },
+            "alarms": _drop_none(
+                {
+                    "status": _monitor(view.status, bool(alarms.get("enable")), False),
+                    "alarmNames": list(alarms.get("alarmNames") or ()) or None,
+                }
+            ),
+        }
+    )
+
+
+def shape_brief(view: ServiceDeploymentView) -> dict[str, Any]:
+    s, d = view.service, view.deployment
+    return _drop_none(
+        {
+            "serviceDeploymentArn": services.service_deployment_arn(s, d.id),
+            "serviceArn": s.arn,
+            "clusterArn": s.cluster_arn,
+            "startedAt": d.created_at,
+            "createdAt": d.created_at,
+            "finishedAt": view.finished_at,
+            "targetServiceRevisionArn": services.service_revision_arn(s, d.id),
+            "status": view.status,
+            "statusReason": view.reason or None,
+        }
+    )
+
+
+# -- actions --------------------------------------------------------------------------------
+
+
+@action("CreateService")
+def create_service(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    return {"service": shape(services.create_service(op, p))}
+
+
+@action("UpdateService")
+def update_service(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    return {"service": shape(services.update_service(op, p))}
+
+
+@action("DeleteService")
+def delete_service(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    view = services.delete_service(op, p.get("cluster"), p["service"], bool(p.get("force")))
+    return {"service": shape(view)}
+
+
+@action("DescribeServices")
+def describe_services(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    found, failures = services.describe_services(op, p.get("cluster"), p["services"])
+    include_tags = "TAGS" in (p.get("include") or ())
+    return {"services": [shape(v, include_tags) for v in found], "failures": failures}
+
+
+@action("ListServices")
+def list_services(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    keys, token = services.list_services(op, p)
+    out: dict[str, Any] = {"serviceArns": keys}
+    if token:
+        out["nextToken"] = token
+    return out
+
+
+@action("ListServiceDeployments")
+def list_service_deployments(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    views, token = services.list_service_deployments(op, p)
+    out: dict[str, Any] = {"serviceDeployments": [shape_brief(v) for v in views]}
+    if token:
+        out["nextToken"] = token
+    return out
+
+
+@action("DescribeServiceDeployments")
+def describe_service_deployments(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    found, failures = services.describe_service_deployments(op, p["serviceDeploymentArns"])
+    return {
+        "serviceDeployments": [shape_service_deployment(v) for v in found],
+        "failures": failures,
+    }

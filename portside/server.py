@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from portside import credentials
 from portside.api.app import ApiConfig, Edge, create_app
 from portside.api.auth import SigV4Verifier
+from portside.api.http import CorkedHttpToolsProtocol
 from portside.config import ServerConfig
 from portside.controllers.liveness import LivenessLoop
 from portside.controllers.maintenance import MaintenanceLoop
@@ -111,7 +112,7 @@ def run(
             log_level=log_level.lower(),
             access_log=False,
             loop="uvloop",
-            http="httptools",
+            http=CorkedHttpToolsProtocol,
             lifespan="on",
             timeout_graceful_shutdown=5,
             # Nothing proxies in front of us by default, and every request pays for these.

@@ -294,6 +294,8 @@ class _Pass:
             and rollout != IN_PROGRESS
             and plan.running_count == self.limits.desired
             and plan.pending_count == 0
+            # A pass that stops tasks (a scale-in, say) is not steady yet: the next one is.
+            and not self.stops
         )
         if steady and not service.steady:
             plan.events.append(f"(service {service.name}) has reached a steady state.")

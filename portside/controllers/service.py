@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from portside.controllers import service_events as words
-from portside.controllers.facts import Plan
+from portside.controllers.facts import InstanceFact, Plan, TaskFact
 from portside.controllers.service_facts import group, health_checks, instance_facts, task_facts
 from portside.errors import PortsideError
 from portside.model import arn as arns
@@ -152,7 +152,11 @@ class ServiceController:
             compute = daemon.compute if service.scheduling_strategy == DAEMON else replica.compute
             plan = compute(service, tasks, instances, now)
             self._apply(op, tx, cluster, service, plan, now)
-            if service.status == DRAINING and not any(t.live for t in tasks) and not plan.start:
+            if (
+                service.status == DRAINING
+                and not plan.start
+                and not self._holding(tasks, instances)
+            ):
                 service.status = INACTIVE
                 service.deleted_at = service.deleted_at or now
             after = to_doc(service)
@@ -162,32 +166,30 @@ class ServiceController:
         if plan.recheck_in is not None:
             self._due[service_arn] = self.world.clock() + max(0.05, plan.recheck_in)
 
+    @staticmethod
+    def _holding(tasks: Iterable[TaskFact], instances: Mapping[str, InstanceFact]) -> bool:
+        """Some task is not STOPPED yet where an agent will report it: a deleted service
+        is INACTIVE only once its tasks have stopped (DeleteService)."""
+        for t in tasks:
+            if t.last_status == "STOPPED":
+                continue
+            inst = instances.get(t.instance_arn) if t.instance_arn else None
+            if t.live or t.instance_arn is None or (inst is not None and inst.connected):
+                return True
+        return False
+
     def _event(self, service: Service, now: float, message: str) -> None:
         recent = service.events[0] if service.events else None
         if recent and recent.message == message and now - recent.created_at < REPEAT_AFTER:
             return
-        service.add_event(self.world.new_id()[:8] + "-" + self.world.new_id()[:4], now, message)
+        raw = self.world.new_id()
+        # ECS's event ids are UUIDs; the id source gives 32 hex digits.
+        event_id = "-".join((raw[:8], raw[8:12], raw[12:16], raw[16:20], raw[20:32]))
+        service.add_event(event_id, now, message)
 
     def _apply(
         self, op: Op, tx: Tx, cluster: Cluster, service: Service, plan: Plan, now: float
     ) -> None:
-        by_id = {d.id: d for d in service.deployments}
-        for update in plan.deployments:
-            d = by_id.get(update.id)
-            if d is None:
-                continue
-            for field in (
-                "status",
-                "rollout_state",
-                "rollout_state_reason",
-                "failed_tasks",
-                "running_count",
-                "pending_count",
-            ):
-                value = getattr(update, field)
-                if value is not None and getattr(d, field) != value:
-                    setattr(d, field, value)
-                    d.updated_at = now
         if plan.rollback is not None:
             self._roll_back(service, plan.rollback, now)
         for message in plan.events:
@@ -198,8 +200,9 @@ class ServiceController:
         stopped = self._stop(op, tx, service, plan, now)
         if stopped:
             self._event(service, now, words.stopped(service.name, stopped))
+        unplaced: dict[str, int] = {}
         for start in plan.start:
-            self._start(
+            placed = self._start(
                 op,
                 tx,
                 cluster,
@@ -209,14 +212,46 @@ class ServiceController:
                 list(start.instances),
                 now,
             )
+            if service.scheduling_strategy != DAEMON:
+                # The REPLICA plan counts its starts as pending; a task that could not be
+                # placed was never created and is no PENDING task (ECS's pendingCount).
+                unplaced[start.deployment_id] = (
+                    unplaced.get(start.deployment_id, 0) + start.count - placed
+                )
+        self._update_deployments(service, plan, unplaced, now)
         service.running_count = plan.running_count
-        service.pending_count = plan.pending_count
+        service.pending_count = max(0, plan.pending_count - sum(unplaced.values()))
         if plan.steady is not None:
             service.steady = plan.steady
         if plan.launch_backoff_until is not None:
             service.launch_backoff_until = plan.launch_backoff_until
         if plan.launch_failures is not None:
             service.launch_failures = plan.launch_failures
+
+    @staticmethod
+    def _update_deployments(
+        service: Service, plan: Plan, unplaced: Mapping[str, int], now: float
+    ) -> None:
+        by_id = {d.id: d for d in service.deployments}
+        for update in plan.deployments:
+            d = by_id.get(update.id)
+            if d is None:
+                continue
+            if update.pending_count is not None:
+                update.pending_count = max(0, update.pending_count - unplaced.get(d.id, 0))
+            for field in (
+                "status",
+                "rollout_state",
+                "rollout_state_reason",
+                "failed_tasks",
+                "running_count",
+                "pending_count",
+                "desired_count",  # DAEMON: the instances it runs on
+            ):
+                value = getattr(update, field)
+                if value is not None and getattr(d, field) != value:
+                    setattr(d, field, value)
+                    d.updated_at = now
 
     def _roll_back(self, service: Service, rollback: tuple[str, str], now: float) -> None:
         task_definition, reason = rollback
@@ -278,10 +313,11 @@ class ServiceController:
         count: int,
         on: list[str],
         now: float,
-    ) -> None:
+    ) -> int:
+        """Start up to `count` tasks of the deployment; how many were placed."""
         dep = next((d for d in service.deployments if d.id == deployment_id), None)
         if dep is None or count <= 0:
-            return
+            return 0
         td = taskdefs.find(op, tx, dep.task_definition)
         if td is None:
             self._event(
@@ -290,7 +326,7 @@ class ServiceController:
                 f"(service {service.name}) failed to launch a task: "
                 f"task definition {dep.task_definition} not found.",
             )
-            return
+            return 0
         plan = self._launch_plan(tx, service, dep, count)
         params: dict[str, Any] = {
             "group": group(service),
@@ -332,11 +368,26 @@ class ServiceController:
                     f"(service {service.name}) was unable to place a "
                     f"task. Reason: {exc.message} {words.TROUBLESHOOTING}",
                 )
-            return
+            return 0
         if views:
             self._event(service, now, words.started(service.name, [v.task.arn for v in views]))
-        if failures and len(views) < len(plan):
+        if failures and len(views) < len(plan) and not self._stopping(tx, service):
             self._event(service, now, words.unable_to_place(service.name, failures))
+        return len(views)
+
+    def _stopping(self, tx: Tx, service: Service) -> bool:
+        """Some of the service's tasks are stopping on a connected instance: their resources
+        come free when they report STOPPED, and that report brings another pass. A start that
+        waits for them (a rolling deployment on a full cluster) is not "unable to place"."""
+        for _, doc in tx.scan(
+            "tasks", where={"cluster": service.cluster_arn, "grp": group(service)}
+        ):
+            if doc.get("desiredStatus") != "STOPPED" or doc.get("lastStatus") == "STOPPED":
+                continue
+            inst = inst_ops.load(tx, str(doc.get("instanceArn") or ""))
+            if inst is not None and inst.agent_connected and inst.status != "INACTIVE":
+                return True
+        return False
 
     def _launch_plan(
         self, tx: Tx, service: Service, dep: Deployment, count: int

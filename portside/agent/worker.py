@@ -114,7 +114,7 @@ class Worker:
         for arn, run in list(self.runs.items()):
             if run.status == "STOPPED":
                 if run.stopped_at is not None and now - run.stopped_at >= self.cleanup_wait:
-                    self._pool.submit(self._cleanup, arn)
+                    self._submit(self._pool, self._cleanup, arn)
             elif any(c.state in ("running", "created") for c in run.containers.values()):
                 self.schedule(arn, refresh=True)
 
@@ -123,7 +123,14 @@ class Worker:
             if arn in self._queued:
                 return
             self._queued.add(arn)
-        self._pool.submit(self._step_all, arn, refresh)
+        self._submit(self._pool, self._step_all, arn, refresh)
+
+    @staticmethod
+    def _submit(pool: ThreadPoolExecutor, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            pool.submit(fn, *args)
+        except RuntimeError:
+            pass  # the agent is shutting down: nothing new starts
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -212,7 +219,7 @@ class Worker:
             if c.runtime_id:
                 # In the background: a stop may wait its whole stopTimeout, and every container
                 # of the task gets its SIGTERM at once, as with ECS.
-                self._stops.submit(self._stop, run.arn, c.runtime_id, action.timeout)
+                self._submit(self._stops, self._stop, run.arn, c.runtime_id, action.timeout)
             else:
                 c.state = "exited"
         elif kind == "teardown":

@@ -4,6 +4,7 @@ event for one of its containers, and on a periodic tick (health and exits)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -127,10 +128,9 @@ class Worker:
 
     @staticmethod
     def _submit(pool: ThreadPoolExecutor, fn: Callable[..., None], *args: Any) -> None:
-        try:
+        # After shutdown the pools refuse work: the agent is stopping, nothing new starts.
+        with contextlib.suppress(RuntimeError):
             pool.submit(fn, *args)
-        except RuntimeError:
-            pass  # the agent is shutting down: nothing new starts
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

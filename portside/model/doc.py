@@ -1,15 +1,21 @@
 """Dataclass <-> stored document, with camelCase member names (the store keeps documents in
-the same vocabulary ECS uses, so a document read by hand or by SQL reads like ECS)."""
+the same vocabulary ECS uses, so a document read by hand or by SQL reads like ECS).
+
+Converters are built once per class from its type hints: reading a document is then plain
+function calls, with no typing introspection per field (it was most of the placer's cost
+of reading a fleet)."""
 
 from __future__ import annotations
 
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from functools import cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+Convert = Callable[[Any], Any]
 
 
 def camel(name: str) -> str:
@@ -23,35 +29,65 @@ def _fields(cls: type) -> tuple[tuple[str, str, Any], ...]:
     return tuple((f.name, camel(f.name), hints[f.name]) for f in dataclasses.fields(cls))
 
 
+def _plain(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_doc(value)
+    return value
+
+
 def to_doc(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {key: to_doc(getattr(obj, name)) for name, key, _ in _fields(type(obj))}
-    if isinstance(obj, list | tuple):
-        return [to_doc(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: to_doc(v) for k, v in obj.items()}
-    return obj
+        return {key: _plain(getattr(obj, name)) for name, key, _ in _fields(type(obj))}
+    return _plain(obj)
 
 
-def _convert(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _converter(hint: Any) -> Convert:
+    """A function turning a stored value into `hint`'s type (None stays None)."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _convert(inner[0], value) if len(inner) == 1 else value
+        return _converter(inner[0]) if len(inner) == 1 else _identity
     if origin is list:
         (item,) = typing.get_args(hint)
-        return [_convert(item, v) for v in value]
+        each = _converter(item)
+        if each is _identity:
+            return _identity
+        return lambda v: None if v is None else [each(x) for x in v]
     if origin is dict:
         _, item = typing.get_args(hint)
-        return {k: _convert(item, v) for k, v in value.items()}
+        each = _converter(item)
+        if each is _identity:
+            return _identity
+        return lambda v: None if v is None else {k: each(x) for k, x in v.items()}
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return from_doc(hint, value)
-    return value
+        build = _builder(hint)
+        return lambda v: None if v is None else build(v)
+    return _identity
+
+
+@cache
+def _builder(cls: type) -> Callable[[dict[str, Any]], Any]:
+    plan = [(name, key, _converter(hint)) for name, key, hint in _fields(cls)]
+
+    def build(doc: dict[str, Any]) -> Any:
+        kwargs = {}
+        for name, key, convert in plan:
+            if key in doc:
+                value = doc[key]
+                kwargs[name] = value if convert is _identity else convert(value)
+        return cls(**kwargs)
+
+    return build
 
 
 def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
     klass: Any = cls
-    kwargs = {name: _convert(hint, doc[key]) for name, key, hint in _fields(klass) if key in doc}
-    return cls(**kwargs)
+    return _builder(klass)(doc)

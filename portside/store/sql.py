@@ -177,6 +177,7 @@ class SqlStore:
         self._cond = threading.Condition()
         self._local = threading.local()
         self._subscribers: list[Callable[[int], None]] = []
+        self._writer = threading.RLock()
         self._seq = self._query_last_seq()
 
     # -- backend hooks -----------------------------------------------------------------------
@@ -198,16 +199,19 @@ class SqlStore:
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
-        conn = self._conn()
-        cur = conn.cursor()
-        self._begin(cur, writable=True)
-        tx = SqlTx(self, cur, writable=True)
-        try:
-            yield tx
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
+        # Writers of this process queue here, in order, rather than in the database's busy
+        # handler, which polls with back-off and gives up ("database is locked") under load.
+        with self._writer:
+            conn = self._conn()
+            cur = conn.cursor()
+            self._begin(cur, writable=True)
+            tx = SqlTx(self, cur, writable=True)
+            try:
+                yield tx
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
         if tx.wrote:
             self._notify()
 

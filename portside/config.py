@@ -27,6 +27,8 @@ class ServerConfig:
     data_dir: Path = Path("~/.portside")
     account: str = DEFAULT_ACCOUNT
     synchronous: str = "FULL"
+    # Seconds an instance's agent may be silent before its service tasks are replaced.
+    lost_instance_grace: float = 300.0
 
     @property
     def endpoint(self) -> str:

@@ -58,7 +58,7 @@ def build_with_gateway(
     )
     maintenance = MaintenanceLoop(world, account=config.account)
     liveness = LivenessLoop(world, gateway)
-    services = ServiceController(world, config.account)
+    services = ServiceController(world, config.account, lost_grace=config.lost_instance_grace)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -35,6 +35,14 @@ def server_options(fn: F) -> F:
                 show_default="000000000000 or $PORTSIDE_ACCOUNT_ID",
             ),
             click.option(
+                "--lost-instance-grace",
+                type=float,
+                default=300.0,
+                show_default=True,
+                help="Seconds an instance's agent may be silent before its service tasks "
+                "are replaced elsewhere.",
+            ),
+            click.option(
                 "--log-level",
                 type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
                 default="info",

@@ -12,10 +12,23 @@ from portside.config import ServerConfig
 
 @click.command()
 @server_options
-def server(host: str, port: int, account_id: str, log_level: str, data_dir: Path) -> None:
+def server(
+    host: str,
+    port: int,
+    account_id: str,
+    lost_instance_grace: float,
+    log_level: str,
+    data_dir: Path,
+) -> None:
     """Run the control plane (the ECS API) without a local agent."""
     from portside import server as runner
 
     setup_logging(log_level)
-    config = ServerConfig(host=host, port=port, data_dir=data_dir, account=account_id)
+    config = ServerConfig(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        account=account_id,
+        lost_instance_grace=lost_instance_grace,
+    )
     runner.run(config, log_level=log_level)

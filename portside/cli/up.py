@@ -36,6 +36,7 @@ def up(
     host: str,
     port: int,
     account_id: str,
+    lost_instance_grace: float,
     log_level: str,
     data_dir: Path,
     driver: str,
@@ -48,7 +49,13 @@ def up(
     from portside import server as runner
 
     setup_logging(log_level)
-    config = ServerConfig(host=host, port=port, data_dir=data_dir, account=account_id)
+    config = ServerConfig(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        account=account_id,
+        lost_instance_grace=lost_instance_grace,
+    )
     click.echo(
         f'Portside {config.endpoint}  —  eval "$(portside env --data-dir {data_dir})" '
         "to point the AWS CLI here",

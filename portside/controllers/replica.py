@@ -68,10 +68,10 @@ def draining(service: str) -> str:
     return f"Service {service}: container instance is in DRAINING state"
 
 
-def lost(instance_arn: str) -> str:
+def lost(instance_arn: str, grace: float = LOST_INSTANCE_GRACE) -> str:
     return (
         f"Container instance {short(instance_arn)} was lost: its agent has been disconnected "
-        f"for more than {LOST_INSTANCE_GRACE:.0f} seconds, or it was deregistered"
+        f"for more than {grace:.0f} seconds, or it was deregistered"
     )
 
 
@@ -84,9 +84,12 @@ def compute(
     tasks: Sequence[TaskFact],
     instances: Mapping[str, InstanceFact],
     now: float,
+    *,
+    lost_grace: float = LOST_INSTANCE_GRACE,
 ) -> Plan:
-    """What to do for a REPLICA service now. The plan is complete: the loop applies it as is."""
-    return _Pass(service, tasks, instances, now).run()
+    """What to do for a REPLICA service now. The plan is complete: the loop applies it as is.
+    `lost_grace`: seconds an instance's agent may be silent before its tasks are replaced."""
+    return _Pass(service, tasks, instances, now, lost_grace).run()
 
 
 class _Pass:
@@ -96,11 +99,13 @@ class _Pass:
         tasks: Sequence[TaskFact],
         instances: Mapping[str, InstanceFact],
         now: float,
+        lost_grace: float = LOST_INSTANCE_GRACE,
     ) -> None:
         self.service = service
         self.tasks = tasks
         self.instances = instances
         self.now = now
+        self.lost_grace = lost_grace
         self.primary = service.primary
         self.limits = Limits.of(service)
         self.grace = float(service.health_check_grace_period_seconds or 0)
@@ -125,7 +130,7 @@ class _Pass:
         if inst.connected:
             return False
         since = inst.disconnected_since
-        return since is None or self.now - since >= LOST_INSTANCE_GRACE
+        return since is None or self.now - since >= self.lost_grace
 
     def on_draining(self, task: TaskFact) -> bool:
         inst = self.instances.get(task.instance_arn) if task.instance_arn else None
@@ -141,7 +146,7 @@ class _Pass:
 
         for task in self.live:
             if self.is_lost(task):
-                self._stop(task, lost(task.instance_arn or ""))
+                self._stop(task, lost(task.instance_arn or "", self.lost_grace))
             elif self.on_draining(task) and not task.running:
                 self._stop(task, draining(service.name))
         rest = [t for t in self.live if t.arn not in self.stops]
@@ -316,7 +321,7 @@ class _Pass:
                     waits.append(self.grace - ran)
             inst = self.instances.get(task.instance_arn) if task.instance_arn else None
             if inst is not None and not inst.connected and inst.disconnected_since is not None:
-                waits.append(inst.disconnected_since + LOST_INSTANCE_GRACE - now)
+                waits.append(inst.disconnected_since + self.lost_grace - now)
         mine = sum(t.deployment_id == self.primary.id for t in self.live)
         if backoff > now and mine + starts < self.limits.desired:
             waits.append(backoff - now)

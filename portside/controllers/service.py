@@ -56,9 +56,10 @@ def service_arn_for_task(doc: dict[str, Any]) -> str | None:
 
 
 class ServiceController:
-    def __init__(self, world: World, account: str) -> None:
+    def __init__(self, world: World, account: str, *, lost_grace: float = 300.0) -> None:
         self.world = world
         self.account = account
+        self.lost_grace = lost_grace
         self._after = world.store.last_seq()
         self._due: dict[str, float] = {}
         self._last_resync = 0.0
@@ -149,8 +150,10 @@ class ServiceController:
             now = op.now()
             tasks = task_facts(tx, service, health_checks(tx, service), now)
             instances = instance_facts(tx, service)
-            compute = daemon.compute if service.scheduling_strategy == DAEMON else replica.compute
-            plan = compute(service, tasks, instances, now)
+            if service.scheduling_strategy == DAEMON:
+                plan = daemon.compute(service, tasks, instances, now)
+            else:
+                plan = replica.compute(service, tasks, instances, now, lost_grace=self.lost_grace)
             self._apply(op, tx, cluster, service, plan, now)
             if (
                 service.status == DRAINING

@@ -374,6 +374,16 @@ def test_tasks_on_a_lost_instance_are_stopped_and_replaced() -> None:
     assert stopped(plan) == {tasks[3].arn}
 
 
+def test_the_lost_instance_grace_is_the_servers_to_choose() -> None:
+    svc = service(deployments=[deployment(rollout=COMPLETED)])
+    tasks = [task(0, host=0), task(1, host=1), task(2, host=2), task(3, host=3)]
+    silent = instances(i_0={"connected": False, "disconnected_since": NOW - 100})
+    assert not compute(svc, tasks, silent, NOW, lost_grace=120).stop
+    plan = compute(svc, tasks, silent, NOW, lost_grace=60)
+    assert stopped(plan) == {tasks[0].arn} and started(plan) == 1
+    assert "more than 60 seconds" in plan.stop[0].reason
+
+
 def failed_start(n: int, dep: str = NEW, at: float = NOW - 10) -> TaskFact:
     return replace(
         task(n, dep, "STOPPED"),

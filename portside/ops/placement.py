@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from portside.errors import ClientException, InvalidParameterException
 from portside.model import arn as arns
@@ -26,12 +27,43 @@ from portside.store.base import Tx
 EXTERNAL_CAPABILITY = "ecs.capability.external"
 
 
-@dataclass(frozen=True, slots=True)
 class Fleet:
-    """A cluster's instances as the placer sees them, and as the store holds them."""
+    """A cluster's instances as the placer sees them, and as the store holds them (parsed
+    only for the instances a call actually places on)."""
 
-    candidates: list[Candidate]
-    instances: dict[str, ContainerInstance]
+    def __init__(
+        self, candidates: list[Candidate], raw: dict[str, str], providers: dict[str, str | None]
+    ) -> None:
+        self.candidates = candidates
+        self._raw = raw
+        self._providers = providers
+        self._parsed: dict[str, ContainerInstance] = {}
+
+    def has(self, arn: str) -> bool:
+        return arn in self._raw
+
+    def instance(self, arn: str) -> ContainerInstance:
+        inst = self._parsed.get(arn)
+        if inst is None:
+            inst = from_doc(ContainerInstance, orjson.loads(self._raw[arn]))
+            inst.capacity_provider_name = self._providers.get(arn)
+            inst.running_tasks = sum(inst.group_counts.values())
+            self._parsed[arn] = inst
+        return inst
+
+    def only(self, arns: frozenset[str]) -> Fleet:
+        return Fleet(
+            [c for c in self.candidates if c.arn in arns],
+            {a: r for a, r in self._raw.items() if a in arns},
+            self._providers,
+        )
+
+
+# Candidates built from unchanged documents are reused: reading a 1,000-instance fleet on
+# every RunTask was most of its cost. Keyed by cluster, then instance; an entry is valid while
+# the instance document, its custom attributes and the providers are what they were. Callers
+# hold the store's write lock (placement happens in write transactions).
+_cache: dict[str, dict[str, tuple[tuple[Any, ...], Candidate, str | None]]] = {}
 
 
 def fleet(op: Op, tx: Tx, cluster: Cluster) -> Fleet:
@@ -39,25 +71,38 @@ def fleet(op: Op, tx: Tx, cluster: Cluster) -> Fleet:
     for _, doc in tx.scan("attributes", prefix=f"{cluster.arn}|"):
         custom.setdefault(doc["targetId"], []).append(doc)
     providers = capacity_providers.load_active(op, tx)
+    providers_key = tuple(sorted((p.name, str(p.auto_scaling_group_provider)) for p in providers))
+    old = _cache.get(cluster.arn, {})
+    fresh: dict[str, tuple[tuple[Any, ...], Candidate, str | None]] = {}
     cands: list[Candidate] = []
-    stored: dict[str, ContainerInstance] = {}
-    for _, doc in tx.scan("container_instances", where={"cluster": cluster.arn}):
-        inst = from_doc(ContainerInstance, doc)
-        if inst.fargate or inst.status == INACTIVE:
-            continue
-        names = {a["name"]: a.get("value") for a in (*inst.attributes, *custom.get(inst.arn, ()))}
-        inst.capacity_provider_name = capacity_providers.provider_for_instance(names, providers)
-        inst.running_tasks = sum(inst.group_counts.values())
-        stored[inst.arn] = inst
-        cands.append(
-            Candidate.of(
+    raw_docs: dict[str, str] = {}
+    provider_of: dict[str, str | None] = {}
+    for arn, raw in tx.scan_raw("container_instances", where={"cluster": cluster.arn}):
+        extra = custom.get(arn, ())
+        key = (raw, tuple((a["name"], a.get("value")) for a in extra), providers_key)
+        hit = old.get(arn)
+        if hit is not None and hit[0] == key:
+            fresh[arn] = hit
+        else:
+            inst = from_doc(ContainerInstance, orjson.loads(raw))
+            if inst.fargate or inst.status == INACTIVE:
+                continue
+            names = {a["name"]: a.get("value") for a in (*inst.attributes, *extra)}
+            provider = capacity_providers.provider_for_instance(names, providers)
+            inst.capacity_provider_name = provider
+            inst.running_tasks = sum(inst.group_counts.values())
+            cand = Candidate.of(
                 inst,
                 group_counts=inst.group_counts,
-                custom_attributes=custom.get(inst.arn, ()),
+                custom_attributes=extra,
                 launch_type=EXTERNAL if EXTERNAL_CAPABILITY in names else EC2,
             )
-        )
-    return Fleet(cands, stored)
+            fresh[arn] = (key, cand, provider)
+        cands.append(fresh[arn][1])
+        raw_docs[arn] = raw
+        provider_of[arn] = fresh[arn][2]
+    _cache[cluster.arn] = fresh
+    return Fleet(cands, raw_docs, provider_of)
 
 
 def check_rules(
@@ -95,10 +140,7 @@ def choose(
     nowhere. `pinned` limits the candidates to those instances (StartTask)."""
     found = fleet(op, tx, cluster)
     if pinned is not None:
-        found = Fleet(
-            [c for c in found.candidates if c.arn in pinned],
-            {a: i for a, i in found.instances.items() if a in pinned},
-        )
+        found = found.only(pinned)
     wanted = {lt for lt, _ in plan}
     if not any(c.launch_type in wanted for c in found.candidates) and pinned is None:
         raise InvalidParameterException("No Container Instances were found in your cluster.")
@@ -129,7 +171,7 @@ def choose(
         result = place(ask, len(slots), candidates, rng or random.Random())
         for slot, arn in zip(slots, result.chosen, strict=True):
             if arn is not None:
-                inst = found.instances[arn]
+                inst = found.instance(arn)
                 inst.reserve(
                     group, demand.cpu, demand.memory, list(demand.ports_tcp), list(demand.ports_udp)
                 )
@@ -140,7 +182,7 @@ def choose(
                 failures.append({"arn": arn, "reason": reason})
         touched = {a for a in result.chosen if a}
         candidates = [
-            _refreshed(c, found.instances[c.arn]) if c.arn in touched else c for c in candidates
+            _refreshed(c, found.instance(c.arn)) if c.arn in touched else c for c in candidates
         ]
     return chosen, failures
 

@@ -46,6 +46,12 @@ class Tx(Protocol):
         """(key, document) pairs in key order whose key starts with `prefix`, is greater than
         `after`, and whose indexed columns equal the values in `where`."""
 
+    def scan_raw(
+        self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None
+    ) -> list[tuple[str, str]]:
+        """(key, the document's stored JSON text), unparsed: for callers that cache what
+        they build from a document and only need to know whether it changed."""
+
     def index(
         self,
         table: str,

@@ -105,6 +105,14 @@ class SqlTx:
         for key, doc in rows:
             yield key, orjson.loads(doc)
 
+    def scan_raw(
+        self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None
+    ) -> list[tuple[str, str]]:
+        self._sql(table)
+        clause, params = self._where(table, prefix, "", where)
+        self._cur.execute(f"SELECT key, doc FROM {table}{clause}", params)
+        return [(k, d) for k, d in self._cur.fetchall()]
+
     def index(
         self,
         table: str,

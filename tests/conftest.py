@@ -7,6 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Every property test runs the same examples everywhere: CI must not find what a laptop
+# did not (and the other way round). No example database, no deadline on a loaded machine.
+settings.register_profile("portside", derandomize=True, database=None, deadline=None)
+settings.load_profile("portside")
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -452,8 +452,9 @@ def test_a_failed_deployment_launches_nothing_but_still_drains() -> None:
 
 # -- properties: a tiny simulator applying plans as the service loop does --------------------
 
-FAST = settings(max_examples=150, deadline=None, derandomize=True)
-THOROUGH = settings(max_examples=400, deadline=None, derandomize=True)
+# database=None: a local example database must not make a run differ from CI's.
+FAST = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+THOROUGH = settings(max_examples=400, deadline=None, derandomize=True, database=None)
 
 
 @dataclasses.dataclass
@@ -726,7 +727,9 @@ def test_a_rolling_deployment_keeps_minimum_healthy_and_one_task_per_instance(
     sim.settle()
     sim.deploy()
     floor = math.ceil(size * minimum / 100)
-    for k in range(300):
+    # One instance at a time at 100 %, each waiting for a slow agent and for the 40 s a task
+    # without a health check needs to count as healthy: 9 instances can take ~500 steps.
+    for k in range(2000):
         sim.agent(speeds[k % len(speeds)])
         plan = sim.reconcile()
         healthy = sum(

@@ -26,7 +26,7 @@ from portside.model.service import (
     Service,
 )
 
-FAST = settings(max_examples=120, deadline=None, derandomize=True)
+FAST = settings(max_examples=120, deadline=None, derandomize=True, database=None)
 STEP = 20.0  # seconds between passes
 ZONES = ("a", "b", "c")
 HOSTS = {f"i-{z}{n}": z for z in ZONES for n in range(2)}

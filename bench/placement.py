@@ -1279,7 +1279,7 @@ def print_e2e(part: dict[str, Any]) -> None:
         (
             "server VmHWM before / after",
             f"{p['server_vmhwm_mib_before']:,.0f} / {p['server_vmhwm_mib_after']:,.0f} MiB",
-            f"RSS growth {p['rss_growth_mib_per_10k_tasks']} MiB per 10k tasks (second half)",
+            f"RSS growth {p['rss_growth_mib_per_10k_tasks']} MiB per 10k tasks (last third)",
         )
     )
     if rate:
@@ -1309,7 +1309,7 @@ def print_e2e(part: dict[str, Any]) -> None:
 def slope_mib_per_10k(points: Sequence[tuple[int, int]]) -> float | None:
     """Least-squares slope of RSS (KiB) over tasks, as MiB per 10,000 tasks."""
     pts = [(x, y) for x, y in points if x > 0]
-    if len(pts) < 3 or pts[-1][0] - pts[0][0] < 1000:
+    if len(pts) < 3 or pts[-1][0] - pts[0][0] < 200:
         return None
     mx = statistics.fmean(x for x, _ in pts)
     my = statistics.fmean(y for _, y in pts)
@@ -1321,13 +1321,14 @@ def slope_mib_per_10k(points: Sequence[tuple[int, int]]) -> float | None:
 
 
 def late_slope(d: Drive) -> float | None:
-    """RSS growth per 10k tasks over the second half of the RunTask phase: the first half
-    holds the ramp of the per-request working set (each RunTask and DescribeClusters
-    materialises the whole fleet), which says nothing about what a task costs."""
+    """RSS growth per 10k tasks over the last third of the run: before that, RSS climbs with
+    the per-request working set (every RunTask and DescribeClusters materialises the whole
+    fleet, and each of the server's worker threads keeps its malloc arena at its peak), which
+    says nothing about what a task costs."""
     if not d.samples:
         return None
-    half = d.samples[-1].t / 2
-    return slope_mib_per_10k([(x.placed, x.rss_kib) for x in d.samples if x.t >= half])
+    since = d.samples[-1].t * 2 / 3
+    return slope_mib_per_10k([(x.placed, x.rss_kib) for x in d.samples if x.t >= since])
 
 
 def run_rss(
@@ -1459,7 +1460,7 @@ def print_rss(part: dict[str, Any]) -> None:
     rows.append(("server VmHWM at the end", f"{p['vmhwm_mib']:,.0f} MiB"))
     rows.append(
         (
-            "RSS growth per 10k tasks (second half of the run)",
+            "RSS growth per 10k tasks (last third of the run)",
             f"{p['rss_growth_mib_per_10k_tasks']} MiB (whole run: "
             f"{p['rss_growth_mib_per_10k_tasks_whole_run']} MiB)"
             if p["rss_growth_mib_per_10k_tasks"] is not None
@@ -1554,6 +1555,17 @@ def git_commit() -> str | None:
         )
         return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     return None
+
+
+def source() -> dict[str, Any]:
+    """Which Portside was measured: this checkout (commit, +dirty when portside/ has
+    uncommitted changes), or another tree on PYTHONPATH (e.g. a `git archive` of a commit)."""
+    import portside
+
+    where = Path(portside.__file__).resolve().parent.parent
+    if where == ROOT:
+        return {"path": str(where), "commit": git_commit()}
+    return {"path": str(where), "commit": None}
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -1699,7 +1711,7 @@ def write_results(
                 "load_average_at_end": load_at_end,
             },
             "versions": versions(),
-            "commit": git_commit(),
+            "source": source(),
             "anchors": {
                 "kube-scheduler_pods_per_s": KUBE_PODS_PER_S,
                 "kube-scheduler_note": "scheduler_perf CI threshold, 5,000 nodes",
@@ -1715,7 +1727,7 @@ def write_results(
     )
     parts = document.setdefault("parts", {})
     for name, part in results.items():
-        parts[name] = {"date": now, "seed": args.seed, **part}
+        parts[name] = {"date": now, "seed": args.seed, "source": source(), **part}
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwrote {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")

@@ -16,7 +16,7 @@ settings.load_profile("portside")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import ServerProcess
+from harness import ServerProcess  # noqa: E402  (after the sys.path line)
 
 
 @pytest.fixture(scope="session")

@@ -732,6 +732,22 @@ def irq_seconds() -> float:
     return (ticks[5] + ticks[6]) / os.sysconf("SC_CLK_TCK")
 
 
+def busy_percent(seconds: float = 1.0) -> float:
+    """How busy the machine is right now: % of one core over `seconds` (/proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]
+        return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
+
+    total0, idle0 = sample()
+    time.sleep(seconds)
+    total1, idle1 = sample()
+    cores = os.cpu_count() or 1
+    spent = (total1 - total0) - (idle1 - idle0)
+    return 100.0 * cores * spent / max(1, total1 - total0)
+
+
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -785,6 +801,7 @@ def summary(o: Outcome, cores: int) -> dict[str, Any]:
         "machine_cores": cores,
         "preload_s": round(o.preload_s, 2),
         "per_action": per_action,
+        "rounds": o.rounds,
         **({"diagnostics": o.diagnostics} if o.diagnostics else {}),
     }
 
@@ -944,10 +961,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     cores = os.cpu_count() or 1
     load_at_start = load_average()
-    if load_at_start[0] > 0.5:
+    busy = busy_percent()
+    if busy > 30:
         print(
-            f"warning: the machine is not idle (load average {load_at_start}); other jobs "
-            "will skew the figures (see 'other CPU %')",
+            f"warning: the machine is busy ({busy:.0f}% of a core before the start); other "
+            "jobs will skew the figures (see 'other processes' CPU %')",
             file=sys.stderr,
         )
     workdir = Path(tempfile.mkdtemp(prefix="portside-bench-"))
@@ -957,7 +975,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.peer_only:
         servers.append(portside_server(workdir))
     outcomes: list[Outcome] = []
-    failed = True
+    failed, interrupted = True, False
     try:
         with running(servers):
             for server in servers:
@@ -997,8 +1015,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if server.name == "portside":
                     outcomes[i].diagnostics = portside_diagnostics(workdir / "portside-data")
         failed = False
+    except (KeyboardInterrupt, SystemExit):
+        interrupted = True  # stopped from outside: nothing to keep for a post-mortem
+        raise
     finally:
-        if failed or args.keep:
+        if (failed and not interrupted) or args.keep:
             print(f"logs and data kept in {workdir}", file=sys.stderr)
             for server in servers:
                 print(f"--- {server.name} log tail ---\n{server.log_tail(1500)}", file=sys.stderr)

@@ -36,6 +36,8 @@ check: lint typecheck
 bench: setup
 	$(BIN)/python bench/api_throughput.py
 	$(BIN)/python bench/task_start.py
+	$(BIN)/python bench/services.py
+	$(BIN)/python bench/placement.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

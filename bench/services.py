@@ -608,20 +608,25 @@ def create_service(ecs: Ecs, cluster: str, name: str, td: str, desired: int) -> 
     )
 
 
-def drained(ecs: Ecs, cluster: str) -> Callable[[dict[str, Any]], bool]:
-    """The service counts no task, and no task of the cluster is RUNNING or PENDING any more
-    (the agent has stopped them all: the service's counts drop when the stops are decided).
-    The service is the only one of the cluster with tasks when this is used."""
-    describe = Signed(ecs, "DescribeClusters", clusters=[cluster])
+def drained(ecs: Ecs, cluster: str, name: str) -> Callable[[dict[str, Any]], bool]:
+    """The service counts no task, and no instance holds a task of it that is not STOPPED
+    yet (ListContainerInstances with the cluster query `task:group == service:NAME`): the
+    agent has stopped them all. The service's counts drop as soon as the stops are decided;
+    the query is checked once a second (it reads every instance's tasks when none match)."""
+    query = Signed(
+        ecs,
+        "ListContainerInstances",
+        cluster=cluster,
+        filter=f"task:group == service:{name}",
+        maxResults=1,
+    )
     last = [0.0]
 
     def check(service: dict[str, Any]) -> bool:
-        # DescribeClusters reads every instance document (~0.1 s at 1,000): twice a second.
-        if service["runningCount"] or service["pendingCount"] or time.monotonic() - last[0] < 0.5:
+        if service["runningCount"] or service["pendingCount"] or time.monotonic() - last[0] < 1:
             return False
         last[0] = time.monotonic()
-        c = describe()["clusters"][0]
-        return not c["runningTasksCount"] and not c["pendingTasksCount"]
+        return not query().get("containerInstanceArns")
 
     return check
 
@@ -828,7 +833,7 @@ def run_sim(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "scale",
             run,
             update(ecs, SIM_CLUSTER, "scale", desiredCount=0),
-            drained(ecs, SIM_CLUSTER),
+            drained(ecs, SIM_CLUSTER, "scale"),
             poll,
             600,
             progress=False,
@@ -864,7 +869,7 @@ def run_sim(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "scale-max",
             run,
             update(ecs, SIM_CLUSTER, "scale-max", desiredCount=0),
-            drained(ecs, SIM_CLUSTER),
+            drained(ecs, SIM_CLUSTER, "scale-max"),
             poll,
             1200,
             progress=False,

@@ -152,14 +152,17 @@ _TASK_STATS = (
 def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCounts:
     """The counts DescribeClusters reports, read from the store."""
     where = {"cluster": cluster.arn}
-    running = tx.count("tasks", where={**where, "status": "RUNNING"})
-    pending = tx.count("tasks", where={**where, "status": "PENDING"})
+    states = tx.tally("tasks", ("status",), where=where)
+    running = states.get(("RUNNING",), 0)
+    pending = states.get(("PENDING",), 0)
     services = tx.count("services", where={**where, "status": "ACTIVE"})
     # The Fargate capacity `portside up` registers is no container instance to ECS's callers.
     instances = sum(
-        1
-        for _, doc in tx.scan("container_instances", where=where)
-        if doc.get("status") != "INACTIVE" and not doc.get("fargate")
+        n
+        for (status, fargate), n in tx.tally(
+            "container_instances", ("status", "fargate"), where=where
+        ).items()
+        if status != "INACTIVE" and not fargate
     )
     stats: list[tuple[str, int]] = []
     if statistics:
@@ -189,7 +192,7 @@ def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCount
 
 
 def describe_clusters(
-    op: Op, refs: Sequence[str] | None, *, statistics: bool = False
+    op: Op, refs: Sequence[str] | None, *, statistics: bool = False, tags: bool = True
 ) -> tuple[list[ClusterView], list[dict[str, str]]]:
     refs = list(refs) if refs else [DEFAULT]
     found: list[ClusterView] = []
@@ -203,7 +206,11 @@ def describe_clusters(
                 continue
             cluster = Cluster.from_doc(doc)
             found.append(
-                ClusterView(cluster, count(tx, cluster, statistics=statistics), get_tags(tx, arn))
+                ClusterView(
+                    cluster,
+                    count(tx, cluster, statistics=statistics),
+                    get_tags(tx, arn) if tags else [],
+                )
             )
     return found, failures
 

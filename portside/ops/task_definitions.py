@@ -65,13 +65,17 @@ def find(op: Op, tx: Tx, ref: str) -> TaskDefinition | None:
     if revision is not None:
         doc = tx.get(TABLE, arns.task_definition(op.region, op.account, family, revision))
         return TaskDefinition.from_doc(doc) if doc else None
-    rows = tx.index(
-        TABLE, prefix=_prefix(op), where={"family": family, "status": ACTIVE}, ordered=False
+    rows = tx.select(
+        TABLE,
+        prefix=_prefix(op),
+        where={"family": family, "status": ACTIVE},
+        order=("revision",),
+        descending=True,
+        limit=1,
     )
     if not rows:
         return None
-    key = max(rows, key=lambda r: r[2])[0]
-    doc = tx.get(TABLE, key)
+    doc = tx.get(TABLE, rows[0][0])
     return TaskDefinition.from_doc(doc) if doc else None
 
 
@@ -104,12 +108,13 @@ def register(op: Op, request: Mapping[str, Any]) -> tuple[TaskDefinition, list[T
     return definition, tags
 
 
-def describe(op: Op, ref: str) -> tuple[TaskDefinition, list[Tag]]:
+def describe(op: Op, ref: str, *, with_tags: bool = False) -> tuple[TaskDefinition, list[Tag]]:
+    """The task definition a reference names, and its tags when asked for (include=TAGS)."""
     with op.store.read() as tx:
         found = find(op, tx, ref)
         if found is None:
             raise ClientException(_NOT_FOUND)
-        return found, get_tags(tx, found.arn)
+        return found, get_tags(tx, found.arn) if with_tags else []
 
 
 def list_arns(
@@ -126,18 +131,41 @@ def list_arns(
     where: dict[str, Any] = {"status": status or ACTIVE}
     if family:
         where["family"] = family
+    # By (family, revision) as values: the key is the ARN, which orders revisions as text
+    # ("web:10" < "web:2"). Within one family, by revision alone (what it returns is smaller).
+    descending = sort == "DESC"
     with op.store.read() as tx:
-        rows = tx.index(TABLE, prefix=_prefix(op), where=where, ordered=False)
-    # The key is the ARN, which orders revisions as text ("web:10" < "web:2"): sort by value.
-    ordered = sorted(((r[1], r[2], r[0]) for r in rows), reverse=(sort == "DESC"))
-    if start is not None:
-        if sort == "DESC":
-            ordered = [o for o in ordered if (o[0], o[1]) < start]
+        if family:
+            after: tuple[int] | None = None
+            if start is not None and start[0] == family:
+                after = (start[1],)
+            elif start is not None and (start[0] < family) == descending:
+                return [], None  # a token from beyond this family: nothing is left
+            rows = [
+                (key, family, revision)
+                for key, revision in tx.select(
+                    TABLE,
+                    prefix=_prefix(op),
+                    where=where,
+                    order=("revision",),
+                    descending=descending,
+                    after=after,
+                    limit=limit + 1,
+                )
+            ]
         else:
-            ordered = [o for o in ordered if (o[0], o[1]) > start]
-    page = ordered[:limit]
-    token = _encode_position(page[-1][0], page[-1][1]) if len(ordered) > limit else None
-    return [arn for _, _, arn in page], token
+            rows = tx.select(
+                TABLE,
+                prefix=_prefix(op),
+                where=where,
+                order=("family", "revision"),
+                descending=descending,
+                after=start,
+                limit=limit + 1,
+            )
+    page = rows[:limit]
+    token = _encode_position(page[-1][1], page[-1][2]) if len(rows) > limit else None
+    return [row[0] for row in page], token
 
 
 def _encode_position(family: str, revision: int) -> str:

@@ -25,6 +25,8 @@ import copy
 import re
 from typing import Any
 
+import orjson
+
 from portside.errors import ClientException
 from portside.ops.tags import validate_tags
 from portside.ops.taskdef_attributes import (
@@ -43,11 +45,20 @@ _MAX_NAME = 255
 _MAX_CONTAINERS = 10
 
 
+def _copy(request: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of a JSON request (an orjson round trip is ~10x deepcopy's speed)."""
+    try:
+        copied: dict[str, Any] = orjson.loads(orjson.dumps(request))
+    except TypeError:  # not JSON-shaped (a caller in Python): copy it the slow way
+        copied = copy.deepcopy(request)
+    return copied
+
+
 def validate_task_definition(request: dict[str, Any]) -> dict[str, Any]:
     """Check a RegisterTaskDefinition request as ECS does and return the task definition
     body as ECS stores and describes it (without taskDefinitionArn, revision, status,
     registeredAt, registeredBy: the caller adds those)."""
-    request = copy.deepcopy(request)
+    request = _copy(request)
     validate_tags(request.get("tags") or [])
     family = _check_family(request.get("family"))
     containers: list[Json] = request.get("containerDefinitions") or []

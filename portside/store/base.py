@@ -8,7 +8,7 @@ gateway, the event bus) see every committed change exactly once and in order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -63,8 +63,29 @@ class Tx(Protocol):
         """(key, *indexed columns in INDEXES order) rows, without reading the documents;
         in key order unless `ordered` is False."""
 
+    def select(
+        self,
+        table: str,
+        *,
+        order: Sequence[str],
+        prefix: str = "",
+        where: Mapping[str, Any] | None = None,
+        descending: bool = False,
+        after: Sequence[Any] | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[Any, ...]]:
+        """(key, *values of `order`) rows, ordered by the indexed columns `order` (then key),
+        all ascending or all descending; `after` resumes past a position (values of `order`,
+        exclusive) in that direction. Ordering and LIMIT happen in the database, so a page or
+        the newest row costs what it returns, not what the table holds."""
+
     def count(self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None) -> int:
         """How many documents `scan` with the same arguments would yield."""
+
+    def tally(
+        self, table: str, by: Sequence[str], *, where: Mapping[str, Any] | None = None
+    ) -> dict[tuple[Any, ...], int]:
+        """How many documents match `where`, per distinct value of the indexed columns `by`."""
 
     def put(self, table: str, key: str, doc: Document) -> None:
         """Insert or replace a document; its indexed columns are taken from the document."""

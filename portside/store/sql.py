@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import orjson
 
 from portside.store.base import Change, Document
-from portside.store.tables import INDEXES
+from portside.store.tables import BOOL_COLUMNS, INDEXES
 
 _MAX_CHAR = "\U0010ffff"
 
@@ -45,6 +45,16 @@ class _Statements:
         )
         self.delete = f"DELETE FROM {table} WHERE key = {ph}"
         self.table = table
+        self.fields = tuple(INDEXES[table][c] for c in cols)
+        self.flags = tuple(i for i, c in enumerate(cols) if c in BOOL_COLUMNS)
+
+    def values(self, doc: Document) -> list[Any]:
+        """The indexed columns' values, taken from the document."""
+        values = [doc.get(f) for f in self.fields]
+        for i in self.flags:
+            if values[i] is not None:
+                values[i] = int(bool(values[i]))
+        return values
 
 
 class SqlTx:
@@ -128,6 +138,50 @@ class SqlTx:
         self._cur.execute(f"SELECT {cols} FROM {table}{clause}{order}", params)
         return [tuple(r) for r in self._cur.fetchall()]
 
+    def select(
+        self,
+        table: str,
+        *,
+        order: Sequence[str],
+        prefix: str = "",
+        where: Mapping[str, Any] | None = None,
+        descending: bool = False,
+        after: Sequence[Any] | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[Any, ...]]:
+        self._sql(table)
+        unknown = [c for c in order if c not in INDEXES[table]]
+        if unknown or not order:
+            raise KeyError(f"{table} cannot be ordered by {list(order)!r}")
+        clause, params = self._where(table, prefix, "", where)
+        if after is not None:
+            if len(after) != len(order):
+                raise ValueError("`after` needs one value per ordering column")
+            ph = self._store.placeholder
+            # A row value comparison: SQLite (3.15+) and PostgreSQL both use the index for it.
+            cmp = "<" if descending else ">"
+            row = f"({', '.join(order)}) {cmp} ({', '.join([ph] * len(order))})"
+            clause = f"{clause} AND {row}" if clause else f" WHERE {row}"
+            params = [*params, *after]
+        direction = " DESC" if descending else ""
+        by = ", ".join(f"{c}{direction}" for c in [*order, "key"])
+        sql = f"SELECT {', '.join(['key', *order])} FROM {table}{clause} ORDER BY {by}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        self._cur.execute(sql, params)
+        return [tuple(r) for r in self._cur.fetchall()]
+
+    def tally(
+        self, table: str, by: Sequence[str], *, where: Mapping[str, Any] | None = None
+    ) -> dict[tuple[Any, ...], int]:
+        self._sql(table)
+        if not by or any(c not in INDEXES[table] for c in by):
+            raise KeyError(f"{table} cannot be grouped by {list(by)!r}")
+        clause, params = self._where(table, "", "", where)
+        cols = ", ".join(by)
+        self._cur.execute(f"SELECT {cols}, COUNT(*) FROM {table}{clause} GROUP BY {cols}", params)
+        return {tuple(row[:-1]): int(row[-1]) for row in self._cur.fetchall()}
+
     def count(self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None) -> int:
         self._sql(table)
         clause, params = self._where(table, prefix, "", where)
@@ -143,7 +197,7 @@ class SqlTx:
         self._check_writable()
         sql = self._sql(table)
         body = orjson.dumps(doc).decode()
-        self._cur.execute(sql.put, (key, *(doc.get(INDEXES[table][c]) for c in sql.cols), body))
+        self._cur.execute(sql.put, (key, *sql.values(doc), body))
         self._record(table, key, "put", body)
 
     def delete(self, table: str, key: str) -> bool:

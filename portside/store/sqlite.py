@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
+from portside.store.schema import upgrade
 from portside.store.sql import SqlStore
-from portside.store.tables import metadata
 
 
 class SqliteStore(SqlStore):
@@ -32,7 +32,7 @@ class SqliteStore(SqlStore):
         else:
             self._shared = None
         engine = create_engine("sqlite://", creator=self._connect)
-        metadata.create_all(engine)
+        upgrade(engine)
         engine.dispose()
         super().__init__(clock)
 

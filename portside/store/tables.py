@@ -28,7 +28,7 @@ INDEXES: dict[str, dict[str, str]] = {
     "tags": {},
     "account_settings": {"principal": "principalArn", "name": "name"},
     "attributes": {"cluster": "cluster", "target_id": "targetId", "name": "name"},
-    "container_instances": {"cluster": "clusterArn", "status": "status"},
+    "container_instances": {"cluster": "clusterArn", "status": "status", "fargate": "fargate"},
     "tasks": {
         "cluster": "clusterArn",
         "status": "lastStatus",
@@ -43,12 +43,14 @@ INDEXES: dict[str, dict[str, str]] = {
 }
 
 _INT_COLUMNS = {"revision"}
+# Flags, stored as 0/1 (a document's true/false; absent is NULL).
+BOOL_COLUMNS = {"fargate"}
 
 
 def _table(name: str) -> Table:
     cols: list[Column[object]] = [Column("key", String(512), primary_key=True)]
     for col in INDEXES[name]:
-        kind = Integer() if col in _INT_COLUMNS else String(512)
+        kind = Integer() if col in _INT_COLUMNS | BOOL_COLUMNS else String(512)
         cols.append(Column(col, kind, nullable=True))
     cols.append(Column("doc", Text, nullable=False))
     table = Table(name, metadata, *cols)
@@ -59,13 +61,17 @@ def _table(name: str) -> Table:
 
 TABLES: dict[str, Table] = {name: _table(name) for name in INDEXES}
 
-# Lookups that filter on two columns at once.
-Index(
-    "ix_task_definitions_family_status",
-    TABLES["task_definitions"].c.family,
-    TABLES["task_definitions"].c.status,
-)
+# Lookups that filter on two columns at once, and the orders task definitions are read in:
+# a family's newest ACTIVE revision, and ListTaskDefinitions' (family, revision) pages.
+_td = TABLES["task_definitions"].c
+# They end with the key, so such a read never touches the table (a covering index).
+Index("ix_task_definitions_family_status_revision", _td.family, _td.status, _td.revision, _td.key)
+Index("ix_task_definitions_status_family_revision", _td.status, _td.family, _td.revision, _td.key)
 Index("ix_tasks_cluster_desired", TABLES["tasks"].c.cluster, TABLES["tasks"].c.desired)
+# DescribeClusters' counts: tasks per state, instances per state in a cluster.
+Index("ix_tasks_cluster_status", TABLES["tasks"].c.cluster, TABLES["tasks"].c.status)
+_ci = TABLES["container_instances"].c
+Index("ix_container_instances_cluster_status", _ci.cluster, _ci.status, _ci.fargate)
 
 changes = Table(
     "changes",

@@ -59,7 +59,7 @@ def create_cluster(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 def describe_clusters(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     include = frozenset(p.get("include") or ())
     found, failures = clusters.describe_clusters(
-        op, p.get("clusters"), statistics="STATISTICS" in include
+        op, p.get("clusters"), statistics="STATISTICS" in include, tags="TAGS" in include
     )
     return {"clusters": [shape(v, include) for v in found], "failures": failures}
 

@@ -38,9 +38,10 @@ def register_task_definition(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 
 @action("DescribeTaskDefinition")
 def describe_task_definition(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    td, tags = taskdefs.describe(op, p["taskDefinition"])
+    with_tags = "TAGS" in (p.get("include") or ())
+    td, tags = taskdefs.describe(op, p["taskDefinition"], with_tags=with_tags)
     out: dict[str, Any] = {"taskDefinition": shape(td)}
-    if "TAGS" in (p.get("include") or ()):
+    if with_tags:
         out["tags"] = tags
     return out
 

@@ -1,0 +1,144 @@
+"""Ordered pages and tallies done in the database (Tx.select, Tx.tally), and the upgrade of a
+data directory written by an earlier version (store/schema.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from portside.store.sqlite import SqliteStore
+
+PREFIX = "arn:aws:ecs:r:1:task-definition/"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    s = SqliteStore(tmp_path / "s.db")
+    with s.transaction() as tx:
+        for family in ("web", "api"):
+            for revision in (1, 2, 9, 10, 11):
+                status = "INACTIVE" if revision == 2 else "ACTIVE"
+                doc = {"family": family, "revision": revision, "status": status}
+                tx.put("task_definitions", f"{PREFIX}{family}:{revision}", doc)
+        # Another region's: the prefix keeps it out.
+        doc = {"family": "web", "revision": 99, "status": "ACTIVE"}
+        tx.put("task_definitions", "arn:aws:ecs:other:1:task-definition/web:99", doc)
+    return s
+
+
+def test_select_orders_by_values_not_text(store: SqliteStore) -> None:
+    with store.read() as tx:
+        rows = tx.select(
+            "task_definitions",
+            prefix=PREFIX,
+            where={"family": "web", "status": "ACTIVE"},
+            order=("revision",),
+        )
+    assert [r[1] for r in rows] == [1, 9, 10, 11]  # as text, "10" < "9"
+    assert rows[0] == (f"{PREFIX}web:1", 1)
+
+
+def test_select_newest_and_pages_both_ways(store: SqliteStore) -> None:
+    with store.read() as tx:
+        newest = tx.select(
+            "task_definitions",
+            prefix=PREFIX,
+            where={"family": "api", "status": "ACTIVE"},
+            order=("revision",),
+            descending=True,
+            limit=1,
+        )
+        first = tx.select(
+            "task_definitions",
+            prefix=PREFIX,
+            where={"status": "ACTIVE"},
+            order=("family", "revision"),
+            limit=3,
+        )
+        rest = tx.select(
+            "task_definitions",
+            prefix=PREFIX,
+            where={"status": "ACTIVE"},
+            order=("family", "revision"),
+            after=first[-1][1:],
+        )
+        backwards = tx.select(
+            "task_definitions",
+            prefix=PREFIX,
+            where={"status": "ACTIVE"},
+            order=("family", "revision"),
+            descending=True,
+            after=("web", 10),
+            limit=2,
+        )
+    assert newest == [(f"{PREFIX}api:11", 11)]
+    assert [r[1:] for r in first] == [("api", 1), ("api", 9), ("api", 10)]
+    assert [r[1:] for r in rest] == [("api", 11), ("web", 1), ("web", 9), ("web", 10), ("web", 11)]
+    assert [r[1:] for r in backwards] == [("web", 9), ("web", 1)]
+
+
+def test_select_refuses_unindexed_orders(store: SqliteStore) -> None:
+    with store.read() as tx, pytest.raises(KeyError):
+        tx.select("task_definitions", order=("doc",))
+
+
+def test_tally_counts_per_value(store: SqliteStore) -> None:
+    with store.read() as tx:
+        assert tx.tally("task_definitions", ("status",), where={"family": "web"}) == {
+            ("ACTIVE",): 5,
+            ("INACTIVE",): 1,
+        }
+
+
+def test_flags_are_stored_as_integers(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "s.db")
+    with s.transaction() as tx:
+        tx.put("container_instances", "a", {"clusterArn": "c", "status": "ACTIVE", "fargate": True})
+        tx.put("container_instances", "b", {"clusterArn": "c", "status": "ACTIVE"})
+        tx.put(
+            "container_instances", "d", {"clusterArn": "c", "status": "ACTIVE", "fargate": False}
+        )
+    with s.read() as tx:
+        assert tx.tally("container_instances", ("fargate",), where={"cluster": "c"}) == {
+            (1,): 1,
+            (None,): 1,
+            (0,): 1,
+        }
+
+
+def test_an_earlier_data_directory_is_upgraded(tmp_path: Path) -> None:
+    """A database made before the `fargate` column and the covering indexes existed."""
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE container_instances (key VARCHAR(512) PRIMARY KEY, cluster VARCHAR(512), "
+        "status VARCHAR(512), doc TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE task_definitions (key VARCHAR(512) PRIMARY KEY, family VARCHAR(512), "
+        "revision INTEGER, status VARCHAR(512), doc TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE INDEX ix_task_definitions_family_status ON task_definitions (family, status)"
+    )
+    db.execute(
+        "INSERT INTO container_instances VALUES ('a', 'c', 'ACTIVE', '{\"fargate\": true}'), "
+        "('b', 'c', 'ACTIVE', '{}')"
+    )
+    db.commit()
+    db.close()
+
+    store = SqliteStore(path)
+    with store.read() as tx:
+        assert tx.count("container_instances", where={"cluster": "c", "fargate": 1}) == 1
+    indexes = {
+        row[0]
+        for row in sqlite3.connect(path).execute(
+            "SELECT name FROM sqlite_master WHERE type='index'"
+        )
+    }
+    assert "ix_task_definitions_family_status" not in indexes
+    assert "ix_task_definitions_family_status_revision" in indexes
+    assert "ix_container_instances_fargate" in indexes

@@ -26,7 +26,6 @@ ALGORITHM = "AWS4-HMAC-SHA256"
 # chose the general 15, so a laptop whose clock drifts a little is not refused).
 MAX_SKEW = timedelta(minutes=15)
 _SKEW_TEXT = f"{int(MAX_SKEW.total_seconds() // 60)} min."
-_SPACES = re.compile(r"\s+")
 # What an ARN can hold (model/arn.py); anything else would make resources no call can name.
 _REGION = re.compile(r"^[a-z0-9-]{1,32}$")
 _MISMATCH = (
@@ -161,8 +160,10 @@ class SigV4Verifier:
             raise UnrecognizedClientException(
                 "The security token included in the request is invalid."
             )
+        # Each value trimmed, runs of whitespace made one space (SigV4's "trimall"; botocore
+        # signs `' '.join(value.split())`).
         canonical_headers = "".join(
-            f"{name}:{','.join(_SPACES.sub(' ', v.strip()) for v in multi_headers(name))}\n"
+            f"{name}:{','.join(' '.join(v.split()) for v in multi_headers(name))}\n"
             for name in signed
         )
         # The body itself, never a hash the request claims for it (X-Amz-Content-SHA256 is S3's

@@ -38,6 +38,7 @@ bench: setup
 	$(BIN)/python bench/task_start.py
 	$(BIN)/python bench/services.py
 	$(BIN)/python bench/placement.py
+	$(BIN)/python bench/logs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

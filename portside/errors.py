@@ -14,9 +14,12 @@
           ├── ClusterContainsContainerInstancesException
           ├── ResourceNotFoundException
           ├── ResourceInUseException
+          ├── ResourceAlreadyExistsException  (CloudWatch Logs)
           ├── LimitExceededException
           ├── TargetNotFoundException
           ├── AttributeLimitExceededException
+          ├── ValidationException, ConflictException, ServiceQuotaExceededException
+          │                            (EventBridge Scheduler)
           ├── ...                      (see the module for the full list)
           └── AuthError                HTTP 403
                ├── MissingAuthenticationTokenException
@@ -101,6 +104,14 @@ class ResourceInUseException(RequestError):
     pass
 
 
+class ResourceAlreadyExistsException(RequestError):
+    pass
+
+
+class TooManyTagsException(RequestError):
+    pass
+
+
 class LimitExceededException(RequestError):
     pass
 
@@ -130,6 +141,19 @@ class UpdateInProgressException(RequestError):
 
 
 class TargetNotConnectedException(RequestError):
+    pass
+
+
+# EventBridge Scheduler's errors (api/scheduler.py gives each its HTTP status).
+class ValidationException(RequestError):
+    pass
+
+
+class ConflictException(RequestError):
+    pass
+
+
+class ServiceQuotaExceededException(RequestError):
     pass
 
 

@@ -17,11 +17,18 @@ from portside import credentials
 from portside.api.app import ApiConfig, Edge, create_app
 from portside.api.auth import SigV4Verifier
 from portside.api.http import CorkedHttpToolsProtocol
+from portside.api.scheduler import SchedulerApi
 from portside.config import ServerConfig
 from portside.controllers.liveness import LivenessLoop
 from portside.controllers.maintenance import MaintenanceLoop
+from portside.controllers.schedules import ScheduleController
 from portside.controllers.service import ServiceController
+from portside.events.delivery import DeliveryLoop
+from portside.events.stream import stream_routes
+from portside.exec.registry import ExecRegistry
 from portside.gateway.server import AgentGateway
+from portside.logs.retention import RetentionLoop
+from portside.logs.store import LogStore
 from portside.ops.context import World
 from portside.store.sqlite import SqliteStore
 
@@ -50,15 +57,25 @@ def build_with_gateway(
     creds = credentials.load_or_create(config.data_dir)
     store = SqliteStore(config.data_dir / "portside.db", synchronous=config.synchronous)
     world = World(store=store, clock=time.time)
+    world.exec = ExecRegistry(endpoint=config.endpoint)
+    logs = LogStore(config.data_dir / "logs.db", synchronous=config.synchronous)
+    world.logs = logs
     keys = {creds.access_key_id: creds.secret_access_key}
     gateway = AgentGateway(world, SigV4Verifier(keys.get, world.clock), config.account)
+    delivery = DeliveryLoop(store)
     app = create_app(
         ApiConfig(world=world, account=config.account, secret_for=keys.get),
-        extra_routes=gateway.routes(),
+        extra_routes=[
+            *gateway.routes(),
+            *stream_routes(store, SigV4Verifier(keys.get, world.clock), delivery.signal),
+            *SchedulerApi(world, config.account, keys.get).routes(),
+        ],
     )
     maintenance = MaintenanceLoop(world, account=config.account)
     liveness = LivenessLoop(world, gateway)
     services = ServiceController(world, config.account, lost_grace=config.lost_instance_grace)
+    schedules = ScheduleController(world, config.account)
+    retention = RetentionLoop(logs, world.clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -69,17 +86,21 @@ def build_with_gateway(
         task = asyncio.create_task(maintenance.run())
         live = asyncio.create_task(liveness.run())
         svc = asyncio.create_task(services.run())
+        fire = asyncio.create_task(schedules.run())
+        expire = asyncio.create_task(retention.run())
+        deliver = asyncio.create_task(delivery.run())
         for hook in startup_hooks:
             await hook(app.rest)
         log.info("Portside control plane on %s (data: %s)", config.endpoint, config.data_dir)
         yield
         for hook in shutdown_hooks:
             await hook(app.rest)
-        for t in (task, live, svc):
+        for t in (task, live, svc, expire, fire, deliver):
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         store.close()
+        logs.close()
 
     app.rest.router.lifespan_context = lifespan
     return app, world, gateway

@@ -27,7 +27,9 @@ fi
 
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   echo "portside: starting dockerd (log: $DOCKERD_LOG) ..." >&2
-  nohup dockerd >"$DOCKERD_LOG" 2>&1 &
+  # In a session of its own: Ctrl-C on `make up` (or whatever kills the caller's process
+  # group) must not take the Docker Engine down with it.
+  setsid nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
 fi
 
 for _ in $(seq 1 60); do

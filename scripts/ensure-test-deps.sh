@@ -6,6 +6,7 @@ set -euo pipefail
 
 need=()
 [ -x /bin/busybox ] || command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+[ -x /usr/bin/aws ] || need+=(awscli)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null

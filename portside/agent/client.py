@@ -10,6 +10,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from portside.gateway import protocol
+
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
 
 
@@ -62,6 +64,22 @@ class ControlPlaneClient:
 
     def agent(self, path: str, **params: Any) -> Any:
         return self._post(path, params, {"Content-Type": "application/json"})
+
+    def logs_prepare(self, group: str, stream: str, create: bool) -> None:
+        """awslogs: make sure the stream exists (and the group, when `create`)."""
+        self.agent(protocol.LOGS_PREPARE, group=group, stream=stream, create=create)
+
+    def logs_put(self, group: str, stream: str, first: int, events: list[tuple[int, str]]) -> int:
+        """awslogs: one batch of (timestamp ms, message); `first` is how many events this
+        stream got from us before it. Returns the server's count after the batch."""
+        out = self.agent(
+            protocol.LOGS_PUT,
+            group=group,
+            stream=stream,
+            first=first,
+            events=[{"timestamp": t, "message": m} for t, m in events],
+        )
+        return int(out.get("next", first + len(events)))
 
     def close(self) -> None:
         self._http.close()

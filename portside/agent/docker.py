@@ -35,6 +35,7 @@ from portside.agent.docker_config import (
     parse_env_file,
     task_network_sysctls,
 )
+from portside.agent.docker_exec import DockerExec
 from portside.agent.docker_state import EVENT_ACTIONS, container_state, driver_event, image_digest
 from portside.agent.docker_volumes import ensure_volume, plan_volumes, remove_task_volumes
 from portside.agent.driver import (
@@ -357,6 +358,11 @@ class DockerDriver:
         /proc/meminfo's MemTotal in MiB, less ECS_RESERVED_MEMORY (default 0)."""
         info = self.client.info()
         return int(info["NCPU"]) * 1024, int(info["MemTotal"]) // MIB - self.reserved_memory
+
+    def exec(
+        self, runtime_id: str, command: list[str], tty: bool, size: tuple[int, int] | None
+    ) -> DockerExec:
+        return DockerExec.start(self.client.api, runtime_id, command, tty, size)
 
 
 def _task_labels(task: TaskSpec) -> dict[str, str]:

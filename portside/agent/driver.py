@@ -101,6 +101,30 @@ class DriverEvent:
     kind: str  # die | oom | health | start | destroy
 
 
+class ExecProcess(Protocol):
+    """A command running in a container (ECS Exec). Output and input may be used from two
+    threads at once: one reading `output()`, the other writing, resizing or killing."""
+
+    def output(self) -> Iterator[tuple[int, bytes]]:
+        """(1 for stdout | 2 for stderr, data) until the process's output ends; with a TTY
+        everything is stdout."""
+
+    def write(self, data: bytes) -> None:
+        """Bytes for the process's stdin."""
+
+    def close_input(self) -> None:
+        """End of stdin."""
+
+    def resize(self, rows: int, cols: int) -> None:
+        """The terminal's new size (with a TTY; ignored otherwise)."""
+
+    def wait(self) -> int:
+        """The exit code, once `output()` has ended."""
+
+    def kill(self) -> None:
+        """End the process (its client went away). Idempotent."""
+
+
 class Driver(Protocol):
     name: str
 
@@ -140,3 +164,9 @@ class Driver(Protocol):
 
     def host_resources(self) -> tuple[int, int]:
         """(CPU units = 1024 per core, memory MiB) this host offers."""
+
+    def exec(
+        self, runtime_id: str, command: list[str], tty: bool, size: tuple[int, int] | None
+    ) -> ExecProcess:
+        """Start `command` in a running container (ECS Exec), with a TTY of `size` (rows,
+        cols) when `tty`; DriverError if it cannot start."""

@@ -63,6 +63,15 @@ def build(run: TaskRun) -> dict[str, Any]:
             rep["networkBindings"] = c.bindings
         if c.health is not None:
             rep["healthStatus"] = c.health
+        if run.doc.get("enableExecuteCommand") and c.state in ("running", "exited"):
+            # ECS Exec's agent is this agent (agent/exec.py): it runs while the container does.
+            agent: dict[str, Any] = {
+                "name": "ExecuteCommandAgent",
+                "lastStatus": "RUNNING" if c.state == "running" else "STOPPED",
+            }
+            if c.started_at is not None:
+                agent["lastStartedAt"] = c.started_at
+            rep["managedAgents"] = [agent]
         if eni_id and run.resources and run.resources.ip_address:
             rep["networkInterfaces"] = [
                 {"attachmentId": eni_id, "privateIpv4Address": run.resources.ip_address}

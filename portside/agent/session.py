@@ -20,6 +20,8 @@ from portside.agent import reports
 from portside.agent.attributes import default_attributes
 from portside.agent.client import ApiError, ControlPlaneClient
 from portside.agent.driver import Driver
+from portside.agent.exec import ExecSessions
+from portside.agent.logs import make_shipper
 from portside.agent.runner import ContainerRun, TaskRun
 from portside.agent.state import AgentState
 from portside.agent.worker import Worker, shared_pools
@@ -71,6 +73,8 @@ class Agent:
         self.ready = threading.Event()
         self._metadata: Any = None
         self._pools = shared_pools(config.threads)
+        self.logs = make_shipper(client, driver, state.root / "logs")  # awslogs shipping
+        self.exec = ExecSessions(client.endpoint, driver, self._exec_container)
 
     # -- registration --------------------------------------------------------------------
 
@@ -204,6 +208,7 @@ class Agent:
             forget=self.state.forget,
             cleanup_wait=self.config.cleanup_wait,
             pools=self._pools,
+            logs=self.logs,
         )
 
     def _start_metadata(self) -> None:
@@ -281,6 +286,8 @@ class Agent:
         self._report_ready.set()
         for w in self.workers.values():
             w.shutdown()
+        if self.logs is not None:
+            self.logs.stop()
         if self._metadata is not None:
             self._metadata.stop()
 
@@ -319,6 +326,8 @@ class Agent:
             worker = self.workers.get(doc.get("instanceArn", ""))
             if worker is not None:
                 worker.desired(doc, definition, lambda: secrets.token_hex(16))
+        for offer in response.get("exec") or ():
+            self.exec.start(offer)
         if response.get("full"):
             listed = {d["arn"] for d in response.get("tasks") or ()}
             for worker in self.workers.values():
@@ -330,6 +339,15 @@ class Agent:
             self.ready.set()
         with self._after_lock:
             self._after = max(self._after, int(response.get("seq") or 0))
+
+    def _exec_container(self, task_arn: str, name: str) -> str | None:
+        """The runtime id of a running container of a task on this host (ECS Exec)."""
+        for worker in list(self.workers.values()):
+            run = worker.runs.get(task_arn)
+            c = run.containers.get(name) if run is not None else None
+            if c is not None and c.state == "running" and c.runtime_id:
+                return c.runtime_id
+        return None
 
     def _poll_loop(self) -> None:
         while not self.stop_event.is_set():

@@ -1,6 +1,9 @@
 """Executes the runner's actions through the driver, one step at a time per task, on a
 small thread pool. Wakes a task when the control plane changes it, when the driver reports an
-event for one of its containers, and on a periodic tick (health and exits)."""
+event for one of its containers, and on a periodic sweep that catches what an event stream
+missed (a Docker events stream that broke and reconnected). A driver whose events are exact
+(`reliable_events`, the simulated one: its containers change only through its own methods,
+each of which emits an event or is called by this worker) needs no sweep."""
 
 from __future__ import annotations
 
@@ -14,12 +17,14 @@ from typing import Any
 
 from portside.agent import driver as drv
 from portside.agent.driver import ContainerSpec, ContainerState, Driver, DriverError, TaskSpec
+from portside.agent.logs import LogShipper
 from portside.agent.runner import Action, ContainerRun, TaskRun, next_action, task_status
 from portside.model.states import TaskStatus
 
 log = logging.getLogger("portside.agent")
 
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+SWEEP_EVERY = 10.0  # seconds between two driver refreshes of a quiet running task
 
 Reporter = Callable[[TaskRun], None]
 EnvFor = Callable[[TaskRun, ContainerRun], dict[str, str]]
@@ -48,17 +53,25 @@ class Worker:
         threads: int = 8,
         cleanup_wait: float = 3 * 3600.0,
         pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None,
+        sweep_every: float | None = SWEEP_EVERY,
+        logs: LogShipper | None = None,
     ) -> None:
         self.driver = driver
         self.instance_arn = instance_arn
         self.cluster = cluster
         self.report = report
         self.env_for = env_for
-        self.persist = persist
+        # A driver whose containers die with this process (the simulated one) leaves a
+        # restarted agent nothing to re-adopt: its runs are not written down at all.
+        durable = getattr(driver, "containers_outlive_agent", True)
+        self.persist = persist if durable else _no_persist
         self.forget = forget
         self.clock = clock
         self.cleanup_wait = cleanup_wait
+        self.logs = logs  # awslogs shipping (agent/logs.py); None: no container logs shipped
+        self.sweep_every = None if getattr(driver, "reliable_events", False) else sweep_every
         self.runs: dict[str, TaskRun] = {}
+        self._refreshed: dict[str, float] = {}  # ARN -> when the driver was last asked
         self._by_runtime: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._queued: set[str] = set()
@@ -103,6 +116,8 @@ class Worker:
                 if c.runtime_id:
                     self._by_runtime[c.runtime_id] = run.arn
         self._refresh(run)
+        if self.logs is not None:
+            self.logs.adopt(run)  # after the refresh: which containers did start
         self.schedule(run.arn)
 
     def event(self, runtime_id: str) -> None:
@@ -111,12 +126,20 @@ class Worker:
             self.schedule(arn, refresh=True)
 
     def tick(self) -> None:
+        """Clean up runs stopped long enough ago, and refresh from the driver the live runs
+        it has not been asked about for `sweep_every` seconds. Only those are touched: with
+        thousands of tasks, refreshing every run every second was most of an agent's work."""
         now = self.clock()
+        sweep = self.sweep_every
         for arn, run in list(self.runs.items()):
             if run.status == "STOPPED":
                 if run.stopped_at is not None and now - run.stopped_at >= self.cleanup_wait:
                     self._submit(self._pool, self._cleanup, arn)
-            elif any(c.state in ("running", "created") for c in run.containers.values()):
+            elif (
+                sweep is not None
+                and now - self._refreshed.get(arn, 0.0) >= sweep
+                and any(c.state in ("running", "created") for c in run.containers.values())
+            ):
                 self.schedule(arn, refresh=True)
 
     def schedule(self, arn: str, refresh: bool = False) -> None:
@@ -167,6 +190,7 @@ class Worker:
         self.report(run)
 
     def _refresh(self, run: TaskRun) -> None:
+        self._refreshed[run.arn] = self.clock()
         for c in run.containers.values():
             if c.runtime_id and c.state in ("created", "running"):
                 self._apply_state(c, self.driver.inspect(c.runtime_id))
@@ -278,8 +302,13 @@ class Worker:
     def _start(self, run: TaskRun, c: ContainerRun) -> None:
         assert c.runtime_id is not None
         try:
+            if self.logs is not None:
+                self.logs.prepare(run, c)  # awslogs: the stream exists, or the start fails
             self.driver.start(c.runtime_id)
+            if self.logs is not None:
+                self.logs.follow(run, c)
             self._apply_state(c, self.driver.inspect(c.runtime_id))
+            self._refreshed[run.arn] = self.clock()
             c.started_at = c.started_at or self.clock()
         except DriverError as exc:
             self._failed_to_start(run, c, exc)
@@ -304,14 +333,19 @@ class Worker:
             return
         for c in run.containers.values():
             if c.runtime_id:
+                if self.logs is not None and not self.logs.drain(c.runtime_id):
+                    log.warning("log of %s not fully shipped before removal", c.runtime_id[:12])
                 try:
                     self.driver.remove(c.runtime_id)
                 except DriverError:
                     log.warning("could not remove container %s", c.runtime_id)
+                if self.logs is not None:
+                    self.logs.forget(c.runtime_id)
                 self._by_runtime.pop(c.runtime_id, None)
         with self._mutex:
             self.runs.pop(arn, None)
             self._locks.pop(arn, None)
+            self._refreshed.pop(arn, None)
         self.forget(arn)
 
     # -- specs ---------------------------------------------------------------------------
@@ -351,6 +385,10 @@ class Worker:
             drv.LABEL_INSTANCE: self.instance_arn,
             drv.LABEL_ROLE: "container",
         }
+
+
+def _no_persist(run: TaskRun) -> None:
+    return None
 
 
 def _overrides(doc: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from portside import __version__
@@ -27,6 +27,8 @@ from portside.api.auth import SigV4Verifier
 from portside.api.ecs import ACTIONS as ECS_ACTIONS
 from portside.api.ecs.registry import Handler
 from portside.api.errors import error_body, server_fault
+from portside.api.events import ACTIONS as EVENTS_ACTIONS
+from portside.api.logs import ACTIONS as LOGS_ACTIONS
 from portside.api.validation import InputValidator, parse_body
 from portside.errors import (
     InvalidSignatureException,
@@ -73,7 +75,12 @@ class Api:
     def __init__(self, config: ApiConfig, extra_services: tuple[Service, ...] = ()) -> None:
         self.config = config
         self.verifier = SigV4Verifier(config.secret_for, config.world.clock)
-        services = [_service("ecs", "ecs", ECS_ACTIONS), *extra_services]
+        services = [
+            _service("ecs", "ecs", ECS_ACTIONS),
+            _service("logs", "logs", LOGS_ACTIONS),
+            _service("events", "events", EVENTS_ACTIONS),
+            *extra_services,
+        ]
         self.services = {s.target_prefix: s for s in services}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -105,7 +112,7 @@ class Api:
         request_id = _request_ids.next()
         try:
             call = self._prepare(scope, body)
-            if call.action.startswith(_READ_ONLY):
+            if call.action.startswith(_READ_ONLY) and call.action not in _HEAVY_READS:
                 return Reply(200, orjson.dumps(call.run()), request_id)
         except Exception as exc:
             return _failure(exc, request_id)
@@ -215,8 +222,11 @@ class _HeaderMap:
         return self._all.get(name, [])
 
 
-# Actions that only read: they run inline on the event loop.
+# Actions that only read: they run inline on the event loop ...
 _READ_ONLY = ("Describe", "List", "Get")
+# ... except those that may read a lot (a 1 MB page of log events takes ~10 ms): in a thread,
+# so they never hold up the calls behind them.
+_HEAVY_READS = frozenset({"GetLogEvents", "FilterLogEvents"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +263,7 @@ class Edge:
             await self.rest(scope, receive, send)
 
 
-def create_app(config: ApiConfig, extra_routes: list[Route] | None = None) -> Edge:
+def create_app(config: ApiConfig, extra_routes: list[BaseRoute] | None = None) -> Edge:
     api = Api(config)
 
     async def health(_: Request) -> Response:

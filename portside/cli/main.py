@@ -6,6 +6,10 @@ import click
 
 from portside import __version__
 from portside.cli import agent, env, server, sim, up
+from portside.cli import events as events_cli
+from portside.cli import exec as exec_cli
+from portside.cli import logs as logs_cli
+from portside.cli import schedule as schedule_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,6 +28,10 @@ cli.add_command(up.up)
 cli.add_command(env.env)
 cli.add_command(agent.agent)
 cli.add_command(sim.sim)
+cli.add_command(schedule_cli.schedule)
+cli.add_command(exec_cli.exec_)
+cli.add_command(logs_cli.logs)
+cli.add_command(events_cli.events)
 
 
 def main() -> None:

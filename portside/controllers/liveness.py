@@ -1,5 +1,11 @@
 """Instance liveness: an instance whose agent has not synced for a while shows
-agentConnected false (the gateway sets it true again on the next sync)."""
+agentConnected false (the gateway sets it true again on the next sync).
+
+Registering is a sign of life too. An agent registers its instance and then opens its
+session; a simulated fleet registers all of its N instances first, which at 10,000 takes
+longer than the grace, so its first instances were marked lost before their session opened.
+An instance the gateway has not seen since this server started therefore counts from its
+latest registration, with the longer REGISTRATION_GRACE."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from portside.ops.context import World
 log = logging.getLogger("portside.liveness")
 
 DISCONNECT_AFTER = 30.0  # seconds without a sync
+REGISTRATION_GRACE = 300.0  # seconds from a registration to the agent's first sync
 
 
 class SeenTracker(Protocol):
@@ -26,10 +33,27 @@ def compute(
     now: float,
     started: float,
     grace: float = DISCONNECT_AFTER,
+    registered: Mapping[str, float] | None = None,
+    registration_grace: float = REGISTRATION_GRACE,
 ) -> list[str]:
     """The connected instances to mark disconnected. An instance not seen since this server
-    started gets the grace period from the start (its agent may be reconnecting)."""
-    return [arn for arn in connected if now - max(last_seen.get(arn, started), started) > grace]
+    started gets the grace period from the start (its agent may be reconnecting), or, when
+    it registered since (`registered`: ARN -> when it last did), `registration_grace` from
+    that registration (its agent may still be registering the rest of its fleet)."""
+    lost = []
+    for arn in connected:
+        seen = last_seen.get(arn)
+        if seen is not None and seen >= started:
+            alive, allowed = seen, grace
+        else:
+            at = (registered or {}).get(arn)
+            if at is not None and at >= started:
+                alive, allowed = at, max(grace, registration_grace)
+            else:
+                alive, allowed = started, grace
+        if now - alive > allowed:
+            lost.append(arn)
+    return lost
 
 
 class LivenessLoop:
@@ -48,17 +72,23 @@ class LivenessLoop:
 
     def run_once(self) -> list[str]:
         store = self.world.store
+        now = self.world.clock()
+        last_seen = self.gateway.last_seen
+        connected: list[str] = []
+        registered: dict[str, float] = {}
         with store.read() as tx:
-            connected = [
-                row[0]
-                for row in tx.index(inst_ops.TABLE)
-                if (doc := tx.get(inst_ops.TABLE, row[0]))
-                and doc.get("agentConnected")
-                and doc.get("status") != "INACTIVE"
-            ]
-        lost = compute(
-            connected, self.gateway.last_seen, self.world.clock(), self.started, self.grace
-        )
+            # Only instances the gateway has not heard from lately can be lost: read just
+            # those (with every agent syncing, none), not every instance every pass.
+            for arn, *_ in tx.index(inst_ops.TABLE, where=None, ordered=False):
+                seen = last_seen.get(arn)
+                if seen is not None and seen >= self.started and now - seen <= self.grace:
+                    continue
+                inst = inst_ops.load(tx, arn)
+                if inst is None or not inst.agent_connected or inst.status == "INACTIVE":
+                    continue
+                connected.append(arn)
+                registered[arn] = inst.last_heartbeat or inst.registered_at
+        lost = compute(connected, last_seen, now, self.started, self.grace, registered)
         if lost:
             with store.transaction() as tx:
                 for arn in lost:

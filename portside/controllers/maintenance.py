@@ -1,6 +1,7 @@
 """Housekeeping on a timer: remove deleted task definitions nothing uses, forget stopped
 tasks after an hour (ECS keeps them describable for at least that long), trim the change
-feed (agents further behind get a full snapshot; controllers resync every 30 s)."""
+feed (agents further behind get a full snapshot; controllers resync every 30 s; event targets
+hold it back while they lag, up to a day)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,24 @@ def regions(store: Store) -> set[tuple[str, str]]:
 
 STOPPED_TASK_TTL = 3600.0
 FEED_TTL = 3600.0
+# An event target that lags (its webhook down) keeps the feed from being trimmed past what it
+# has not delivered, for up to EventBridge's default maximum event age.
+FEED_HOLD_MAX = 24 * 3600.0
+
+
+def feed_trim_point(store: Store, now: float) -> float:
+    """Changes committed before this instant may be forgotten: an hour ago, or earlier while
+    an event target still has to deliver them (at most FEED_HOLD_MAX back)."""
+    before = now - FEED_TTL
+    with store.read() as tx:
+        targets = {key for key, *_ in tx.index("event_targets", ordered=False)}
+        cursors = [int(doc["seq"]) for key, doc in tx.scan("event_cursors") if key in targets]
+    if not cursors:
+        return before
+    unread = store.changes(min(cursors), limit=1)
+    if not unread:
+        return before
+    return min(before, max(unread[0].at, now - FEED_HOLD_MAX))
 
 
 def reap_stopped_tasks(store: Store, now: float, ttl: float = STOPPED_TASK_TTL) -> int:
@@ -53,7 +72,7 @@ class MaintenanceLoop:
             removed += task_definitions.reap_deleted(Op(self.world, caller))
         now = self.world.clock()
         removed += reap_stopped_tasks(self.world.store, now)
-        self.world.store.trim(now - FEED_TTL)
+        self.world.store.trim(feed_trim_point(self.world.store, now))
         return removed
 
     async def run(self) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from portside.api.auth import SigV4Verifier
 from portside.api.errors import error_body, server_fault
@@ -51,18 +51,30 @@ class AgentGateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closing = False
 
-    def routes(self) -> list[Route]:
-        return [
+    def routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = [
             Route(protocol.SESSION, self._endpoint(self.open_session), methods=["POST"]),
             Route(protocol.SYNC, self._endpoint(self.sync), methods=["POST"]),
             Route(protocol.FARGATE, self._endpoint(self.register_fargate), methods=["POST"]),
         ]
+        if self.world.exec is not None:
+            from portside.exec.relay import Relay
+
+            routes += Relay(self.world, self.world.exec).routes()
+        if self.world.logs is not None:
+            from portside.gateway.logs import LogIngest
+
+            routes += LogIngest(self.world).routes(self._endpoint)
+        return routes
 
     def start(self) -> None:
         """Hook the store's commits into the event loop (call from within the loop)."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Condition()
         self.world.store.subscribe(self._on_commit)
+        if self.world.exec is not None:
+            # An exec session waiting for its agent wakes the long polls like a commit does.
+            self.world.exec.set_notifier(lambda: self._on_commit(0))
 
     def close(self) -> None:
         """Answer every waiting long poll now: the server is shutting down."""
@@ -181,17 +193,20 @@ class AgentGateway:
                 "tasks": tasks,
                 "instances": instances,
                 "refused": refused,
+                "exec": self._exec_offers(session),
             }
         deadline = time.monotonic() + wait
         while True:
             seq, tasks, instances = await asyncio.to_thread(self._changes, op, session, after)
-            if tasks or instances or self.closing or time.monotonic() >= deadline:
+            offers = self._exec_offers(session)
+            if tasks or instances or offers or self.closing or time.monotonic() >= deadline:
                 return {
                     "seq": seq,
                     "full": False,
                     "tasks": tasks,
                     "instances": instances,
                     "refused": refused,
+                    "exec": offers,
                 }
             after = seq
             assert self._wake is not None
@@ -203,6 +218,11 @@ class AgentGateway:
             except TimeoutError:
                 pass
             self._heartbeat(op, session)
+
+    def _exec_offers(self, session: Session) -> list[dict[str, Any]]:
+        """ECS Exec sessions waiting for an agent of this session (portside/exec)."""
+        registry = self.world.exec
+        return registry.offers_for(session.instances) if registry is not None else []
 
     def _oldest_seq(self) -> int:
         # An agent that is further behind than the kept feed gets a full snapshot instead.

@@ -7,8 +7,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from portside.store.base import Store
+
+if TYPE_CHECKING:
+    from portside.exec.registry import ExecRegistry
+    from portside.logs.store import LogStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,8 @@ class World:
     clock: Callable[[], float] = time.time
     new_id: Callable[[], str] = field(default=lambda: uuid.uuid4().hex)
     rng: random.Random = field(default_factory=random.Random)
+    exec: ExecRegistry | None = None  # live ECS Exec sessions (portside/exec)
+    logs: LogStore | None = None  # CloudWatch Logs groups, streams, events (portside/logs)
 
 
 @dataclass(frozen=True, slots=True)

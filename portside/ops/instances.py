@@ -158,8 +158,12 @@ def _view(op: Op, tx: Tx, inst: ContainerInstance) -> InstanceView:
 def counts(tx: Tx, inst: ContainerInstance) -> tuple[int, int]:
     """(runningTasksCount, pendingTasksCount) as the ContainerInstance shape defines them:
     tasks whose desiredStatus is RUNNING, and tasks whose lastStatus is PENDING."""
-    running = tx.count("tasks", where={"instance": inst.arn, "desired": "RUNNING"})
-    pending = tx.count("tasks", where={"instance": inst.arn, "status": "PENDING"})
+    # One grouped count on the instance's index. Two counts that also named `desired` (or
+    # `status`) let SQLite pick that index instead, reading every RUNNING task of every
+    # instance: 28 ms a registration with 20,000 tasks stored.
+    tally = tx.tally("tasks", ("desired", "status"), where={"instance": inst.arn})
+    running = sum(n for (desired, _), n in tally.items() if desired == "RUNNING")
+    pending = sum(n for (_, status), n in tally.items() if status == "PENDING")
     return running, pending
 
 
@@ -203,22 +207,36 @@ def list_arns(
         matches = None
     with op.store.read() as tx:
         cluster_obj = get_active(op, tx, cluster)
-        where: dict[str, Any] = {"cluster": cluster_obj.arn}
-        if status:
-            where["status"] = status
         keys: list[str] = []
         more = False
-        for key, doc in tx.scan(TABLE, where=where, after=after):
-            inst = from_doc(ContainerInstance, doc)
-            if inst.fargate or (not status and inst.status == INACTIVE):
-                continue
-            if matches is not None and not matches(_query_view(tx, inst)):
-                continue
-            if len(keys) == limit:
-                more = True
+        # Read in chunks in key order (LIMIT in SQL): a page of 100 out of 10,000 instances
+        # reads about 100 rows, not all of them. Skipped rows (FARGATE capacity, INACTIVE,
+        # filtered out) make a page read another chunk. The cluster's instances are those
+        # under its ARN prefix: a range of the primary key, where `where={"cluster": ...}`
+        # would have SQLite read the whole cluster through that index and sort it per page.
+        prefix = instance_arn(op, cluster_obj.arn, "")
+        chunk = limit + 1 if matches is None else _FILTER_CHUNK
+        while not more:
+            rows = list(tx.scan(TABLE, prefix=prefix, after=after, limit=chunk))
+            for key, doc in rows:
+                inst = from_doc(ContainerInstance, doc)
+                if inst.fargate or inst.cluster_arn != cluster_obj.arn:
+                    continue
+                if inst.status != status if status else inst.status == INACTIVE:
+                    continue
+                if matches is not None and not matches(_query_view(tx, inst)):
+                    continue
+                if len(keys) == limit:
+                    more = True
+                    break
+                keys.append(key)
+            if len(rows) < chunk:
                 break
-            keys.append(key)
+            after = rows[-1][0]
     return keys, (encode_token(keys[-1]) if more else None)
+
+
+_FILTER_CHUNK = 256  # rows read at a time when a filter decides which ones a page shows
 
 
 def _query_view(tx: Tx, inst: ContainerInstance) -> Any:

@@ -5,18 +5,21 @@ the service controller."""
 from __future__ import annotations
 
 import random
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-import orjson
 
 from portside.errors import ClientException, InvalidParameterException
 from portside.model import arn as arns
+from portside.model.capacity_provider import CapacityProvider
 from portside.model.cluster import Cluster
 from portside.model.container_instance import INACTIVE, ContainerInstance
 from portside.model.doc import from_doc
 from portside.model.task_definition import TaskDefinition
 from portside.ops import capacity_providers
+from portside.ops import instances as inst_ops
 from portside.ops.context import Op
 from portside.scheduler import constraints, strategies
 from portside.scheduler.candidates import EC2, EXTERNAL, Ask, Candidate, task_gpus
@@ -28,24 +31,26 @@ EXTERNAL_CAPABILITY = "ecs.capability.external"
 
 
 class Fleet:
-    """A cluster's instances as the placer sees them, and as the store holds them (parsed
-    only for the instances a call actually places on)."""
+    """A cluster's instances as the placer sees them; the stored instances (read in the
+    caller's transaction) only for those a call actually places on."""
 
     def __init__(
-        self, candidates: list[Candidate], raw: dict[str, str], providers: dict[str, str | None]
+        self, tx: Tx, candidates: list[Candidate], providers: Mapping[str, str | None]
     ) -> None:
         self.candidates = candidates
-        self._raw = raw
+        self._tx = tx
         self._providers = providers
         self._parsed: dict[str, ContainerInstance] = {}
 
     def has(self, arn: str) -> bool:
-        return arn in self._raw
+        return arn in self._providers
 
     def instance(self, arn: str) -> ContainerInstance:
         inst = self._parsed.get(arn)
         if inst is None:
-            inst = from_doc(ContainerInstance, orjson.loads(self._raw[arn]))
+            doc = self._tx.get(inst_ops.TABLE, arn)
+            assert doc is not None, arn  # read in this transaction, which would see a delete
+            inst = from_doc(ContainerInstance, doc)
             inst.capacity_provider_name = self._providers.get(arn)
             inst.running_tasks = sum(inst.group_counts.values())
             self._parsed[arn] = inst
@@ -53,56 +58,125 @@ class Fleet:
 
     def only(self, arns: frozenset[str]) -> Fleet:
         return Fleet(
+            self._tx,
             [c for c in self.candidates if c.arn in arns],
-            {a: r for a, r in self._raw.items() if a in arns},
-            self._providers,
+            {a: p for a, p in self._providers.items() if a in arns},
         )
 
 
-# Candidates built from unchanged documents are reused: reading a 1,000-instance fleet on
-# every RunTask was most of its cost. Keyed by cluster, then instance; an entry is valid while
-# the instance document, its custom attributes and the providers are what they were. Callers
-# hold the store's write lock (placement happens in write transactions).
-_cache: dict[str, dict[str, tuple[tuple[Any, ...], Candidate, str | None]]] = {}
+@dataclass(frozen=True, slots=True)
+class _View:
+    """A cluster's candidates as of change `seq`. Never mutated: a call that finds changes
+    builds the next view from this one, instance by instance."""
+
+    seq: int
+    providers: tuple[tuple[str, str], ...]
+    candidates: dict[str, Candidate]  # by ARN: placeable instances only
+    provider_of: dict[str, str | None]
+    custom: dict[str, tuple[Mapping[str, Any], ...]]  # instance ARN -> its custom attributes
+
+
+# The newest view of each cluster, per store. Reading a 10,000-instance fleet on every RunTask
+# was most of its cost; the change feed says which instances changed since a view's seq, so a
+# call re-reads only those (in its own transaction, so its view is exact), and the result is
+# kept once that transaction commits (a rolled-back one may have read its own writes).
+# This relies on changes becoming visible in seq order, as they do with one writer at a time
+# (SQLite: BEGIN IMMEDIATE). A PostgreSQL backend with concurrent writers must make
+# `changed_keys` account for seqs still in flight (or full-read when there are any).
+_views: weakref.WeakKeyDictionary[Any, dict[str, _View]] = weakref.WeakKeyDictionary()
+_views_lock = threading.Lock()
+
+# Past this many changed instances and this share of the fleet, one scan beats that many
+# single reads.
+_FULL_READ_AT = 64
+_FULL_READ_SHARE = 0.5
 
 
 def fleet(op: Op, tx: Tx, cluster: Cluster) -> Fleet:
-    custom: dict[str, list[dict[str, Any]]] = {}
-    for _, doc in tx.scan("attributes", prefix=f"{cluster.arn}|"):
-        custom.setdefault(doc["targetId"], []).append(doc)
     providers = capacity_providers.load_active(op, tx)
     providers_key = tuple(sorted((p.name, str(p.auto_scaling_group_provider)) for p in providers))
-    old = _cache.get(cluster.arn, {})
-    fresh: dict[str, tuple[tuple[Any, ...], Candidate, str | None]] = {}
-    cands: list[Candidate] = []
-    raw_docs: dict[str, str] = {}
-    provider_of: dict[str, str | None] = {}
-    for arn, raw in tx.scan_raw("container_instances", where={"cluster": cluster.arn}):
-        extra = custom.get(arn, ())
-        key = (raw, tuple((a["name"], a.get("value")) for a in extra), providers_key)
-        hit = old.get(arn)
-        if hit is not None and hit[0] == key:
-            fresh[arn] = hit
+    with _views_lock:
+        old = _views.get(op.store, {}).get(cluster.arn)
+    seq = tx.feed_seq()
+    view = None
+    if old is not None and old.providers == providers_key and old.seq <= seq:
+        view = old if old.seq == seq else _updated(tx, cluster, old, seq, providers)
+    if view is None:
+        view = _full_read(tx, cluster, seq, providers, providers_key)
+    if view is not old:
+        tx.on_commit(lambda: _keep(op.store, cluster.arn, view))
+    return Fleet(tx, list(view.candidates.values()), view.provider_of)
+
+
+def _keep(store: Any, cluster_arn: str, view: _View) -> None:
+    with _views_lock:
+        views = _views.setdefault(store, {})
+        kept = views.get(cluster_arn)
+        if kept is None or kept.seq <= view.seq:
+            views[cluster_arn] = view
+
+
+def _full_read(
+    tx: Tx,
+    cluster: Cluster,
+    seq: int,
+    providers: Sequence[CapacityProvider],
+    providers_key: tuple[tuple[str, str], ...],
+) -> _View:
+    custom: dict[str, list[Mapping[str, Any]]] = {}
+    for _, doc in tx.scan("attributes", prefix=f"{cluster.arn}|"):
+        custom.setdefault(doc["targetId"], []).append(doc)
+    view = _View(seq, providers_key, {}, {}, {a: tuple(docs) for a, docs in custom.items()})
+    for arn, doc in tx.scan(inst_ops.TABLE, where={"cluster": cluster.arn}):
+        _put(view, arn, doc, providers)
+    return view
+
+
+def _updated(
+    tx: Tx, cluster: Cluster, old: _View, seq: int, providers: Sequence[CapacityProvider]
+) -> _View | None:
+    """`old` brought up to `seq`, re-reading only the instances the feed says changed (their
+    documents or their custom attributes); None when a full read is due instead."""
+    changed = tx.changed_keys(inst_ops.TABLE, old.seq)
+    attrs = tx.changed_keys("attributes", old.seq, prefix=f"{cluster.arn}|")
+    if changed is None or attrs is None:
+        return None  # the feed was trimmed past the view
+    targets = {key.split("|", 2)[1] for key in attrs}
+    if len(changed) + len(targets) > max(_FULL_READ_AT, _FULL_READ_SHARE * len(old.candidates)):
+        return None
+    view = _View(seq, old.providers, dict(old.candidates), dict(old.provider_of), dict(old.custom))
+    for target in targets:
+        docs = tuple(doc for _, doc in tx.scan("attributes", prefix=f"{cluster.arn}|{target}|"))
+        if docs:
+            view.custom[target] = docs
         else:
-            inst = from_doc(ContainerInstance, orjson.loads(raw))
-            if inst.fargate or inst.status == INACTIVE:
-                continue
-            names = {a["name"]: a.get("value") for a in (*inst.attributes, *extra)}
-            provider = capacity_providers.provider_for_instance(names, providers)
-            inst.capacity_provider_name = provider
-            inst.running_tasks = sum(inst.group_counts.values())
-            cand = Candidate.of(
-                inst,
-                group_counts=inst.group_counts,
-                custom_attributes=extra,
-                launch_type=EXTERNAL if EXTERNAL_CAPABILITY in names else EC2,
-            )
-            fresh[arn] = (key, cand, provider)
-        cands.append(fresh[arn][1])
-        raw_docs[arn] = raw
-        provider_of[arn] = fresh[arn][2]
-    _cache[cluster.arn] = fresh
-    return Fleet(cands, raw_docs, provider_of)
+            view.custom.pop(target, None)
+    for arn in changed | targets:
+        view.candidates.pop(arn, None)
+        view.provider_of.pop(arn, None)
+        doc = tx.get(inst_ops.TABLE, arn)
+        if doc is not None and doc.get("clusterArn") == cluster.arn:
+            _put(view, arn, doc, providers)
+    return view
+
+
+def _put(view: _View, arn: str, doc: dict[str, Any], providers: Sequence[CapacityProvider]) -> None:
+    """Add one stored instance to a view under construction, if tasks can be placed on it."""
+    inst = from_doc(ContainerInstance, doc)
+    if inst.fargate or inst.status == INACTIVE:
+        return
+    extra = view.custom.get(arn, ())
+    names = {a["name"]: a.get("value") for a in (*inst.attributes, *extra)}
+    provider = capacity_providers.provider_for_instance(names, providers)
+    inst.capacity_provider_name = provider
+    inst.running_tasks = sum(inst.group_counts.values())
+    view.candidates[arn] = Candidate.of(
+        inst,
+        group_counts=inst.group_counts,
+        custom_attributes=extra,
+        launch_type=EXTERNAL if EXTERNAL_CAPABILITY in names else EC2,
+    )
+    view.provider_of[arn] = provider
 
 
 def check_rules(
@@ -181,6 +255,8 @@ def choose(
                 seen_failures.add((arn, reason))
                 failures.append({"arn": arn, "reason": reason})
         touched = {a for a in result.chosen if a}
+        if not touched or len(groups) == 1:
+            continue  # no later batch to see these placements
         candidates = [
             _refreshed(c, found.instance(c.arn)) if c.arn in touched else c for c in candidates
         ]

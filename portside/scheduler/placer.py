@@ -55,7 +55,7 @@ def place(ask: Ask, count: int, candidates: Sequence[Candidate], rng: random.Ran
     run = Running(candidates, ask)
     reasons, feasible = feasibility(filters, run)
     dynamic = [f for f in filters if f.dynamic]
-    ranker = Ranker(chain, run, feasible, rng)
+    ranker = Ranker(chain, run, feasible, rng, picks=count)
 
     chosen: list[str | None] = []
     while len(chosen) < count:

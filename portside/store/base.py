@@ -8,7 +8,7 @@ gateway, the event bus) see every committed change exactly once and in order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -96,6 +96,18 @@ class Tx(Protocol):
     def next_value(self, counter: str) -> int:
         """Increment and return a named durable counter (starting at 1)."""
 
+    def feed_seq(self) -> int:
+        """The seq of the newest change this transaction sees, its own writes included."""
+
+    def changed_keys(self, table: str, after: int, *, prefix: str = "") -> set[str] | None:
+        """Keys of `table` starting with `prefix` that changes with seq greater than `after`
+        wrote or deleted, as this transaction sees them; None when the feed no longer holds
+        every such change (it was trimmed past `after`), so the caller must read in full."""
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` once this transaction has committed (a read-only one: once it
+        ends without error); never when it rolls back."""
+
 
 class Store(Protocol):
     """A durable store with a change feed. SQLite (embedded) or PostgreSQL (multi-host)."""
@@ -106,8 +118,17 @@ class Store(Protocol):
     def read(self) -> AbstractContextManager[Tx]:
         """A read-only snapshot."""
 
-    def changes(self, after: int, limit: int = 1000) -> list[Change]:
-        """Committed changes with seq greater than `after`, oldest first."""
+    def changes(
+        self,
+        after: int,
+        limit: int = 1000,
+        *,
+        tables: Collection[str] | None = None,
+        upto: int | None = None,
+    ) -> list[Change]:
+        """Committed changes with seq greater than `after` (and at most `upto`), oldest first;
+        only those of `tables` when given. A reader of a few tables passes `upto=last_seq()`
+        and, when fewer than `limit` come back, has read everything up to `upto`."""
 
     def last_seq(self) -> int:
         """The seq of the newest committed change (0 when none)."""

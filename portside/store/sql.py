@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -65,6 +65,7 @@ class SqlTx:
         self._cur = cur
         self._writable = writable
         self.wrote = False
+        self.committed: list[Callable[[], None]] = []
 
     def _sql(self, table: str) -> _Statements:
         try:
@@ -219,6 +220,27 @@ class SqlTx:
         self._cur.execute(f"SELECT value FROM counters WHERE name = {ph}", (counter,))
         return int(self._cur.fetchone()[0])
 
+    def feed_seq(self) -> int:
+        self._cur.execute("SELECT MAX(seq) FROM changes")
+        return int(self._cur.fetchone()[0] or 0)
+
+    def changed_keys(self, table: str, after: int, *, prefix: str = "") -> set[str] | None:
+        ph = self._store.placeholder
+        self._cur.execute("SELECT MIN(seq) FROM changes")
+        oldest = self._cur.fetchone()[0]
+        if oldest is not None and int(oldest) > after + 1:
+            return None  # trimmed: changes after `after` may be gone
+        sql = f"SELECT DISTINCT key FROM changes WHERE seq > {ph} AND tbl = {ph}"
+        params: list[Any] = [after, table]
+        if prefix:
+            sql += f" AND key >= {ph} AND key < {ph}"
+            params += [prefix, prefix + _MAX_CHAR]
+        self._cur.execute(sql, params)
+        return {k for (k,) in self._cur.fetchall()}
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        self.committed.append(callback)
+
     def _record(self, table: str, key: str, op: str, body: str | None) -> None:
         ph = self._store.placeholder
         self._cur.execute(
@@ -274,6 +296,8 @@ class SqlStore:
                 conn.rollback()
                 raise
             conn.commit()
+            for callback in tx.committed:
+                callback()
         if tx.wrote:
             self._notify()
 
@@ -282,10 +306,13 @@ class SqlStore:
         conn = self._conn()
         cur = conn.cursor()
         self._begin(cur, writable=False)
+        tx = SqlTx(self, cur, writable=False)
         try:
-            yield SqlTx(self, cur, writable=False)
+            yield tx
         finally:
             conn.rollback()
+        for callback in tx.committed:
+            callback()
 
     # -- change feed -------------------------------------------------------------------------
 
@@ -310,14 +337,27 @@ class SqlStore:
     def last_seq(self) -> int:
         return self._seq
 
-    def changes(self, after: int, limit: int = 1000) -> list[Change]:
+    def changes(
+        self,
+        after: int,
+        limit: int = 1000,
+        *,
+        tables: Collection[str] | None = None,
+        upto: int | None = None,
+    ) -> list[Change]:
         ph = self.placeholder
+        sql = f"SELECT seq, at, tbl, key, op, doc FROM changes WHERE seq > {ph}"
+        params: list[Any] = [after]
+        if upto is not None:
+            sql += f" AND seq <= {ph}"
+            params.append(upto)
+        if tables is not None:
+            if not tables:
+                return []
+            sql += f" AND tbl IN ({', '.join([ph] * len(tables))})"
+            params += list(tables)
         with self.read() as tx:
-            tx._cur.execute(
-                f"SELECT seq, at, tbl, key, op, doc FROM changes WHERE seq > {ph} "
-                f"ORDER BY seq LIMIT {int(limit)}",
-                (after,),
-            )
+            tx._cur.execute(f"{sql} ORDER BY seq LIMIT {int(limit)}", params)
             rows = tx._cur.fetchall()
         return [
             Change(seq, at, tbl, key, op, orjson.loads(doc) if doc is not None else None)

@@ -40,6 +40,16 @@ INDEXES: dict[str, dict[str, str]] = {
     },
     "services": {"cluster": "clusterArn", "status": "status"},
     "capacity_providers": {"name": "name", "status": "status"},
+    # EventBridge Scheduler (portside/schedules): keys are schedule and group ARNs.
+    "schedules": {"grp": "groupName", "state": "state"},
+    "schedule_groups": {"name": "name"},
+    # EventBridge (portside/events): rules, their targets (key "RULE_ARN|ID"), connections and
+    # API destinations by ARN; a target's delivery cursor (same key) kept apart from it.
+    "event_rules": {"region": "region"},
+    "event_targets": {"rule": "ruleArn"},
+    "event_connections": {"region": "region"},
+    "event_api_destinations": {"region": "region"},
+    "event_cursors": {},
 }
 
 _INT_COLUMNS = {"revision"}

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
-from portside.controllers.liveness import compute
+from pathlib import Path
+
+from portside.controllers.liveness import LivenessLoop, compute
+from portside.ops import clusters
+from portside.ops import instances as inst_ops
+from portside.ops.context import Caller, Op, World, root_principal
+from portside.store.sqlite import SqliteStore
 
 
 def test_silent_instances_are_lost_after_the_grace() -> None:
@@ -15,3 +21,54 @@ def test_unseen_since_start_get_the_grace_from_the_start() -> None:
 
 def test_seen_before_a_restart_counts_from_the_restart() -> None:
     assert compute(["d"], {"d": 10.0}, now=120.0, started=100.0, grace=30.0) == []
+
+
+def test_a_registration_counts_with_the_registration_grace() -> None:
+    # A fleet registering for longer than the grace: its first instance registered at 101
+    # and has not synced yet (its agent is still registering the rest).
+    registered = {"e": 101.0}
+    assert compute(["e"], {}, now=150.0, started=100.0, registered=registered) == []
+    assert compute(["e"], {}, now=400.0, started=100.0, registered=registered) == []
+    assert compute(["e"], {}, now=402.0, started=100.0, registered=registered) == ["e"]
+
+
+def test_once_seen_the_sync_grace_applies_again() -> None:
+    registered = {"f": 101.0}
+    seen = {"f": 200.0}
+    assert compute(["f"], seen, now=229.0, started=100.0, registered=registered) == []
+    assert compute(["f"], seen, now=231.0, started=100.0, registered=registered) == ["f"]
+
+
+def test_a_registration_before_the_restart_counts_from_the_restart() -> None:
+    registered = {"g": 50.0}
+    assert compute(["g"], {}, now=131.0, started=100.0, registered=registered) == ["g"]
+
+
+def test_a_long_fleet_registration_loses_no_instance(tmp_path: Path) -> None:
+    now = [1_700_000_000.0]
+    store = SqliteStore(tmp_path / "db", synchronous="OFF")
+    caller = Caller("000000000000", "us-east-1", "AKTEST", root_principal("000000000000"))
+    op = Op(World(store=store, clock=lambda: now[0]), caller)
+    clusters.create_cluster(op, name="sim")
+    gateway = Seen()
+    loop = LivenessLoop(op.world, gateway)
+    resources = [
+        {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
+        {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048},
+    ]
+    arns = []
+    for _ in range(4):  # one registration every 20 s: 60 s in all, twice the sync grace
+        arns.append(inst_ops.register(op, cluster="sim", total_resources=resources).instance.arn)
+        assert loop.run_once() == []
+        now[0] += 20
+    for arn in arns:  # the session opens: the gateway sees them all
+        gateway.last_seen[arn] = now[0]
+    assert loop.run_once() == []
+    now[0] += 31  # then the agent goes quiet
+    assert sorted(loop.run_once()) == sorted(arns)
+    store.close()
+
+
+class Seen:
+    def __init__(self) -> None:
+        self.last_seen: dict[str, float] = {}

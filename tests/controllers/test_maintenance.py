@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from portside.controllers.maintenance import reap_stopped_tasks
+from portside.controllers.maintenance import (
+    FEED_HOLD_MAX,
+    FEED_TTL,
+    feed_trim_point,
+    reap_stopped_tasks,
+)
 from portside.store.sqlite import SqliteStore
 
 
@@ -25,3 +30,27 @@ def test_stopped_tasks_are_forgotten_after_an_hour_and_the_feed_is_trimmed(
     assert store.trim(before=2000.0) == 4  # three puts and the reaped delete
     assert store.oldest_seq() == store.changes(0)[0].seq > 1
     assert [c.key for c in store.changes(0)][-1] == "later"
+
+
+def test_a_lagging_event_target_holds_the_feed_back_for_at_most_a_day(tmp_path: Path) -> None:
+    clock = [0.0]
+    store = SqliteStore(tmp_path / "s.db", clock=lambda: clock[0])
+    for at, key in ((1000.0, "a"), (2000.0, "b"), (3000.0, "c")):
+        clock[0] = at
+        with store.transaction() as tx:
+            tx.put("tasks", key, {"lastStatus": "RUNNING"})
+    first = store.changes(0)[0].seq
+    now = 10_000.0
+    # No event target: an hour.
+    assert feed_trim_point(store, now) == now - FEED_TTL
+    # A target that has delivered up to "a" keeps "b" (committed at 2000) and after.
+    clock[0] = 3000.0
+    with store.transaction() as tx:
+        tx.put("event_targets", "rule|1", {"ruleArn": "rule"})
+        tx.put("event_cursors", "rule|1", {"seq": first})
+        tx.put("event_cursors", "gone|1", {"seq": 0})  # its target was removed: ignored
+    assert feed_trim_point(store, now) == 2000.0
+    store.trim(feed_trim_point(store, now))
+    assert [c.key for c in store.changes(0)][:2] == ["b", "c"]
+    # ... but not beyond a day.
+    assert feed_trim_point(store, 2000.0 + FEED_HOLD_MAX + 50) == 2050.0

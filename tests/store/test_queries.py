@@ -142,3 +142,18 @@ def test_an_earlier_data_directory_is_upgraded(tmp_path: Path) -> None:
     assert "ix_task_definitions_family_status" not in indexes
     assert "ix_task_definitions_family_status_revision" in indexes
     assert "ix_container_instances_fargate" in indexes
+
+
+def test_changes_of_some_tables_up_to_a_position(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "s.db")
+    with s.transaction() as tx:
+        tx.put("tasks", "t1", {"lastStatus": "RUNNING"})
+        tx.put("services", "s1", {"status": "ACTIVE"})
+        tx.put("tasks", "t2", {"lastStatus": "RUNNING"})
+    upto = s.last_seq()
+    with s.transaction() as tx:
+        tx.put("services", "s2", {"status": "ACTIVE"})
+    assert [c.key for c in s.changes(0, tables=("services",))] == ["s1", "s2"]
+    assert [c.key for c in s.changes(0, tables=("services",), upto=upto)] == ["s1"]
+    assert [c.key for c in s.changes(0, tables=("tasks", "services"), limit=2)] == ["t1", "s1"]
+    assert s.changes(0, tables=()) == []

@@ -7,6 +7,7 @@ from portside.api.ecs import (  # noqa: F401  (imported to register their action
     attributes,
     capacity_providers,
     clusters,
+    exec,
     instances,
     services,
     tags,

@@ -6,10 +6,11 @@ batch places tasks, so it is rechecked after each one; any other is decided once
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 
-from portside.scheduler.query import Predicate, compile_query
+from portside.scheduler.query import InstanceFacts, Predicate, compile_query
 
 if TYPE_CHECKING:
     from portside.scheduler.pipeline import Running
@@ -34,5 +35,12 @@ class MemberOf:
         return cls(expression, compile_query(expression), dynamic)
 
     def admit(self, run: Running, indices: list[int]) -> list[int]:
-        test, facts = self.predicate, run.facts
+        test = self.predicate
+        if not self.dynamic:
+            # It reads none of what this batch changes, so each candidate (which reads like
+            # InstanceFacts, field for field) is its own facts: no per-instance call to
+            # Running.facts, a fifth of this filter's time at 10,000 instances.
+            cs = cast("Sequence[InstanceFacts]", run.candidates)
+            return [i for i in indices if test(cs[i])]
+        facts = run.facts
         return [i for i in indices if test(facts(i))]

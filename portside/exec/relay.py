@@ -1,0 +1,199 @@
+"""The exec relay: the client's websocket and the agent's, piped together by the server.
+
+    client  ws  /_portside/exec/v1/<sessionId>        first frame OPEN {"token", "tty", ...}
+    agent   ws  /_portside/agent/v1/exec/<sessionId>  header X-Portside-Exec-Token: the
+                                                      per-session token its sync handed it
+The control plane never calls the agent (DESIGN.md): when the client opens the stream, the
+registry wakes the agent's long poll, whose answer lists the session; the agent then dials in.
+Frames are portside/exec/frames.py's; the relay records the session (record.py) and ends it
+when the command exits, when either side goes away, or after IDLE_TIMEOUT seconds without a
+frame either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from portside.exec import frames
+from portside.exec.record import Recorder
+from portside.exec.registry import OFFER_TTL, ExecRefused, ExecRegistry, ExecSession
+from portside.ops.context import World
+
+log = logging.getLogger("portside.exec")
+
+CLIENT_PATH = "/_portside/exec/v1/{session_id}"
+AGENT_PATH = "/_portside/agent/v1/exec/{session_id}"
+TOKEN_HEADER = "x-portside-exec-token"
+OPEN_WAIT = 10.0
+IDLE_TIMEOUT = 20 * 60.0  # Session Manager's default idle session timeout
+
+
+class Relay:
+    def __init__(
+        self,
+        world: World,
+        registry: ExecRegistry,
+        idle_timeout: float = IDLE_TIMEOUT,
+        offer_timeout: float = OFFER_TTL,
+    ):
+        self.world = world
+        self.registry = registry
+        self.idle_timeout = idle_timeout
+        self.offer_timeout = offer_timeout
+
+    def routes(self) -> list[WebSocketRoute]:
+        return [
+            WebSocketRoute(CLIENT_PATH, self.client),
+            WebSocketRoute(AGENT_PATH, self.agent),
+        ]
+
+    async def agent(self, ws: WebSocket) -> None:
+        token = ws.headers.get(TOKEN_HEADER, "")
+        await ws.accept()
+        try:
+            session = self.registry.attach(ws.path_params["session_id"], token, ws)
+        except ExecRefused:
+            await ws.close(code=4403)
+            return
+        assert session.ended is not None
+        await session.ended.wait()
+
+    async def client(self, ws: WebSocket) -> None:
+        await ws.accept()
+        sid = ws.path_params["session_id"]
+        try:
+            session = await self._open(ws, sid)
+        except (ExecRefused, frames.FrameError, TimeoutError) as exc:
+            await _send_and_close(ws, frames.exit_error(str(exc) or "No OPEN frame came."))
+            return
+        except WebSocketDisconnect:
+            return
+        recorder = Recorder(self.world.logs, session, self.world.clock)
+        try:
+            await recorder.start()
+            await self._run(ws, session, recorder)
+        finally:
+            self.registry.end(sid)
+
+    async def _open(self, ws: WebSocket, sid: str) -> ExecSession:
+        message = await asyncio.wait_for(ws.receive(), OPEN_WAIT)
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000))
+        frame = frames.decode(message.get("bytes") or message.get("text") or b"")
+        if frame.channel != frames.OPEN:
+            raise frames.FrameError("The first frame must be OPEN.")
+        body = frame.json()
+        return self.registry.open(
+            sid, str(body.get("token") or ""), bool(body.get("tty")), frames.window(body)
+        )
+
+    async def _run(self, ws: WebSocket, session: ExecSession, recorder: Recorder) -> None:
+        assert session.agent is not None
+        try:
+            agent: WebSocket = await asyncio.wait_for(
+                asyncio.shield(session.agent), self.offer_timeout
+            )
+        except TimeoutError:
+            why = "TargetNotConnected: the task's agent did not take the session."
+            await recorder.finish(error=why)
+            await _send_and_close(ws, frames.exit_error(why))
+            return
+        outcome: dict[str, Any] = {}
+        last = [time.monotonic()]
+        upstream = asyncio.create_task(self._upstream(ws, agent, last))
+        downstream = asyncio.create_task(self._downstream(agent, ws, recorder, outcome, last))
+        idle = asyncio.create_task(self._idle(last))
+        done, pending = await asyncio.wait(
+            {upstream, downstream, idle}, return_when=asyncio.FIRST_COMPLETED
+        )
+        for t in pending:
+            t.cancel()
+        for t in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if "exitCode" in outcome:
+            await recorder.finish(exit_code=int(outcome["exitCode"]))
+        else:
+            if idle in done:
+                why = "The session was idle too long."
+            elif upstream in done:
+                why = "The client went away."
+            else:
+                why = str(outcome.get("error") or "The agent's connection was lost.")
+            await recorder.finish(error=why)
+            if upstream not in done:
+                await _send(ws, frames.exit_error(why))
+        for side in (agent, ws):
+            with contextlib.suppress(Exception):
+                await side.close()
+
+    async def _upstream(self, ws: WebSocket, agent: WebSocket, last: list[float]) -> None:
+        """Client to agent: stdin, stdin EOF and resizes; nothing else may come this way."""
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            last[0] = time.monotonic()
+            try:
+                frame = frames.decode(message.get("bytes") or message.get("text") or b"")
+            except frames.FrameError as exc:
+                log.info("exec client sent a bad frame: %s", exc)
+                continue
+            if frame.channel in (frames.STDIN, frames.STDIN_EOF, frames.RESIZE):
+                await agent.send_bytes(frames.encode(frame.channel, frame.payload))
+
+    async def _downstream(
+        self,
+        agent: WebSocket,
+        ws: WebSocket,
+        recorder: Recorder,
+        outcome: dict[str, Any],
+        last: list[float],
+    ) -> None:
+        """Agent to client: output, then the exit frame that ends the session."""
+        while True:
+            message = await agent.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            last[0] = time.monotonic()
+            try:
+                frame = frames.decode(message.get("bytes") or b"")
+            except frames.FrameError as exc:
+                log.warning("exec agent sent a bad frame: %s", exc)
+                continue
+            if frame.channel in (frames.STDOUT, frames.STDERR):
+                await ws.send_bytes(frames.encode(frame.channel, frame.payload))
+                await recorder.data(frame.payload)
+            elif frame.channel == frames.EXIT:
+                body = frame.json()
+                if isinstance(body.get("exitCode"), int):
+                    outcome["exitCode"] = body["exitCode"]
+                    await ws.send_bytes(frames.exit_code(body["exitCode"]))
+                else:
+                    outcome["error"] = str(body.get("error") or "The command failed.")
+                return
+
+    async def _idle(self, last: list[float]) -> None:
+        while True:
+            left = last[0] + self.idle_timeout - time.monotonic()
+            if left <= 0:
+                return
+            await asyncio.sleep(min(left, 5.0))
+
+
+async def _send(ws: WebSocket, data: bytes) -> None:
+    with contextlib.suppress(Exception):
+        await ws.send_bytes(data)
+
+
+async def _send_and_close(ws: WebSocket, data: bytes) -> None:
+    await _send(ws, data)
+    with contextlib.suppress(Exception):
+        await ws.close()

@@ -12,7 +12,6 @@ $AWS_ACCESS_KEY_ID...), falling back to the local data directory's server.json a
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -25,30 +24,12 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from portside import credentials
+from portside.cli import connection
 from portside.cli.options import data_dir_option
-from portside.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION
+from portside.config import DEFAULT_REGION
 
 PATH = "/_portside/events/v1/stream"
 API_FAILED = 254  # the AWS CLI's exit code for a service error
-
-
-def _endpoint(explicit: str | None, data_dir: Path) -> str:
-    if explicit:
-        return explicit.rstrip("/")
-    endpoint = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
-    state = data_dir / "server.json"
-    if state.exists():
-        endpoint = orjson.loads(state.read_bytes()).get("endpoint", endpoint)
-    return str(endpoint).rstrip("/")
-
-
-def _keys(data_dir: Path) -> Credentials:
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if not (key and secret):
-        creds = credentials.load_or_create(data_dir)
-        key, secret = creds.access_key_id, creds.secret_access_key
-    return Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN"))
 
 
 def signed_get(url: str, keys: Credentials, region: str) -> dict[str, str]:
@@ -106,11 +87,11 @@ def events(
     if follow:
         query["follow"] = "true"
     url = (
-        _endpoint(endpoint_url, data_dir)
+        connection.endpoint(endpoint_url, data_dir)
         + PATH
         + ("?" + urlencode(query, quote_via=quote, safe="-_.~") if query else "")
     )
-    headers = signed_get(url, _keys(data_dir), region)
+    headers = signed_get(url, connection.keys(data_dir), region)
     try:
         with httpx.stream(
             "GET", url, headers=headers, timeout=httpx.Timeout(10.0, read=None)

@@ -25,14 +25,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import click
-import orjson
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from portside import credentials
 from portside.agent.client import ApiError, ControlPlaneClient
+from portside.cli import connection
 from portside.cli.options import data_dir_option
-from portside.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION
+from portside.config import DEFAULT_REGION
 from portside.exec import frames
 
 SESSION_FAILED = 255  # the session could not run the command (as the AWS CLI's plugin exits)
@@ -95,16 +94,9 @@ def stream_url(returned: str, endpoint: str) -> str:
 
 
 def _client(endpoint: str | None, region: str, data_dir: Path) -> ControlPlaneClient:
-    if not endpoint:
-        endpoint = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
-        state = data_dir / "server.json"
-        if state.exists():
-            endpoint = orjson.loads(state.read_bytes()).get("endpoint", endpoint)
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if not (key and secret):
-        creds = credentials.load_or_create(data_dir)
-        key, secret = creds.access_key_id, creds.secret_access_key
-    return ControlPlaneClient(str(endpoint), key, secret, region)
+    creds = connection.keys(data_dir)
+    url = connection.endpoint(endpoint, data_dir)
+    return ControlPlaneClient(url, creds.access_key, creds.secret_key, region)
 
 
 def _terminal_size() -> tuple[int, int]:

@@ -12,7 +12,6 @@ $AWS_ACCESS_KEY_ID...), falling back to the local data directory's server.json a
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -21,15 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import click
-import orjson
-from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from portside import credentials
+from portside.cli import connection
 from portside.cli.options import data_dir_option
-from portside.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION
+from portside.config import DEFAULT_REGION
 
 POLL_SECONDS = 0.5
 API_FAILED = 254  # the AWS CLI's exit code for a service error
@@ -47,29 +43,11 @@ class Source:
 
 
 def _clients(endpoint: str | None, region: str, data_dir: Path) -> tuple[Any, Any]:
-    if not endpoint:
-        endpoint = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
-        state = data_dir / "server.json"
-        if state.exists():
-            endpoint = orjson.loads(state.read_bytes()).get("endpoint", endpoint)
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if not (key and secret):
-        creds = credentials.load_or_create(data_dir)
-        key, secret = creds.access_key_id, creds.secret_access_key
-    session = botocore.session.get_session()
-    config = Config(retries={"max_attempts": 3, "mode": "standard"})
-
-    def make(service: str) -> Any:
-        return session.create_client(
-            service,
-            region_name=region,
-            endpoint_url=endpoint,
-            aws_access_key_id=key,
-            aws_secret_access_key=secret,
-            config=config,
-        )
-
-    return make("ecs"), make("logs")
+    url, creds = connection.endpoint(endpoint, data_dir), connection.keys(data_dir)
+    return (
+        connection.aws_client("ecs", url, creds, region),
+        connection.aws_client("logs", url, creds, region),
+    )
 
 
 def sources_of(

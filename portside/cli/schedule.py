@@ -22,53 +22,28 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import click
 import httpx
 import orjson
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from portside import credentials
+from portside.cli import connection
 from portside.cli.options import data_dir_option
-from portside.config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_REGION
+from portside.config import DEFAULT_REGION
 
 API_FAILED = 254  # the AWS CLI's exit code for a service error
 
 
 class Clients:
     def __init__(self, endpoint: str | None, region: str | None, data_dir: Path) -> None:
-        if not endpoint:
-            endpoint = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
-            state = data_dir / "server.json"
-            if state.exists():
-                endpoint = orjson.loads(state.read_bytes()).get("endpoint", endpoint)
-        key = os.environ.get("AWS_ACCESS_KEY_ID")
-        secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
-        if not (key and secret):
-            creds = credentials.load_or_create(data_dir)
-            key, secret = creds.access_key_id, creds.secret_access_key
-        session = botocore.session.get_session()
-        config = Config(retries={"max_attempts": 3, "mode": "standard"})
+        url, creds = connection.endpoint(endpoint, data_dir), connection.keys(data_dir)
         region = region or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-
-        def make(service: str) -> Any:
-            return session.create_client(
-                service,
-                region_name=region,
-                endpoint_url=endpoint,
-                aws_access_key_id=key,
-                aws_secret_access_key=secret,
-                config=config,
-            )
-
-        self.scheduler = make("scheduler")
-        self.ecs = make("ecs")
-        self._endpoint, self._region = endpoint.rstrip("/"), region
-        self._credentials = Credentials(key, secret)
+        self.scheduler = connection.aws_client("scheduler", url, creds, region)
+        self.ecs = connection.aws_client("ecs", url, creds, region)
+        self._endpoint, self._region = url, region
+        self._credentials = creds
 
     def status(self, group: str, name: str) -> dict[str, Any] | None:
         """Where the schedule's firing stands (Portside's own route, signed like the API)."""

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from harness import ServerProcess
 
 
@@ -18,15 +15,3 @@ def logs(server: ServerProcess) -> Any:
 def group(logs: Any, name: str) -> str:
     logs.create_log_group(logGroupName=name)
     return name
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def fails(code: str, call: Callable[..., Any], **kwargs: Any) -> str:
-    with pytest.raises(ClientError) as err:
-        call(**kwargs)
-    assert err.value.response["Error"]["Code"] == code, err.value.response["Error"]
-    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    return str(err.value.response["Error"]["Message"])

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import now_ms
 from fleet import Fleet, start_fleet
 from harness import BIN, ServerProcess
+from logs.logcalls import now_ms
 
 from portside.cli.logs import sources_of
 

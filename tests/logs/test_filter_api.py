@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import fails, now_ms
+from logs.logcalls import fails, now_ms
 
 
 def seed(logs: Any, group: str) -> int:

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from botocore.model import ListShape, MapShape, Shape, StructureShape
-from conftest import now_ms
 from contract import check_error, check_output, service_model
 from harness import ServerProcess
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from logs.logcalls import now_ms
 from signing import Wire
 
 from portside.api.logs import ACTIONS

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import now_ms
 from harness import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess
+from logs.logcalls import now_ms
 
 from portside.agent.client import ApiError, ControlPlaneClient
 from portside.gateway import protocol

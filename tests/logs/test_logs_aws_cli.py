@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import now_ms
 from harness import ServerProcess
+from logs.logcalls import now_ms
 
 AWS_V2 = Path("/usr/bin/aws")
 needs_v2 = pytest.mark.skipif(

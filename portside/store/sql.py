@@ -65,6 +65,7 @@ class SqlTx:
         self._cur = cur
         self._writable = writable
         self.wrote = False
+        self.seq: int | None = None  # the seq of this transaction's last change, when known
         self.committed: list[Callable[[], None]] = []
 
     def _sql(self, table: str) -> _Statements:
@@ -247,6 +248,8 @@ class SqlTx:
             f"INSERT INTO changes (at, tbl, key, op, doc) VALUES ({ph}, {ph}, {ph}, {ph}, {ph})",
             (self._store.clock(), table, key, op, body),
         )
+        # The change's seq, where the driver tells it (sqlite3: the rowid it just made).
+        self.seq = getattr(self._cur, "lastrowid", None)
 
 
 class SqlStore:
@@ -299,7 +302,7 @@ class SqlStore:
             for callback in tx.committed:
                 callback()
         if tx.wrote:
-            self._notify()
+            self._notify(tx.seq)
 
     @contextmanager
     def read(self) -> Iterator[SqlTx]:
@@ -322,8 +325,9 @@ class SqlStore:
             value = tx._cur.fetchone()[0]
         return int(value or 0)
 
-    def _notify(self) -> None:
-        seq = self._query_last_seq()
+    def _notify(self, seq: int | None = None) -> None:
+        if seq is None:
+            seq = self._query_last_seq()
         with self._cond:
             self._seq = max(self._seq, seq)
             self._cond.notify_all()

@@ -35,6 +35,14 @@ class _Corked:
             self._loop.call_soon(self._flush)
         self._pending.append(bytes(data))
 
+    def write_now(self, data: bytes) -> None:
+        """Send `data` (after anything gathered) now: for a reply that is already whole."""
+        if self._pending:
+            self._pending.append(data)
+            self._flush()
+        elif not self._transport.is_closing():
+            self._transport.write(data)
+
     def _flush(self) -> None:
         if not self._pending:
             return
@@ -155,7 +163,8 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
         if not keep_alive:
             parts.append(b"connection: close\r\n")
         parts += [b"\r\n", reply.body]
-        self.transport.write(b"".join(parts))
+        transport: Any = self.transport
+        transport.write_now(b"".join(parts))
         if not keep_alive:
             self.transport.close()
             return

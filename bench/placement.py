@@ -8,7 +8,7 @@ Three parts, each runnable alone (`--part`):
   with a memberOf constraint that half the fleet meets. RunTask-shaped calls (10 tasks each)
   and single-task calls, each call seeing the fleet as the previous calls left it.
 - e2e: a real `portside server` (fresh data dir) and `portside sim --instances 1000`; RunTask
-  batches of 10 from 16 client threads (pre-signed requests over keep-alive connections)
+  batches of 10 from a few client threads (pre-signed requests over keep-alive connections)
   until 20,000 tasks are RUNNING on the simulated agents: tasks/s, RunTask latency.
 - rss: `portside sim --instances 10000` and 100,000 tasks of 16 MiB: the server's peak RSS
   (VmHWM), within a time budget (RSS growth per 10k tasks extrapolated when it runs out).
@@ -1587,10 +1587,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--rss-tasks", type=int, default=100_000)
     # 100,000 tasks at 10,000 instances take ~10 minutes on a quiet 2-core machine.
     p.add_argument("--rss-budget", type=float, default=1500.0, help="rss: seconds of RunTask")
-    # A closed loop of a few callers measures the latency of a durable RunTask (fsync per
-    # commit), not what the server sustains: at 1,000 instances 4 callers got ~300 tasks/s
-    # with the server and the sim each under half a core busy, 16 ~460/s.
-    p.add_argument("--clients", type=int, default=16, help="RunTask client threads")
+    p.add_argument("--clients", type=int, default=4, help="RunTask client threads")
     p.add_argument(
         "--profile",
         type=float,

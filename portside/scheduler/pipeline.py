@@ -16,10 +16,10 @@ import heapq
 import random
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from operator import attrgetter, methodcaller
+from operator import attrgetter
 from typing import Any, Protocol, cast
 
-from portside.scheduler.candidates import Ask, Candidate
+from portside.scheduler.candidates import Ask, Candidate, lookup
 from portside.scheduler.query import InstanceFacts
 from portside.scheduler.strategies.randomly import Random
 from portside.scheduler.strategies.spread import SpreadAttribute
@@ -47,8 +47,7 @@ class Running:
         self.gpus: list[int] = column("gpus_free") if ask.gpus else []
         self.tcp: list[frozenset[int]] = column("ports_tcp") if demand.ports_tcp else []
         self.udp: list[frozenset[int]] = column("ports_udp") if demand.ports_udp else []
-        counts_of_group = methodcaller("get", group, 0)
-        self.group: list[int] = list(map(counts_of_group, column("group_counts")))  # its tasks
+        self.group: list[int] = lookup(column("group_counts"), group, 0)  # its tasks
         self.taken: dict[int, int] = {}  # tasks of this call per instance (running count +)
         self._facts: dict[int, InstanceFacts | None] = {}  # of the instances tasks went to
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
-from operator import attrgetter, methodcaller
+from operator import attrgetter
 from typing import TYPE_CHECKING
+
+from portside.scheduler.candidates import lookup
 
 if TYPE_CHECKING:
     from portside.scheduler.pipeline import Running
@@ -33,8 +35,7 @@ class SpreadAttribute:
 
     def values(self, run: Running) -> list[str | None]:
         """Each instance's value of the attribute (None where it has none)."""
-        get = methodcaller("get", self.attribute)
-        return list(map(get, map(attrgetter("attributes"), run.candidates)))
+        return lookup(list(map(attrgetter("attributes"), run.candidates)), self.attribute)
 
     def counts(self, run: Running, values: list[str | None]) -> dict[str | None, int]:
         """Tasks of the group per value, over every instance."""

@@ -47,7 +47,6 @@ from api_throughput import (
     REGION,
     ROOT,
     SECRET_KEY,
-    Connection,
     Server,
     base_env,
     free_port,
@@ -56,9 +55,7 @@ from api_throughput import (
     percentile,
     portside_server,
 )
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from signed import ECS, LOGS, ApiError, Client
 from task_start import busybox, docker_time
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "logs.json"
@@ -70,53 +67,12 @@ TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
 
 
-class ApiError(RuntimeError):
-    pass
-
-
-class Client:
-    """SigV4-signed AWS JSON 1.1 calls over one keep-alive connection."""
-
-    def __init__(self, port: int, service: str, target: str) -> None:
-        self.netloc = f"127.0.0.1:{port}"
-        self.conn = Connection("127.0.0.1", port, timeout=120)
-        self.auth = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), service, REGION)
-        self.target = target
-
-    def sign(self, action: str, params: dict[str, Any]) -> bytes:
-        body = json.dumps(params, separators=(",", ":")).encode()
-        request = AWSRequest(
-            method="POST",
-            url=f"http://{self.netloc}/",
-            data=body,
-            headers={
-                "Content-Type": "application/x-amz-json-1.1",
-                "X-Amz-Target": f"{self.target}.{action}",
-            },
-        )
-        self.auth.add_auth(request)
-        lines = [b"POST / HTTP/1.1", f"Host: {self.netloc}".encode()]
-        lines += [f"{k}: {v}".encode() for k, v in request.headers.items()]
-        lines += [f"Content-Length: {len(body)}".encode(), b"", b""]
-        return b"\r\n".join(lines) + body
-
-    def send(self, raw: bytes) -> dict[str, Any]:
-        status, body = self.conn.exchange(raw)
-        data: dict[str, Any] = json.loads(body) if body else {}
-        if status != 200:
-            raise ApiError(f"HTTP {status}: {body[:300]!r}")
-        return data
-
-    def call(self, action: str, **params: Any) -> dict[str, Any]:
-        return self.send(self.sign(action, params))
-
-
 def ecs_client(server: Server) -> Client:
-    return Client(server.port, "ecs", "AmazonEC2ContainerServiceV20141113")
+    return Client(server.port, "ecs", ECS)
 
 
 def logs_client(server: Server) -> Client:
-    return Client(server.port, "logs", "Logs_20140328")
+    return Client(server.port, "logs", LOGS)
 
 
 # -- ingest ---------------------------------------------------------------------------------

@@ -58,9 +58,7 @@ from api_throughput import (
     percentile,
     process_cpu,
 )
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from signed import Ecs
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "placement.json"
 
@@ -358,56 +356,6 @@ def print_placer(part: dict[str, Any]) -> None:
 # =============================================================================================
 # Signed ECS calls
 # =============================================================================================
-
-
-class Ecs:
-    """SigV4-signed ECS JSON calls over one keep-alive connection (api_throughput.py's raw
-    Connection: a few µs per request). Not thread-safe: one per thread."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.netloc = f"127.0.0.1:{port}"
-        self.conn = Connection("127.0.0.1", port, timeout=120)
-        self.auth = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "ecs", REGION)
-
-    def sign(self, action: str, params: dict[str, Any]) -> bytes:
-        body = json.dumps(params, separators=(",", ":")).encode()
-        request = AWSRequest(
-            method="POST",
-            url=f"http://{self.netloc}/",
-            data=body,
-            headers={
-                "Content-Type": "application/x-amz-json-1.1",
-                "X-Amz-Target": TARGET_PREFIX + action,
-            },
-        )
-        self.auth.add_auth(request)
-        lines = [b"POST / HTTP/1.1", f"Host: {self.netloc}".encode()]
-        lines += [f"{k}: {v}".encode() for k, v in request.headers.items()]
-        lines += [f"Content-Length: {len(body)}".encode(), b"", b""]
-        return b"\r\n".join(lines) + body
-
-    def send(self, raw: bytes) -> dict[str, Any]:
-        """Send a signed request; once more on a fresh connection if the kept-alive one was
-        closed (the server drops idle ones after 5 s). Only idempotent calls come here."""
-        for attempt in range(2):
-            try:
-                status, body = self.conn.exchange(raw)
-                break
-            except (OSError, ValueError):
-                self.conn.close()
-                if attempt:
-                    raise
-        data: dict[str, Any] = orjson.loads(body) if body else {}
-        if status != 200:
-            raise RuntimeError(f"HTTP {status}: {body[:500]!r}")
-        return data
-
-    def call(self, action: str, **params: Any) -> dict[str, Any]:
-        return self.send(self.sign(action, params))
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 class Signed:

@@ -47,7 +47,6 @@ import docker.errors
 from api_throughput import (
     BIN,
     ROOT,
-    Connection,
     Server,
     base_env,
     free_port,
@@ -56,9 +55,8 @@ from api_throughput import (
     percentile,
     running,
 )
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from signed import ApiError as EcsError
+from signed import Ecs
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "task_start.json"
 
@@ -85,60 +83,6 @@ TASK_TIMEOUT_S = 60.0
 
 
 # -- a signed ECS client ----------------------------------------------------------------------
-
-
-class EcsError(RuntimeError):
-    pass
-
-
-class Ecs:
-    """SigV4-signed ECS JSON calls over one keep-alive connection (the raw Connection of
-    api_throughput.py: a few µs per request, so the polling client costs the server little
-    beyond the requests themselves). `sign` builds a request once; `send` replays it."""
-
-    def __init__(self, port: int) -> None:
-        self.netloc = f"127.0.0.1:{port}"
-        self.conn = Connection("127.0.0.1", port)
-        self.auth = SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), "ecs", REGION)
-
-    def sign(self, action: str, params: dict[str, Any]) -> bytes:
-        body = json.dumps(params, separators=(",", ":")).encode()
-        request = AWSRequest(
-            method="POST",
-            url=f"http://{self.netloc}/",
-            data=body,
-            headers={
-                "Content-Type": "application/x-amz-json-1.1",
-                "X-Amz-Target": TARGET_PREFIX + action,
-            },
-        )
-        self.auth.add_auth(request)
-        lines = [b"POST / HTTP/1.1", f"Host: {self.netloc}".encode()]
-        lines += [f"{k}: {v}".encode() for k, v in request.headers.items()]
-        lines += [f"Content-Length: {len(body)}".encode(), b"", b""]
-        return b"\r\n".join(lines) + body
-
-    def send(self, raw: bytes) -> dict[str, Any]:
-        """Send a signed request (again, once, if a kept-alive connection was closed: every
-        request sent here is idempotent, RunTask through its clientToken)."""
-        for attempt in range(2):
-            try:
-                status, body = self.conn.exchange(raw)
-                break
-            except (OSError, ValueError):
-                self.conn.close()
-                if attempt:
-                    raise
-        data: dict[str, Any] = json.loads(body) if body else {}
-        if status != 200:
-            raise EcsError(f"HTTP {status}: {body[:500]!r}")
-        return data
-
-    def call(self, action: str, **params: Any) -> dict[str, Any]:
-        return self.send(self.sign(action, params))
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 # -- samples ----------------------------------------------------------------------------------

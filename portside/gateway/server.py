@@ -48,6 +48,9 @@ class AgentGateway:
         self.last_seen: dict[str, float] = {}
         self._definitions: dict[str, dict[str, Any]] = {}
         self._wake: asyncio.Condition | None = None
+        # Counts the wake-ups (on the event loop): a long poll that looked at the feed sleeps
+        # only if no commit was announced since it started looking.
+        self._wakes = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closing = False
 
@@ -89,6 +92,7 @@ class AgentGateway:
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._notify()))
 
     async def _notify(self) -> None:
+        self._wakes += 1
         if self._wake is not None:
             async with self._wake:
                 self._wake.notify_all()
@@ -197,6 +201,7 @@ class AgentGateway:
             }
         deadline = time.monotonic() + wait
         while True:
+            looked = self._wakes
             seq, tasks, instances = await asyncio.to_thread(self._changes, op, session, after)
             offers = self._exec_offers(session)
             if tasks or instances or offers or self.closing or time.monotonic() >= deadline:
@@ -212,9 +217,12 @@ class AgentGateway:
             assert self._wake is not None
             try:
                 async with self._wake:
-                    await asyncio.wait_for(
-                        self._wake.wait(), timeout=max(0.0, deadline - time.monotonic())
-                    )
+                    # A commit announced while the feed was read may not be in what was
+                    # read: look again rather than sleep through it.
+                    if self._wakes == looked:
+                        await asyncio.wait_for(
+                            self._wake.wait(), timeout=max(0.0, deadline - time.monotonic())
+                        )
             except TimeoutError:
                 pass
             self._heartbeat(op, session)

@@ -101,7 +101,15 @@ SCENARIOS: dict[str, tuple[str, list[dict[str, str]], list[dict[str, str]]]] = {
         [{"type": "memberOf", "expression": MEMBER_OF}],
     ),
 }
-MODES = {"runtask": 10, "single": 1}  # tasks per call
+# mode: (tasks per call, placer kept between calls). "kept" is what RunTask runs (a Session per
+# cluster and ask, refreshed with the instances that changed); "fresh" builds the placer's
+# state from the whole fleet on every call (`place()`), as the control plane did before.
+MODES = {
+    "runtask": (10, True),
+    "single": (1, True),
+    "runtask-fresh": (10, False),
+    "single-fresh": (1, False),
+}
 
 # =============================================================================================
 # Part 1: the placer alone
@@ -150,18 +158,21 @@ class PlacerCell:
     cpu_s: float = 0.0  # this thread's CPU in place()
     carry_s: float = 0.0  # carrying the view over to the next call
     setup_ms: float = 0.0  # one call with count=0: the per-call O(instances) part
+    build_ms: float = 0.0  # kept modes: building the session (once per fleet view and ask)
     latencies_ms: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
         rate = self.placed / self.wall_s if self.wall_s else 0.0
-        target = PLACER_TARGETS.get(self.instances)
+        # The targets are for the placer RunTask runs (kept); the fresh modes are its baseline.
+        target = PLACER_TARGETS.get(self.instances) if MODES[self.mode][1] else None
         return {
             "instances": self.instances,
             "scenario": self.scenario,
             "strategy": SCENARIOS[self.scenario][0],
             "mode": self.mode,
-            "tasks_per_call": MODES[self.mode],
+            "tasks_per_call": MODES[self.mode][0],
+            "placer_kept_between_calls": MODES[self.mode][1],
             "calls": self.calls,
             "placed": self.placed,
             "unplaced": self.unplaced,
@@ -176,6 +187,7 @@ class PlacerCell:
             "vs_anchors": {k: round(rate / v, 2) for k, v in ANCHORS.items()},
             "target": target,
             "target_met": None if target is None else rate >= target,
+            "session_build_ms": round(self.build_ms, 3) if self.build_ms else None,
         }
 
 
@@ -184,13 +196,16 @@ def measure_placer(
 ) -> PlacerCell:
     """Calls of MODES[mode] tasks for `duration` seconds of placing. Each call sees the
     fleet as the previous calls left it: the chosen candidates are rebuilt with their new
-    free CPU and memory, group count and task count (what ops/placement.py does)."""
+    free CPU and memory, group count and task count (what the store's view does). A kept
+    placer is refreshed with those before each call, inside the timed part, as
+    ops/placement.py does."""
     from portside.scheduler.candidates import Ask
     from portside.scheduler.demand import Demand
     from portside.scheduler.placer import place
+    from portside.scheduler.session import Session
 
     _, strategy, constraints = SCENARIOS[scenario]
-    count = MODES[mode]
+    count, kept = MODES[mode]
     demand = Demand(cpu=10, memory=64)
     ask = Ask(demand=demand, group=GROUP, strategy=strategy, constraints=constraints)
     rng = random.Random(seed)
@@ -199,10 +214,22 @@ def measure_placer(
     cell = PlacerCell(len(view), scenario, mode)
     replace = dataclasses.replace
     place(ask, count, view, rng)  # warm-up: compiles the query, fills caches
+    session = None
+    if kept:
+        t0 = time.perf_counter()
+        session = Session(ask, view)
+        session.refresh({})
+        cell.build_ms = (time.perf_counter() - t0) * 1000.0
+    changed: dict[str, Any] = {}
     while cell.wall_s < duration:
         t0, c0 = time.perf_counter(), time.thread_time()
-        result = place(ask, count, view, rng)
+        if session is not None:
+            session.refresh(changed)
+            result = session.place(count, rng)
+        else:
+            result = place(ask, count, view, rng)
         t1, c1 = time.perf_counter(), time.thread_time()
+        changed = {}
         for arn in result.chosen:
             if arn is None:
                 cell.unplaced += 1
@@ -211,7 +238,7 @@ def measure_placer(
             c = view[i]
             groups = dict(c.group_counts)
             groups[GROUP] = groups.get(GROUP, 0) + 1
-            view[i] = replace(
+            view[i] = changed[arn] = replace(
                 c,
                 cpu_free=c.cpu_free - demand.cpu,
                 memory_free=c.memory_free - demand.memory,
@@ -230,7 +257,12 @@ def measure_placer(
     setups = []
     for _ in range(5):
         t0 = time.perf_counter()
-        place(ask, 0, view, rng)
+        if session is not None:
+            session.refresh(changed)
+            changed = {}
+            session.place(0, rng)
+        else:
+            place(ask, 0, view, rng)
         setups.append((time.perf_counter() - t0) * 1000.0)
     cell.setup_ms = statistics.median(setups)
     return cell
@@ -285,7 +317,7 @@ def run_placer(
                 s["load_average_before_after"] = [load_before[0], load_average()[0]]
                 cells.append(s)
                 print(
-                    f"  {n:>6,} instances  {s['strategy']:<55} {mode:<8} "
+                    f"  {n:>6,} instances  {s['strategy']:<55} {mode:<14} "
                     f"{s['placements_per_s']:>9,.0f}/s  call p50 {s['call_p50_ms']:.2f} ms",
                     flush=True,
                 )
@@ -311,7 +343,8 @@ def run_placer(
 
 def print_placer(part: dict[str, Any]) -> None:
     print("\nPart 1 - the placer alone (in-process), placements/s")
-    head = ("instances", "strategy", "tasks/call", "placements/s", "per CPU-s", "call p50 ms")
+    head = ("instances", "strategy", "placer", "tasks/call", "placements/s", "per CPU-s")
+    head += ("call p50 ms",)
     head += ("p99 ms", "setup ms", "x kube 680", "x Nomad 3,750", "target")
     rows: list[tuple[str, ...]] = [head]
     for c in part["cells"]:
@@ -323,6 +356,7 @@ def print_placer(part: dict[str, Any]) -> None:
             (
                 f"{c['instances']:,}",
                 c["strategy"],
+                "kept" if c.get("placer_kept_between_calls") else "fresh",
                 str(c["tasks_per_call"]),
                 f"{c['placements_per_s']:,.0f}",
                 f"{c['placements_per_cpu_s']:,.0f}" if c["placements_per_cpu_s"] else "-",

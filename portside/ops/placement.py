@@ -4,9 +4,11 @@ the service controller."""
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +26,8 @@ from portside.ops.context import Op
 from portside.scheduler import constraints, strategies
 from portside.scheduler.candidates import EC2, EXTERNAL, Ask, Candidate, task_gpus
 from portside.scheduler.demand import Demand
-from portside.scheduler.placer import place
+from portside.scheduler.placer import Placement, place
+from portside.scheduler.session import Session
 from portside.store.base import Tx
 
 EXTERNAL_CAPABILITY = "ecs.capability.external"
@@ -35,9 +38,14 @@ class Fleet:
     caller's transaction) only for those a call actually places on."""
 
     def __init__(
-        self, tx: Tx, candidates: list[Candidate], providers: Mapping[str, str | None]
+        self,
+        tx: Tx,
+        candidates: list[Candidate],
+        providers: Mapping[str, str | None],
+        view: _View | None = None,
     ) -> None:
         self.candidates = candidates
+        self.view = view  # what the candidates came from (None once narrowed by `only`)
         self._tx = tx
         self._providers = providers
         self._parsed: dict[str, ContainerInstance] = {}
@@ -70,6 +78,7 @@ class _View:
     builds the next view from this one, instance by instance."""
 
     seq: int
+    generation: int  # a full read starts a new one; views updated from it keep it
     providers: tuple[tuple[str, str], ...]
     candidates: dict[str, Candidate]  # by ARN: placeable instances only
     provider_of: dict[str, str | None]
@@ -85,6 +94,7 @@ class _View:
 # `changed_keys` account for seqs still in flight (or full-read when there are any).
 _views: weakref.WeakKeyDictionary[Any, dict[str, _View]] = weakref.WeakKeyDictionary()
 _views_lock = threading.Lock()
+_generations = itertools.count(1)
 
 # Past this many changed instances and this share of the fleet, one scan beats that many
 # single reads.
@@ -105,7 +115,7 @@ def fleet(op: Op, tx: Tx, cluster: Cluster) -> Fleet:
         view = _full_read(tx, cluster, seq, providers, providers_key)
     if view is not old:
         tx.on_commit(lambda: _keep(op.store, cluster.arn, view))
-    return Fleet(tx, list(view.candidates.values()), view.provider_of)
+    return Fleet(tx, list(view.candidates.values()), view.provider_of, view)
 
 
 def _keep(store: Any, cluster_arn: str, view: _View) -> None:
@@ -126,7 +136,14 @@ def _full_read(
     custom: dict[str, list[Mapping[str, Any]]] = {}
     for _, doc in tx.scan("attributes", prefix=f"{cluster.arn}|"):
         custom.setdefault(doc["targetId"], []).append(doc)
-    view = _View(seq, providers_key, {}, {}, {a: tuple(docs) for a, docs in custom.items()})
+    view = _View(
+        seq,
+        next(_generations),
+        providers_key,
+        {},
+        {},
+        {a: tuple(docs) for a, docs in custom.items()},
+    )
     for arn, doc in tx.scan(inst_ops.TABLE, where={"cluster": cluster.arn}):
         _put(view, arn, doc, providers)
     return view
@@ -137,14 +154,18 @@ def _updated(
 ) -> _View | None:
     """`old` brought up to `seq`, re-reading only the instances the feed says changed (their
     documents or their custom attributes); None when a full read is due instead."""
-    changed = tx.changed_keys(inst_ops.TABLE, old.seq)
-    attrs = tx.changed_keys("attributes", old.seq, prefix=f"{cluster.arn}|")
-    if changed is None or attrs is None:
-        return None  # the feed was trimmed past the view
-    targets = {key.split("|", 2)[1] for key in attrs}
-    if len(changed) + len(targets) > max(_FULL_READ_AT, _FULL_READ_SHARE * len(old.candidates)):
+    found = _changed_since(tx, cluster, old.seq, len(old.candidates))
+    if found is None:
         return None
-    view = _View(seq, old.providers, dict(old.candidates), dict(old.provider_of), dict(old.custom))
+    changed, targets = found
+    view = _View(
+        seq,
+        old.generation,
+        old.providers,
+        dict(old.candidates),
+        dict(old.provider_of),
+        dict(old.custom),
+    )
     for target in targets:
         docs = tuple(doc for _, doc in tx.scan("attributes", prefix=f"{cluster.arn}|{target}|"))
         if docs:
@@ -158,6 +179,22 @@ def _updated(
         if doc is not None and doc.get("clusterArn") == cluster.arn:
             _put(view, arn, doc, providers)
     return view
+
+
+def _changed_since(
+    tx: Tx, cluster: Cluster, seq: int, fleet_size: int
+) -> tuple[set[str], set[str]] | None:
+    """The instances whose documents changed after `seq`, and those whose custom attributes
+    did; None when the feed was trimmed past `seq` or so much changed that a full read is
+    cheaper."""
+    changed = tx.changed_keys(inst_ops.TABLE, seq)
+    attrs = tx.changed_keys("attributes", seq, prefix=f"{cluster.arn}|")
+    if changed is None or attrs is None:
+        return None  # the feed was trimmed past the view
+    targets = {key.split("|", 2)[1] for key in attrs}
+    if len(changed) + len(targets) > max(_FULL_READ_AT, _FULL_READ_SHARE * fleet_size):
+        return None
+    return set(changed), targets
 
 
 def _put(view: _View, arn: str, doc: dict[str, Any], providers: Sequence[CapacityProvider]) -> None:
@@ -242,7 +279,10 @@ def choose(
             raise ClientException(
                 f"The capacity provider {provider} has no container instances in this cluster."
             )
-        result = place(ask, len(slots), candidates, rng or random.Random())
+        if pinned is None and len(groups) == 1 and found.view is not None:
+            result = _place_kept(op, tx, cluster, found.view, ask, len(slots), rng)
+        else:
+            result = place(ask, len(slots), candidates, rng or random.Random())
         for slot, arn in zip(slots, result.chosen, strict=True):
             if arn is not None:
                 inst = found.instance(arn)
@@ -261,6 +301,62 @@ def choose(
             _refreshed(c, found.instance(c.arn)) if c.arn in touched else c for c in candidates
         ]
     return chosen, failures
+
+
+# Placer sessions (scheduler/session.py) kept between calls, per store: by (cluster, ask), the
+# session and the view it was last brought up to. A call takes its session out, brings it up
+# to its own view with the instances the feed says changed since (and those the session
+# placed on), places, and puts it back once its transaction commits: a rolled-back call's
+# session holds placements that never happened, so it is dropped (the next call builds anew).
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    generation: int
+    seq: int
+    session: Session
+
+
+_sessions: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, str], _Kept]] = (
+    weakref.WeakKeyDictionary()
+)
+_SESSIONS_KEPT = 16  # per store, least recently used dropped first (~3 MB each at 10k)
+
+
+def _place_kept(
+    op: Op,
+    tx: Tx,
+    cluster: Cluster,
+    view: _View,
+    ask: Ask,
+    count: int,
+    rng: random.Random | None,
+) -> Placement:
+    key = (cluster.arn, repr(ask))
+    with _views_lock:
+        kept = _sessions.get(op.store, OrderedDict()).pop(key, None)
+    session = None
+    if kept is not None and kept.generation == view.generation and kept.seq <= view.seq:
+        arns = set(kept.session.touched())
+        found: tuple[set[str], set[str]] | None = (set(), set())
+        if kept.seq != view.seq:
+            found = _changed_since(tx, cluster, kept.seq, len(view.candidates))
+        if found is not None:
+            arns.update(*found)
+            session = kept.session
+            session.refresh({arn: view.candidates.get(arn) for arn in arns})
+    if session is None:
+        session = Session(ask, list(view.candidates.values()))
+    result = session.place(count, rng or random.Random())
+    again = _Kept(view.generation, view.seq, session)
+    tx.on_commit(lambda: _keep_session(op.store, key, again))
+    return result
+
+
+def _keep_session(store: Any, key: tuple[str, str], kept: _Kept) -> None:
+    with _views_lock:
+        sessions = _sessions.setdefault(store, OrderedDict())
+        sessions[key] = kept
+        while len(sessions) > _SESSIONS_KEPT:
+            sessions.popitem(last=False)
 
 
 def _refreshed(old: Candidate, inst: ContainerInstance) -> Candidate:

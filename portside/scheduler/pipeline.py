@@ -7,7 +7,10 @@
                                  a heap (or, after `random`, bags of ties) in each cell
                   chosen ─► Running.take(i) ─► recheck i ─► Ranker.moved(i)
 
-So a batch costs O(instances) once, then O(cells + log instances) per task.
+So a batch costs O(instances) once, then O(cells + log instances) per task. A Session
+(session.py) keeps this state between calls and feeds it only the instances that changed:
+`Running.reset(i, candidate)`, `Ranker.remove(i)` / `Ranker.add(i)` and the spread counts
+(`uncount` / `count`) keep every structure as a fresh build would have it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ class Running:
     task of the ask to instance i; nothing else ever changes them."""
 
     def __init__(self, candidates: Sequence[Candidate], ask: Ask) -> None:
-        self.candidates = candidates
+        self.candidates: Sequence[Candidate] = candidates
         self.ask = ask
         group = ask.group
 
@@ -53,6 +56,47 @@ class Running:
 
     def __len__(self) -> int:
         return len(self.arn)
+
+    def reset(self, i: int, c: Candidate) -> None:
+        """Instance i is now `c` (as stored): forget what this call or earlier ones charged it.
+        A session owns its candidates list, so it may be written."""
+        cast(list[Candidate], self.candidates)[i] = c
+        self._set(i, c)
+        self.taken.pop(i, None)
+        self._facts.pop(i, None)
+
+    def append(self, c: Candidate) -> int:
+        """A new instance at the end; its index."""
+        cast(list[Candidate], self.candidates).append(c)
+        for column in self._columns():
+            column.append(None)
+        self._set(len(self.arn) - 1, c)
+        return len(self.arn) - 1
+
+    def _columns(self) -> list[list[Any]]:
+        """The columns this ask reads (the others stay empty)."""
+        demand = self.ask.demand
+        used: list[list[Any]] = [self.arn, self.cpu, self.memory, self.group]
+        for column, wanted in (
+            (self.gpus, self.ask.gpus),
+            (self.tcp, demand.ports_tcp),
+            (self.udp, demand.ports_udp),
+        ):
+            if wanted:
+                used.append(column)
+        return used
+
+    def _set(self, i: int, c: Candidate) -> None:
+        self.arn[i] = c.arn
+        self.cpu[i] = c.cpu_free
+        self.memory[i] = c.memory_free
+        self.group[i] = c.group_counts.get(self.ask.group, 0)
+        if self.ask.gpus:
+            self.gpus[i] = c.gpus_free
+        if self.ask.demand.ports_tcp:
+            self.tcp[i] = c.ports_tcp
+        if self.ask.demand.ports_udp:
+            self.udp[i] = c.ports_udp
 
     def take(self, i: int) -> None:
         demand = self.ask.demand
@@ -182,6 +226,9 @@ class Ranker:
             else:
                 self.layout.append((False, len(getters)))
                 getters.append(strategy.key(run))
+        self.buckets = buckets
+        self.getters = getters
+        self.key = _key_function(getters)
         self.values = [b.values(run) for b in buckets]
         self.counts = [b.counts(run, v) for b, v in zip(buckets, self.values, strict=True)]
         members: dict[tuple[str | None, ...], list[int]] = {}
@@ -201,16 +248,15 @@ class Ranker:
                     members[where] = [i]
                 else:
                     cell.append(i)
-        key = _key_function(getters)
         self.cells: dict[tuple[str | None, ...], _Cell] = {
-            where: (
-                _Bags(where, key, ids, not getters)
-                if self.shuffled
-                else _Heap(where, getters, run, ids, picks)
-            )
-            for where, ids in members.items()
+            where: self._cell(where, ids, picks) for where, ids in members.items()
         }
         self.live = list(self.cells.values())
+
+    def _cell(self, where: tuple[str | None, ...], ids: list[int], picks: int | None) -> _Cell:
+        if self.shuffled:
+            return _Bags(where, self.key, ids, not self.getters)
+        return _Heap(where, self.getters, self.run, ids, picks)
 
     def best(self) -> int | None:
         """The instance the next task goes to, or None when none can take it."""
@@ -243,6 +289,44 @@ class Ranker:
         if not cell:
             self.live.remove(cell)
 
+    # What a Session uses to carry the ranker over to the fleet's next state, one instance at
+    # a time: uncount and remove the old instance i, Running.reset, then count and add.
+
+    def uncount(self, i: int) -> None:
+        """Take instance i's group tasks out of the spread counts."""
+        tasks = self.run.group[i]
+        if tasks:
+            for values, counts in zip(self.values, self.counts, strict=True):
+                counts[values[i]] -= tasks
+
+    def count(self, i: int) -> None:
+        """Read instance i's spread values (it is new, or was reset) and count its tasks."""
+        c, tasks = self.run.candidates[i], self.run.group[i]
+        for bucket, values, counts in zip(self.buckets, self.values, self.counts, strict=True):
+            value = c.attributes.get(bucket.attribute)
+            if i == len(values):
+                values.append(value)
+            else:
+                values[i] = value
+            counts[value] = counts.get(value, 0) + tasks
+
+    def remove(self, i: int) -> None:
+        """Instance i (a feasible one) can no longer be chosen."""
+        cell = self.cells[self._where(i)]
+        cell.remove(i)
+        if not cell:
+            self.live.remove(cell)
+
+    def add(self, i: int) -> None:
+        """Instance i can be chosen (its values counted already)."""
+        where = self._where(i)
+        cell = self.cells.get(where)
+        if cell is None:
+            cell = self.cells[where] = self._cell(where, [], None)
+        if not cell:
+            self.live.append(cell)
+        cell.add(i)
+
     def _where(self, i: int) -> tuple[str | None, ...]:
         return tuple([values[i] for values in self.values])
 
@@ -271,11 +355,17 @@ class _Cell(Protocol):
     def pick(self, rng: random.Random) -> int: ...
     def pick_at(self, r: int) -> int: ...
     def moved(self, i: int, feasible: bool) -> None: ...
+    def add(self, i: int) -> None: ...
+    def remove(self, i: int) -> None: ...
 
 
 class _Heap:
     """A cell with no randomness: a heap of (*key, ARN, index); the ARN breaks the last tie,
-    so the choice never depends on the order instances were listed in."""
+    so the choice never depends on the order instances were listed in.
+
+    Within one call only the top ever changes. A session also adds and removes members
+    anywhere: from the first such change the heap tracks each member's live entry, and
+    entries that are not (removed or re-keyed members) are dropped when they surface."""
 
     def __init__(
         self,
@@ -294,41 +384,73 @@ class _Heap:
         self.entries: list[tuple[Any, ...]] = list(
             zip(*columns, map(self.arn.__getitem__, members), members, strict=True)
         )
+        self.truncated = False
         if picks is not None and len(self.entries) > _TRUNCATE_PAST * picks:
             # A call of `picks` tasks takes at most `picks` instances from this cell, and
             # each pick removes or re-keys the top only: while fewer than `picks` were
             # taken, one of the `picks` best entries is still untouched and no worse than
             # any left out, so the top stays exact. (The sorted list is a valid heap.)
             self.entries = heapq.nsmallest(picks, self.entries)
+            self.truncated = True
         else:
             heapq.heapify(self.entries)
+        self.live: dict[int, tuple[Any, ...]] | None = None  # index -> its entry, once tracked
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.entries) if self.live is None else len(self.live)
+
+    def _top(self) -> tuple[Any, ...]:
+        entries, live = self.entries, self.live
+        if live is not None:
+            while live.get(entries[0][-1]) is not entries[0]:
+                heapq.heappop(entries)
+        return entries[0]
 
     def first_arn(self) -> str:
-        return cast(str, self.entries[0][self.width])
+        return cast(str, self._top()[self.width])
 
     def best_key(self) -> Key:
-        return self.entries[0][: self.width]
+        return self._top()[: self.width]
 
     def ties(self) -> int:
         return 1
 
     def pick(self, rng: random.Random) -> int:
-        return cast(int, self.entries[0][-1])
+        return cast(int, self._top()[-1])
 
     def pick_at(self, r: int) -> int:
-        return cast(int, self.entries[0][-1])
+        return cast(int, self._top()[-1])
 
     def moved(self, i: int, feasible: bool) -> None:
-        # The chosen instance is always this heap's top: replace it in place.
+        # The chosen instance is always this heap's (clean) top: replace it in place.
         assert self.entries[0][-1] == i
         if feasible:
             entry = (*[g(i) for g in self.getters], self.arn[i], i)
             heapq.heapreplace(self.entries, entry)
+            if self.live is not None:
+                self.live[i] = entry
         else:
             heapq.heappop(self.entries)
+            if self.live is not None:
+                del self.live[i]
+
+    def _tracked(self) -> dict[int, tuple[Any, ...]]:
+        assert not self.truncated, "a truncated heap is for one call only"
+        if self.live is None:
+            self.live = {entry[-1]: entry for entry in self.entries}
+        return self.live
+
+    def add(self, i: int) -> None:
+        entry = (*[g(i) for g in self.getters], self.arn[i], i)
+        self._tracked()[i] = entry
+        heapq.heappush(self.entries, entry)
+
+    def remove(self, i: int) -> None:
+        live = self._tracked()
+        del live[i]
+        if len(self.entries) > 2 * len(live) + 64:  # mostly dead entries: start over
+            self.entries = list(live.values())
+            heapq.heapify(self.entries)
 
 
 _TRUNCATE_PAST = 8  # a cell this many times larger than the call keeps only its best entries
@@ -386,6 +508,14 @@ class _Bags:
             self.queued.add(k)
             heapq.heappush(self.keys, k)
 
+    def remove(self, i: int) -> None:
+        bag = self.bags[self.key_of.pop(i)]
+        at, last = self.slot.pop(i), bag.pop()
+        if last != i:
+            bag[at] = last
+            self.slot[last] = at
+        self.size -= 1
+
     def first_arn(self) -> str:
         return ""  # cells of a random chain are never ordered by ARN
 
@@ -411,15 +541,8 @@ class _Bags:
         return self._best_bag()[r]
 
     def moved(self, i: int, feasible: bool) -> None:
-        old = self.key_of[i]
-        if feasible and self.key(i) == old:
+        if feasible and self.key(i) == self.key_of[i]:
             return
-        bag = self.bags[old]
-        at, last = self.slot.pop(i), bag.pop()
-        if last != i:
-            bag[at] = last
-            self.slot[last] = at
-        del self.key_of[i]
-        self.size -= 1
+        self.remove(i)
         if feasible:
             self.add(i)

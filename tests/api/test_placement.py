@@ -842,3 +842,52 @@ def test_a_capacity_provider_without_instances_is_an_error(providers: Providers,
         capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
     )
     assert p.fleet.ecs.list_tasks(cluster=p.fleet.cluster, family=name)["taskArns"] == []
+
+
+# -- the placer kept between calls -----------------------------------------------------------
+
+
+def remaining_memory(fleet: Sim, arn: str) -> int:
+    inst = fleet.ecs.describe_container_instances(cluster=fleet.cluster, containerInstances=[arn])
+    (memory,) = [
+        r["integerValue"]
+        for r in inst["containerInstances"][0]["remainingResources"]
+        if r["name"] == "MEMORY"
+    ]
+    return int(memory)
+
+
+def test_repeated_run_task_sees_every_change_made_between_calls(
+    server: ServerProcess, tmp_path: Path, name: str
+) -> None:
+    """Calls of the same RunTask reuse the placer's state (ops/placement.py keeps it): each
+    must still see what happened since the last one: tasks stopped, an instance drained, one
+    deregistered, a new one registered."""
+    binpack = [{"type": "binpack", "field": "memory"}]
+    with sim(server, tmp_path, name) as fleet:
+        a, b = fleet.add(2, memory=1024)
+        td = register(fleet.ecs, name, memory=256)
+        (first,) = placed(fleet, td, 1, placementStrategy=binpack)
+        other = b if first == a else a
+        assert placed(fleet, td, 3, placementStrategy=binpack) == [first] * 3  # now full
+        assert placed(fleet, td, 1, placementStrategy=binpack) == [other]
+
+        # Two tasks stop on `first`: 512 MiB left there, 768 on `other`, so binpack goes back.
+        arns = fleet.ecs.list_tasks(cluster=name, containerInstance=first)["taskArns"]
+        for task in arns[:2]:
+            fleet.ecs.stop_task(cluster=name, task=task)
+        fleet.ecs.get_waiter("tasks_stopped").wait(
+            cluster=name, tasks=arns[:2], WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
+        assert remaining_memory(fleet, first) == 512
+        assert placed(fleet, td, 1, placementStrategy=binpack) == [first]
+
+        fleet.ecs.update_container_instances_state(
+            cluster=name, containerInstances=[first], status="DRAINING"
+        )
+        assert placed(fleet, td, 1, placementStrategy=binpack) == [other]
+
+        fleet.ecs.deregister_container_instance(cluster=name, containerInstance=other, force=True)
+        assert refused(fleet, td, placementStrategy=binpack) == [(first, "AGENT")]
+        (new,) = fleet.add(1, memory=1024)
+        assert placed(fleet, td, 2, placementStrategy=binpack) == [new, new]

@@ -47,8 +47,10 @@ from typing import Any
 
 import orjson
 from api_throughput import (
+    ACCESS_KEY,
     BIN,
     ROOT,
+    SECRET_KEY,
     Connection,
     Server,
     base_env,
@@ -62,8 +64,6 @@ from signed import Ecs
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "placement.json"
 
-ACCESS_KEY = "PSAKBENCH00000000003"
-SECRET_KEY = "portside-bench-secret-key-000000000003"
 REGION = "us-east-1"
 ACCOUNT = "000000000000"
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."

@@ -56,8 +56,10 @@ from typing import Any
 
 import orjson
 from api_throughput import (
+    ACCESS_KEY,
     BIN,
     ROOT,
+    SECRET_KEY,
     Server,
     base_env,
     free_port,
@@ -71,8 +73,6 @@ from signed import Ecs
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "services.json"
 
-ACCESS_KEY = "PSAKBENCH00000000004"
-SECRET_KEY = "portside-bench-secret-key-000000000004"
 REGION = "us-east-1"
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 ZONES = ("a", "b", "c")

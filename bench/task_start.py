@@ -45,8 +45,10 @@ from typing import Any
 import docker
 import docker.errors
 from api_throughput import (
+    ACCESS_KEY,
     BIN,
     ROOT,
+    SECRET_KEY,
     Server,
     base_env,
     free_port,
@@ -60,8 +62,6 @@ from signed import Ecs
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "task_start.json"
 
-ACCESS_KEY = "PSAKBENCH00000000002"
-SECRET_KEY = "portside-bench-secret-key-000000000002"
 REGION = "us-east-1"
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 CLUSTER = "default"  # the cluster `portside up` registers its agent in

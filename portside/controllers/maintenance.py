@@ -47,16 +47,34 @@ def feed_trim_point(store: Store, now: float) -> float:
     return min(before, max(unread[0].at, now - FEED_HOLD_MAX))
 
 
+REAP_BATCH = 500  # tasks deleted per write transaction: the write lock is never held long
+
+
 def reap_stopped_tasks(store: Store, now: float, ttl: float = STOPPED_TASK_TTL) -> int:
+    """Delete the tasks STOPPED more than `ttl` ago (ECS keeps a stopped task visible for
+    about an hour), oldest first through the (status, stopped_at) index, REAP_BATCH per
+    transaction. A STOPPED task never changes again, so finding them needs no write lock.
+    Tasks with no stoppedAt are kept (they are excluded by the `after` bound)."""
     removed = 0
-    with store.transaction() as tx:
-        for row in tx.index("tasks", where={"status": "STOPPED"}, ordered=False):
-            doc = tx.get("tasks", row[0])
-            if doc is not None and now - float(doc.get("stoppedAt") or now) > ttl:
-                tx.delete("tasks", row[0])
-                tx.delete("tags", row[0])
-                removed += 1
-    return removed
+    cutoff = now - ttl
+    while True:
+        with store.read() as tx:
+            rows = tx.select(
+                "tasks",
+                order=["stopped_at"],
+                where={"status": "STOPPED"},
+                after=[float("-inf")],
+                limit=REAP_BATCH,
+            )
+        old = [key for key, at in rows if at < cutoff]
+        if old:
+            with store.transaction() as tx:
+                for key in old:
+                    if tx.delete("tasks", key):
+                        tx.delete("tags", key)
+                        removed += 1
+        if len(old) < REAP_BATCH:
+            return removed
 
 
 class MaintenanceLoop:

@@ -37,6 +37,7 @@ INDEXES: dict[str, dict[str, str]] = {
         "started_by": "startedBy",
         "grp": "group",
         "token": "clientToken",
+        "stopped_at": "stoppedAt",
     },
     "services": {"cluster": "clusterArn", "status": "status"},
     "capacity_providers": {"name": "name", "status": "status"},
@@ -53,6 +54,9 @@ INDEXES: dict[str, dict[str, str]] = {
 }
 
 _INT_COLUMNS = {"revision"}
+_FLOAT_COLUMNS = {"stopped_at"}
+# Read only through a composite index below: no index of their own (each costs every write).
+_NO_OWN_INDEX = {"stopped_at"}
 # Flags, stored as 0/1 (a document's true/false; absent is NULL).
 BOOL_COLUMNS = {"fargate"}
 
@@ -60,12 +64,17 @@ BOOL_COLUMNS = {"fargate"}
 def _table(name: str) -> Table:
     cols: list[Column[object]] = [Column("key", String(512), primary_key=True)]
     for col in INDEXES[name]:
-        kind = Integer() if col in _INT_COLUMNS | BOOL_COLUMNS else String(512)
+        kind: Integer | Float | String = String(512)
+        if col in _INT_COLUMNS | BOOL_COLUMNS:
+            kind = Integer()
+        elif col in _FLOAT_COLUMNS:
+            kind = Float()
         cols.append(Column(col, kind, nullable=True))
     cols.append(Column("doc", Text, nullable=False))
     table = Table(name, metadata, *cols)
     for col in INDEXES[name]:
-        Index(f"ix_{name}_{col}", table.c[col])
+        if col not in _NO_OWN_INDEX:
+            Index(f"ix_{name}_{col}", table.c[col])
     return table
 
 
@@ -80,6 +89,9 @@ Index("ix_task_definitions_status_family_revision", _td.status, _td.family, _td.
 Index("ix_tasks_cluster_desired", TABLES["tasks"].c.cluster, TABLES["tasks"].c.desired)
 # DescribeClusters' counts: tasks per state, instances per state in a cluster.
 Index("ix_tasks_cluster_status", TABLES["tasks"].c.cluster, TABLES["tasks"].c.status)
+# The maintenance loop's oldest STOPPED tasks first.
+_t = TABLES["tasks"].c
+Index("ix_tasks_status_stopped_at", _t.status, _t.stopped_at, _t.key)
 _ci = TABLES["container_instances"].c
 Index("ix_container_instances_cluster_status", _ci.cluster, _ci.status, _ci.fargate)
 

@@ -5,6 +5,8 @@ from pathlib import Path
 from portside.controllers.maintenance import (
     FEED_HOLD_MAX,
     FEED_TTL,
+    REAP_BATCH,
+    STOPPED_TASK_TTL,
     feed_trim_point,
     reap_stopped_tasks,
 )
@@ -54,3 +56,22 @@ def test_a_lagging_event_target_holds_the_feed_back_for_at_most_a_day(tmp_path: 
     assert [c.key for c in store.changes(0)][:2] == ["b", "c"]
     # ... but not beyond a day.
     assert feed_trim_point(store, 2000.0 + FEED_HOLD_MAX + 50) == 2050.0
+
+
+def test_stopped_tasks_are_reaped_oldest_first_in_batches(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.db", clock=lambda: 0.0)
+    total = 2 * REAP_BATCH + 7
+    with store.transaction() as tx:
+        for n in range(total):
+            tx.put("tasks", f"t{n:05d}", {"lastStatus": "STOPPED", "stoppedAt": 100.0 + n})
+            tx.put("tags", f"t{n:05d}", {"tags": [{"key": "k", "value": "v"}]})
+        tx.put("tasks", "no-time", {"lastStatus": "STOPPED"})  # kept: no stoppedAt
+        tx.put("tasks", "recent", {"lastStatus": "STOPPED", "stoppedAt": 1e9})
+    # Everything stopped before 100 + total - 3 goes; the last three stay.
+    now = 100.0 + total - 3 + STOPPED_TASK_TTL
+    assert reap_stopped_tasks(store, now=now) == total - 3
+    with store.read() as tx:
+        kept = [f"t{n:05d}" for n in range(total - 3, total)]
+        assert sorted(k for k, _ in tx.scan("tasks")) == sorted([*kept, "no-time", "recent"])
+        assert sorted(k for k, _ in tx.scan("tags")) == kept
+    assert reap_stopped_tasks(store, now=now) == 0

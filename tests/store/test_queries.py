@@ -157,3 +157,24 @@ def test_changes_of_some_tables_up_to_a_position(tmp_path: Path) -> None:
     assert [c.key for c in s.changes(0, tables=("services",), upto=upto)] == ["s1"]
     assert [c.key for c in s.changes(0, tables=("tasks", "services"), limit=2)] == ["t1", "s1"]
     assert s.changes(0, tables=()) == []
+
+
+def test_an_earlier_tasks_table_gets_stopped_at_filled_from_the_documents(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE tasks (key VARCHAR(512) PRIMARY KEY, cluster VARCHAR(512), "
+        "status VARCHAR(512), desired VARCHAR(512), instance VARCHAR(512), "
+        "started_by VARCHAR(512), grp VARCHAR(512), token VARCHAR(512), doc TEXT NOT NULL)"
+    )
+    db.execute(
+        "INSERT INTO tasks (key, status, doc) VALUES "
+        "('old', 'STOPPED', '{\"lastStatus\": \"STOPPED\", \"stoppedAt\": 1700000000.5}'), "
+        "('up', 'RUNNING', '{\"lastStatus\": \"RUNNING\"}')"
+    )
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    with store.read() as tx:
+        rows = tx.select("tasks", order=["stopped_at"], where={"status": "STOPPED"})
+    assert rows == [("old", 1700000000.5)]

@@ -75,6 +75,9 @@ class Worker:
         self._by_runtime: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._queued: set[str] = set()
+        # Runs whose next step must first ask the driver (an event, a stop that completed).
+        # Kept apart from _queued: a step already queued for another reason takes it along.
+        self._stale: set[str] = set()
         self._mutex = threading.Lock()
         # One agent may carry thousands of (simulated) instances: they share the pools.
         self._pool, self._stops = pools or shared_pools(threads)
@@ -144,10 +147,12 @@ class Worker:
 
     def schedule(self, arn: str, refresh: bool = False) -> None:
         with self._mutex:
+            if refresh:
+                self._stale.add(arn)
             if arn in self._queued:
                 return
             self._queued.add(arn)
-        self._submit(self._pool, self._step_all, arn, refresh)
+        self._submit(self._pool, self._step_all, arn)
 
     @staticmethod
     def _submit(pool: ThreadPoolExecutor, fn: Callable[..., None], *args: Any) -> None:
@@ -161,9 +166,11 @@ class Worker:
 
     # -- stepping ------------------------------------------------------------------------
 
-    def _step_all(self, arn: str, refresh: bool) -> None:
+    def _step_all(self, arn: str) -> None:
         with self._mutex:
             self._queued.discard(arn)
+            refresh = arn in self._stale
+            self._stale.discard(arn)
         run = self.runs.get(arn)
         lock = self._locks.get(arn)
         if run is None or lock is None:

@@ -43,6 +43,9 @@ log = logging.getLogger("portside.services")
 
 TABLE = "services"
 RESYNC_EVERY = 30.0  # seconds: look at every service now and then, whatever changed
+# The changes that can make a service's reconcile come out differently (`dirty`).
+_WATCHED = (TABLE, "tasks", "container_instances", "attributes")
+_FEED_PAGE = 20000
 REPEAT_AFTER = 300.0  # an identical event is not repeated within this many seconds
 
 
@@ -100,10 +103,11 @@ class ServiceController:
     def run_once(self) -> int:
         """One pass: every service touched since the last pass, or due, or all on resync."""
         now = self.world.clock()
-        changes = self.world.store.changes(self._after, limit=20000)
+        store = self.world.store
+        upto = store.last_seq()
+        changes = store.changes(self._after, limit=_FEED_PAGE, tables=_WATCHED, upto=upto)
         todo = self.dirty(changes)
-        if changes:
-            self._after = changes[-1].seq
+        self._after = changes[-1].seq if len(changes) == _FEED_PAGE else max(self._after, upto)
         if now - self._last_resync >= RESYNC_EVERY:
             todo |= self._everything()
             self._last_resync = now
@@ -116,12 +120,17 @@ class ServiceController:
                 log.exception("reconciling %s failed", arn)
         return len(todo)
 
+    def _wait_and_run(self) -> None:
+        """Wait (up to 1 s) for a change, then reconcile until nothing is left: one thread
+        hop per wake-up."""
+        self.world.store.wait(self._after, 1.0)
+        while self.run_once():
+            pass
+
     async def run(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(self.world.store.wait, self._after, 1.0)
-                while await asyncio.to_thread(self.run_once):
-                    pass
+                await asyncio.to_thread(self._wait_and_run)
             except Exception:
                 log.exception("service controller pass failed")
                 await asyncio.sleep(1.0)

@@ -318,7 +318,10 @@ class _Kept:
 _sessions: weakref.WeakKeyDictionary[Any, OrderedDict[tuple[str, str], _Kept]] = (
     weakref.WeakKeyDictionary()
 )
-_SESSIONS_KEPT = 16  # per store, least recently used dropped first (~3 MB each at 10k)
+# Per store, least recently used dropped first, while the kept sessions hold more than this
+# many instance slots in all (16 sessions at 10,000 instances, 160 at 1,000,
+# so a cluster's services each keep theirs).
+_SESSION_SLOTS = 160_000
 
 
 def _place_kept(
@@ -355,8 +358,10 @@ def _keep_session(store: Any, key: tuple[str, str], kept: _Kept) -> None:
     with _views_lock:
         sessions = _sessions.setdefault(store, OrderedDict())
         sessions[key] = kept
-        while len(sessions) > _SESSIONS_KEPT:
-            sessions.popitem(last=False)
+        slots = sum(len(k.session.run) for k in sessions.values())
+        while slots > _SESSION_SLOTS and len(sessions) > 1:
+            _, dropped = sessions.popitem(last=False)
+            slots -= len(dropped.session.run)
 
 
 def _refreshed(old: Candidate, inst: ContainerInstance) -> Candidate:

@@ -202,3 +202,30 @@ def test_views_are_per_store(op: Op, tmp_path: Path) -> None:
         assert found == {} and spy.scans == 1
     finally:
         other.store.close()
+
+
+def test_kept_placer_sessions_are_bounded_by_the_instances_they_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sessions are dropped least recently used first once they hold more instance slots
+    than the budget; the newest is always kept."""
+    from portside.scheduler.candidates import Ask
+    from portside.scheduler.demand import Demand
+    from portside.scheduler.session import Session
+
+    monkeypatch.setattr(placement, "_SESSION_SLOTS", 25)
+    store = object.__new__(SqliteStore)  # only a weak-referenceable key here
+    fleet = [Candidate(arn=f"arn:{n}", cpu_free=1024, memory_free=1024) for n in range(10)]
+
+    def kept(group: str, size: int) -> Any:
+        ask = Ask(demand=Demand(cpu=1, memory=1), group=group)
+        return placement._Kept(1, 1, Session(ask, fleet[:size]))
+
+    for name, size in (("a", 10), ("b", 10), ("c", 5)):
+        placement._keep_session(store, ("c", name), kept(name, size))
+    assert list(placement._sessions[store]) == [("c", "a"), ("c", "b"), ("c", "c")]
+    placement._keep_session(store, ("c", "d"), kept("d", 10))  # 35 slots: "a" goes
+    assert list(placement._sessions[store]) == [("c", "b"), ("c", "c"), ("c", "d")]
+    placement._keep_session(store, ("c", "e"), kept("e", 10))
+    placement._keep_session(store, ("c", "f"), kept("f", 10))
+    assert list(placement._sessions[store]) == [("c", "e"), ("c", "f")]

@@ -9,6 +9,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from portside.controllers import service_events as words
 from portside.controllers.facts import InstanceFact, Plan, TaskFact
 from portside.controllers.service_facts import group, health_checks, instance_facts, task_facts
@@ -37,7 +39,7 @@ from portside.ops.task_reports import release
 from portside.scheduler import strategies
 from portside.scheduler.capacity_split import split
 from portside.scheduler.demand import task_demand
-from portside.store.base import Change, Tx
+from portside.store.base import RawChange, Tx
 
 log = logging.getLogger("portside.services")
 
@@ -58,6 +60,18 @@ def service_arn_for_task(doc: dict[str, Any]) -> str | None:
     return f"{prefix}:service/{cluster_name}/{grp.removeprefix('service:')}"
 
 
+def _cluster_of_instance(arn: str) -> str | None:
+    """The cluster ARN a container instance ARN names (arn:...:container-instance/CLUSTER/ID),
+    or None for the old format without the cluster."""
+    prefix, _, rest = arn.partition(":container-instance/")
+    name, slash, _ = rest.partition("/")
+    return f"{prefix}:cluster/{name}" if slash and name else None
+
+
+def _cluster_in(doc: str) -> str:
+    return str(orjson.loads(doc).get("clusterArn", ""))
+
+
 class ServiceController:
     def __init__(self, world: World, account: str, *, lost_grace: float = 300.0) -> None:
         self.world = world
@@ -76,20 +90,28 @@ class ServiceController:
             if row[2] != INACTIVE
         ]
 
-    def dirty(self, changes: Iterable[Change]) -> set[str]:
+    def dirty(self, changes: Iterable[RawChange]) -> set[str]:
+        """The services these changes may reconcile differently. A document is parsed only
+        where its key does not say enough: a task's once per key (its group), never an
+        instance's (its ARN names its cluster)."""
         found: set[str] = set()
         clusters: set[str] = set()
+        tasks: dict[str, str] = {}
         for change in changes:
+            if change.doc is None:
+                continue
             if change.table == TABLE:
                 found.add(change.key)
-            elif change.table == "tasks" and change.doc is not None:
-                arn = service_arn_for_task(change.doc)
-                if arn:
-                    found.add(arn)
-            elif change.table == "container_instances" and change.doc is not None:
-                clusters.add(str(change.doc.get("clusterArn", "")))
-            elif change.table == "attributes" and change.doc is not None:
-                clusters.add(str(change.doc.get("cluster", "")))
+            elif change.table == "tasks":
+                tasks[change.key] = change.doc
+            elif change.table == "container_instances":
+                clusters.add(_cluster_of_instance(change.key) or _cluster_in(change.doc))
+            elif change.table == "attributes":
+                clusters.add(change.key.split("|", 1)[0])
+        for text in tasks.values():
+            arn = service_arn_for_task(orjson.loads(text))
+            if arn:
+                found.add(arn)
         if clusters:
             with self.world.store.read() as tx:
                 for cluster in clusters:
@@ -105,7 +127,7 @@ class ServiceController:
         now = self.world.clock()
         store = self.world.store
         upto = store.last_seq()
-        changes = store.changes(self._after, limit=_FEED_PAGE, tables=_WATCHED, upto=upto)
+        changes = store.changes_raw(self._after, limit=_FEED_PAGE, tables=_WATCHED, upto=upto)
         todo = self.dirty(changes)
         self._after = changes[-1].seq if len(changes) == _FEED_PAGE else max(self._after, upto)
         if now - self._last_resync >= RESYNC_EVERY:

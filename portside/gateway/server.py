@@ -30,6 +30,8 @@ from portside.ops.context import Caller, Op, World, root_principal
 
 log = logging.getLogger("portside.gateway")
 
+_FEED_PAGE = 5000  # changes a sync reads at most at once
+
 
 @dataclass(slots=True)
 class Session:
@@ -266,20 +268,33 @@ class AgentGateway:
     def _changes(
         self, op: Op, session: Session, after: int
     ) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
-        changes = op.store.changes(after, limit=5000)
-        if not changes:
-            return after, [], []
+        """The newest state of the session's tasks and instances changed after `after`, and
+        the position read up to. Only the newest document of each key is parsed, and an
+        instance's only when the session carries it (instance documents are the large ones,
+        and most of the feed is other sessions' news)."""
+        store = op.store
+        upto = store.last_seq()
+        rows = store.changes_raw(
+            after, limit=_FEED_PAGE, tables=("tasks", inst_ops.TABLE), upto=upto
+        )
+        position = rows[-1].seq if len(rows) == _FEED_PAGE else max(after, upto)
+        newest: dict[tuple[str, str], str] = {}
+        for row in rows:
+            if row.doc is not None:  # a delete says nothing an agent acts on
+                newest[(row.table, row.key)] = row.doc
         latest_tasks: dict[str, dict[str, Any]] = {}
         latest_instances: dict[str, dict[str, Any]] = {}
-        for change in changes:
-            if change.doc is None:
-                continue
-            if change.table == "tasks" and change.doc.get("instanceArn") in session.instances:
-                latest_tasks[change.key] = change.doc
-            elif change.table == inst_ops.TABLE and change.key in session.instances:
-                latest_instances[change.key] = change.doc
+        mine = session.instances
+        for (table, key), text in newest.items():
+            if table == inst_ops.TABLE:
+                if key in mine:
+                    latest_instances[key] = orjson.loads(text)
+            else:
+                doc = orjson.loads(text)
+                if doc.get("instanceArn") in mine:
+                    latest_tasks[key] = doc
         tasks: list[dict[str, Any]] = []
         if latest_tasks:
             with op.store.read() as tx:
                 tasks = [self._task_payload(op, tx, d) for d in latest_tasks.values()]
-        return changes[-1].seq, tasks, list(latest_instances.values())
+        return position, tasks, list(latest_instances.values())

@@ -11,9 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 Document = dict[str, Any]
+
+
+class RawChange(NamedTuple):
+    """A change whose document is still JSON text (None for a delete)."""
+
+    seq: int
+    at: float
+    table: str
+    key: str
+    op: str
+    doc: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +140,18 @@ class Store(Protocol):
         """Committed changes with seq greater than `after` (and at most `upto`), oldest first;
         only those of `tables` when given. A reader of a few tables passes `upto=last_seq()`
         and, when fewer than `limit` come back, has read everything up to `upto`."""
+
+    def changes_raw(
+        self,
+        after: int,
+        limit: int = 1000,
+        *,
+        tables: Collection[str] | None = None,
+        upto: int | None = None,
+    ) -> list[RawChange]:
+        """`changes`, with each document left as the stored JSON text: a reader that needs
+        only some of them (the newest of each key, those of its instances) parses only
+        those."""
 
     def last_seq(self) -> int:
         """The seq of the newest committed change (0 when none)."""

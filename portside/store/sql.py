@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from portside.store.base import Change, Document
+from portside.store.base import Change, Document, RawChange
 from portside.store.tables import BOOL_COLUMNS, INDEXES
 
 _MAX_CHAR = "\U0010ffff"
@@ -349,6 +349,21 @@ class SqlStore:
         tables: Collection[str] | None = None,
         upto: int | None = None,
     ) -> list[Change]:
+        return [
+            Change(seq, at, tbl, key, op, orjson.loads(doc) if doc is not None else None)
+            for seq, at, tbl, key, op, doc in self.changes_raw(
+                after, limit, tables=tables, upto=upto
+            )
+        ]
+
+    def changes_raw(
+        self,
+        after: int,
+        limit: int = 1000,
+        *,
+        tables: Collection[str] | None = None,
+        upto: int | None = None,
+    ) -> list[RawChange]:
         ph = self.placeholder
         sql = f"SELECT seq, at, tbl, key, op, doc FROM changes WHERE seq > {ph}"
         params: list[Any] = [after]
@@ -363,10 +378,7 @@ class SqlStore:
         with self.read() as tx:
             tx._cur.execute(f"{sql} ORDER BY seq LIMIT {int(limit)}", params)
             rows = tx._cur.fetchall()
-        return [
-            Change(seq, at, tbl, key, op, orjson.loads(doc) if doc is not None else None)
-            for seq, at, tbl, key, op, doc in rows
-        ]
+        return [RawChange(*row) for row in rows]
 
     def oldest_seq(self) -> int:
         """The seq of the oldest change still kept (0 when none)."""

@@ -261,9 +261,15 @@ def choose(
     groups: dict[tuple[str, str | None], list[int]] = {}
     for n, key in enumerate(plan):
         groups.setdefault(key, []).append(n)
-    # Each batch sees the previous batches' placements through the candidates it gets.
-    candidates = list(found.candidates)
-    for (launch_type, provider), slots in groups.items():
+    # Each batch sees the previous batches' placements: a kept session through `earlier` (the
+    # instances they placed on, as they are now), the fresh placer through its candidates.
+    view = found.view if pinned is None else None
+    candidates = list(found.candidates) if view is None else []
+    earlier: dict[str, Candidate] = {}
+    present: set[str | None] = set()
+    if any(provider is not None for _, provider in groups):
+        present = {c.capacity_provider for c in found.candidates}
+    for n, ((launch_type, provider), slots) in enumerate(groups.items()):
         ask = Ask(
             demand=demand,
             group=group,
@@ -275,12 +281,12 @@ def choose(
             launch_type=launch_type,
             capacity_provider=provider,
         )
-        if provider is not None and not any(c.capacity_provider == provider for c in candidates):
+        if provider is not None and provider not in present:
             raise ClientException(
                 f"The capacity provider {provider} has no container instances in this cluster."
             )
-        if pinned is None and len(groups) == 1 and found.view is not None:
-            result = _place_kept(op, tx, cluster, found.view, ask, len(slots), rng)
+        if view is not None:
+            result = _place_kept(op, tx, cluster, view, ask, len(slots), rng, earlier)
         else:
             result = place(ask, len(slots), candidates, rng or random.Random())
         for slot, arn in zip(slots, result.chosen, strict=True):
@@ -295,11 +301,15 @@ def choose(
                 seen_failures.add((arn, reason))
                 failures.append({"arn": arn, "reason": reason})
         touched = {a for a in result.chosen if a}
-        if not touched or len(groups) == 1:
+        if not touched or n == len(groups) - 1:
             continue  # no later batch to see these placements
-        candidates = [
-            _refreshed(c, found.instance(c.arn)) if c.arn in touched else c for c in candidates
-        ]
+        if view is not None:
+            for arn in touched:
+                earlier[arn] = _refreshed(view.candidates[arn], found.instance(arn))
+        else:
+            candidates = [
+                _refreshed(c, found.instance(c.arn)) if c.arn in touched else c for c in candidates
+            ]
     return chosen, failures
 
 
@@ -332,7 +342,10 @@ def _place_kept(
     ask: Ask,
     count: int,
     rng: random.Random | None,
+    earlier: Mapping[str, Candidate],
 ) -> Placement:
+    """Place with the kept session for this ask. `earlier`: instances that earlier batches of
+    this call placed on, as they are now (not yet committed, so not in the view)."""
     key = (cluster.arn, repr(ask))
     with _views_lock:
         kept = _sessions.get(op.store, OrderedDict()).pop(key, None)
@@ -345,9 +358,11 @@ def _place_kept(
         if found is not None:
             arns.update(*found)
             session = kept.session
-            session.refresh({arn: view.candidates.get(arn) for arn in arns})
+            session.refresh({**{arn: view.candidates.get(arn) for arn in arns}, **earlier})
     if session is None:
         session = Session(ask, list(view.candidates.values()))
+        if earlier:
+            session.refresh(earlier)
     result = session.place(count, rng or random.Random())
     again = _Kept(view.generation, view.seq, session)
     tx.on_commit(lambda: _keep_session(op.store, key, again))

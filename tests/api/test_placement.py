@@ -786,6 +786,38 @@ def test_capacity_provider_tasks_follow_the_placement_strategy_within_it(
     assert sorted(t["containerInstanceArn"] for t in tasks) == sorted(p.b)  # one per zone
 
 
+def test_a_later_provider_batch_sees_the_zones_an_earlier_one_took(
+    providers: Providers, name: str
+) -> None:
+    """A zone's count is the group's tasks on every instance in it, whatever the provider
+    (ECS's service scheduler counts "running tasks for this service in the same Availability
+    Zone"), so the batch for B must see where the batch for A of the same call went.
+
+    B's instances b0 < b1 < b2 (by ARN, the last tie-break) are in zones Zk, Zm, Zl. With the
+    group at Zk 1, Zm 0, Zl 2 beforehand, A's task must go to Zm; then Zk and Zm tie at 1 and
+    B's goes to b0. Had B not seen A's task, Zm would still be empty and B's would go to b1."""
+    p = providers
+    td = register(p.fleet.ecs, name)
+    b0, b1, b2 = sorted(p.b)
+    start(p.fleet, td, [b0, b2], group=name)
+    start(p.fleet, td, [b2], group=name)
+    tasks, failures = run(
+        p.fleet,
+        td,
+        2,
+        group=name,
+        capacityProviderStrategy=[
+            {"capacityProvider": "A", "base": 1, "weight": 0},
+            {"capacityProvider": "B", "weight": 1},
+        ],
+        placementStrategy=[SPREAD_ZONE],
+    )
+    assert failures == []
+    where = {t["capacityProviderName"]: t for t in tasks}
+    assert where["A"]["availabilityZone"] == p.fleet.zone[b1]
+    assert where["B"]["containerInstanceArn"] == b0
+
+
 def test_the_cluster_default_strategy_applies_without_launch_type_or_strategy(
     providers: Providers, name: str
 ) -> None:

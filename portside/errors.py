@@ -175,3 +175,18 @@ class InvalidSignatureException(AuthError):
 
 class IncompleteSignatureException(AuthError):
     pass
+
+
+class NamedError(RequestError):
+    """An error whose code is a service model's error shape rather than a class of this tree
+    (ELB's `LoadBalancerNotFoundException`, STS's `ExpiredTokenException`...): services beyond
+    ECS raise it with the shape's name; each codec writes it as its protocol does."""
+
+    def __init__(self, code: str, message: str = "", status: int = 400) -> None:
+        super().__init__(message)
+        self._code = code
+        self.status = status
+
+    @property
+    def code(self) -> str:
+        return self._code

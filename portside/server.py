@@ -15,9 +15,9 @@ from starlette.applications import Starlette
 
 from portside import credentials
 from portside.api.app import ApiConfig, Edge, create_app
-from portside.api.auth import SigV4Verifier
+from portside.api.auth import SigV4Verifier, StaticKeyRing
 from portside.api.http import CorkedHttpToolsProtocol
-from portside.api.scheduler import SchedulerApi
+from portside.api.scheduler import status_routes
 from portside.config import ServerConfig
 from portside.controllers.liveness import LivenessLoop
 from portside.controllers.maintenance import MaintenanceLoop
@@ -60,15 +60,15 @@ def build_with_gateway(
     world.exec = ExecRegistry(endpoint=config.endpoint)
     logs = LogStore(config.data_dir / "logs.db", synchronous=config.synchronous)
     world.logs = logs
-    keys = {creds.access_key_id: creds.secret_access_key}
-    gateway = AgentGateway(world, SigV4Verifier(keys.get, world.clock), config.account)
+    keys = StaticKeyRing({creds.access_key_id: creds.secret_access_key}, config.account)
+    gateway = AgentGateway(world, SigV4Verifier(keys, world.clock), config.account)
     delivery = DeliveryLoop(store)
     app = create_app(
-        ApiConfig(world=world, account=config.account, secret_for=keys.get),
-        extra_routes=[
+        ApiConfig(world=world, account=config.account, keys=keys),
+        extra_routes=lambda api: [
             *gateway.routes(),
-            *stream_routes(store, SigV4Verifier(keys.get, world.clock), delivery.signal),
-            *SchedulerApi(world, config.account, keys.get).routes(),
+            *stream_routes(store, api.verifier, delivery.signal),
+            *status_routes(api.authenticate, world, config.account),
         ],
     )
     maintenance = MaintenanceLoop(world, account=config.account)

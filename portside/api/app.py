@@ -1,7 +1,16 @@
-"""The ASGI app: AWS JSON 1.1 over `POST /`, routed by X-Amz-Target.
+"""The edge: every AWS call, whatever its service and protocol, answered in one place.
 
-Every request is authenticated (SigV4), its target resolved, its body parsed and validated
-against botocore's model, and only then handed to the action. Errors leave as one JSON shape.
+    route      api/registry.py     the request's head -> service + codec (never the body)
+    operation  the codec           X-Amz-Target, Action, the CBOR path, the REST route
+    sign       api/auth.py         SigV4 (header or presigned) -> who calls, for which scope
+    decode     the codec           the body -> canonical params (api/protocols/base.py)
+    validate   api/validation.py   the model's constraints, in the service's words
+    run        the service         Handler(op, params) -> canonical result
+    encode     the codec           the result, or the error, in the request's protocol
+
+The operation is resolved before the signature is checked (AWS resolves the operation before
+it decides how to authenticate: an unknown target is UnknownOperationException signed or
+not); the body is read only after the signature holds.
 """
 
 from __future__ import annotations
@@ -10,12 +19,11 @@ import asyncio
 import itertools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import quote
 
-import botocore.session
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -23,168 +31,166 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from portside import __version__
-from portside.api.auth import SigV4Verifier
-from portside.api.ecs import ACTIONS as ECS_ACTIONS
-from portside.api.ecs.registry import Handler
-from portside.api.errors import error_body, server_fault
-from portside.api.events import ACTIONS as EVENTS_ACTIONS
-from portside.api.logs import ACTIONS as LOGS_ACTIONS
-from portside.api.validation import InputValidator, parse_body
+from portside.api.auth import KeyRing, Principal, SigV4Verifier
+from portside.api.protocols.base import Codec, WireReply, WireRequest, request_head
+from portside.api.protocols.json import CONTENT_TYPES
+from portside.api.registry import Handler, Registry
+from portside.api.registry import Route as ApiRoute
+from portside.api.services import default_services
 from portside.errors import (
     InvalidSignatureException,
+    NamedError,
     PortsideError,
+    ServerException,
     UnknownOperationException,
 )
-from portside.ops.context import Caller, Op, World, root_principal
+from portside.ops.context import Caller, Op, World
 
 log = logging.getLogger("portside.api")
-
-JSON_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0", "application/json")
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    """One AWS service served on the endpoint: its target prefix, signing name and actions."""
-
-    target_prefix: str
-    signing_name: str
-    actions: dict[str, Handler]
-    validator: InputValidator
-    known: frozenset[str]
-
-
-def _service(model_name: str, signing_name: str, actions: dict[str, Handler]) -> Service:
-    model = botocore.session.get_session().get_service_model(model_name)
-    return Service(
-        target_prefix=model.metadata["targetPrefix"],
-        signing_name=signing_name,
-        actions=actions,
-        validator=InputValidator(model),
-        known=frozenset(model.operation_names),
-    )
 
 
 @dataclass(slots=True)
 class ApiConfig:
     world: World
     account: str
-    secret_for: Callable[[str], str | None]
-
-
-class Api:
-    def __init__(self, config: ApiConfig, extra_services: tuple[Service, ...] = ()) -> None:
-        self.config = config
-        self.verifier = SigV4Verifier(config.secret_for, config.world.clock)
-        services = [
-            _service("ecs", "ecs", ECS_ACTIONS),
-            _service("logs", "logs", LOGS_ACTIONS),
-            _service("events", "events", EVENTS_ACTIONS),
-            *extra_services,
-        ]
-        self.services = {s.target_prefix: s for s in services}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The ASGI entry for `POST /`. Plain ASGI rather than a Starlette route: this is
-        every API call's path, and the framework's layers cost ~15% of a request. (Served by
-        portside.api.http's protocol, `POST /` does not even come through ASGI: see
-        `dispatch`.)"""
-        body = await _read_body(receive)
-        reply = self.dispatch(scope, body)
-        if not isinstance(reply, Reply):
-            reply = await reply
-        await send(
-            {
-                "type": "http.response.start",
-                "status": reply.status,
-                "headers": [
-                    (b"content-type", b"application/x-amz-json-1.1"),
-                    (b"content-length", str(len(reply.body)).encode()),
-                    (b"x-amzn-requestid", reply.request_id.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": reply.body})
-
-    def dispatch(self, scope: Mapping[str, Any], body: bytes) -> Reply | Awaitable[Reply]:
-        """Answer one API call: at once for a read (reads run inline on the event loop), or
-        an awaitable for a write, which runs in a thread: it waits for its fsync, and reads
-        go on meanwhile."""
-        request_id = _request_ids.next()
-        try:
-            call = self._prepare(scope, body)
-            if call.action.startswith(_READ_ONLY) and call.action not in _HEAVY_READS:
-                return Reply(200, orjson.dumps(call.run()), request_id)
-        except Exception as exc:
-            return _failure(exc, request_id)
-        return self._write(call, request_id)
-
-    async def _write(self, call: _Call, request_id: str) -> Reply:
-        try:
-            result = await asyncio.to_thread(call.run)
-            return Reply(200, orjson.dumps(result), request_id)
-        except Exception as exc:
-            return _failure(exc, request_id)
-
-    def _prepare(self, scope: Mapping[str, Any], body: bytes) -> _Call:
-        headers = _HeaderMap(scope["headers"])
-        # Coral resolves the operation before it authenticates (it has operations that take
-        # unsigned calls), so an unknown target or a body that is not AWS JSON is
-        # UnknownOperationException signed or not; see tests/api/test_auth.py for the sources.
-        content_type = (headers.get("content-type") or "").split(";")[0].strip().lower()
-        if content_type not in JSON_TYPES:
-            raise UnknownOperationException(
-                f"Unsupported content type '{content_type}': send application/x-amz-json-1.1."
-            )
-        target = headers.get("x-amz-target") or ""
-        prefix, _, name = target.rpartition(".")
-        service = self.services.get(prefix)
-        if service is None or name not in service.known:
-            raise UnknownOperationException(f"Unknown operation {target or '(none)'}.")
-        principal = self.verifier.verify(
-            method=scope["method"],
-            path=scope.get("raw_path", b"/").decode("latin-1") or "/",
-            query=scope.get("query_string", b"").decode("latin-1"),
-            headers=headers,
-            multi_headers=headers.getlist,
-            body=body,
-        )
-        if principal.service != service.signing_name:
-            raise InvalidSignatureException(
-                f"Credential should be scoped to correct service: '{service.signing_name}'. "
-            )
-        handler = service.actions.get(name)
-        if handler is None:
-            raise UnknownOperationException(f"Portside does not implement {name} yet.")
-        params = parse_body(body)
-        params = service.validator.validate(name, params)
-        account = self.config.account
-        caller = Caller(
-            account=account,
-            region=principal.region,
-            access_key=principal.access_key,
-            principal_arn=root_principal(account),
-        )
-        return _Call(name, handler, Op(self.config.world, caller), params)
+    keys: KeyRing
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An API call's answer: HTTP status, JSON body, and the request id it carries."""
+    """An API call's answer: the codec's reply and the request id it carries."""
 
     status: int
     body: bytes
     request_id: str
+    content_type: str = "application/x-amz-json-1.1"
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, wire: WireReply, request_id: str) -> Reply:
+        return cls(wire.status, wire.body, request_id, wire.content_type, wire.headers)
 
 
-def _failure(exc: Exception, request_id: str) -> Reply:
-    if isinstance(exc, PortsideError):
-        status, payload = error_body(exc)
-        if status >= 500:
-            log.error("request %s failed: %s", request_id, exc.message)
-    else:
+def too_large(limit: int) -> NamedError:
+    return NamedError(
+        "RequestEntityTooLargeException",
+        f"Request body is larger than the {limit} bytes this service accepts.",
+        413,
+    )
+
+
+class Api:
+    def __init__(self, config: ApiConfig, registry: Registry | None = None) -> None:
+        self.config = config
+        self.registry = registry or Registry(default_services())
+        self.verifier = SigV4Verifier(config.keys, config.world.clock)
+
+    def route(self, head: WireRequest) -> ApiRoute | None:
+        return self.registry.route(head)
+
+    def refuse(self, route: ApiRoute, exc: PortsideError) -> Reply:
+        """An answer in the route's protocol without running anything (a body too large)."""
+        request_id = _request_ids.next()
+        return Reply.of(route.codec.error(exc, request_id), request_id)
+
+    def dispatch(self, request: WireRequest, route: ApiRoute) -> Reply | Awaitable[Reply]:
+        """Answer one API call: at once for a read (reads run inline on the event loop), or
+        an awaitable for a write, which runs in a thread: it waits for its fsync, and reads
+        go on meanwhile."""
+        request_id = _request_ids.next()
+        codec = route.codec
+        try:
+            call = self._prepare(request, route)
+            if call.inline:
+                return Reply.of(codec.encode(call.operation, call.run(), request_id), request_id)
+        except Exception as exc:
+            return _failure(codec, exc, request_id)
+        return self._write(codec, call, request_id)
+
+    async def _write(self, codec: Codec, call: _Call, request_id: str) -> Reply:
+        try:
+            result = await asyncio.to_thread(call.run)
+            return Reply.of(codec.encode(call.operation, result, request_id), request_id)
+        except Exception as exc:
+            return _failure(codec, exc, request_id)
+
+    def authenticate(self, request: WireRequest) -> Principal:
+        """Who signed the request (the one SigV4 check every endpoint uses)."""
+        headers = request.headers
+        return self.verifier.verify(
+            method=request.method,
+            # SigV4 encodes a non-S3 path twice: the canonical form of /schedules/a%21b is
+            # /schedules/a%2521b (the verifier encodes once more, leaving % alone).
+            path=quote(request.path, safe="/~") if request.path != "/" else "/",
+            query=request.query,
+            headers=headers,
+            multi_headers=headers.getlist,
+            body=request.body,
+        )
+
+    def caller(self, principal: Principal) -> Caller:
+        account = principal.account or self.config.account
+        return Caller(
+            account=account,
+            region=principal.region,
+            access_key=principal.access_key,
+            principal_arn=principal.principal_arn or f"arn:aws:iam::{account}:root",
+        )
+
+    def _prepare(self, request: WireRequest, route: ApiRoute) -> _Call:
+        service, codec = route.service, route.codec
+        if service is None:
+            raise self._no_service(request, codec)
+        operation = codec.operation(request)
+        principal = self.authenticate(request)
+        if principal.service != service.signing_name:
+            raise InvalidSignatureException(
+                f"Credential should be scoped to correct service: '{service.signing_name}'. "
+            )
+        handler = service.spec.handlers.get(operation)
+        if handler is None:
+            raise _not_implemented(codec, operation)
+        params = codec.decode(request, operation)
+        params = service.validator.validate(operation, params)
+        if codec.protocol == "json":
+            convert = codec.blobs(operation)  # type: ignore[attr-defined]
+            if convert is not None:
+                params = convert(params)
+        op = Op(self.config.world, self.caller(principal))
+        return _Call(operation, handler, op, params, service.inline(operation))
+
+    def _no_service(self, request: WireRequest, codec: Codec) -> PortsideError:
+        if codec.protocol == "json":
+            content_type = request.content_type
+            if content_type not in CONTENT_TYPES:
+                # Coral resolves the operation before it authenticates, so a body that is not
+                # AWS JSON is UnknownOperationException signed or not (tests/api/test_auth.py).
+                return UnknownOperationException(
+                    f"Unsupported content type '{content_type}': send application/x-amz-json-1.1."
+                )
+            target = request.headers.get("x-amz-target") or ""
+            return UnknownOperationException(f"Unknown operation {target or '(none)'}.")
+        # No protocol but JSON names its service; the signature's scope did not name one
+        # served here. Unsigned, that is the first thing to say.
+        self.authenticate(request)
+        return _not_implemented(codec, "")
+
+
+def _not_implemented(codec: Codec, operation: str) -> PortsideError:
+    what = f"{operation}" if operation else "that service"
+    message = f"Portside does not implement {what} yet."
+    if codec.protocol in ("query", "ec2"):
+        return NamedError("InvalidAction", message)
+    return UnknownOperationException(message)
+
+
+def _failure(codec: Codec, exc: Exception, request_id: str) -> Reply:
+    if not isinstance(exc, PortsideError):
         log.error("request %s failed", request_id, exc_info=exc)
-        status, payload = server_fault()
-    return Reply(status, payload, request_id)
+        exc = ServerException("An internal error occurred. The request was not applied.")
+    elif exc.status >= 500:
+        log.error("request %s failed: %s", request_id, exc.message)
+    return Reply.of(codec.error(exc, request_id), request_id)
 
 
 class _RequestIds:
@@ -203,81 +209,132 @@ class _RequestIds:
 _request_ids = _RequestIds()
 
 
-class _HeaderMap:
-    """Request headers, looked up by lower-case name; built once per request."""
-
-    __slots__ = ("_all",)
-
-    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
-        found: dict[str, list[str]] = {}
-        for name, value in raw:
-            found.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        self._all = found
-
-    def get(self, name: str, /) -> str | None:
-        values = self._all.get(name)
-        return values[0] if values else None
-
-    def getlist(self, name: str) -> list[str]:
-        return self._all.get(name, [])
-
-
-# Actions that only read: they run inline on the event loop ...
-_READ_ONLY = ("Describe", "List", "Get")
-# ... except those that may read a lot (a 1 MB page of log events takes ~10 ms): in a thread,
-# so they never hold up the calls behind them.
-_HEAVY_READS = frozenset({"GetLogEvents", "FilterLogEvents"})
-
-
 @dataclass(frozen=True, slots=True)
 class _Call:
-    action: str
+    operation: str
     handler: Handler
     op: Op
     params: dict[str, Any]
+    inline: bool
 
     def run(self) -> dict[str, Any]:
         return self.handler(self.op, self.params)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None once it passes `limit` bytes."""
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
 
 
+async def _send(send: Send, reply: Reply) -> None:
+    headers = [
+        *([(b"content-type", reply.content_type.encode())] if reply.content_type else []),
+        (b"content-length", str(len(reply.body)).encode()),
+        (b"x-amzn-requestid", reply.request_id.encode()),
+        *((k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers),
+    ]
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
 class Edge:
-    """The whole server: `POST /` straight to the API, everything else to Starlette."""
+    """The whole server: AWS API calls to the API, everything else to Starlette. (Served by
+    portside.api.http's protocol, `POST /` and CBOR calls do not even come through ASGI.)"""
 
     def __init__(self, api: Api, rest: Starlette) -> None:
         self.api = api
         self.rest = rest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] == "POST":
-            await self.api(scope, receive, send)
-        else:
-            await self.rest(scope, receive, send)
+        if scope["type"] == "http":
+            head = request_head(scope)
+            route = self.api.route(head)
+            if route is not None:
+                body = await _read_body(receive, route.body_limit)
+                if body is None:
+                    await _send(send, self.api.refuse(route, too_large(route.body_limit)))
+                    return
+                reply = self.api.dispatch(replace(head, body=body), route)
+                if not isinstance(reply, Reply):
+                    reply = await reply
+                await _send(send, reply)
+                return
+            length = head.headers.get("content-length") or ""
+            if length.isdigit() and int(length) > OWN_BODY_LIMIT:
+                await _send_plain(send, 413, b"Request Entity Too Large")
+                return
+            receive, send = _bounded(receive, send)
+        await self.rest(scope, receive, send)
 
 
-def create_app(config: ApiConfig, extra_routes: list[BaseRoute] | None = None) -> Edge:
-    api = Api(config)
+# Portside's own routes (the agent gateway: a sync's reports for a 10,000-instance session,
+# a log batch) take bodies up to this size.
+OWN_BODY_LIMIT = 16 * 1024 * 1024
+
+
+async def _send_plain(send: Send, status: int, text: bytes) -> None:
+    headers = [(b"content-type", b"text/plain"), (b"content-length", str(len(text)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": text})
+
+
+def _bounded(receive: Receive, send: Send) -> tuple[Receive, Send]:
+    """`receive` and `send` for a route of our own: once a chunked body passes
+    OWN_BODY_LIMIT, 413 is answered, the route sees a client that went away, and whatever
+    the route then sends is dropped."""
+    seen = 0
+    refused = False
+
+    async def bounded_receive() -> Any:
+        nonlocal seen, refused
+        message = await receive()
+        if message["type"] == "http.request" and not refused:
+            seen += len(message.get("body", b""))
+            if seen > OWN_BODY_LIMIT:
+                refused = True
+                await _send_plain(send, 413, b"Request Entity Too Large")
+        return {"type": "http.disconnect"} if refused else message
+
+    async def bounded_send(message: Any) -> None:
+        if not refused:
+            await send(message)
+
+    return bounded_receive, bounded_send
+
+
+Authenticate = Callable[[WireRequest], Principal]
+
+
+def create_app(
+    config: ApiConfig,
+    extra_routes: Callable[[Api], list[BaseRoute]] | list[BaseRoute] | None = None,
+    registry: Registry | None = None,
+) -> Edge:
+    api = Api(config, registry)
 
     async def health(_: Request) -> Response:
         return JSONResponse({"status": "ok", "version": __version__})
 
     async def not_post(_: Request) -> Response:
-        # `POST /` never reaches here (Edge sends it to the API): any other method does.
+        # An API call never reaches here (Edge sends it to the API): any other method does.
         return PlainTextResponse("Method Not Allowed", status_code=405, headers={"Allow": "POST"})
 
+    extra = extra_routes(api) if callable(extra_routes) else list(extra_routes or [])
     rest = Starlette(
         routes=[
             Route("/", not_post, methods=["GET", "PUT", "DELETE", "PATCH", "OPTIONS"]),
             Route("/_portside/health", health, methods=["GET"]),
-            *(extra_routes or []),
+            *extra,
         ]
     )
     return Edge(api, rest)

@@ -1,4 +1,10 @@
-"""AWS Signature Version 4, checked on every request (the Authorization header form)."""
+"""AWS Signature Version 4, checked on every request: in the Authorization header, or in the
+query string of a presigned URL (`X-Amz-Algorithm`, `X-Amz-Credential`, ... `X-Amz-Signature`).
+
+Who a key belongs to is the key ring's business (`KeyRing.lookup`): the admin key today,
+IAM users' keys and STS's temporary credentials later. A temporary key must come with its
+session token (`X-Amz-Security-Token`, header or query) and a long-term key without one.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import quote, unquote
 
 from portside.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
+    NamedError,
     UnrecognizedClientException,
 )
 
@@ -40,9 +47,43 @@ class HeaderSource(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """Who signed a request, for which region and service (the credential scope)."""
+
     access_key: str
     region: str
     service: str
+    principal_arn: str = ""
+    account: str = ""
+    session_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    """A key the server knows: its secret and whose it is. A temporary key (STS) carries the
+    session token the request must present and when it expires (epoch seconds)."""
+
+    secret: str
+    principal_arn: str
+    account: str
+    session_token: str | None = None
+    expires: float | None = None
+
+
+class KeyRing(Protocol):
+    def lookup(self, access_key: str) -> SigningKey | None:
+        """The key with this id, or None when the server does not know it."""
+        ...
+
+
+class StaticKeyRing:
+    """Keys fixed at start (the admin key): every one is the account's root."""
+
+    def __init__(self, secrets: dict[str, str], account: str) -> None:
+        root = f"arn:aws:iam::{account}:root"
+        self._keys = {k: SigningKey(v, root, account) for k, v in secrets.items()}
+
+    def lookup(self, access_key: str) -> SigningKey | None:
+        return self._keys.get(access_key)
 
 
 def _parse_basic(text: str) -> datetime:
@@ -134,15 +175,57 @@ def _canonical_query(query: str) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
+class _CallableKeyRing:
+    """A plain `access key -> secret` lookup as a key ring (every key the account root)."""
+
+    def __init__(self, secret_for: Callable[[str], str | None], account: str) -> None:
+        self._secret_for = secret_for
+        self._root = f"arn:aws:iam::{account}:root"
+        self._account = account
+
+    def lookup(self, access_key: str) -> SigningKey | None:
+        secret = self._secret_for(access_key)
+        return None if secret is None else SigningKey(secret, self._root, self._account)
+
+
+_PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
+
+
+def _query_params(query: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name:
+            out.setdefault(unquote(name.replace("+", " ")), unquote(value.replace("+", " ")))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Signed:
+    """The parts of a signature, wherever the request carried them."""
+
+    algorithm: str
+    credential: str
+    signed_headers: str
+    signature: str
+    amz_date: str
+    token: str | None
+    canonical_query: str
+    expires: int | None  # presigned URLs only: seconds the URL is valid for
+
+
 class SigV4Verifier:
-    """Checks signatures against the known access keys (key id -> secret)."""
+    """Checks signatures against the known access keys."""
 
     def __init__(
         self,
-        keys: Callable[[str], str | None],
+        keys: KeyRing | Callable[[str], str | None],
         clock: Callable[[], float],
+        account: str = "000000000000",
     ) -> None:
-        self._secret_for = keys
+        self._keys: KeyRing = (
+            cast(KeyRing, keys) if hasattr(keys, "lookup") else _CallableKeyRing(keys, account)
+        )
         self._clock = clock
 
     def verify(
@@ -156,42 +239,43 @@ class SigV4Verifier:
         body: bytes,
     ) -> Principal:
         """Return who signed the request, or raise the error AWS gives."""
-        authorization = headers.get("authorization")
-        if not authorization:
-            raise MissingAuthenticationTokenException("Missing Authentication Token")
-        fields = _parse_authorization(authorization)
-        scope = fields["Credential"].split("/")
+        signed = self._signed_parts(query, headers)
+        scope = signed.credential.split("/")
         if len(scope) != 5 or scope[4] != "aws4_request":
             raise IncompleteSignatureException(
-                f"Credential should be scoped to a valid region, not '{fields['Credential']}'."
+                f"Credential should be scoped to a valid region, not '{signed.credential}'."
             )
         access_key, date, region, service, _ = scope
         if not _REGION.match(region):
             raise InvalidSignatureException(
                 f"Credential should be scoped to a valid region, not '{region}'. "
             )
-        amz_date = headers.get("x-amz-date") or ""
+        amz_date = signed.amz_date
         if not amz_date:
             raise IncompleteSignatureException(
                 "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
                 "header."
             )
-        self._check_time(amz_date, date)
-        signed = fields["SignedHeaders"].split(";")
-        if "host" not in signed:
+        self._check_time(amz_date, date, signed.expires)
+        names = signed.signed_headers.split(";")
+        if "host" not in names:
             raise IncompleteSignatureException(
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
             )
-        secret = self._secret_for(access_key)
-        if secret is None:
+        key = self._keys.lookup(access_key)
+        if key is None or key.session_token != signed.token:
             raise UnrecognizedClientException(
                 "The security token included in the request is invalid."
+            )
+        if key.expires is not None and key.expires <= self._clock():
+            raise NamedError(
+                "ExpiredTokenException", "The security token included in the request is expired"
             )
         # Each value trimmed, runs of whitespace made one space (SigV4's "trimall"; botocore
         # signs `' '.join(value.split())`).
         canonical_headers = "".join(
             f"{name}:{','.join(' '.join(v.split()) for v in multi_headers(name))}\n"
-            for name in signed
+            for name in names
         )
         # The body itself, never a hash the request claims for it (X-Amz-Content-SHA256 is S3's
         # and may say UNSIGNED-PAYLOAD): a signature must cover the bytes that are acted on.
@@ -200,9 +284,9 @@ class SigV4Verifier:
             [
                 method,
                 quote(path or "/", safe="/~%"),
-                _canonical_query(query),
+                signed.canonical_query,
                 canonical_headers,
-                fields["SignedHeaders"],
+                signed.signed_headers,
                 payload_hash,
             ]
         )
@@ -214,13 +298,76 @@ class SigV4Verifier:
                 hashlib.sha256(canonical.encode()).hexdigest(),
             ]
         )
-        expected = _signer(_signing_key(secret, date, region, service)).hexdigest(to_sign.encode())
+        expected = _signer(_signing_key(key.secret, date, region, service)).hexdigest(
+            to_sign.encode()
+        )
         # As bytes: compare_digest refuses str with non-ASCII characters.
-        if not hmac.compare_digest(expected.encode(), fields["Signature"].encode()):
+        if not hmac.compare_digest(expected.encode(), signed.signature.encode()):
             raise InvalidSignatureException(_MISMATCH)
-        return Principal(access_key=access_key, region=region, service=service)
+        return Principal(
+            access_key=access_key,
+            region=region,
+            service=service,
+            principal_arn=key.principal_arn,
+            account=key.account,
+            session_token=signed.token,
+        )
 
-    def _check_time(self, amz_date: str, scope_date: str) -> None:
+    @staticmethod
+    def _signed_parts(query: str, headers: HeaderSource) -> _Signed:
+        authorization = headers.get("authorization")
+        if authorization:
+            fields = _parse_authorization(authorization)
+            return _Signed(
+                ALGORITHM,
+                fields["Credential"],
+                fields["SignedHeaders"],
+                fields["Signature"],
+                headers.get("x-amz-date") or "",
+                headers.get("x-amz-security-token"),
+                _canonical_query(query),
+                None,
+            )
+        if "X-Amz-" not in query:
+            raise MissingAuthenticationTokenException("Missing Authentication Token")
+        params = _query_params(query)
+        if not any(p in params for p in _PRESIGN_PARAMS):
+            raise MissingAuthenticationTokenException("Missing Authentication Token")
+        missing = [
+            p
+            for p in (*_PRESIGN_PARAMS, "X-Amz-SignedHeaders", "X-Amz-Date")
+            if p not in params
+        ]
+        if missing:
+            raise IncompleteSignatureException(
+                " ".join(f"AWS query-string parameters must include '{p}'." for p in missing)
+                + " Re-examine the query-string parameters."
+            )
+        if params["X-Amz-Algorithm"] != ALGORITHM:
+            raise IncompleteSignatureException(
+                f"Unsupported AWS 'algorithm': '{params['X-Amz-Algorithm']}'. Use {ALGORITHM}."
+            )
+        expires_text = params.get("X-Amz-Expires", "")
+        if expires_text and not expires_text.isdigit():
+            raise IncompleteSignatureException(
+                f"X-Amz-Expires must be a number of seconds, not '{expires_text}'."
+            )
+        # The canonical query covers every parameter but the signature itself.
+        unsigned = "&".join(
+            part for part in query.split("&") if not part.startswith("X-Amz-Signature=")
+        )
+        return _Signed(
+            params["X-Amz-Algorithm"],
+            params["X-Amz-Credential"],
+            params["X-Amz-SignedHeaders"],
+            params["X-Amz-Signature"],
+            params["X-Amz-Date"],
+            params.get("X-Amz-Security-Token"),
+            _canonical_query(unsigned),
+            int(expires_text) if expires_text else None,
+        )
+
+    def _check_time(self, amz_date: str, scope_date: str, expires: int | None) -> None:
         try:
             stamp = _epoch(amz_date)
         except ValueError:
@@ -234,6 +381,17 @@ class SigV4Verifier:
             )
         clock = self._clock()
         skew = MAX_SKEW.total_seconds()
+        if expires is not None:
+            # A presigned URL is good from its date (give or take the clock skew) for as long
+            # as it says (SigV4 caps that at seven days).
+            if expires > 604_800:
+                raise IncompleteSignatureException(
+                    "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+                )
+            if stamp - skew <= clock <= stamp + expires:
+                return
+            if clock > stamp + expires:
+                raise NamedError("AccessDeniedException", "Request has expired", 403)
         if clock - skew <= stamp <= clock + skew:
             return
         when = _parse_basic(amz_date)

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from portside.api.ecs.registry import Handler
+from portside.api.registry import Operations, ServiceSpec
 from portside.events import destinations, rules
 from portside.events.errors import ValidationException
 from portside.events.model import DEFAULT_BUS, DISABLED, ENABLED, ApiDestination, Connection, Rule
 from portside.events.patterns import compile_pattern
 from portside.ops.context import Op
 
-ACTIONS: dict[str, Handler] = {}
-
-
-def action(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        ACTIONS[name] = fn
-        return fn
-
-    return register
+ACTIONS = Operations("EventBridge")
+action = ACTIONS.action
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -235,3 +227,6 @@ def list_api_destinations(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 def delete_api_destination(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     destinations.delete_api_destination(op, p)
     return {}
+
+
+SERVICE = ServiceSpec("events", ACTIONS, signing_name="events")

@@ -4,10 +4,19 @@
    response's head and body separately, which is two send(2) calls and, with TCP_NODELAY, two
    packets per API call. On the machines we measured, those system calls were a fifth of the
    server's time per request (bench/api_throughput.py).
-2. `POST /` (every ECS, Logs and EventBridge call) skips ASGI: the parser's callbacks hand the
-   request straight to `Api.dispatch`, and its reply is written as one buffer. ASGI's per-request
-   task, events and awaited messages cost about a third of a read's time on the event loop.
-   Everything else (the agent gateway, websockets, health) goes through ASGI as before.
+2. API calls on `POST /` (every JSON and query call) and `POST /service/...` (CBOR) skip ASGI:
+   the parser's callbacks hand the request straight to `Api.dispatch`, and its reply is written
+   as one buffer. ASGI's per-request task, events and awaited messages cost about a third of a
+   read's time on the event loop. Everything else (rest-json calls, the agent gateway,
+   websockets, health) goes through ASGI (`Edge`).
+
+And bounds, before anything is spent on a request (a signature is checked only once the body
+is in): at most `MAX_HEADERS` headers of `MAX_HEADER_BYTES` in all (431), a body no larger
+than its service's limit (413 in the service's protocol, refused as soon as Content-Length or
+the bytes received say so), the head within `HEAD_TIMEOUT` seconds of the connection's first
+byte, or of its being opened, and the body within `BODY_TIMEOUT` (408). Such a connection is
+closed after the answer. llhttp itself refuses a request with both Content-Length and
+Transfer-Encoding (400).
 """
 
 from __future__ import annotations
@@ -19,7 +28,14 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from portside.api.app import Api, Edge, Reply
+from portside.api.app import Api, Edge, Reply, too_large
+from portside.api.protocols.base import HeaderMap, WireRequest
+from portside.api.registry import Route
+
+MAX_HEADERS = 100
+MAX_HEADER_BYTES = 64 * 1024
+HEAD_TIMEOUT = 10.0  # a client has this long to send a request's head...
+BODY_TIMEOUT = 60.0  # ... and this long for its body
 
 
 class _Corked:
@@ -61,15 +77,17 @@ class _Corked:
 
 @dataclass(slots=True)
 class _ApiRequest:
-    """A `POST /` being read, then answered, outside ASGI."""
+    """An API call being read, then answered, outside ASGI."""
 
-    headers: list[tuple[bytes, bytes]]
+    head: WireRequest
+    route: Route
     keep_alive: bool
+    limit: int
     body: list[bytes] = field(default_factory=list)
+    size: int = 0
 
 
-_HEAD = b"content-type: application/x-amz-json-1.1\r\ncontent-length: "
-_API_SCOPE_BASE = {"type": "http", "method": "POST", "path": "/", "raw_path": b"/"}
+_HEAD = b"content-type: "
 
 
 class CorkedHttpToolsProtocol(HttpToolsProtocol):
@@ -81,37 +99,111 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
         self._answering = False  # an API reply is being computed (a write, in a thread)
         self._queued: deque[_ApiRequest] = deque()
         self._closing = False  # shutting down: close after the reply in progress
+        self._header_bytes = 0
+        self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses; they have its methods.
         corked: Any = _Corked(transport, self.loop)  # type: ignore[arg-type]
         super().connection_made(corked)
+        self._arm(HEAD_TIMEOUT)  # a connection that never sends a request is closed
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    # -- bounds ---------------------------------------------------------------------------
+
+    def _arm(self, seconds: float) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        self._refuse(408, b"Request Timeout")
+
+    def _refuse(self, status: int, text: bytes) -> None:
+        """Answer a request the server will not read any further, and close."""
+        if self.transport.is_closing():
+            return
+        self.transport.write_now(  # type: ignore[attr-defined]
+            STATUS_LINE[status]
+            + b"content-type: text/plain\r\nconnection: close\r\ncontent-length: "
+            + str(len(text)).encode()
+            + b"\r\n\r\n"
+            + text
+        )
+        self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+        self._arm(HEAD_TIMEOUT)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > MAX_HEADER_BYTES or len(self.headers) >= MAX_HEADERS:
+            self._refuse(431, b"Request Header Fields Too Large")
+            return
+        super().on_header(name, value)
 
     # -- the API's path: parser callbacks -> Api.dispatch -> one write ----------------------
 
     def on_headers_complete(self) -> None:
+        if self.transport.is_closing():
+            return
+        self._arm(BODY_TIMEOUT)
         parser = self.parser
+        url = self.url
+        route = None
         if (
-            self._api is None
-            or self.url != b"/"
-            or parser.get_method() != b"POST"
-            or parser.should_upgrade()
+            self._api is not None
+            and parser.get_method() == b"POST"
+            and (url == b"/" or url.startswith(b"/service/"))
+            and not parser.should_upgrade()
         ):
+            head = WireRequest("POST", url.decode("latin-1"), "", HeaderMap(self.headers), b"")
+            route = self._api.route(head)
+        if route is None:
             self._reading = None
             super().on_headers_complete()
             return
         keep_alive = parser.get_http_version() != "1.0" and parser.should_keep_alive()
-        self._reading = _ApiRequest(self.headers, keep_alive)
+        request = _ApiRequest(head, route, keep_alive, route.body_limit)
+        length = head.headers.get("content-length") or ""
+        if length.isdigit() and int(length) > request.limit:
+            self._refuse_body(request)
+            return
+        self._reading = request
         if self.expect_100_continue:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
+    def _refuse_body(self, request: _ApiRequest) -> None:
+        assert self._api is not None
+        self._reading = None
+        self._send(self._api.refuse(request.route, too_large(request.limit)), False)
+
     def on_body(self, body: bytes) -> None:
-        if self._reading is None:
-            super().on_body(body)
-        else:
-            self._reading.body.append(body)
+        request = self._reading
+        if request is None:
+            if not self.transport.is_closing():
+                super().on_body(body)
+            return
+        request.size += len(body)
+        if request.size > request.limit:
+            self._refuse_body(request)
+            return
+        request.body.append(body)
 
     def on_message_complete(self) -> None:
+        self._disarm()
+        if self.transport.is_closing():
+            return
         request = self._reading
         if request is None:
             super().on_message_complete()
@@ -134,8 +226,9 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
 
     def _answer(self, request: _ApiRequest) -> None:
         assert self._api is not None
-        scope = {**_API_SCOPE_BASE, "headers": request.headers, "query_string": b""}
-        reply = self._api.dispatch(scope, b"".join(request.body))
+        head = request.head
+        wire = WireRequest(head.method, head.path, "", head.headers, b"".join(request.body))
+        reply = self._api.dispatch(wire, request.route)
         if isinstance(reply, Reply):
             self._send(reply, request.keep_alive)
             return
@@ -158,8 +251,13 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
         parts = [STATUS_LINE[reply.status]]
         for name, value in self.server_state.default_headers:
             parts += [name, b": ", value, b"\r\n"]
-        parts += [_HEAD, str(len(reply.body)).encode(), b"\r\nx-amzn-requestid: "]
+        if reply.content_type:
+            parts += [_HEAD, reply.content_type.encode(), b"\r\n"]
+        parts.append(b"content-length: ")
+        parts += [str(len(reply.body)).encode(), b"\r\nx-amzn-requestid: "]
         parts += [reply.request_id.encode(), b"\r\n"]
+        for key, text in reply.headers:
+            parts += [key.encode("latin-1"), b": ", text.encode("latin-1"), b"\r\n"]
         if not keep_alive:
             parts.append(b"connection: close\r\n")
         parts += [b"\r\n", reply.body]

@@ -10,12 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from portside.api.ecs.registry import Handler
+from portside.api.registry import Operations, ServiceSpec
 from portside.errors import (
     InvalidParameterException,
     ResourceNotFoundException,
@@ -28,19 +27,12 @@ from portside.logs.store import Group, LogStore, Stream
 from portside.logs.tokens import Cursor, Position
 from portside.ops.context import Op
 
-ACTIONS: dict[str, Handler] = {}
+ACTIONS = Operations("CloudWatch Logs")
+action = ACTIONS.action
 
 # FilterLogEvents reads at most this many events per call; past it, it answers with what it
 # found and a nextToken, as CloudWatch Logs does on a long search.
 SCAN_BUDGET = 200_000
-
-
-def action(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        ACTIONS[name] = fn
-        return fn
-
-    return register
 
 
 def _store(op: Op) -> LogStore:
@@ -453,3 +445,14 @@ def filter_log_events(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     if more and last is not None:
         out["nextToken"] = tokens.filter_token(Cursor(forward, last))
     return out
+
+
+# PutLogEvents takes 1,048,576 bytes of events (messages plus 26 bytes each); the JSON
+# envelope around 10,000 events, and escaping, add to that.
+SERVICE = ServiceSpec(
+    "logs",
+    ACTIONS,
+    signing_name="logs",
+    body_limit=3 * 1024 * 1024,
+    heavy_reads=frozenset({"GetLogEvents", "FilterLogEvents"}),
+)

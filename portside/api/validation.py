@@ -238,8 +238,9 @@ def _is_epoch(value: Any) -> bool:
     return type(value) in (int, float)  # awsJson timestamps are epoch seconds
 
 
-def _is_str(value: Any) -> bool:
-    return type(value) is str  # blobs travel as base64 text
+def _is_blob(value: Any) -> bool:
+    # Base64 text in a JSON body; bytes once decoded by a binary protocol (CBOR, query).
+    return type(value) in (str, bytes)
 
 
 _ACCEPTS: dict[str, Callable[[Any], bool]] = {
@@ -249,7 +250,7 @@ _ACCEPTS: dict[str, Callable[[Any], bool]] = {
     "double": _is_double,
     "float": _is_double,
     "timestamp": _is_epoch,
-    "blob": _is_str,
+    "blob": _is_blob,
 }
 
 
@@ -348,10 +349,11 @@ class InputValidator:
 
         self._shapes[shape.name] = check
         for name, member_shape in shape.members.items():
-            wire = member_shape.serialization.get("name", name)
-            members[wire] = (self._compile(member_shape), _camel(name))
+            # Keyed by member name: the canonical params form every codec decodes into
+            # (api/protocols/base.py); for JSON services the two are the same.
+            members[name] = (self._compile(member_shape), _camel(name))
             if name in shape.required_members:
-                required.append((wire, _camel(name)))
+                required.append((name, _camel(name)))
         return check
 
     def _list(self, shape: ListShape) -> Check:

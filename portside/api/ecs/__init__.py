@@ -15,5 +15,10 @@ from portside.api.ecs import (  # noqa: F401  (imported to register their action
     tasks,
 )
 from portside.api.ecs.registry import ACTIONS
+from portside.api.registry import ServiceSpec
 
-__all__ = ["ACTIONS"]
+# ECS's documented request size limits are per member (a task definition's 64 KiB...); the
+# body limit is a backstop well above any valid request.
+SERVICE = ServiceSpec("ecs", ACTIONS, signing_name="ecs")
+
+__all__ = ["ACTIONS", "SERVICE"]

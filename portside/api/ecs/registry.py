@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from portside.api.registry import Handler, Operations
 
-from portside.ops.context import Op
+ACTIONS = Operations("ECS")
+action = ACTIONS.action
 
-Handler = Callable[[Op, dict[str, Any]], dict[str, Any]]
-
-ACTIONS: dict[str, Handler] = {}
-
-
-def action(name: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        if name in ACTIONS:
-            raise RuntimeError(f"ECS action {name} registered twice")
-        ACTIONS[name] = fn
-        return fn
-
-    return register
+__all__ = ["ACTIONS", "Handler", "action"]

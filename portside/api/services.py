@@ -1,0 +1,15 @@
+"""The AWS services the endpoint serves: one `ServiceSpec` each, from its own module."""
+
+from __future__ import annotations
+
+from portside.api.registry import ServiceSpec
+
+
+def default_services() -> list[ServiceSpec]:
+    from portside.api import scheduler
+    from portside.api.ecs import SERVICE as ECS
+    from portside.api.events import SERVICE as EVENTS
+    from portside.api.logs import SERVICE as LOGS
+    from portside.sts.api import SERVICE as STS
+
+    return [ECS, LOGS, EVENTS, scheduler.SERVICE, STS]

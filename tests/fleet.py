@@ -21,10 +21,10 @@ from typing import Any
 
 from harness import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess
 
-from portside.agent.factory import make_agent
 from portside.agent.runner import ContainerRun, TaskRun
-from portside.agent.session import Agent, AgentConfig
+from portside.agent.session import Agent
 from portside.agent.simulated import SimulatedDriver
+from portside.testing.agent import start_simulated_agent
 
 FARGATE_PROVIDERS = ["FARGATE", "FARGATE_SPOT"]
 
@@ -76,26 +76,20 @@ def start_agent(
     fargate: bool = False,
     driver: SimulatedDriver | None = None,
 ) -> Agent:
-    agent = make_agent(
-        endpoint=server.endpoint,
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        state_dir=state_dir,
-        driver=driver or SimulatedDriver(cpu=cpu, memory=memory),
-        config=AgentConfig(
-            cluster=cluster,
-            region=REGION,
-            zone=zone,
-            attributes=dict(attributes or {}),
-            fargate=fargate,
-            # A stopped agent's poller finishes its long poll before it notices: keep it short.
-            poll_wait=2,
-            metadata_port=0,
-        ),
+    return start_simulated_agent(
+        server.endpoint,
+        ACCESS_KEY,
+        SECRET_KEY,
+        state_dir,
+        cluster,
+        region=REGION,
+        zone=zone,
+        attributes=attributes,
+        cpu=cpu,
+        memory=memory,
+        fargate=fargate,
+        driver=driver,
     )
-    agent.start()
-    assert agent.ready.wait(10), "the agent did not complete its first sync"
-    return agent
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -11,8 +11,13 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from portside.gateway import protocol
+from portside.gateway.protocol import LogsPrepare, LogsPut, LogsPutAnswer
 
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
+
+
+class Message(Protocol):
+    def to_wire(self) -> dict[str, Any]: ...
 
 
 class ApiError(Exception):
@@ -63,23 +68,23 @@ class ControlPlaneClient:
         )
 
     def agent(self, path: str, **params: Any) -> Any:
+        """A gateway call with the body given as is."""
         return self._post(path, params, {"Content-Type": "application/json"})
+
+    def send(self, path: str, message: Message) -> dict[str, Any]:
+        """A gateway call carrying one of the protocol's messages; the answer's wire form."""
+        out = self._post(path, message.to_wire(), {"Content-Type": "application/json"})
+        return out if isinstance(out, dict) else {}
 
     def logs_prepare(self, group: str, stream: str, create: bool) -> None:
         """awslogs: make sure the stream exists (and the group, when `create`)."""
-        self.agent(protocol.LOGS_PREPARE, group=group, stream=stream, create=create)
+        self.send(protocol.LOGS_PREPARE, LogsPrepare(group, stream, create))
 
     def logs_put(self, group: str, stream: str, first: int, events: list[tuple[int, str]]) -> int:
         """awslogs: one batch of (timestamp ms, message); `first` is how many events this
         stream got from us before it. Returns the server's count after the batch."""
-        out = self.agent(
-            protocol.LOGS_PUT,
-            group=group,
-            stream=stream,
-            first=first,
-            events=[{"timestamp": t, "message": m} for t, m in events],
-        )
-        return int(out.get("next", first + len(events)))
+        batch = LogsPut(group, stream, first, events)
+        return LogsPutAnswer.from_wire(self.send(protocol.LOGS_PUT, batch), batch).next
 
     def close(self) -> None:
         self._http.close()

@@ -1,5 +1,5 @@
 """The agent's driver interface. It knows nothing of Docker: the Docker driver
-(agent/docker.py) and the simulated driver (agent/simulated.py) implement it.
+(agent/docker/) and the simulated driver (agent/simulated.py) implement it.
 
 Every method is blocking and may be called from any worker thread; a driver must be safe to
 call concurrently for different tasks. Errors a user should see (a pull that fails, a

@@ -11,18 +11,16 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from portside.agent.driver import Driver, DriverError, ExecProcess
 from portside.exec import frames
+from portside.gateway import protocol
+from portside.gateway.protocol import ExecOffer
 
 log = logging.getLogger("portside.agent")
-
-AGENT_PATH = "/_portside/agent/v1/exec/"
-TOKEN_HEADER = "X-Portside-Exec-Token"
 
 # (task ARN, container name) -> the container's runtime id when it runs on this host
 FindContainer = Callable[[str, str], str | None]
@@ -37,8 +35,8 @@ class ExecSessions:
         self._seen: set[str] = set()
         self._lock = threading.Lock()
 
-    def start(self, offer: dict[str, Any]) -> None:
-        sid = str(offer.get("sessionId"))
+    def start(self, offer: ExecOffer) -> None:
+        sid = offer.session_id
         with self._lock:
             if sid in self._seen:
                 return
@@ -47,13 +45,13 @@ class ExecSessions:
             target=self._run, args=(offer,), name=f"exec-{sid[-8:]}", daemon=True
         ).start()
 
-    def _run(self, offer: dict[str, Any]) -> None:
-        sid = str(offer["sessionId"])
-        url = self.base + AGENT_PATH + sid
+    def _run(self, offer: ExecOffer) -> None:
+        sid = offer.session_id
+        url = self.base + protocol.EXEC + sid
         try:
             with connect(
                 url,
-                additional_headers={TOKEN_HEADER: str(offer.get("agentToken", ""))},
+                additional_headers={protocol.EXEC_TOKEN_HEADER: offer.agent_token},
                 max_size=None,
                 open_timeout=10,
             ) as ws:
@@ -64,20 +62,19 @@ class ExecSessions:
             with self._lock:
                 self._seen.discard(sid)
 
-    def _serve(self, ws: ClientConnection, offer: dict[str, Any]) -> None:
-        runtime_id = self.find(str(offer.get("taskArn")), str(offer.get("container")))
+    def _serve(self, ws: ClientConnection, offer: ExecOffer) -> None:
+        runtime_id = self.find(offer.task_arn, offer.container)
         if runtime_id is None:
             ws.send(frames.exit_error("The container is not running on this host."))
             return
-        size = frames.window(offer)
+        size = frames.size(offer.rows, offer.cols)
         try:
-            proc = self.driver.exec(
-                runtime_id, [str(a) for a in offer.get("command") or ()], bool(offer["tty"]), size
-            )
+            proc = self.driver.exec(runtime_id, list(offer.command), offer.tty, size)
         except DriverError as exc:
             ws.send(frames.exit_error(exc.reason))
             return
-        log.info("exec session %s: %s in %s", offer["sessionId"], offer["command"], runtime_id[:12])
+        command = list(offer.command)
+        log.info("exec session %s: %s in %s", offer.session_id, command, runtime_id[:12])
         pump = threading.Thread(target=_pump, args=(proc, ws), daemon=True)
         pump.start()
         try:

@@ -16,7 +16,7 @@ def make_driver(name: str, pull_behavior: str = "prefer-cached") -> Driver:
 
         return SimulatedDriver()
     if name == "docker":
-        from portside.agent.docker import DockerDriver
+        from portside.agent.docker.driver import DockerDriver
 
         return DockerDriver(pull_behavior=pull_behavior)
     raise ValueError(f"unknown driver {name!r}")

@@ -1,5 +1,5 @@
 """awslogs log shipping: each container whose definition logs with `awslogs` has a follower
-that reads its Docker log stream (json-file underneath, see docker_config.log_config, so
+that reads its Docker log stream (json-file underneath, see docker/config.py log_config, so
 `docker logs` still works) with timestamps, turns it into CloudWatch Logs events
 (log_lines.py) and ships them to the control plane's log store through the agent gateway.
 
@@ -102,7 +102,7 @@ class LogShipper:
     def prepare(self, run: TaskRun, c: ContainerRun) -> None:
         """Before the container starts: its stream exists (its group too with
         awslogs-create-group), else DriverError with ECS's reason."""
-        launch = run.doc.get("launchType")
+        launch = run.task.launch_type
         try:
             opts = awslogs_options(c.definition)
         except ValueError as exc:

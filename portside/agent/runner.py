@@ -1,20 +1,24 @@
 """One task's run on this host, as a one-step state machine.
 
-`next_action(run)` looks at what the control plane wants (the task document) and what this
-host knows (container states), and names the single next thing to do. It never does it: the
-worker executes the action through the driver, records the outcome in the TaskRun, and asks
-again. Pure, so every lifecycle rule is tested without Docker or a clock.
+`next_action(run)` looks at what the control plane wants (the task, as the protocol's
+AgentTask) and what this host knows (container states), and names the single next thing to
+do. It never does it: the worker executes the action through the driver, records the outcome
+in the TaskRun (`apply_state` for what the driver says of a container), and asks again. Pure,
+so every lifecycle rule is tested without Docker or a clock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from portside.agent.driver import TaskResources
+from portside.agent.driver import ContainerState, TaskResources
+from portside.gateway.protocol import AgentTask
 
 # ECS's wording for why a task stopped.
 ESSENTIAL_EXITED = "Essential container in task exited"
+OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 DEFAULT_STOP_TIMEOUT = 30.0
 
 
@@ -54,8 +58,7 @@ class ContainerRun:
 @dataclass(slots=True)
 class TaskRun:
     arn: str
-    doc: dict[str, Any]  # the task as the control plane last sent it
-    definition: dict[str, Any]  # the task definition
+    task: AgentTask  # the task as the control plane last sent it
     containers: dict[str, ContainerRun]
     status: str = "PENDING"  # what this host knows: PROVISIONING ... STOPPED
     resources: TaskResources | None = None
@@ -68,12 +71,17 @@ class TaskRun:
     stopped_at: float | None = None
 
     @property
+    def definition(self) -> Mapping[str, Any]:
+        """The task definition (ECS's document shape)."""
+        return self.task.definition
+
+    @property
     def network_mode(self) -> str:
         return str(self.definition.get("networkMode") or "bridge")
 
     @property
     def wants_stop(self) -> bool:
-        return self.doc.get("desiredStatus") == "STOPPED" or self.stop_code is not None
+        return self.task.desired_status == "STOPPED" or self.stop_code is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,3 +189,29 @@ def task_status(run: TaskRun) -> str:
     if all(c.started or c.state == "exited" for c in run.containers.values()):
         return "RUNNING"
     return "PENDING"
+
+
+def apply_state(c: ContainerRun, st: ContainerState, clock: Callable[[], float]) -> None:
+    """Record what the driver says of a container in its run."""
+    if st.status == "running":
+        c.state = "running"
+    elif st.status in ("exited", "missing"):
+        c.state = "exited"
+        c.finished_at = st.finished_at or clock()
+        if st.status == "missing" and st.exit_code is None:
+            c.reason = c.reason or "Container no longer exists"
+    if st.exit_code is not None and c.state == "exited":
+        c.exit_code = st.exit_code
+    if st.oom_killed:
+        c.reason = OOM_REASON
+        c.exit_code = st.exit_code if st.exit_code is not None else 137
+    if st.error and not c.reason:
+        c.reason = st.error
+    if st.health is not None:
+        c.health = st.health
+    if st.started_at and not c.started_at:
+        c.started_at = st.started_at
+    if st.network_bindings:
+        c.bindings = st.network_bindings
+    if st.image_digest:
+        c.digest = st.image_digest

@@ -1,5 +1,6 @@
-"""The agent: registers this host, keeps a session with the control plane, and runs the tasks
-it is given through a worker per instance.
+"""The agent: registers this host (registration.py), keeps a session with the control plane,
+and runs the tasks it is given through a worker per instance. Everything it says to the
+gateway and hears back is a typed message of gateway/protocol/.
 
 Threads: a poller (long-poll sync: desired state in), a reporter (state reports out, as soon
 as they change), a ticker (health, exits, cleanup) and the driver's event stream."""
@@ -12,41 +13,31 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from portside import __version__
 from portside.agent import reports
-from portside.agent.attributes import default_attributes
 from portside.agent.client import ApiError, ControlPlaneClient
 from portside.agent.driver import Driver
 from portside.agent.exec import ExecSessions
 from portside.agent.logs import make_shipper
+from portside.agent.registration import AgentConfig, register
 from portside.agent.runner import ContainerRun, TaskRun
 from portside.agent.state import AgentState
 from portside.agent.worker import Worker, shared_pools
 from portside.gateway import protocol
+from portside.gateway.protocol import (
+    SessionOpen,
+    SessionOpened,
+    SyncAnswer,
+    SyncRequest,
+    TaskReport,
+)
+
+if TYPE_CHECKING:
+    from portside.agent.metadata.source import MetadataThread
 
 log = logging.getLogger("portside.agent")
-
-RESERVED_PORTS = [22, 2375, 2376, 51678, 51679]
-
-
-@dataclass(slots=True)
-class AgentConfig:
-    cluster: str = "default"
-    region: str = "us-east-1"
-    zone: str = "local-1a"
-    instance_type: str = "portside.local"
-    attributes: dict[str, str] = field(default_factory=dict)
-    fargate: bool = False  # also provide FARGATE capacity (portside up does)
-    metadata_port: int = 51680
-    cleanup_wait: float = 3 * 3600.0
-    poll_wait: float = 20.0
-    # A simulated fleet: this many instances in one session, zones taken in turn.
-    instances: int = 1
-    zones: list[str] = field(default_factory=list)
-    threads: int = 8
 
 
 class Agent:
@@ -64,130 +55,32 @@ class Agent:
         self._session = ""
         self._after = 0
         self._after_lock = threading.Lock()
-        self._pending: dict[str, dict[str, Any]] = {}
-        self._sent: dict[str, dict[str, Any]] = {}
+        self._pending: dict[str, TaskReport] = {}
+        self._sent: dict[str, TaskReport] = {}
         self._report_lock = threading.Lock()
         self._report_ready = threading.Event()
         self._threads: list[threading.Thread] = []
         self.stop_event = threading.Event()
         self.ready = threading.Event()
-        self._metadata: Any = None
+        self._metadata: MetadataThread | None = None
         self._pools = shared_pools(config.threads)
         self.logs = make_shipper(client, driver, state.root / "logs")  # awslogs shipping
         self.exec = ExecSessions(client.endpoint, driver, self._exec_container)
 
     # -- registration --------------------------------------------------------------------
 
-    def _resources(self) -> list[dict[str, Any]]:
-        cpu, memory = self.driver.host_resources()
-        ports = sorted({*RESERVED_PORTS, self.config.metadata_port})
-        return [
-            {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
-            {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
-            {"name": "PORTS", "type": "STRINGSET", "stringSetValue": [str(p) for p in ports]},
-            {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
-        ]
-
     def register(self) -> None:
-        cfg = self.config
-        saved = self.state.instance()
-        zone = (cfg.zones or [cfg.zone])[0]
-        if cfg.cluster == "default":
-            self.client.ecs("CreateCluster", clusterName="default")
-        version = {
-            "agentVersion": __version__,
-            "agentHash": "portside",
-            "dockerVersion": self.driver.name,
-        }
-        identity = {
-            "instanceId": saved.get("ec2InstanceId") or "i-" + secrets.token_hex(9)[:17],
-            "availabilityZone": zone,
-            "instanceType": cfg.instance_type,
-            "region": cfg.region,
-        }
-        params: dict[str, Any] = {
-            "cluster": cfg.cluster,
-            "totalResources": self._resources(),
-            "versionInfo": version,
-            "attributes": default_attributes(zone, cfg.instance_type, cfg.attributes),
-            "instanceIdentityDocument": _json(identity),
-        }
-        if saved.get("cluster") == cfg.cluster and saved.get("containerInstanceArn"):
-            params["containerInstanceArn"] = saved["containerInstanceArn"]
-        try:
-            out = self.client.ecs("RegisterContainerInstance", **params)
-        except ApiError as exc:
-            if "containerInstanceArn" not in params:
-                raise
-            log.warning(
-                "could not re-register %s (%s); registering anew",
-                params["containerInstanceArn"],
-                exc.message,
-            )
-            del params["containerInstanceArn"]
-            out = self.client.ecs("RegisterContainerInstance", **params)
-        self.instance_arn = out["containerInstance"]["containerInstanceArn"]
-        saved.update(
-            cluster=cfg.cluster,
-            containerInstanceArn=self.instance_arn,
-            ec2InstanceId=identity["instanceId"],
-        )
-        if cfg.fargate:
-            fg = self.client.agent(
-                protocol.FARGATE,
-                totalResources=self._resources(),
-                versionInfo=version,
-                attributes=default_attributes(cfg.zone, "fargate"),
-                containerInstanceArn=saved.get("fargateArn"),
-            )
-            self.fargate_arn = fg["containerInstanceArn"]
-            saved["fargateArn"] = self.fargate_arn
-        if cfg.instances > 1:
-            known = saved.get("more")
-            saved["more"] = self._register_more(params, known if isinstance(known, list) else [])
-            self.more_arns = list(saved["more"])
-        self.state.save_instance(saved)
-        log.info(
-            "registered %s in cluster %s%s",
-            self.instance_arn,
-            cfg.cluster,
-            f" (and {cfg.instances - 1} more)" if cfg.instances > 1 else "",
-        )
-
-    def _register_more(self, first: dict[str, Any], known: list[str]) -> list[str]:
-        """Instances 2..N of a simulated fleet, registered from a few threads at once."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        cfg = self.config
-        zones = cfg.zones or [cfg.zone]
-
-        def one(n: int) -> str:
-            zone = zones[n % len(zones)]
-            params = dict(first)
-            params.pop("containerInstanceArn", None)
-            params["attributes"] = default_attributes(zone, cfg.instance_type, cfg.attributes)
-            params["instanceIdentityDocument"] = _json(
-                {
-                    "instanceId": "i-" + secrets.token_hex(9)[:17],
-                    "availabilityZone": zone,
-                    "instanceType": cfg.instance_type,
-                    "region": cfg.region,
-                }
-            )
-            if n - 1 < len(known):
-                params["containerInstanceArn"] = known[n - 1]
-            out = self.client.ecs("RegisterContainerInstance", **params)
-            return str(out["containerInstance"]["containerInstanceArn"])
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            return list(pool.map(one, range(1, cfg.instances)))
+        done = register(self.client, self.driver, self.state, self.config)
+        self.instance_arn = done.instance_arn
+        self.fargate_arn = done.fargate_arn
+        self.more_arns = list(done.more_arns)
 
     # -- running -------------------------------------------------------------------------
 
     def env_for(self, run: TaskRun, c: ContainerRun) -> dict[str, str]:
-        address = (run.resources.gateway if run.resources else None) or "127.0.0.1"
+        address = self._metadata_address(run)
         base = f"http://{address}:{self.config.metadata_port}"
-        fargate = run.doc.get("launchType") == "FARGATE"
+        fargate = run.task.launch_type == "FARGATE"
         env = {
             "ECS_CONTAINER_METADATA_URI_V4": f"{base}/v4/{c.token}",
             "ECS_CONTAINER_METADATA_URI": f"{base}/v3/{c.token}",
@@ -196,6 +89,14 @@ class Agent:
         if fargate:
             env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = self.config.region
         return env
+
+    def _metadata_address(self, run: TaskRun) -> str:
+        """Where the task's containers reach this agent's endpoints (its network's gateway);
+        the metadata endpoint serves there from the first container on."""
+        address = (run.resources.gateway if run.resources else None) or "127.0.0.1"
+        if self._metadata is not None:
+            self._metadata.listen(address)
+        return address
 
     def _make_worker(self, instance_arn: str) -> Worker:
         return Worker(
@@ -212,8 +113,8 @@ class Agent:
         )
 
     def _start_metadata(self) -> None:
-        from portside.agent.metadata import MetadataServer
-        from portside.agent.metadata_source import MetadataThread, RunsSource
+        from portside.agent.metadata.server import MetadataServer
+        from portside.agent.metadata.source import MetadataThread, RunsSource
 
         source = RunsSource(
             lambda: [r for w in list(self.workers.values()) for r in list(w.runs.values())],
@@ -243,11 +144,13 @@ class Agent:
         for arn in filter(None, (self.instance_arn, self.fargate_arn, *self.more_arns)):
             self.workers[arn] = self._make_worker(arn)
         for run in self.state.runs():
-            worker = self.workers.get(run.doc.get("instanceArn", ""))
+            worker = self.workers.get(run.task.instance_arn)
             if worker is None:
                 self.state.forget(run.arn)
                 continue
             worker.adopt(run)
+            if run.status != "STOPPED" and run.resources is not None:
+                self._metadata_address(run)  # its containers still use the endpoint
         self._remove_orphans()
         self._open_session()
         for name, target in (
@@ -292,53 +195,42 @@ class Agent:
             self._metadata.stop()
 
     def _open_session(self) -> None:
-        out = self.client.agent(protocol.SESSION, instances=list(self.workers))
-        self._session = out["session"]
+        out = self.client.send(protocol.SESSION, SessionOpen(tuple(self.workers)))
+        self._session = SessionOpened.from_wire(out).session
         with self._after_lock:
             self._after = 0
 
-    def _sync(self, reports_out: list[dict[str, Any]], wait: float) -> dict[str, Any]:
+    def _sync(self, reports_out: list[TaskReport], wait: float) -> SyncAnswer:
         with self._after_lock:
             after = self._after
+        ask = SyncRequest(self._session, after, tuple(reports_out), wait)
         try:
-            return self.client.agent(
-                protocol.SYNC,
-                session=self._session,
-                after=after,
-                reports=reports_out,
-                wait=wait,
-            )
+            return SyncAnswer.from_wire(self.client.send(protocol.SYNC, ask))
         except ApiError as exc:
             if "UnknownSession" in exc.message:
                 self._open_session()
-                return self.client.agent(
-                    protocol.SYNC,
-                    session=self._session,
-                    after=0,
-                    reports=reports_out,
-                    wait=0,
-                )
+                ask = SyncRequest(self._session, 0, tuple(reports_out), 0)
+                return SyncAnswer.from_wire(self.client.send(protocol.SYNC, ask))
             raise
 
-    def _apply(self, response: dict[str, Any]) -> None:
-        for doc in response.get("tasks") or ():
-            definition = doc.pop("definition", {})
-            worker = self.workers.get(doc.get("instanceArn", ""))
+    def _apply(self, answer: SyncAnswer) -> None:
+        for task in answer.tasks:
+            worker = self.workers.get(task.instance_arn)
             if worker is not None:
-                worker.desired(doc, definition, lambda: secrets.token_hex(16))
-        for offer in response.get("exec") or ():
+                worker.desired(task, lambda: secrets.token_hex(16))
+        for offer in answer.exec:
             self.exec.start(offer)
-        if response.get("full"):
-            listed = {d["arn"] for d in response.get("tasks") or ()}
+        if answer.full:
+            listed = {t.arn for t in answer.tasks}
             for worker in self.workers.values():
                 for arn, run in list(worker.runs.items()):
                     if arn not in listed and run.status != "STOPPED":
                         # The control plane no longer wants it running here.
-                        run.doc = {**run.doc, "desiredStatus": "STOPPED"}
+                        run.task = replace(run.task, desired_status="STOPPED")
                         worker.schedule(arn)
             self.ready.set()
         with self._after_lock:
-            self._after = max(self._after, int(response.get("seq") or 0))
+            self._after = max(self._after, answer.seq)
 
     def _exec_container(self, task_arn: str, name: str) -> str | None:
         """The runtime id of a running container of a task on this host (ECS Exec)."""
@@ -403,12 +295,6 @@ class Agent:
             except Exception as exc:
                 log.warning("driver events failed: %s", exc)
                 self.stop_event.wait(2.0)
-
-
-def _json(data: dict[str, Any]) -> str:
-    import orjson
-
-    return orjson.dumps(data).decode()
 
 
 def wait_until(pred: Callable[[], bool], timeout: float) -> bool:

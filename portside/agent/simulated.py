@@ -41,6 +41,7 @@ class SimulatedDriver:
         cpu: int = 4096,
         memory: int = 16384,
         start_delay: float = 0.0,
+        stop_delay: float = 0.0,
         fail_rate: float = 0.0,
         missing_images: frozenset[str] = frozenset(),
         seed: int | None = None,
@@ -49,6 +50,7 @@ class SimulatedDriver:
         self.cpu = cpu
         self.memory = memory
         self.start_delay = start_delay
+        self.stop_delay = stop_delay  # how long a stop takes (the agent reports STOPPING)
         self.fail_rate = fail_rate
         self.missing_images = missing_images
         self.clock = clock
@@ -143,6 +145,8 @@ class SimulatedDriver:
         self._events.put(DriverEvent(runtime_id, "health"))
 
     def stop(self, runtime_id: str, timeout: float) -> None:
+        if self.stop_delay:
+            time.sleep(self.stop_delay)
         self._finish(runtime_id, 143)
 
     def inspect(self, runtime_id: str) -> ContainerState:

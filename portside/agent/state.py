@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from portside.agent.runner import TaskRun
+from portside.gateway.protocol import AgentTask
 from portside.model.doc import from_doc, to_doc
 
 
@@ -37,6 +38,30 @@ def _nothing_yet(run: TaskRun) -> tuple[Any, ...]:
     """The restart key of a run that has made nothing and decided nothing: the control plane
     sends it again to a restarted agent, so it needs no file."""
     return (False, None, None, False, tuple((c, None, False, None, None) for c in run.containers))
+
+
+def run_to_doc(run: TaskRun) -> dict[str, Any]:
+    doc: dict[str, Any] = to_doc(run)
+    doc["task"] = run.task.to_wire()  # the protocol's own form: it reads back typed
+    return doc
+
+
+def run_from_doc(doc: dict[str, Any]) -> TaskRun:
+    if "doc" in doc:
+        doc = _upgrade(doc)
+    task = AgentTask.from_wire(doc["task"])
+    run: TaskRun = from_doc(TaskRun, {**doc, "task": None})
+    run.task = task
+    return run
+
+
+def _upgrade(doc: dict[str, Any]) -> dict[str, Any]:
+    """A run written before the protocol was typed: the task as the store held it ("doc")
+    and its definition beside it."""
+    from portside.gateway.messages import agent_task
+
+    rest = {k: v for k, v in doc.items() if k not in ("doc", "definition")}
+    return {**rest, "task": agent_task(doc["doc"], doc.get("definition") or {}).to_wire()}
 
 
 class AgentState:
@@ -67,7 +92,7 @@ class AgentState:
         saved = self._saved.get(run.arn)
         if saved == key or (saved is None and key == _nothing_yet(run)):
             return
-        self._write(self._task_path(run.arn), to_doc(run))
+        self._write(self._task_path(run.arn), run_to_doc(run))
         self._saved[run.arn] = key
 
     def forget(self, arn: str) -> None:
@@ -79,7 +104,7 @@ class AgentState:
         out = []
         for path in sorted((self.root / "tasks").glob("*.json")):
             try:
-                run = from_doc(TaskRun, orjson.loads(path.read_bytes()))
+                run = run_from_doc(orjson.loads(path.read_bytes()))
                 self._saved[run.arn] = restart_key(run)
                 out.append(run)
             except (orjson.JSONDecodeError, KeyError, TypeError):

@@ -15,15 +15,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from portside.agent import driver as drv
-from portside.agent.driver import ContainerSpec, ContainerState, Driver, DriverError, TaskSpec
+from portside.agent.driver import ContainerSpec, Driver, DriverError
 from portside.agent.logs import LogShipper
-from portside.agent.runner import Action, ContainerRun, TaskRun, next_action, task_status
+from portside.agent.runner import (
+    Action,
+    ContainerRun,
+    TaskRun,
+    apply_state,
+    next_action,
+    task_status,
+)
+from portside.agent.specs import labels, new_run, task_spec
+from portside.gateway.protocol import AgentTask
 from portside.model.states import TaskStatus
 
 log = logging.getLogger("portside.agent")
 
-OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
 SWEEP_EVERY = 10.0  # seconds between two driver refreshes of a quiet running task
 
 Reporter = Callable[[TaskRun], None]
@@ -84,28 +91,18 @@ class Worker:
 
     # -- inputs --------------------------------------------------------------------------
 
-    def desired(self, doc: dict[str, Any], definition: dict[str, Any], new_token: Any) -> None:
+    def desired(self, task: AgentTask, new_token: Callable[[], str]) -> None:
         """The control plane's latest word on a task."""
-        arn = doc["arn"]
+        arn = task.arn
         with self._mutex:
             run = self.runs.get(arn)
             if run is None:
-                if doc.get("lastStatus") == "STOPPED":
+                if task.last_status == "STOPPED":
                     return
-                run = TaskRun(
-                    arn=arn,
-                    doc=doc,
-                    definition=definition,
-                    containers={
-                        c["name"]: ContainerRun(c["name"], _with_overrides(c, doc), new_token())
-                        for c in definition.get("containerDefinitions") or ()
-                    },
-                    status=doc.get("lastStatus", "PENDING"),
-                )
-                self.runs[arn] = run
+                self.runs[arn] = new_run(task, new_token)
                 self._locks[arn] = threading.Lock()
-            elif int(doc.get("version", 0)) >= int(run.doc.get("version", 0)):
-                run.doc = doc
+            elif task.version >= run.task.version:
+                run.task = task
         self.schedule(arn)
 
     def adopt(self, run: TaskRun) -> None:
@@ -200,37 +197,13 @@ class Worker:
         self._refreshed[run.arn] = self.clock()
         for c in run.containers.values():
             if c.runtime_id and c.state in ("created", "running"):
-                self._apply_state(c, self.driver.inspect(c.runtime_id))
-
-    def _apply_state(self, c: ContainerRun, st: ContainerState) -> None:
-        if st.status == "running":
-            c.state = "running"
-        elif st.status in ("exited", "missing"):
-            c.state = "exited"
-            c.finished_at = st.finished_at or self.clock()
-            if st.status == "missing" and st.exit_code is None:
-                c.reason = c.reason or "Container no longer exists"
-        if st.exit_code is not None and c.state == "exited":
-            c.exit_code = st.exit_code
-        if st.oom_killed:
-            c.reason = OOM_REASON
-            c.exit_code = st.exit_code if st.exit_code is not None else 137
-        if st.error and not c.reason:
-            c.reason = st.error
-        if st.health is not None:
-            c.health = st.health
-        if st.started_at and not c.started_at:
-            c.started_at = st.started_at
-        if st.network_bindings:
-            c.bindings = st.network_bindings
-        if st.image_digest:
-            c.digest = st.image_digest
+                apply_state(c, self.driver.inspect(c.runtime_id), self.clock)
 
     def _execute(self, run: TaskRun, action: Action) -> None:
         kind = action.kind
         if kind == "setup":
             try:
-                run.resources = self.driver.setup_task(self._task_spec(run))
+                run.resources = self.driver.setup_task(task_spec(run, self.instance_arn))
             except DriverError as exc:
                 # Nothing was made (the driver rolls back), so there is nothing to tear down.
                 run.stop_code = "TaskFailedToStart"
@@ -255,7 +228,7 @@ class Worker:
                 c.state = "exited"
         elif kind == "teardown":
             if run.resources is not None:
-                self.driver.teardown_task(self._task_spec(run), run.resources)
+                self.driver.teardown_task(task_spec(run, self.instance_arn), run.resources)
             run.torn_down = True
         elif kind == "finish":
             now = self.clock()
@@ -282,12 +255,12 @@ class Worker:
     def _launch(self, run: TaskRun, c: ContainerRun) -> None:
         assert run.resources is not None
         spec = ContainerSpec(
-            task=self._task_spec(run),
+            task=task_spec(run, self.instance_arn),
             name=c.name,
             definition=c.definition,
             resources=run.resources,
             environment=self.env_for(run, c),
-            labels=self._labels(run, c),
+            labels=labels(run, c, self.instance_arn),
             volumes_from={
                 v["sourceContainer"]: str(run.containers[v["sourceContainer"]].runtime_id)
                 for v in c.definition.get("volumesFrom") or ()
@@ -314,7 +287,7 @@ class Worker:
             self.driver.start(c.runtime_id)
             if self.logs is not None:
                 self.logs.follow(run, c)
-            self._apply_state(c, self.driver.inspect(c.runtime_id))
+            apply_state(c, self.driver.inspect(c.runtime_id), self.clock)
             self._refreshed[run.arn] = self.clock()
             c.started_at = c.started_at or self.clock()
         except DriverError as exc:
@@ -355,68 +328,6 @@ class Worker:
             self._refreshed.pop(arn, None)
         self.forget(arn)
 
-    # -- specs ---------------------------------------------------------------------------
-
-    def _task_spec(self, run: TaskRun) -> TaskSpec:
-        doc = run.doc
-        family_rev = doc["taskDefinitionArn"].rsplit("/", 1)[1]
-        family, _, rev = family_rev.rpartition(":")
-        eni = next(
-            (a for a in doc.get("attachments") or () if a.get("type") == "ElasticNetworkInterface"),
-            None,
-        )
-        return TaskSpec(
-            task_arn=run.arn,
-            task_id=run.arn.rsplit("/", 1)[1],
-            cluster=doc["clusterArn"].rsplit("/", 1)[1],
-            instance_arn=self.instance_arn,
-            family=family,
-            revision=int(rev),
-            definition=run.definition,
-            cpu=doc.get("cpu") if run.definition.get("cpu") or _overrides(doc).get("cpu") else None,
-            memory=doc.get("memory")
-            if run.definition.get("memory") or _overrides(doc).get("memory")
-            else None,
-            attachment=eni,
-        )
-
-    def _labels(self, run: TaskRun, c: ContainerRun) -> dict[str, str]:
-        spec = self._task_spec(run)
-        return {
-            drv.LABEL_CLUSTER: spec.cluster,
-            drv.LABEL_TASK_ARN: run.arn,
-            drv.LABEL_CONTAINER: c.name,
-            drv.LABEL_FAMILY: spec.family,
-            drv.LABEL_VERSION: str(spec.revision),
-            drv.LABEL_MANAGED: "true",
-            drv.LABEL_INSTANCE: self.instance_arn,
-            drv.LABEL_ROLE: "container",
-        }
-
 
 def _no_persist(run: TaskRun) -> None:
     return None
-
-
-def _overrides(doc: dict[str, Any]) -> dict[str, Any]:
-    return dict(doc.get("overrides") or {})
-
-
-def _with_overrides(container: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
-    """The container definition with RunTask's containerOverrides applied."""
-    out = dict(container)
-    for o in _overrides(doc).get("containerOverrides") or ():
-        if o.get("name") != container.get("name"):
-            continue
-        for key in ("command", "cpu", "memory", "memoryReservation"):
-            if o.get(key) is not None:
-                out[key] = o[key]
-        if o.get("environment"):
-            env = {e["name"]: e.get("value", "") for e in out.get("environment") or ()}
-            env.update({e["name"]: e.get("value", "") for e in o["environment"]})
-            out["environment"] = [{"name": k, "value": v} for k, v in env.items()]
-        if o.get("environmentFiles"):
-            out["environmentFiles"] = list(out.get("environmentFiles") or ()) + list(
-                o["environmentFiles"]
-            )
-    return out

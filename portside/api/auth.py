@@ -334,9 +334,7 @@ class SigV4Verifier:
         if not any(p in params for p in _PRESIGN_PARAMS):
             raise MissingAuthenticationTokenException("Missing Authentication Token")
         missing = [
-            p
-            for p in (*_PRESIGN_PARAMS, "X-Amz-SignedHeaders", "X-Amz-Date")
-            if p not in params
+            p for p in (*_PRESIGN_PARAMS, "X-Amz-SignedHeaders", "X-Amz-Date") if p not in params
         ]
         if missing:
             raise IncompleteSignatureException(

@@ -2,37 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
 from portside.api.registry import Operations, ServiceSpec
+from portside.api.validation import CoralDialect
 from portside.events import destinations, rules
 from portside.events.errors import ValidationException
-from portside.events.model import DEFAULT_BUS, DISABLED, ENABLED, ApiDestination, Connection, Rule
+from portside.events.model import (
+    DEFAULT_BUS,
+    DISABLED,
+    ENABLED,
+    ApiDestination,
+    Connection,
+    Rule,
+    Target,
+)
 from portside.events.patterns import compile_pattern
 from portside.ops.context import Op
+from portside.wire.replies import drop_none, page
 
 ACTIONS = Operations("EventBridge")
 action = ACTIONS.action
+T = TypeVar("T")
 
 
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None}
+def _listing(
+    name: str,
+    key: str,
+    list_items: Callable[[Op, dict[str, Any]], tuple[list[T], str | None]],
+    shape: Callable[[T], dict[str, Any]],
+) -> None:
+    """Register the List* action `name`: one page of what `list_items` finds, each item
+    shaped, and the NextToken of the next page."""
+
+    @action(name)
+    def handler(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+        found, token = list_items(op, p)
+        return page(key, [shape(item) for item in found], token, token_key="NextToken")
 
 
-def _paged(key: str, items: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {key: items}
-    if token:
-        out["NextToken"] = token
-    return out
+def _target_spec(target: Target) -> dict[str, Any]:
+    return target.spec
 
 
 # -- rules -------------------------------------------------------------------------------------
 
 
 def shape_rule(rule: Rule, full: bool = False) -> dict[str, Any]:
-    out = _drop_none(
+    out = drop_none(
         {
             "Name": rule.name,
             "Arn": rule.arn,
@@ -58,10 +78,7 @@ def describe_rule(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     return shape_rule(rules.describe_rule(op, p), full=True)
 
 
-@action("ListRules")
-def list_rules(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    found, token = rules.list_rules(op, p)
-    return _paged("Rules", [shape_rule(r) for r in found], token)
+_listing("ListRules", "Rules", rules.list_rules, shape_rule)
 
 
 @action("DeleteRule")
@@ -94,10 +111,7 @@ def remove_targets(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     return {"FailedEntryCount": 0, "FailedEntries": []}
 
 
-@action("ListTargetsByRule")
-def list_targets_by_rule(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    found, token = rules.list_targets(op, p)
-    return _paged("Targets", [t.spec for t in found], token)
+_listing("ListTargetsByRule", "Targets", rules.list_targets, _target_spec)
 
 
 _REQUIRED_EVENT_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
@@ -149,7 +163,7 @@ def shape_connection(conn: Connection, full: bool = False) -> dict[str, Any]:
     }
     if full:
         out.update(
-            _drop_none(
+            drop_none(
                 {
                     "Description": conn.description,
                     "SecretArn": conn.secret_arn,
@@ -170,10 +184,7 @@ def describe_connection(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     return shape_connection(destinations.describe_connection(op, p), full=True)
 
 
-@action("ListConnections")
-def list_connections(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    found, token = destinations.list_connections(op, p)
-    return _paged("Connections", [shape_connection(c) for c in found], token)
+_listing("ListConnections", "Connections", destinations.list_connections, shape_connection)
 
 
 @action("DeleteConnection")
@@ -183,7 +194,7 @@ def delete_connection(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def shape_destination(dest: ApiDestination, full: bool = False) -> dict[str, Any]:
-    out = _drop_none(
+    out = drop_none(
         {
             "ApiDestinationArn": dest.arn,
             "Name": dest.name,
@@ -217,10 +228,9 @@ def describe_api_destination(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     return shape_destination(destinations.describe_api_destination(op, p), full=True)
 
 
-@action("ListApiDestinations")
-def list_api_destinations(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    found, token = destinations.list_api_destinations(op, p)
-    return _paged("ApiDestinations", [shape_destination(d) for d in found], token)
+_listing(
+    "ListApiDestinations", "ApiDestinations", destinations.list_api_destinations, shape_destination
+)
 
 
 @action("DeleteApiDestination")
@@ -229,4 +239,6 @@ def delete_api_destination(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-SERVICE = ServiceSpec("events", ACTIONS, signing_name="events")
+SERVICE = ServiceSpec(
+    "events", ACTIONS, signing_name="events", dialect=CoralDialect(ValidationException)
+)

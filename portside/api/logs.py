@@ -26,6 +26,7 @@ from portside.logs.patterns import compile_pattern
 from portside.logs.store import Group, LogStore, Stream
 from portside.logs.tokens import Cursor, Position
 from portside.ops.context import Op
+from portside.wire.replies import drop_none, page
 
 ACTIONS = Operations("CloudWatch Logs")
 action = ACTIONS.action
@@ -180,12 +181,10 @@ def describe_log_groups(op: Op, p: dict[str, Any]) -> dict[str, Any]:
             limit=limit + 1,
             classes=_CLASS_FILTER.get(p.get("logGroupClass") or "", ()),
         )
-    out: dict[str, Any] = {
-        "logGroups": [_describe_group(op, g, pattern is not None) for g in groups[:limit]]
-    }
-    if len(groups) > limit:
-        out["nextToken"] = _page_token(groups[limit - 1].name)
-    return out
+    token = _page_token(groups[limit - 1].name) if len(groups) > limit else None
+    return page(
+        "logGroups", [_describe_group(op, g, pattern is not None) for g in groups[:limit]], token
+    )
 
 
 @action("PutRetentionPolicy")
@@ -272,20 +271,18 @@ def delete_log_stream(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe_stream(op: Op, group: str, s: Stream) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "logStreamName": s.name,
-        "creationTime": s.created,
-        "arn": f"{_group_arn(op, group)}:log-stream:{s.name}",
-        # Always zero for streams since 2019, as the model documents.
-        "storedBytes": 0,
-    }
-    if s.first_ts is not None:
-        out["firstEventTimestamp"] = s.first_ts
-    if s.last_ts is not None:
-        out["lastEventTimestamp"] = s.last_ts
-    if s.last_ingest is not None:
-        out["lastIngestionTime"] = s.last_ingest
-    return out
+    return drop_none(
+        {
+            "logStreamName": s.name,
+            "creationTime": s.created,
+            "arn": f"{_group_arn(op, group)}:log-stream:{s.name}",
+            # Always zero for streams since 2019, as the model documents.
+            "storedBytes": 0,
+            "firstEventTimestamp": s.first_ts,
+            "lastEventTimestamp": s.last_ts,
+            "lastIngestionTime": s.last_ingest,
+        }
+    )
 
 
 @action("DescribeLogStreams")
@@ -314,11 +311,9 @@ def describe_log_streams(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         after=(after[0], after[1]) if after else None,
         limit=limit + 1,
     )
-    out: dict[str, Any] = {"logStreams": [_describe_stream(op, name, s) for s in found[:limit]]}
-    if len(found) > limit:
-        last = found[limit - 1]
-        out["nextToken"] = _page_token([last.last_ts or 0, last.name])
-    return out
+    last = found[limit - 1] if len(found) > limit else None
+    token = _page_token([last.last_ts or 0, last.name]) if last is not None else None
+    return page("logStreams", [_describe_stream(op, name, s) for s in found[:limit]], token)
 
 
 # events -------------------------------------------------------------------------------------

@@ -28,12 +28,11 @@ from starlette.routing import BaseRoute, Route
 from portside.api.auth import Principal
 from portside.api.protocols.base import WireRequest, request_head
 from portside.api.registry import ServiceSpec
-from portside.api.validation import CoralDialect, InputValidator, Violation
+from portside.api.validation import CoralDialect, InputValidator
 from portside.errors import (
     AuthError,
     InvalidSignatureException,
     PortsideError,
-    RequestError,
     ValidationException,
 )
 from portside.model.doc import to_doc
@@ -42,6 +41,7 @@ from portside.ops.context import Caller, Op, World, root_principal
 from portside.schedules import ops
 from portside.schedules import target as targets
 from portside.schedules.model import Schedule
+from portside.wire.replies import drop_none, page
 
 SIGNING_NAME = "scheduler"
 # Portside's own, signed like the API: where a schedule's firing stands (the Scheduler's API
@@ -61,13 +61,6 @@ def _error(exc: PortsideError) -> Response:
         media_type="application/json",
         headers={"x-amzn-ErrorType": exc.code},
     )
-
-
-class SchedulerDialect(CoralDialect):
-    """Coral's wording, with the Scheduler's error type for constraint faults."""
-
-    def report(self, faults: list[Violation]) -> RequestError:
-        return ValidationException(super().report(faults).message)
 
 
 _RUN_TASK = InputValidator(botocore.session.get_session().get_service_model("ecs"))
@@ -122,12 +115,8 @@ def status_routes(
     return [Route(STATUS, status, methods=["GET"])]
 
 
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None}
-
-
 def shape_schedule(s: Schedule) -> dict[str, Any]:
-    return _drop_none(
+    return drop_none(
         {
             "Arn": s.arn,
             "GroupName": s.group_name,
@@ -170,13 +159,6 @@ def _group(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _paged(key: str, items: list[dict[str, Any]], token: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {key: items}
-    if token:
-        out["NextToken"] = token
-    return out
-
-
 # -- the actions -----------------------------------------------------------------------------
 
 
@@ -208,7 +190,7 @@ def _list(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         p.get("MaxResults"),
         p.get("NextToken"),
     )
-    return _paged("Schedules", [_summary(s) for s in found], token)
+    return page("Schedules", [_summary(s) for s in found], token, token_key="NextToken")
 
 
 def _create_group(op: Op, p: dict[str, Any]) -> dict[str, Any]:
@@ -222,7 +204,7 @@ def _get_group(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 
 def _list_groups(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     found, token = ops.list_groups(op, p.get("NamePrefix"), p.get("MaxResults"), p.get("NextToken"))
-    return _paged("ScheduleGroups", [_group(d) for d in found], token)
+    return page("ScheduleGroups", [_group(d) for d in found], token, token_key="NextToken")
 
 
 def _delete_group(op: Op, p: dict[str, Any]) -> dict[str, Any]:
@@ -264,5 +246,5 @@ SERVICE = ServiceSpec(
     "scheduler",
     HANDLERS,
     signing_name=SIGNING_NAME,
-    dialect=SchedulerDialect(),
+    dialect=CoralDialect(ValidationException),
 )

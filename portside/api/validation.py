@@ -58,6 +58,7 @@ from portside.errors import (
 )
 
 Check = Callable[[Any], None]
+Limit = tuple[Callable[[Any], bool], str]  # (fails, the rule in the service's words)
 
 _NUMBER_STRINGS = frozenset({"NaN", "Infinity", "-Infinity"})  # Smithy's non-finite doubles
 _JAVA_TYPES = {
@@ -138,7 +139,12 @@ def _java(value: object) -> str:
 
 
 class CoralDialect:
-    """How the Coral framework words faults (CloudWatch Logs and most JSON services)."""
+    """How the Coral framework words faults (CloudWatch Logs and most JSON services), as
+    `error`: InvalidParameterException unless the service reports them as an error of its own
+    (EventBridge and the Scheduler: ValidationException)."""
+
+    def __init__(self, error: type[RequestError] = InvalidParameterException) -> None:
+        self.error = error
 
     def convert(self, value: object, target: str) -> str:
         article = "an" if target[0] in "AEIOU" else "a"
@@ -150,7 +156,7 @@ class CoralDialect:
     def report(self, faults: list[Violation]) -> RequestError:
         count = len(faults)
         head = f"{count} validation error{'s' if count > 1 else ''} detected: "
-        return InvalidParameterException(head + "; ".join(f.coral() for f in faults))
+        return self.error(head + "; ".join(f.coral() for f in faults))
 
 
 class EcsDialect(CoralDialect):
@@ -200,8 +206,8 @@ def java_pattern(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
-def _length_limits(shape: Shape, noun: str) -> list[tuple[Callable[[Any], bool], str]]:
-    checks: list[tuple[Callable[[Any], bool], str]] = []
+def _length_limits(shape: Shape, noun: str) -> list[Limit]:
+    checks: list[Limit] = []
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
     if high is not None:
         checks.append((lambda n: n > high, f"Member must have {noun} less than or equal to {high}"))
@@ -258,6 +264,15 @@ def _gather(faults: list[Violation] | None, found: _Violations, part: str | int)
     for fault in found.items:
         fault.path.append(part)
     return found.items if faults is None else faults + found.items
+
+
+def _raise_with_length(faults: list[Violation] | None, limits: list[Limit], value: Any) -> None:
+    """A list's or a map's faults (its items' first), with those of its size: raised, if any."""
+    for fails, text in limits:
+        if fails(len(value)):
+            faults = (faults or []) + [Violation(text, value)]
+    if faults:
+        raise _Violations(faults)
 
 
 class InputValidator:
@@ -373,11 +388,7 @@ class InputValidator:
                     inner(item)
                 except _Violations as found:
                     faults = _gather(faults, found, index)
-            for fails, text in limits:
-                if fails(len(value)):
-                    faults = (faults or []) + [Violation(text, value)]
-            if faults:
-                raise _Violations(faults)
+            _raise_with_length(faults, limits, value)
 
         return check
 
@@ -408,11 +419,7 @@ class InputValidator:
                         faults = (faults or []) + [Violation(value_rule, value)]
                     else:
                         faults = _gather(faults, found, key)
-            for fails, text in limits:
-                if fails(len(value)):
-                    faults = (faults or []) + [Violation(text, value)]
-            if faults:
-                raise _Violations(faults)
+            _raise_with_length(faults, limits, value)
 
         return check
 

@@ -1,5 +1,6 @@
 """Instance liveness: an instance whose agent has not synced for a while shows
-agentConnected false (the gateway sets it true again on the next sync).
+agentConnected false (the gateway sets it true again on the next sync; both through
+ops/instances.set_agent_connected).
 
 Registering is a sign of life too. An agent registers its instance and then opens its
 session; a simulated fleet registers all of its N instances first, which at 10,000 takes
@@ -9,11 +10,12 @@ latest registration, with the longer REGISTRATION_GRACE."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from portside.controllers.loop import Loop, Loops
+from portside.model.container_instance import INACTIVE
 from portside.ops import instances as inst_ops
 from portside.ops.context import World
 
@@ -84,7 +86,7 @@ class LivenessLoop:
                 if seen is not None and seen >= self.started and now - seen <= self.grace:
                     continue
                 inst = inst_ops.load(tx, arn)
-                if inst is None or not inst.agent_connected or inst.status == "INACTIVE":
+                if inst is None or not inst.agent_connected or inst.status == INACTIVE:
                     continue
                 connected.append(arn)
                 registered[arn] = inst.last_heartbeat or inst.registered_at
@@ -92,19 +94,12 @@ class LivenessLoop:
         if lost:
             with store.transaction() as tx:
                 for arn in lost:
-                    inst = inst_ops.load(tx, arn)
-                    if inst is not None and inst.agent_connected:
-                        inst.agent_connected = False
-                        inst.disconnected_at = self.world.clock()
-                        inst.version += 1
-                        inst_ops.save(tx, inst)
+                    inst_ops.set_agent_connected(tx, arn, False, self.world.clock())
             log.warning("%d instance(s) lost their agent", len(lost))
         return lost
 
-    async def run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.run_once)
-            except Exception:
-                log.exception("liveness pass failed")
-            await asyncio.sleep(self.interval)
+    def step(self) -> None:
+        self.run_once()
+
+    def register(self, loops: Loops) -> Loop:
+        return loops.add("liveness", self.step, interval=self.interval, log=log)

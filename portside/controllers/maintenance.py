@@ -5,9 +5,10 @@ hold it back while they lag, up to a day)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
+from portside.controllers.loop import Loop, Loops
+from portside.model.states import TaskStatus
 from portside.ops import task_definitions
 from portside.ops.context import Caller, Op, World, root_principal
 from portside.store.base import Store
@@ -62,7 +63,7 @@ def reap_stopped_tasks(store: Store, now: float, ttl: float = STOPPED_TASK_TTL) 
             rows = tx.select(
                 "tasks",
                 order=["stopped_at"],
-                where={"status": "STOPPED"},
+                where={"status": TaskStatus.STOPPED},
                 after=[float("-inf")],
                 limit=REAP_BATCH,
             )
@@ -93,12 +94,10 @@ class MaintenanceLoop:
         self.world.store.trim(feed_trim_point(self.world.store, now))
         return removed
 
-    async def run(self) -> None:
-        while True:
-            try:
-                removed = await asyncio.to_thread(self.run_once)
-                if removed:
-                    log.info("removed %d deleted task definition(s)", removed)
-            except Exception:
-                log.exception("maintenance pass failed")
-            await asyncio.sleep(self.interval)
+    def step(self) -> None:
+        removed = self.run_once()
+        if removed:
+            log.info("removed %d deleted task definition(s)", removed)
+
+    def register(self, loops: Loops) -> Loop:
+        return loops.add("maintenance", self.step, interval=self.interval, log=log)

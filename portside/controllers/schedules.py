@@ -2,26 +2,27 @@
 
 It keeps every schedule in memory, refreshed from the change feed; each pass asks the pure
 `firing.compute(schedule, now)` what is due, invokes the target through the same RunTask
-operation the API calls (ops/tasks.run_task: same checks, same placement), and records the
-outcome (next occurrence, pending retry, LastRun) in the schedule's document. Every outcome is
-also a log line. The decisions and their rules are firing.py's; this loop only reads,
-computes and applies (DESIGN.md rule 2).
+the API serves (the target is a RunTask request: the edge's parsing, then ops/launch.run_task,
+same checks, same placement), and records the outcome (next occurrence, pending retry,
+LastRun) in the schedule's document. Every outcome is also a log line. The decisions and their
+rules are firing.py's; this loop only reads, computes and applies (DESIGN.md rule 2).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 
+from portside.controllers.loop import Loop, Loops
 from portside.errors import PortsideError
 from portside.model.doc import from_doc
-from portside.ops import tasks as task_ops
+from portside.ops import launch
 from portside.ops.context import Caller, Op, World, root_principal
 from portside.schedules import firing
 from portside.schedules import ops as schedule_ops
 from portside.schedules import target as targets
 from portside.schedules.model import LastRun, Pending, Schedule
+from portside.wire import task_requests
 
 log = logging.getLogger("portside.schedules")
 
@@ -106,14 +107,8 @@ class ScheduleController:
         wait = min(due, default=now + MAX_SLEEP) - self.world.clock()
         return max(0.05, min(MAX_SLEEP, wait))
 
-    async def run(self) -> None:
-        while True:
-            try:
-                wait = await asyncio.to_thread(self.run_once)
-            except Exception:
-                log.exception("schedule controller pass failed")
-                wait = MAX_SLEEP
-            await asyncio.sleep(wait)
+    def register(self, loops: Loops) -> Loop:
+        return loops.add("schedules", self.run_once, interval=MAX_SLEEP, log=log)
 
     # -- applying a step -----------------------------------------------------------------
 
@@ -127,7 +122,7 @@ class ScheduleController:
         params["count"] = fire.count
         params["clientToken"] = targets.client_token(schedule.arn, fire.nominal, fire.attempt)
         try:
-            views, failures = task_ops.run_task(self._op(schedule), params)
+            views, failures = launch.run_task(self._op(schedule), task_requests.launch(params))
         except PortsideError as exc:
             return [], f"{exc.code}: {exc.message}"
         started = [v.task.arn for v in views]

@@ -5,7 +5,7 @@ the resource (`Seen`, built by `remember` from its previous document). What ECS 
 when (developer guide, "Amazon ECS events"):
 
 - "ECS Task State Change": every new `version` of a task; `detail` is the task as
-  DescribeTasks shows it, plus `updatedAt` (the shaping is api/ecs/tasks.py's).
+  DescribeTasks shows it, plus `updatedAt` (the shaping is wire/ecs_shapes.py's).
 - "ECS Container Instance State Change": the instance's status, agent connection, version,
   attributes or remaining resources changed (not a heartbeat); `detail` as
   DescribeContainerInstances shows it, plus clusterArn and updatedAt.
@@ -29,14 +29,11 @@ from typing import Any
 
 import orjson
 
-from portside.api.ecs import instances as instance_shapes
-from portside.api.ecs import tasks as task_shapes
 from portside.model.container_instance import ContainerInstance
 from portside.model.doc import from_doc
 from portside.model.task import Task
-from portside.ops.instances import InstanceView
-from portside.ops.tasks import TaskView
 from portside.store.base import Change, Document
+from portside.wire.ecs_shapes import instance_document, task_document
 
 Envelope = dict[str, Any]
 
@@ -168,7 +165,7 @@ def _task(change: Change, doc: Document, seen: Seen | None) -> tuple[list[Envelo
     if seen is not None and seen.mark == mark:
         return [], now
     task = from_doc(Task, doc)
-    detail = task_shapes.shape(TaskView(task, []), include_tags=False)
+    detail = task_document(task, [])
     detail.pop("tags", None)
     for container in detail.get("containers") or ():
         for agent in container.get("managedAgents") or ():
@@ -184,7 +181,7 @@ def _instance(change: Change, doc: Document, seen: Seen | None) -> tuple[list[En
     if doc.get("fargate") or (seen is not None and seen.mark == mark):
         return [], now
     inst = from_doc(ContainerInstance, doc)
-    detail = instance_shapes.shape(InstanceView(inst, [], []), include_tags=False)
+    detail = instance_document(inst, [], [])
     detail.pop("tags", None)
     detail.pop("attachments", None)
     detail["clusterArn"] = inst.cluster_arn

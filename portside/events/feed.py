@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
@@ -47,11 +46,6 @@ class Item:
     event: Envelope
 
 
-def raw_cursor(tx: Any) -> Any:
-    # The feed's rows by table need SQL the Store protocol does not offer (yet).
-    return tx._cur
-
-
 class FeedReader:
     """Events from the feed after a position, oldest first."""
 
@@ -62,76 +56,57 @@ class FeedReader:
         self._start = after
         self._since: float | None = None
         self._seen: dict[str, Seen] = {}
-        self._ph = getattr(store, "placeholder", "?")
 
     def read(self, limit: int = 500) -> list[Item]:
         """The events of up to `limit` changes after the position; advances it."""
-        upto = self.store.last_seq()
+        store = self.store
+        upto = store.last_seq()
         if upto <= self.position:
             return []
         if not self.tables:
             self.position = upto
             return []
-        ph = self._ph
-        names = ", ".join(ph for _ in self.tables)
-        with self.store.read() as tx:
-            cur = raw_cursor(tx)
-            cur.execute(
-                f"SELECT seq, at, tbl, key, op, doc FROM changes WHERE seq > {ph} AND seq <= {ph} "
-                f"AND tbl IN ({names}) ORDER BY seq LIMIT {int(limit)}",
-                (self.position, upto, *self.tables),
-            )
-            rows = cur.fetchall()
-            if rows and self._since is None:
-                self._since = self._start_at(cur)
-            since = self._since or 0.0
-            out: list[Item] = []
-            for seq, at, tbl, key, op, doc in rows:
-                change = Change(seq, at, tbl, key, op, orjson.loads(doc) if doc else None)
-                seen = self._seen.get(key)
-                if seen is None and tbl == "services" and op == "put":
-                    seen = self._previous(cur, tbl, key, seq)
-                found, now = envelopes(change, seen, since)
-                if now is not None:
-                    self._seen[key] = now
-                elif op == "delete":
-                    self._seen.pop(key, None)
-                out.extend(Item(seq, at, e) for e in found)
-        self.position = rows[-1][0] if len(rows) >= limit else upto
+        rows = store.changes_raw(self.position, limit, tables=self.tables, upto=upto)
+        if rows and self._since is None:
+            self._since = self._start_at()
+        since = self._since or 0.0
+        out: list[Item] = []
+        for seq, at, tbl, key, op, doc in rows:
+            change = Change(seq, at, tbl, key, op, orjson.loads(doc) if doc else None)
+            seen = self._seen.get(key)
+            if seen is None and tbl == "services" and op == "put":
+                seen = self._previous(tbl, key, seq)
+            found, now = envelopes(change, seen, since)
+            if now is not None:
+                self._seen[key] = now
+            elif op == "delete":
+                self._seen.pop(key, None)
+            out.extend(Item(seq, at, e) for e in found)
+        self.position = rows[-1].seq if len(rows) >= limit else upto
         return out
 
-    def _start_at(self, cur: Any) -> float:
+    def _start_at(self) -> float:
         """Before when a resource's news counts as reported when nothing is known of its past:
         when the reader's start position committed (a restarted target acknowledged up to
         there); reading from the feed's beginning, when its oldest kept change committed, or
         0 while it still holds every change since the store began."""
-        ph = self._ph
+        store = self.store
         if self._start > 0:
-            cur.execute(
-                f"SELECT at FROM changes WHERE seq <= {ph} ORDER BY seq DESC LIMIT 1",
-                (self._start,),
-            )
-            row = cur.fetchone()
-            if row is not None:
-                return float(row[0])
-        cur.execute("SELECT seq, at FROM changes ORDER BY seq LIMIT 1")
-        row = cur.fetchone()
-        return float(row[1]) if row and (int(row[0]) > 1 or self._start > 0) else 0.0
+            at = store.feed_time_at(self._start)
+            if at is not None:
+                return at
+        oldest = store.oldest_seq()
+        if oldest <= 0 or (oldest == 1 and self._start <= 0):
+            return 0.0
+        return store.feed_time_at(oldest) or 0.0
 
-    def _previous(self, cur: Any, table: str, key: str, seq: int) -> Seen | None:
+    def _previous(self, table: str, key: str, seq: int) -> Seen | None:
         """What the resource's previous change said, if the feed has it near enough (the
         look-back is bounded: the changes table has no index by key)."""
-        ph = self._ph
-        cur.execute(
-            f"SELECT op, doc FROM changes WHERE seq < {ph} AND seq > {ph} AND tbl = {ph} "
-            f"AND key = {ph} ORDER BY seq DESC LIMIT 1",
-            (seq, seq - LOOKBACK, table, key),
-        )
-        row = cur.fetchone()
+        row = self.store.last_change(table, key, before=seq, after=seq - LOOKBACK)
         if row is None:
             return None  # created in this change, or its previous change is too far back
-        op, doc = row
-        return remember(table, orjson.loads(doc) if op == "put" and doc else None)
+        return remember(table, orjson.loads(row.doc) if row.op == "put" and row.doc else None)
 
 
 class FeedSignal:

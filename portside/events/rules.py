@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +13,7 @@ from portside.events.errors import ValidationException
 from portside.events.model import DEFAULT_BUS, ENABLED, Rule, Target, events_arn, target_key
 from portside.events.patterns import compile_pattern
 from portside.model.doc import from_doc, to_doc
+from portside.ops import paging
 from portside.ops.context import Op
 from portside.ops.paging import encode_token
 from portside.store.base import Tx
@@ -29,12 +28,11 @@ _DESTINATION_ARN = re.compile(r"^arn:aws[a-z-]*:events:([a-z0-9-]+):(\d{12}):api
 
 def decode_token(token: str | None) -> str:
     """A NextToken back to the key it resumes after (EventBridge's error when it is not one)."""
-    if not token:
-        return ""
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ValidationException("The NextToken provided is invalid.") from None
+    return paging.decode_token(token, _invalid_token)
+
+
+def _invalid_token(token: str) -> ValidationException:
+    return ValidationException("The NextToken provided is invalid.")
 
 
 def check_bus(name: str | None) -> None:

@@ -23,10 +23,10 @@ from starlette.routing import Route
 from portside.api.auth import SigV4Verifier
 from portside.api.errors import error_body
 from portside.errors import InvalidParameterException, PortsideError
-from portside.events.delivery import detail_types
 from portside.events.envelope import TABLES
 from portside.events.feed import FeedReader, FeedSignal, tables_for
 from portside.events.patterns import Pattern, compile_pattern
+from portside.events.targets import detail_types
 from portside.store.base import Store
 
 PATH = "/_portside/events/v1/stream"

@@ -93,7 +93,11 @@ def exit_error(message: str) -> bytes:
 
 def window(value: dict[str, Any]) -> tuple[int, int] | None:
     """(rows, cols) from a RESIZE or OPEN payload, when both are sane terminal sizes."""
-    rows, cols = value.get("rows"), value.get("cols")
+    return size(value.get("rows"), value.get("cols"))
+
+
+def size(rows: Any, cols: Any) -> tuple[int, int] | None:
+    """(rows, cols) when both are sane terminal sizes."""
     if isinstance(rows, int) and isinstance(cols, int) and 0 < rows < 10000 and 0 < cols < 10000:
         return rows, cols
     return None

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from portside.gateway.protocol import ExecOffer
 from portside.ops.exec import ExecTarget
 
 TOKEN_TTL = 60.0
@@ -50,21 +51,21 @@ class ExecSession:
     agent: asyncio.Future[Any] | None = None  # resolves to the agent's websocket
     ended: asyncio.Event | None = None  # set when the relay is done with both sides
 
-    def offer(self) -> dict[str, Any]:
+    def offer(self) -> ExecOffer:
         """What the agent is told through its sync."""
         t = self.target
-        return {
-            "sessionId": self.id,
-            "agentToken": self.agent_token,
-            "taskArn": t.task_arn,
-            "instanceArn": t.instance_arn,
-            "container": t.container_name,
-            "runtimeId": t.runtime_id,
-            "command": list(t.argv),
-            "tty": self.tty,
-            "rows": self.rows,
-            "cols": self.cols,
-        }
+        return ExecOffer(
+            session_id=self.id,
+            agent_token=self.agent_token,
+            task_arn=t.task_arn,
+            instance_arn=t.instance_arn,
+            container=t.container_name,
+            runtime_id=t.runtime_id,
+            command=tuple(t.argv),
+            tty=self.tty,
+            rows=self.rows,
+            cols=self.cols,
+        )
 
 
 @dataclass
@@ -123,10 +124,10 @@ class ExecRegistry:
         self._notify()
         return session
 
-    def offers_for(self, instances: set[str]) -> list[dict[str, Any]]:
+    def offers_for(self, instances: set[str]) -> list[ExecOffer]:
         """Opened sessions on these instances that no agent was told of yet; each is handed
         out once."""
-        out: list[dict[str, Any]] = []
+        out: list[ExecOffer] = []
         with self._lock:
             for s in self._sessions.values():
                 if s.opened and not s.offered and s.target.instance_arn in instances:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from starlette.routing import WebSocketRoute
@@ -24,13 +25,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from portside.exec import frames
 from portside.exec.record import Recorder
 from portside.exec.registry import OFFER_TTL, ExecRefused, ExecRegistry, ExecSession
+from portside.gateway import protocol
 from portside.ops.context import World
 
 log = logging.getLogger("portside.exec")
 
 CLIENT_PATH = "/_portside/exec/v1/{session_id}"
-AGENT_PATH = "/_portside/agent/v1/exec/{session_id}"
-TOKEN_HEADER = "x-portside-exec-token"
+AGENT_PATH = protocol.EXEC + "{session_id}"
+TOKEN_HEADER = protocol.EXEC_TOKEN_HEADER.lower()
 OPEN_WAIT = 10.0
 IDLE_TIMEOUT = 20 * 60.0  # Session Manager's default idle session timeout
 
@@ -136,18 +138,10 @@ class Relay:
 
     async def _upstream(self, ws: WebSocket, agent: WebSocket, last: list[float]) -> None:
         """Client to agent: stdin, stdin EOF and resizes; nothing else may come this way."""
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            last[0] = time.monotonic()
-            try:
-                frame = frames.decode(message.get("bytes") or message.get("text") or b"")
-            except frames.FrameError as exc:
-                log.info("exec client sent a bad frame: %s", exc)
-                continue
-            if frame.channel in (frames.STDIN, frames.STDIN_EOF, frames.RESIZE):
-                await agent.send_bytes(frames.encode(frame.channel, frame.payload))
+        async with contextlib.aclosing(_frames(ws, last, "client", logging.INFO)) as sent:
+            async for frame in sent:
+                if frame.channel in (frames.STDIN, frames.STDIN_EOF, frames.RESIZE):
+                    await agent.send_bytes(frames.encode(frame.channel, frame.payload))
 
     async def _downstream(
         self,
@@ -158,27 +152,19 @@ class Relay:
         last: list[float],
     ) -> None:
         """Agent to client: output, then the exit frame that ends the session."""
-        while True:
-            message = await agent.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            last[0] = time.monotonic()
-            try:
-                frame = frames.decode(message.get("bytes") or b"")
-            except frames.FrameError as exc:
-                log.warning("exec agent sent a bad frame: %s", exc)
-                continue
-            if frame.channel in (frames.STDOUT, frames.STDERR):
-                await ws.send_bytes(frames.encode(frame.channel, frame.payload))
-                await recorder.data(frame.payload)
-            elif frame.channel == frames.EXIT:
-                body = frame.json()
-                if isinstance(body.get("exitCode"), int):
-                    outcome["exitCode"] = body["exitCode"]
-                    await ws.send_bytes(frames.exit_code(body["exitCode"]))
-                else:
-                    outcome["error"] = str(body.get("error") or "The command failed.")
-                return
+        async with contextlib.aclosing(_frames(agent, last, "agent", logging.WARNING)) as sent:
+            async for frame in sent:
+                if frame.channel in (frames.STDOUT, frames.STDERR):
+                    await ws.send_bytes(frames.encode(frame.channel, frame.payload))
+                    await recorder.data(frame.payload)
+                elif frame.channel == frames.EXIT:
+                    body = frame.json()
+                    if isinstance(body.get("exitCode"), int):
+                        outcome["exitCode"] = body["exitCode"]
+                        await ws.send_bytes(frames.exit_code(body["exitCode"]))
+                    else:
+                        outcome["error"] = str(body.get("error") or "The command failed.")
+                    return
 
     async def _idle(self, last: list[float]) -> None:
         while True:
@@ -186,6 +172,24 @@ class Relay:
             if left <= 0:
                 return
             await asyncio.sleep(min(left, 5.0))
+
+
+async def _frames(
+    ws: WebSocket, last: list[float], sender: str, bad_frame_level: int
+) -> AsyncGenerator[frames.Frame, None]:
+    """The frames one side sends until it goes away; each message marks the session active
+    (`last`). A message that is no frame is logged and skipped."""
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        last[0] = time.monotonic()
+        try:
+            frame = frames.decode(message.get("bytes") or message.get("text") or b"")
+        except frames.FrameError as exc:
+            log.log(bad_frame_level, "exec %s sent a bad frame: %s", sender, exc)
+            continue
+        yield frame
 
 
 async def _send(ws: WebSocket, data: bytes) -> None:

@@ -10,63 +10,25 @@ without `create` a missing group is ResourceNotFoundException, which fails the t
 does. `put` is idempotent across retries: `first` is the agent's count of events shipped to
 the stream before this batch, and the store keeps only the events past its own counter. Both
 answer after the commit. Unlike PutLogEvents, nothing is rejected for its timestamp: an
-agent's batch is the container's output, and losing it would be worse than storing it.
+agent's batch is the container's output, and losing it would be worse than storing it. The
+messages, and the checks a batch gets as it is read, are gateway/protocol/logs.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from portside.errors import InvalidParameterException, ServerException
+from portside.errors import ServerException
 from portside.gateway import protocol
-from portside.logs.rules import MAX_BATCH_EVENTS
+from portside.gateway.protocol import LogsPrepare, LogsPut, LogsPutAnswer
 from portside.logs.store import LogStore
 from portside.ops.context import Op, World
 
-MAX_PUT_BYTES = 4 * 1024 * 1024
-_GROUP = re.compile(r"[\.\-_/#A-Za-z0-9]{1,512}")
-_STREAM = re.compile(r"[^:*]{1,512}")
-
-Endpoint = Callable[[Op, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-def _names(params: dict[str, Any]) -> tuple[str, str]:
-    group, stream = params.get("group"), params.get("stream")
-    if not isinstance(group, str) or _GROUP.fullmatch(group) is None:
-        raise InvalidParameterException(f"Invalid log group name: {group!r}")
-    if not isinstance(stream, str) or _STREAM.fullmatch(stream) is None:
-        raise InvalidParameterException(f"Invalid log stream name: {stream!r}")
-    return group, stream
-
-
-def _events(params: dict[str, Any]) -> list[tuple[int, str]]:
-    raw = params.get("events")
-    if not isinstance(raw, list):
-        raise InvalidParameterException("events must be a list.")
-    if len(raw) > MAX_BATCH_EVENTS:
-        raise InvalidParameterException(
-            f"A batch holds at most {MAX_BATCH_EVENTS} events, got {len(raw)}."
-        )
-    # Comprehensions rather than one loop with branches: this runs for every shipped line.
-    malformed = InvalidParameterException(
-        "Each event needs an integer timestamp and a string message."
-    )
-    try:
-        events = [(e["timestamp"], e["message"]) for e in raw]
-    except (KeyError, TypeError):
-        raise malformed from None
-    if not all(type(ts) is int for ts, _ in events) or not all(type(m) is str for _, m in events):
-        raise malformed
-    if sum(len(m) for _, m in events) > MAX_PUT_BYTES:
-        raise InvalidParameterException(f"A batch holds at most {MAX_PUT_BYTES} bytes.")
-    if events and min(ts for ts, _ in events) < 0:
-        events = [(max(ts, 0), m) for ts, m in events]
-    return events
+Endpoint = Callable[[Op, dict[str, Any]], Awaitable[Any]]
 
 
 class LogIngest:
@@ -86,25 +48,21 @@ class LogIngest:
         return self.world.logs
 
     async def prepare(self, op: Op, params: dict[str, Any]) -> dict[str, Any]:
-        group, stream = _names(params)
-        create = params.get("create", False)
-        if not isinstance(create, bool):
-            raise InvalidParameterException("create must be a boolean.")
+        ask = LogsPrepare.from_wire(params)
         now = int(op.now() * 1000)
         await asyncio.to_thread(
-            self._store().ensure_stream, group, stream, create_group=create, now_ms=now
+            self._store().ensure_stream, ask.group, ask.stream, create_group=ask.create, now_ms=now
         )
         return {}
 
-    async def put(self, op: Op, params: dict[str, Any]) -> dict[str, Any]:
+    async def put(self, op: Op, params: dict[str, Any]) -> LogsPutAnswer:
         # Checking 10,000 events is CPU work too: off the event loop with the write.
         return await asyncio.to_thread(self._put, op, params)
 
-    def _put(self, op: Op, params: dict[str, Any]) -> dict[str, Any]:
-        group, stream = _names(params)
-        first = params.get("first")
-        if type(first) is not int or first < 0:
-            raise InvalidParameterException("first must be a non-negative integer.")
-        events = _events(params)
+    def _put(self, op: Op, params: dict[str, Any]) -> LogsPutAnswer:
+        batch = LogsPut.from_wire(params)
         now = int(op.now() * 1000)
-        return {"next": self._store().put_shipped(group, stream, first, events, now)}
+        store = self._store()
+        return LogsPutAnswer(
+            store.put_shipped(batch.group, batch.stream, batch.first, batch.events, now)
+        )

@@ -6,11 +6,12 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
@@ -23,6 +24,19 @@ from portside.errors import (
     SerializationException,
 )
 from portside.gateway import protocol
+from portside.gateway.messages import agent_instance, agent_task
+from portside.gateway.protocol import (
+    AgentInstance,
+    AgentTask,
+    ExecOffer,
+    FargateRegistered,
+    FargateRegistration,
+    Refusal,
+    SessionOpen,
+    SessionOpened,
+    SyncAnswer,
+    SyncRequest,
+)
 from portside.model.task_definition import TaskDefinition
 from portside.ops import instances as inst_ops
 from portside.ops import task_reports
@@ -31,6 +45,16 @@ from portside.ops.context import Caller, Op, World, root_principal
 log = logging.getLogger("portside.gateway")
 
 _FEED_PAGE = 5000  # changes a sync reads at most at once
+T = TypeVar("T")
+
+
+def _read(from_wire: Callable[[dict[str, Any]], T], params: dict[str, Any]) -> T:
+    """A protocol message from a request body; a body of the wrong shape is the caller's
+    fault."""
+    try:
+        return from_wire(params)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SerializationException(f"The request is not a valid message: {exc!r}") from None
 
 
 @dataclass(slots=True)
@@ -124,9 +148,14 @@ class AgentGateway:
                     root_principal(self.account),
                 )
                 result = await fn(Op(self.world, caller), params)
-                return Response(orjson.dumps(result), media_type="application/json")
+                wire = result if isinstance(result, dict) else result.to_wire()
+                return Response(orjson.dumps(wire), media_type="application/json")
             except PortsideError as exc:
                 status, payload = error_body(exc)
+            except ClientDisconnect:
+                # The agent hung up mid-request (it stopped, or was killed): nobody to answer.
+                log.info("agent %s hung up mid-request", request.url.path)
+                return Response(status_code=499)
             except Exception:
                 log.exception("agent request failed")
                 status, payload = server_fault()
@@ -134,8 +163,8 @@ class AgentGateway:
 
         return handle
 
-    async def open_session(self, op: Op, params: dict[str, Any]) -> dict[str, Any]:
-        arns = [str(a) for a in params.get("instances") or ()]
+    async def open_session(self, op: Op, params: dict[str, Any]) -> SessionOpened:
+        arns = _read(SessionOpen.from_wire, params).instances
         with op.store.read() as tx:
             for arn in arns:
                 inst = inst_ops.load(tx, arn)
@@ -144,24 +173,25 @@ class AgentGateway:
         session = Session(uuid.uuid4().hex, op.caller, set(arns))
         self.sessions[session.id] = session
         self._heartbeat(op, session)
-        return {"session": session.id}
+        return SessionOpened(session.id)
 
-    async def register_fargate(self, op: Op, params: dict[str, Any]) -> dict[str, Any]:
+    async def register_fargate(self, op: Op, params: dict[str, Any]) -> FargateRegistered:
         from portside.ops.clusters import create_cluster
 
+        ask = _read(FargateRegistration.from_wire, params)
         await asyncio.to_thread(create_cluster, op)
         view = await asyncio.to_thread(
             lambda: inst_ops.register(
                 op,
                 cluster=None,
-                total_resources=params.get("totalResources") or (),
-                version_info=params.get("versionInfo"),
-                attributes=params.get("attributes") or (),
-                existing_arn=params.get("containerInstanceArn"),
+                total_resources=ask.total_resources,
+                version_info=ask.version_info,
+                attributes=ask.attributes,
+                existing_arn=ask.container_instance_arn,
                 fargate=True,
             )
         )
-        return {"containerInstanceArn": view.instance.arn}
+        return FargateRegistered(view.instance.arn)
 
     def _heartbeat(self, op: Op, session: Session) -> None:
         now = op.now()
@@ -173,48 +203,30 @@ class AgentGateway:
         if reconnect:
             with op.store.transaction() as tx:
                 for arn in reconnect:
-                    inst = inst_ops.load(tx, arn)
-                    if inst is not None and not inst.agent_connected and inst.status != "INACTIVE":
-                        inst.agent_connected = True
-                        inst.disconnected_at = None
-                        inst.version += 1
-                        inst_ops.save(tx, inst)
+                    inst_ops.set_agent_connected(tx, arn, True, now)
 
-    async def sync(self, op: Op, params: dict[str, Any]) -> dict[str, Any]:
-        session = self.sessions.get(str(params.get("session")))
+    async def sync(self, op: Op, params: dict[str, Any]) -> SyncAnswer:
+        ask = _read(SyncRequest.from_wire, params)
+        session = self.sessions.get(ask.session)
         if session is None:
             raise ClientException("UnknownSession: open a new session.")
-        reports = params.get("reports") or []
-        refused: list[dict[str, str]] = []
-        if reports:
-            refused = await asyncio.to_thread(task_reports.apply_reports, op, reports)
+        refused: tuple[Refusal, ...] = ()
+        if ask.reports:
+            reports = [r.to_wire() for r in ask.reports]
+            found = await asyncio.to_thread(task_reports.apply_reports, op, reports)
+            refused = tuple(Refusal.from_wire(r) for r in found)
         self._heartbeat(op, session)
-        after = int(params.get("after") or 0)
-        wait = min(float(params.get("wait", protocol.MAX_WAIT)), protocol.MAX_WAIT)
+        after = ask.after
         if after <= 0 or after < self._oldest_seq():
             seq, tasks, instances = await asyncio.to_thread(self._snapshot, op, session)
-            return {
-                "seq": seq,
-                "full": True,
-                "tasks": tasks,
-                "instances": instances,
-                "refused": refused,
-                "exec": self._exec_offers(session),
-            }
-        deadline = time.monotonic() + wait
+            return SyncAnswer(seq, True, tasks, instances, refused, self._exec_offers(session))
+        deadline = time.monotonic() + ask.wait
         while True:
             looked = self._wakes
             seq, tasks, instances = await asyncio.to_thread(self._changes, op, session, after)
             offers = self._exec_offers(session)
             if tasks or instances or offers or self.closing or time.monotonic() >= deadline:
-                return {
-                    "seq": seq,
-                    "full": False,
-                    "tasks": tasks,
-                    "instances": instances,
-                    "refused": refused,
-                    "exec": offers,
-                }
+                return SyncAnswer(seq, False, tasks, instances, refused, offers)
             after = seq
             assert self._wake is not None
             try:
@@ -229,10 +241,10 @@ class AgentGateway:
                 pass
             self._heartbeat(op, session)
 
-    def _exec_offers(self, session: Session) -> list[dict[str, Any]]:
+    def _exec_offers(self, session: Session) -> tuple[ExecOffer, ...]:
         """ECS Exec sessions waiting for an agent of this session (portside/exec)."""
         registry = self.world.exec
-        return registry.offers_for(session.instances) if registry is not None else []
+        return tuple(registry.offers_for(session.instances)) if registry is not None else ()
 
     def _oldest_seq(self) -> int:
         # An agent that is further behind than the kept feed gets a full snapshot instead.
@@ -246,28 +258,28 @@ class AgentGateway:
             self._definitions[arn] = spec
         return spec
 
-    def _task_payload(self, op: Op, tx: Any, doc: dict[str, Any]) -> dict[str, Any]:
-        return {**doc, "definition": self._definition(op, tx, doc["taskDefinitionArn"])}
+    def _task(self, op: Op, tx: Any, doc: dict[str, Any]) -> AgentTask:
+        return agent_task(doc, self._definition(op, tx, doc["taskDefinitionArn"]))
 
     def _snapshot(
         self, op: Op, session: Session
-    ) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+    ) -> tuple[int, tuple[AgentTask, ...], tuple[AgentInstance, ...]]:
         seq = op.store.last_seq()
-        tasks: list[dict[str, Any]] = []
-        instances: list[dict[str, Any]] = []
+        tasks: list[AgentTask] = []
+        instances: list[AgentInstance] = []
         with op.store.read() as tx:
             for arn in session.instances:
                 doc = tx.get(inst_ops.TABLE, arn)
                 if doc is not None:
-                    instances.append(doc)
+                    instances.append(agent_instance(doc))
                 for _, tdoc in tx.scan("tasks", where={"instance": arn}):
                     if tdoc["lastStatus"] != "STOPPED":
-                        tasks.append(self._task_payload(op, tx, tdoc))
-        return seq, tasks, instances
+                        tasks.append(self._task(op, tx, tdoc))
+        return seq, tuple(tasks), tuple(instances)
 
     def _changes(
         self, op: Op, session: Session, after: int
-    ) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+    ) -> tuple[int, tuple[AgentTask, ...], tuple[AgentInstance, ...]]:
         """The newest state of the session's tasks and instances changed after `after`, and
         the position read up to. Only the newest document of each key is parsed, and an
         instance's only when the session carries it (instance documents are the large ones,
@@ -282,19 +294,19 @@ class AgentGateway:
         for row in rows:
             if row.doc is not None:  # a delete says nothing an agent acts on
                 newest[(row.table, row.key)] = row.doc
-        latest_tasks: dict[str, dict[str, Any]] = {}
-        latest_instances: dict[str, dict[str, Any]] = {}
+        latest_tasks: list[dict[str, Any]] = []
+        instances: list[AgentInstance] = []
         mine = session.instances
         for (table, key), text in newest.items():
             if table == inst_ops.TABLE:
                 if key in mine:
-                    latest_instances[key] = orjson.loads(text)
+                    instances.append(agent_instance(orjson.loads(text)))
             else:
                 doc = orjson.loads(text)
                 if doc.get("instanceArn") in mine:
-                    latest_tasks[key] = doc
-        tasks: list[dict[str, Any]] = []
+                    latest_tasks.append(doc)
+        tasks: tuple[AgentTask, ...] = ()
         if latest_tasks:
             with op.store.read() as tx:
-                tasks = [self._task_payload(op, tx, d) for d in latest_tasks.values()]
-        return position, tasks, list(latest_instances.values())
+                tasks = tuple(self._task(op, tx, d) for d in latest_tasks)
+        return position, tasks, tuple(instances)

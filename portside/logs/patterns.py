@@ -19,7 +19,7 @@ Supported, as the Filter and Pattern Syntax guide describes them:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import orjson
@@ -215,18 +215,23 @@ class _JsonParser:
         return got
 
     def _or(self) -> Callable[[Any], bool]:
-        parts = [self._and()]
-        while self._peek() == ("op", "||"):
-            self.at += 1
-            parts.append(self._and())
-        return parts[0] if len(parts) == 1 else lambda doc: any(p(doc) for p in parts)
+        return self._joined("||", self._and, any)
 
     def _and(self) -> Callable[[Any], bool]:
-        parts = [self._atom()]
-        while self._peek() == ("op", "&&"):
+        return self._joined("&&", self._atom, all)
+
+    def _joined(
+        self,
+        operator: str,
+        operand: Callable[[], Callable[[Any], bool]],
+        join: Callable[[Iterable[bool]], bool],
+    ) -> Callable[[Any], bool]:
+        """Operands parsed by `operand`, separated by `operator`, their tests joined by `join`."""
+        parts = [operand()]
+        while self._peek() == ("op", operator):
             self.at += 1
-            parts.append(self._atom())
-        return parts[0] if len(parts) == 1 else lambda doc: all(p(doc) for p in parts)
+            parts.append(operand())
+        return parts[0] if len(parts) == 1 else lambda doc: join(p(doc) for p in parts)
 
     def _atom(self) -> Callable[[Any], bool]:
         if self._peek() == ("op", "("):

@@ -1,17 +1,17 @@
 """Retention: events older than their group's retentionInDays are deleted.
 
 `plan` decides (pure: groups' retention and the time in, what to delete out); `RetentionLoop`
-applies it every `interval` seconds from the server's lifespan. Deletion runs in small
-transactions (LogStore.expire), so ingest does not wait behind it.
+applies it every `interval` seconds, as the server's "retention" loop (controllers/loop.py).
+Deletion runs in small transactions (LogStore.expire), so ingest does not wait behind it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from portside.controllers.loop import Loop, Loops
 from portside.logs.rules import retention_cutoff
 from portside.logs.store import LogStore
 
@@ -45,12 +45,10 @@ class RetentionLoop:
         self.clock = clock
         self.interval = interval
 
-    async def run(self) -> None:
-        while True:
-            try:
-                deleted = await asyncio.to_thread(apply, self.store, int(self.clock() * 1000))
-                if deleted:
-                    log.info("retention: deleted %d expired log events", deleted)
-            except Exception:
-                log.exception("retention pass failed")
-            await asyncio.sleep(self.interval)
+    def step(self) -> None:
+        deleted = apply(self.store, int(self.clock() * 1000))
+        if deleted:
+            log.info("retention: deleted %d expired log events", deleted)
+
+    def register(self, loops: Loops) -> Loop:
+        return loops.add("retention", self.step, interval=self.interval, log=log)

@@ -52,6 +52,14 @@ def task_definition(region: str, account: str, family: str, revision: int) -> st
     return ecs(region, account, f"task-definition/{family}:{revision}")
 
 
+def in_cluster(region: str, account: str, kind: str, cluster_arn: str, ref: str) -> str:
+    """The ARN a reference to one of a cluster's resources (a task, a container instance)
+    names: the ARN itself, or the resource's id under the cluster's name."""
+    if is_arn(ref):
+        return ref
+    return ecs(region, account, f"{kind}/{cluster_arn.rsplit('/', 1)[1]}/{ref}")
+
+
 def prefix(region: str, account: str, kind: str) -> str:
     """The common prefix of every ARN of one kind in one region and account."""
     return ecs(region, account, f"{kind}/")

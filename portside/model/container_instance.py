@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-ACTIVE = "ACTIVE"
-DRAINING = "DRAINING"
-REGISTERING = "REGISTERING"
-DEREGISTERING = "DEREGISTERING"
-INACTIVE = "INACTIVE"
+from portside.model.states import InstanceStatus
+
+ACTIVE = InstanceStatus.ACTIVE
+DRAINING = InstanceStatus.DRAINING
+REGISTERING = InstanceStatus.REGISTERING
+DEREGISTERING = InstanceStatus.DEREGISTERING
+INACTIVE = InstanceStatus.INACTIVE
 
 
 @dataclass(slots=True)
@@ -18,7 +20,7 @@ class ContainerInstance:
     cluster_arn: str
     ec2_instance_id: str
     registered_at: float
-    status: str = ACTIVE
+    status: InstanceStatus = ACTIVE
     status_reason: str | None = None
     agent_connected: bool = True
     version: int = 1

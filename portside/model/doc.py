@@ -8,6 +8,7 @@ of reading a fleet)."""
 from __future__ import annotations
 
 import dataclasses
+import enum
 import types
 import typing
 from collections.abc import Callable
@@ -70,6 +71,10 @@ def _converter(hint: Any) -> Convert:
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         build = _builder(hint)
         return lambda v: None if v is None else build(v)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        # States are StrEnums (model/states.py): the document holds the member's value.
+        members = {m.value: m for m in hint}
+        return lambda v: None if v is None else members[v]
     return _identity
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from portside.model.states import ContainerStatus, TaskStatus
+
 
 @dataclass(slots=True)
 class Container:
     arn: str
     name: str
     image: str
-    last_status: str = "PENDING"
+    last_status: ContainerStatus = ContainerStatus.PENDING
     runtime_id: str | None = None
     image_digest: str | None = None
     exit_code: int | None = None
@@ -43,8 +45,8 @@ class Task:
     task_definition_arn: str
     instance_arn: str  # where it runs (for Fargate, hidden capacity: not shown to users)
     launch_type: str
-    last_status: str
-    desired_status: str
+    last_status: TaskStatus
+    desired_status: TaskStatus
     created_at: float
     version: int = 1
     cpu: str | None = None

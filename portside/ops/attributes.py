@@ -15,6 +15,7 @@ from portside.errors import (
     TargetNotFoundException,
 )
 from portside.model import arn as arns
+from portside.model.states import InstanceStatus
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
 from portside.ops.paging import check_max_results, decode_token, encode_token
@@ -155,7 +156,7 @@ def list_attributes(
         # The agent's own attributes (ecs.os-type, capabilities...) count as much as custom
         # ones: ListAttributes is how users find, say, every Linux instance in a cluster.
         for inst_arn, inst in tx.scan("container_instances", where={"cluster": cluster_arn}):
-            if inst.get("fargate") or inst.get("status") == "INACTIVE":
+            if inst.get("fargate") or inst.get("status") == InstanceStatus.INACTIVE:
                 continue
             for attr in inst.get("attributes") or ():
                 rows.append(

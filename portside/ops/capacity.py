@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from portside.errors import InvalidParameterException
 from portside.model import arn as arns
 from portside.model.cluster import BUILTIN_CAPACITY_PROVIDERS
+from portside.model.launch import CapacityItem
 from portside.ops.context import Op
 from portside.store.base import Tx
 
@@ -41,18 +41,16 @@ def check_cluster_providers(op: Op, tx: Tx, refs: Sequence[str]) -> list[str]:
     return names
 
 
-def check_strategy(
-    items: Sequence[Mapping[str, Any]], providers: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Validate a capacity provider strategy against the providers a cluster has."""
-    out: list[dict[str, Any]] = []
+def check_strategy(items: Sequence[CapacityItem], providers: Sequence[str]) -> list[CapacityItem]:
+    """Validate a capacity provider strategy against the providers a cluster has; providers
+    named by ARN come back named by name."""
+    out: list[CapacityItem] = []
     seen: set[str] = set()
     with_base = 0
     fargate = 0
     for item in items:
-        name = provider_name(str(item.get("capacityProvider", "")))
-        weight = int(item.get("weight", 0))
-        base = int(item.get("base", 0))
+        name = provider_name(item.capacity_provider)
+        weight, base = item.weight, item.base
         if name not in providers:
             raise InvalidParameterException(
                 "The specified capacity provider strategy cannot contain a capacity provider "
@@ -70,7 +68,7 @@ def check_strategy(
         seen.add(name)
         with_base += base > 0
         fargate += name in BUILTIN_CAPACITY_PROVIDERS
-        out.append({"capacityProvider": name, "weight": weight, "base": base})
+        out.append(CapacityItem(name, weight, base))
     if with_base > 1:
         raise InvalidParameterException(
             "A base value can be specified for only one capacity provider in a strategy."
@@ -80,7 +78,7 @@ def check_strategy(
             "A capacity provider strategy cannot mix Fargate capacity providers with Auto "
             "Scaling group capacity providers."
         )
-    if out and not any(i["weight"] > 0 for i in out):
+    if out and not any(i.weight > 0 for i in out):
         raise InvalidParameterException(
             "At least one capacity provider in a strategy must have a weight greater than zero."
         )

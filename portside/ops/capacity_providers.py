@@ -44,6 +44,7 @@ from portside.model.cluster import BUILTIN_CAPACITY_PROVIDERS, Cluster
 from portside.ops.capacity import provider_name
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
+from portside.ops.describing import Failure, found_or_missing
 from portside.ops.paging import check_max_results, decode_token, encode_token
 from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
 from portside.store.base import Tx
@@ -351,19 +352,18 @@ def describe_capacity_providers(
 
 def _named(
     op: Op, tx: Tx, refs: Sequence[str], allowed: Sequence[str] | None
-) -> tuple[list[ProviderView], list[dict[str, str]]]:
-    found: list[ProviderView] = []
-    failures: list[dict[str, str]] = []
-    for ref in refs:
+) -> tuple[list[ProviderView], list[Failure]]:
+    def usable(ref: str) -> tuple[str, CapacityProvider | None]:
         name = provider_name(ref)
+        arn = ref if arns.is_arn(ref) else provider_arn(op, name)
         provider = load(op, tx, ref)
         if provider is None or (allowed is not None and name not in allowed):
-            failures.append(
-                {"arn": ref if arns.is_arn(ref) else provider_arn(op, name), "reason": "MISSING"}
-            )
-            continue
-        found.append(ProviderView(provider, get_tags(tx, provider.arn)))
-    return found, failures
+            return arn, None
+        return arn, provider
+
+    return found_or_missing(
+        refs, usable, lambda provider: ProviderView(provider, get_tags(tx, provider.arn))
+    )
 
 
 def _everyone(op: Op, tx: Tx, allowed: Sequence[str] | None) -> list[CapacityProvider]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from portside.errors import (
@@ -17,8 +18,11 @@ from portside.errors import (
 )
 from portside.model import arn as arns
 from portside.model.cluster import ACTIVE, INACTIVE, Cluster, ClusterCounts
+from portside.model.launch import CapacityItem, strategy_document
+from portside.model.states import InstanceStatus, TaskStatus
 from portside.ops import capacity, settings
 from portside.ops.context import Op
+from portside.ops.describing import Failure, Found, RefLimits, View, found_or_missing
 from portside.ops.paging import check_max_results, decode_token, encode_token
 from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
 from portside.store.base import Tx
@@ -57,6 +61,23 @@ def get_active(op: Op, tx: Tx, ref: str | None) -> Cluster:
     if doc is None or doc["status"] != ACTIVE:
         raise ClusterNotFoundException("Cluster not found.")
     return Cluster.from_doc(doc)
+
+
+def describe_members(
+    op: Op,
+    cluster_ref: str | None,
+    refs: Sequence[str],
+    limits: RefLimits,
+    find: Callable[[Tx, Cluster, str], tuple[str, Found | None]],
+    view: Callable[[Tx, Found], View],
+) -> tuple[list[View], list[Failure]]:
+    """A Describe* of the ACTIVE cluster's own resources (its tasks, instances, services):
+    `find` gives the ARN a reference stands for in the cluster and the resource, None when it
+    is none of the cluster's (a MISSING failure); `view`, what the call answers with."""
+    limits.check(refs)
+    with op.store.read() as tx:
+        cluster = get_active(op, tx, cluster_ref)
+        return found_or_missing(refs, partial(find, tx, cluster), partial(view, tx))
 
 
 def _check_settings(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
@@ -101,7 +122,7 @@ def create_cluster(
     settings_: Sequence[Mapping[str, Any]] | None = None,
     configuration: Mapping[str, Any] | None = None,
     capacity_providers: Sequence[str] | None = None,
-    default_strategy: Sequence[Mapping[str, Any]] | None = None,
+    default_strategy: Sequence[CapacityItem] = (),
     service_connect_defaults: Mapping[str, str] | None = None,
 ) -> ClusterView:
     name = DEFAULT if name is None else name
@@ -121,7 +142,7 @@ def create_cluster(
             cluster = Cluster.from_doc(existing)
             return ClusterView(cluster, count(tx, cluster), get_tags(tx, arn))
         providers = capacity.check_cluster_providers(op, tx, capacity_providers or ())
-        strategy = capacity.check_strategy(default_strategy or (), providers)
+        strategy = strategy_document(capacity.check_strategy(default_strategy, providers))
         if not checked_settings:
             insights = settings.effective_value(op, tx, "containerInsights") or "disabled"
             checked_settings = [{"name": "containerInsights", "value": insights}]
@@ -153,8 +174,8 @@ def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCount
     """The counts DescribeClusters reports, read from the store."""
     where = {"cluster": cluster.arn}
     states = tx.tally("tasks", ("status",), where=where)
-    running = states.get(("RUNNING",), 0)
-    pending = states.get(("PENDING",), 0)
+    running = states.get((TaskStatus.RUNNING,), 0)
+    pending = states.get((TaskStatus.PENDING,), 0)
     services = tx.count("services", where={**where, "status": "ACTIVE"})
     # The Fargate capacity `portside up` registers is no container instance to ECS's callers.
     instances = sum(
@@ -162,7 +183,7 @@ def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCount
         for (status, fargate), n in tx.tally(
             "container_instances", ("status", "fargate"), where=where
         ).items()
-        if status != "INACTIVE" and not fargate
+        if status != InstanceStatus.INACTIVE and not fargate
     )
     stats: list[tuple[str, int]] = []
     if statistics:
@@ -170,9 +191,9 @@ def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCount
         for _, task in tx.scan("tasks", where=where):
             kind = next((s for lt, s in _TASK_STATS if lt == task.get("launchType")), "EC2")
             state = task.get("lastStatus")
-            if state == "RUNNING":
+            if state == TaskStatus.RUNNING:
                 per[f"running{kind}TasksCount"] = per.get(f"running{kind}TasksCount", 0) + 1
-            elif state == "PENDING":
+            elif state == TaskStatus.PENDING:
                 per[f"pending{kind}TasksCount"] = per.get(f"pending{kind}TasksCount", 0) + 1
         for _, svc in tx.scan("services", where=where):
             kind = next((s for lt, s in _TASK_STATS if lt == svc.get("launchType")), "EC2")
@@ -193,26 +214,22 @@ def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCount
 
 def describe_clusters(
     op: Op, refs: Sequence[str] | None, *, statistics: bool = False, tags: bool = True
-) -> tuple[list[ClusterView], list[dict[str, str]]]:
-    refs = list(refs) if refs else [DEFAULT]
-    found: list[ClusterView] = []
-    failures: list[dict[str, str]] = []
+) -> tuple[list[ClusterView], list[Failure]]:
     with op.store.read() as tx:
-        for ref in refs:
+
+        def stored(ref: str) -> tuple[str, Cluster | None]:
             arn = cluster_arn(op, ref)
             doc = _lookup(op, tx, arn)
-            if doc is None:
-                failures.append({"arn": arn, "reason": "MISSING"})
-                continue
-            cluster = Cluster.from_doc(doc)
-            found.append(
-                ClusterView(
-                    cluster,
-                    count(tx, cluster, statistics=statistics),
-                    get_tags(tx, arn) if tags else [],
-                )
+            return arn, (Cluster.from_doc(doc) if doc is not None else None)
+
+        def view(cluster: Cluster) -> ClusterView:
+            return ClusterView(
+                cluster,
+                count(tx, cluster, statistics=statistics),
+                get_tags(tx, cluster.arn) if tags else [],
             )
-    return found, failures
+
+        return found_or_missing(refs or [DEFAULT], stored, view)
 
 
 def list_clusters(
@@ -265,7 +282,7 @@ def update_cluster(
 
 
 def put_capacity_providers(
-    op: Op, ref: str, providers: Sequence[str], strategy: Sequence[Mapping[str, Any]]
+    op: Op, ref: str, providers: Sequence[str], strategy: Sequence[CapacityItem]
 ) -> ClusterView:
     def change(tx: Tx, cluster: Cluster) -> None:
         checked = capacity.check_cluster_providers(op, tx, providers)
@@ -277,7 +294,7 @@ def put_capacity_providers(
                     "The specified capacity provider is in use and cannot be removed."
                 )
         cluster.capacity_providers = checked
-        cluster.default_strategy = capacity.check_strategy(strategy, checked)
+        cluster.default_strategy = strategy_document(capacity.check_strategy(strategy, checked))
 
     return _update(op, ref, change)
 
@@ -296,7 +313,7 @@ def delete_cluster(op: Op, ref: str) -> ClusterView:
                 "The Cluster cannot be deleted while Services are active."
             )
         live_tasks = tx.count("tasks", where=where) - tx.count(
-            "tasks", where={**where, "status": "STOPPED"}
+            "tasks", where={**where, "status": TaskStatus.STOPPED}
         )
         if live_tasks:
             raise ClusterContainsTasksException(

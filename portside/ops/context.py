@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from portside.store.base import Store
 
 if TYPE_CHECKING:
+    from portside.controllers.loop import Loops
     from portside.exec.registry import ExecRegistry
     from portside.logs.store import LogStore
 
@@ -40,6 +41,9 @@ class World:
     rng: random.Random = field(default_factory=random.Random)
     exec: ExecRegistry | None = None  # live ECS Exec sessions (portside/exec)
     logs: LogStore | None = None  # CloudWatch Logs groups, streams, events (portside/logs)
+    loops: Loops | None = None  # the server's background loops and their status
+    # EventBridge API destinations may call link-local addresses (events/egress.py).
+    allow_link_local_destinations: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,17 +22,17 @@ command's output.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from portside.errors import InvalidParameterException, TargetNotConnectedException
 from portside.model.cluster import Cluster
+from portside.model.requests import ExecuteCommand
+from portside.model.states import ContainerStatus, InstanceStatus
 from portside.model.task import Container, Task
 from portside.ops import instances as inst_ops
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
-from portside.ops.tasks import load, task_arn
+from portside.ops.tasks import find
 
 AGENT_NAME = "ExecuteCommandAgent"
 DEFAULT_GROUP_PREFIX = "/aws/ecs/execute-command/"
@@ -104,7 +104,7 @@ def check_target(task: Task, container: Container, agent_connected: bool) -> Non
     agent = agents.get(AGENT_NAME)
     if not task.enable_execute_command or agent is None:
         raise InvalidParameterException(NOT_ENABLED)
-    if container.last_status != "RUNNING":
+    if container.last_status != ContainerStatus.RUNNING:
         raise TargetNotConnectedException(
             f"The execute command failed because container {container.name} is "
             f"{container.last_status}, not RUNNING."
@@ -131,21 +131,22 @@ def log_destination(cluster: Cluster) -> LogDestination:
     )
 
 
-def resolve(op: Op, params: Mapping[str, Any]) -> ExecTarget:
+def resolve(op: Op, request: ExecuteCommand) -> ExecTarget:
     """Apply ExecuteCommand's rules; the session itself is made by the caller."""
-    if params.get("interactive") is not True:
+    if not request.interactive:
         raise InvalidParameterException(NOT_INTERACTIVE)
-    command = str(params.get("command") or "")
+    command = request.command
     argv = parse_command(command)
     with op.store.read() as tx:
-        cluster = get_active(op, tx, params.get("cluster"))
-        ref = str(params.get("task") or "")
-        task = load(tx, task_arn(op, cluster.arn, ref)) if ref else None
-        if task is None or task.cluster_arn != cluster.arn:
+        cluster = get_active(op, tx, request.cluster)
+        task = find(op, tx, cluster, request.task)[1] if request.task else None
+        if task is None:
             raise InvalidParameterException("The referenced task was not found.")
-        container = choose_container(task, params.get("container"))
+        container = choose_container(task, request.container)
         inst = inst_ops.load(tx, task.instance_arn)
-        connected = inst is not None and inst.agent_connected and inst.status != "INACTIVE"
+        connected = (
+            inst is not None and inst.agent_connected and inst.status != InstanceStatus.INACTIVE
+        )
     check_target(task, container, connected)
     return ExecTarget(
         cluster_arn=cluster.arn,

@@ -4,25 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
 
 from portside.errors import ClientException, InvalidParameterException
 from portside.model import arn as arns
+from portside.model.cluster import Cluster
 from portside.model.container_instance import ACTIVE, DRAINING, INACTIVE, ContainerInstance
-from portside.model.doc import from_doc, to_doc
-from portside.ops.clusters import get_active
+from portside.model.doc import from_doc
+from portside.model.states import INSTANCE_STATUS, TaskStatus
+from portside.ops import records
+from portside.ops.clusters import describe_members, get_active
 from portside.ops.context import Op
+from portside.ops.describing import Failure, RefLimits, found_or_missing
 from portside.ops.paging import check_max_results, decode_token, encode_token
 from portside.ops.tags import Tag, get_tags, merge_tags, set_tags
 from portside.store.base import Tx
 
 TABLE = "container_instances"
-STATUSES = ("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED")
 # The attribute an ECS Anywhere agent registers its instance with (amazon-ecs-agent,
 # agent/app/agent_capability.go: externalSpecificCapabilities).
 EXTERNAL_ATTRIBUTE = "ecs.capability.external"
+DESCRIBE_LIMITS = RefLimits(
+    100,
+    "containerInstances must not be empty.",
+    "You can describe at most 100 container instances.",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +42,26 @@ class InstanceView:
 
 
 def load(tx: Tx, arn: str) -> ContainerInstance | None:
-    doc = tx.get(TABLE, arn)
-    return from_doc(ContainerInstance, doc) if doc else None
+    return records.load(tx, TABLE, ContainerInstance, arn)
 
 
-def save(tx: Tx, inst: ContainerInstance) -> None:
-    tx.put(TABLE, inst.arn, to_doc(inst))
+def save(tx: Tx, inst: ContainerInstance, *, bump: bool = True) -> None:
+    """Store `inst`; the store gives it its next version unless `bump` is False (a change
+    that is no new version of the instance: its reservations)."""
+    records.save(tx, TABLE, inst, bump=bump)
+
+
+def set_agent_connected(tx: Tx, arn: str, connected: bool, now: float) -> bool:
+    """The one writer of an instance's agentConnected: the gateway sets it when the agent
+    syncs again, liveness clears it when the agent has gone silent (a deregistration clears
+    it for good). An INACTIVE instance is left as it is. True when it changed."""
+    inst = load(tx, arn)
+    if inst is None or inst.agent_connected == connected or inst.status == INACTIVE:
+        return False
+    inst.agent_connected = connected
+    inst.disconnected_at = None if connected else now
+    save(tx, inst)
+    return True
 
 
 def is_external(inst: ContainerInstance) -> bool:
@@ -48,10 +71,17 @@ def is_external(inst: ContainerInstance) -> bool:
 
 def instance_arn(op: Op, cluster_arn: str, ref: str) -> str:
     """The ARN an instance reference (ID or ARN) names within a cluster."""
-    if arns.is_arn(ref):
-        return ref
-    cluster_name = cluster_arn.rsplit("/", 1)[1]
-    return arns.ecs(op.region, op.account, f"container-instance/{cluster_name}/{ref}")
+    return arns.in_cluster(op.region, op.account, "container-instance", cluster_arn, ref)
+
+
+def find(op: Op, tx: Tx, cluster: Cluster, ref: str) -> tuple[str, ContainerInstance | None]:
+    """The ARN an instance reference names in `cluster`, and the instance: None unless it is
+    one of the cluster's (the FARGATE capacity is no cluster's)."""
+    arn = instance_arn(op, cluster.arn, ref)
+    inst = load(tx, arn)
+    if inst is None or inst.fargate or inst.cluster_arn != cluster.arn:
+        return arn, None
+    return arn, inst
 
 
 def _resource(resources: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
@@ -120,8 +150,6 @@ def register(
                 ec2_instance_id=str(identity.get("instanceId") or "i-" + op.world.new_id()[:17]),
                 registered_at=now,
             )
-        else:
-            inst.version += 1
         inst.status = ACTIVE
         inst.status_reason = None
         inst.agent_connected = True
@@ -162,30 +190,17 @@ def counts(tx: Tx, inst: ContainerInstance) -> tuple[int, int]:
     # `status`) let SQLite pick that index instead, reading every RUNNING task of every
     # instance: 28 ms a registration with 20,000 tasks stored.
     tally = tx.tally("tasks", ("desired", "status"), where={"instance": inst.arn})
-    running = sum(n for (desired, _), n in tally.items() if desired == "RUNNING")
-    pending = sum(n for (_, status), n in tally.items() if status == "PENDING")
+    running = sum(n for (desired, _), n in tally.items() if desired == TaskStatus.RUNNING)
+    pending = sum(n for (_, status), n in tally.items() if status == TaskStatus.PENDING)
     return running, pending
 
 
 def describe(
     op: Op, cluster: str | None, refs: Sequence[str]
-) -> tuple[list[InstanceView], list[dict[str, str]]]:
-    if not refs:
-        raise InvalidParameterException("containerInstances must not be empty.")
-    if len(refs) > 100:
-        raise InvalidParameterException("You can describe at most 100 container instances.")
-    found: list[InstanceView] = []
-    failures: list[dict[str, str]] = []
-    with op.store.read() as tx:
-        cluster_obj = get_active(op, tx, cluster)
-        for ref in refs:
-            arn = instance_arn(op, cluster_obj.arn, ref)
-            inst = load(tx, arn)
-            if inst is None or inst.fargate or inst.cluster_arn != cluster_obj.arn:
-                failures.append({"arn": arn, "reason": "MISSING"})
-                continue
-            found.append(_view(op, tx, inst))
-    return found, failures
+) -> tuple[list[InstanceView], list[Failure]]:
+    return describe_members(
+        op, cluster, refs, DESCRIBE_LIMITS, partial(find, op), partial(_view, op)
+    )
 
 
 def list_arns(
@@ -256,7 +271,7 @@ def _query_view(tx: Tx, inst: ContainerInstance) -> Any:
         task_groups=frozenset(
             d.get("group") or ""
             for _, d in tx.scan("tasks", where={"instance": inst.arn})
-            if d.get("lastStatus") != "STOPPED"
+            if d.get("lastStatus") != TaskStatus.STOPPED
         ),
         agent_connected=inst.agent_connected,
         agent_version=inst.version_info.get("agentVersion"),
@@ -265,10 +280,8 @@ def _query_view(tx: Tx, inst: ContainerInstance) -> Any:
 
 def deregister(op: Op, cluster: str | None, ref: str, *, force: bool = False) -> InstanceView:
     with op.store.transaction() as tx:
-        cluster_obj = get_active(op, tx, cluster)
-        arn = instance_arn(op, cluster_obj.arn, ref)
-        inst = load(tx, arn)
-        if inst is None or inst.fargate or inst.cluster_arn != cluster_obj.arn:
+        _, inst = find(op, tx, get_active(op, tx, cluster), ref)
+        if inst is None:
             raise InvalidParameterException("The referenced container instance was not found.")
         running, pending = counts(tx, inst)
         if (running or pending) and not force:
@@ -276,7 +289,6 @@ def deregister(op: Op, cluster: str | None, ref: str, *, force: bool = False) ->
             raise InvalidParameterException("Found running tasks on the instance.")
         inst.status = INACTIVE
         inst.agent_connected = False
-        inst.version += 1
         save(tx, inst)
         view = _view(op, tx, inst)
         for key, _ in list(tx.scan("attributes", prefix=f"{inst.cluster_arn}|{inst.arn}|")):
@@ -286,30 +298,23 @@ def deregister(op: Op, cluster: str | None, ref: str, *, force: bool = False) ->
 
 def update_state(
     op: Op, cluster: str | None, refs: Sequence[str], status: str
-) -> tuple[list[InstanceView], list[dict[str, str]]]:
+) -> tuple[list[InstanceView], list[Failure]]:
     if status not in (ACTIVE, DRAINING):
         raise InvalidParameterException("status must be ACTIVE or DRAINING.")
-    found: list[InstanceView] = []
-    failures: list[dict[str, str]] = []
     with op.store.transaction() as tx:
         cluster_obj = get_active(op, tx, cluster)
-        for ref in refs:
-            arn = instance_arn(op, cluster_obj.arn, ref)
-            inst = load(tx, arn)
-            if (
-                inst is None
-                or inst.fargate
-                or inst.status == INACTIVE
-                or inst.cluster_arn != cluster_obj.arn
-            ):
-                failures.append({"arn": arn, "reason": "MISSING"})
-                continue
+
+        def registered(ref: str) -> tuple[str, ContainerInstance | None]:
+            arn, inst = find(op, tx, cluster_obj, ref)
+            return arn, (inst if inst is not None and inst.status != INACTIVE else None)
+
+        def updated(inst: ContainerInstance) -> InstanceView:
             if inst.status != status:
-                inst.status = status
-                inst.version += 1
+                inst.status = INSTANCE_STATUS[status]
                 save(tx, inst)
-            found.append(_view(op, tx, inst))
-    return found, failures
+            return _view(op, tx, inst)
+
+        return found_or_missing(refs, registered, updated)
 
 
 def drop_tags(tx: Tx, arn: str) -> None:

@@ -217,16 +217,15 @@ def _put(view: _View, arn: str, doc: dict[str, Any], providers: Sequence[Capacit
 
 
 def check_rules(
-    params: Mapping[str, Any], td: TaskDefinition
+    placement_constraints: Sequence[Mapping[str, str]],
+    placement_strategy: Sequence[Mapping[str, str]],
+    td: TaskDefinition,
 ) -> tuple[list[Mapping[str, str]], list[Mapping[str, str]]]:
     """The call's placement constraints plus the definition's, and the call's strategy;
     InvalidParameterException where ECS would refuse them."""
-    rules = [
-        *(params.get("placementConstraints") or ()),
-        *(td.spec.get("placementConstraints") or ()),
-    ]
+    rules = [*placement_constraints, *(td.spec.get("placementConstraints") or ())]
     constraints.parse(rules)
-    strategy = list(params.get("placementStrategy") or ())
+    strategy = list(placement_strategy)
     strategies.parse(strategy)
     return rules, strategy
 

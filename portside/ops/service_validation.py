@@ -13,7 +13,8 @@ from typing import Any
 
 from portside.errors import InvalidParameterException, PlatformUnknownException
 from portside.model import arn as arns
-from portside.model.cluster import BUILTIN_CAPACITY_PROVIDERS, Cluster
+from portside.model.cluster import Cluster
+from portside.model.launch import AwsVpc, CapacityItem, strategy_document, strategy_of
 from portside.model.service import DAEMON, REPLICA, Service
 from portside.model.task_definition import TaskDefinition
 from portside.ops import placement, task_build
@@ -57,8 +58,7 @@ ROLE_NEEDS_LINKED_ROLE = (
     "You cannot specify an IAM role for services that require a service linked role."
 )
 
-# Parameters Portside does not act on; refused rather than silently dropped.
-_UNSUPPORTED = ("volumeConfigurations", "vpcLatticeConfigurations", "gatewayConnectors")
+# deploymentConfiguration members Portside does not act on; refused rather than dropped.
 _UNSUPPORTED_DEPLOYMENT = ("lifecycleHooks", "linearConfiguration", "canaryConfiguration")
 
 
@@ -79,8 +79,8 @@ def check_client_token(token: str | None) -> None:
         )
 
 
-def check_controller(controller: Mapping[str, Any] | None) -> None:
-    kind = (controller or {}).get("type", "ECS")
+def check_controller(controller: str | None) -> None:
+    kind = controller or "ECS"
     if kind != "ECS":
         # wording: ours
         raise InvalidParameterException(
@@ -88,12 +88,12 @@ def check_controller(controller: Mapping[str, Any] | None) -> None:
         )
 
 
-def check_unsupported(params: Mapping[str, Any]) -> None:
-    for key in _UNSUPPORTED:
-        if params.get(key):
-            raise InvalidParameterException(f"Portside does not support {key} yet.")
-    connect = params.get("serviceConnectConfiguration")
-    if connect and connect.get("enabled"):
+def check_unsupported(unsupported: Sequence[str], service_connect: bool) -> None:
+    """Members given that Portside does not act on (the edge names them): refused rather
+    than silently dropped."""
+    if unsupported:
+        raise InvalidParameterException(f"Portside does not support {unsupported[0]} yet.")
+    if service_connect:
         raise InvalidParameterException("Portside does not support Service Connect yet.")
 
 
@@ -175,11 +175,11 @@ def deployment_configuration(
 def launch(
     cluster: Cluster,
     launch_type: str | None,
-    strategy: Sequence[Mapping[str, Any]] | None,
+    strategy: Sequence[CapacityItem],
     scheduling: str,
 ) -> tuple[str | None, list[dict[str, Any]]]:
-    """(launch type, capacity provider strategy) a new service runs with: the one given, or
-    the cluster's default strategy, or EC2 (API reference, CreateService)."""
+    """(launch type, capacity provider strategy as stored) a new service runs with: the one
+    given, or the cluster's default strategy, or EC2 (API reference, CreateService)."""
     if launch_type and strategy:
         raise InvalidParameterException(BOTH_LAUNCH_KINDS)
     if scheduling == DAEMON:
@@ -200,18 +200,14 @@ def launch(
         if cluster.default_strategy:
             return None, [dict(i) for i in cluster.default_strategy]
         return "EC2", []
-    return None, check_strategy(strategy, cluster.capacity_providers)
+    return None, strategy_document(check_strategy(strategy, cluster.capacity_providers))
 
 
 def launch_types(launch_type: str | None, strategy: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The launch types the service's tasks can get."""
+    """The launch types the service's tasks can get (`strategy` as stored)."""
     if launch_type:
         return [launch_type]
-    kinds = {
-        "FARGATE" if i["capacityProvider"] in BUILTIN_CAPACITY_PROVIDERS else "EC2"
-        for i in strategy
-    }
-    return sorted(kinds) or ["EC2"]
+    return sorted({i.launch_type for i in strategy_of(strategy)}) or ["EC2"]
 
 
 def platform_version(given: str | None, kinds: Sequence[str]) -> str | None:
@@ -384,14 +380,14 @@ def role_arn(
 
 
 def new_launch(
-    service: Service, cluster: Cluster, given: Sequence[Mapping[str, Any]]
+    service: Service, cluster: Cluster, given: Sequence[CapacityItem]
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """UpdateService's capacityProviderStrategy: a new strategy, or back to a launch type
     (an empty list: FARGATE for Fargate providers, EC2 otherwise; API reference)."""
     if given:
         if service.scheduling_strategy == DAEMON:
             raise InvalidParameterException(DAEMON_STRATEGY)
-        return None, check_strategy(given, cluster.capacity_providers)
+        return None, strategy_document(check_strategy(given, cluster.capacity_providers))
     if not service.capacity_provider_strategy:
         return service.launch_type, []
     kinds = launch_types(None, service.capacity_provider_strategy)
@@ -400,16 +396,11 @@ def new_launch(
 
 def check_against(td: TaskDefinition, service: Service) -> None:
     """What CreateService checks, and UpdateService again on the result of its changes."""
+    network = AwsVpc.of(service.network_configuration)
     for kind in launch_types(service.launch_type, service.capacity_provider_strategy):
         task_build.check_launch_type(td, kind)
-        task_build.check_network(td, kind, service.network_configuration)
+        task_build.check_network(td, kind, network)
     check_daemon_placement(service.scheduling_strategy, service.placement_strategy)
-    placement.check_rules(
-        {
-            "placementConstraints": service.placement_constraints,
-            "placementStrategy": service.placement_strategy,
-        },
-        td,
-    )
+    placement.check_rules(service.placement_constraints, service.placement_strategy, td)
     check_load_balancers(service.load_balancers, td)
     check_service_registries(service.service_registries, td)

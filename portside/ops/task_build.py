@@ -1,4 +1,5 @@
-"""Turning a task definition plus RunTask's parameters into Task objects (no I/O)."""
+"""Turning a task definition plus a Launch into Task objects, and the checks a launch must
+pass against its definition (no I/O)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 from portside.errors import ClientException, InvalidParameterException
 from portside.model import arn as arns
+from portside.model.launch import AwsVpc, Launch
+from portside.model.states import TaskStatus
 from portside.model.task import Container, Reservation, Task
 from portside.model.task_definition import TaskDefinition
 from portside.scheduler.demand import Demand
@@ -27,11 +30,13 @@ def check_overrides(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None
                 raise InvalidParameterException(f"Container override {key} must not be negative.")
 
 
-def check_execute_command(td: TaskDefinition, params: Mapping[str, Any]) -> None:
+def check_execute_command(
+    td: TaskDefinition, enabled: bool, overrides: Mapping[str, Any] | None
+) -> None:
     """ECS Exec needs a task role, from the definition or the task override."""
-    if not params.get("enableExecuteCommand"):
+    if not enabled:
         return
-    if td.spec.get("taskRoleArn") or (params.get("overrides") or {}).get("taskRoleArn"):
+    if td.spec.get("taskRoleArn") or (overrides or {}).get("taskRoleArn"):
         return
     # ECS's wording (boto/boto3#3173).
     raise InvalidParameterException(
@@ -58,27 +63,24 @@ def check_launch_type(td: TaskDefinition, launch_type: str) -> None:
         )
 
 
-def check_network(
-    td: TaskDefinition, launch_type: str, network_configuration: Mapping[str, Any] | None
-) -> None:
+def check_network(td: TaskDefinition, launch_type: str, awsvpc: AwsVpc | None) -> None:
     mode = td.spec.get("networkMode") or "bridge"
-    awsvpc = (network_configuration or {}).get("awsvpcConfiguration")
     if mode == "awsvpc":
-        if not awsvpc:
+        if awsvpc is None or awsvpc.empty:
             raise InvalidParameterException(
                 "Network Configuration must be provided when networkMode 'awsvpc' is specified."
             )
-        if not awsvpc.get("subnets"):
+        if not awsvpc.subnets:
             raise InvalidParameterException("subnets can not be empty.")
-        if len(awsvpc.get("subnets") or ()) > 16:
+        if len(awsvpc.subnets) > 16:
             raise InvalidParameterException("At most 16 subnets can be given.")
-        if len(awsvpc.get("securityGroups") or ()) > 5:
+        if len(awsvpc.security_groups or ()) > 5:
             raise InvalidParameterException("At most 5 security groups can be given.")
-        if launch_type == "EC2" and awsvpc.get("assignPublicIp") == "ENABLED":
+        if launch_type == "EC2" and awsvpc.assign_public_ip == "ENABLED":
             raise InvalidParameterException(
                 "Assign public IP is not supported for this launch type."
             )
-    elif network_configuration:
+    elif awsvpc is not None:
         raise InvalidParameterException(
             "Network Configuration is not valid for the given networkMode of this task definition."
         )
@@ -96,14 +98,15 @@ def build_task(
     launch_type: str,
     now: float,
     demand: Demand,
-    params: Mapping[str, Any],
+    launch: Launch,
     capacity_provider: str | None,
     availability_zone: str | None,
 ) -> Task:
     cluster_name = cluster_arn.rsplit("/", 1)[1]
     task_arn = arns.ecs(region, account, f"task/{cluster_name}/{task_id}")
-    overrides = dict(params.get("overrides") or {})
+    overrides = dict(launch.overrides or {})
     by_name = {o.get("name"): o for o in overrides.get("containerOverrides") or ()}
+    managed_agents = _managed_agents(launch.enable_execute_command)
     containers = []
     for c in td.spec.get("containerDefinitions") or ():
         o = by_name.get(c["name"], {})
@@ -119,52 +122,51 @@ def build_task(
                 memory_reservation=str(reservation) if reservation is not None else None,
                 essential=bool(c.get("essential", True)),
                 health_status="UNKNOWN" if c.get("healthCheck") else None,
-                managed_agents=_managed_agents(params),
+                managed_agents=[dict(a) for a in managed_agents],
             )
         )
     mode = td.spec.get("networkMode") or "bridge"
     attachments: list[dict[str, Any]] = []
-    network_configuration = params.get("networkConfiguration")
+    awsvpc = launch.network
     if mode == "awsvpc":
-        awsvpc = (network_configuration or {}).get("awsvpcConfiguration") or {}
+        subnets = (awsvpc.subnets if awsvpc is not None else None) or ("",)
         attachments.append(
             {
                 "id": new_id_uuid(new_id),
                 "type": "ElasticNetworkInterface",
                 "status": "PRECREATED",
-                "details": [
-                    {"name": "subnetId", "value": (awsvpc.get("subnets") or [""])[0]},
-                ],
+                "details": [{"name": "subnetId", "value": subnets[0]}],
             }
         )
+    fargate = launch_type == "FARGATE"
     return Task(
         arn=task_arn,
         cluster_arn=cluster_arn,
         task_definition_arn=td.arn,
         instance_arn=instance_arn,
         launch_type=launch_type,
-        last_status="PROVISIONING" if mode == "awsvpc" else "PENDING",
-        desired_status="RUNNING",
+        last_status=TaskStatus.PROVISIONING if mode == "awsvpc" else TaskStatus.PENDING,
+        desired_status=TaskStatus.RUNNING,
         created_at=now,
         cpu=str(overrides.get("cpu") or td.spec.get("cpu") or demand.cpu),
         memory=str(overrides.get("memory") or td.spec.get("memory") or demand.memory),
         containers=containers,
         capacity_provider_name=capacity_provider,
         availability_zone=availability_zone,
-        started_by=params.get("startedBy"),
-        group=params.get("group") or f"family:{td.family}",
+        started_by=launch.started_by,
+        group=launch.group or f"family:{td.family}",
         overrides=_wire_overrides(overrides, td),
         attachments=attachments,
-        network_configuration=dict(network_configuration) if network_configuration else None,
-        enable_execute_command=bool(params.get("enableExecuteCommand")),
-        platform_version="1.4.0" if launch_type == "FARGATE" else None,
-        platform_family="Linux" if launch_type == "FARGATE" else None,
-        client_token=params.get("clientToken"),
+        network_configuration=awsvpc.document() if awsvpc is not None else None,
+        enable_execute_command=launch.enable_execute_command,
+        platform_version="1.4.0" if fargate else None,
+        platform_family="Linux" if fargate else None,
+        client_token=launch.client_token,
         reservation=Reservation(
-            cpu=demand.cpu if launch_type != "FARGATE" else 0,
-            memory=demand.memory if launch_type != "FARGATE" else 0,
-            ports_tcp=list(demand.ports_tcp) if launch_type != "FARGATE" else [],
-            ports_udp=list(demand.ports_udp) if launch_type != "FARGATE" else [],
+            cpu=demand.cpu if not fargate else 0,
+            memory=demand.memory if not fargate else 0,
+            ports_tcp=list(demand.ports_tcp) if not fargate else [],
+            ports_udp=list(demand.ports_udp) if not fargate else [],
         ),
     )
 
@@ -174,8 +176,8 @@ def new_id_uuid(new_id: Any) -> str:
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"
 
 
-def _managed_agents(params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    if not params.get("enableExecuteCommand"):
+def _managed_agents(enable_execute_command: bool) -> list[dict[str, Any]]:
+    if not enable_execute_command:
         return []
     return [{"name": "ExecuteCommandAgent", "lastStatus": "PENDING"}]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from portside.errors import ClientException, InvalidParameterException
+from portside.errors import ClientException, InvalidParameterException, RequestError
 from portside.model import arn as arns
+from portside.model.states import TaskStatus
 from portside.model.task_definition import (
     ACTIVE,
     DELETE_IN_PROGRESS,
@@ -79,14 +80,18 @@ def find(op: Op, tx: Tx, ref: str) -> TaskDefinition | None:
     return TaskDefinition.from_doc(doc) if doc else None
 
 
-def resolve_active(op: Op, tx: Tx, ref: str) -> TaskDefinition:
-    """The revision a new task or service may use: it must exist and be ACTIVE."""
-    found = find(op, tx, ref)
-    if found is None:
-        raise ClientException(_NOT_FOUND)
-    if found.status != ACTIVE:
-        raise ClientException(f"TaskDefinition is inactive: {found.arn}")
-    return found
+def require_active(
+    op: Op, tx: Tx, ref: str, *, inactive: type[RequestError] = ClientException
+) -> TaskDefinition:
+    """The revision a new task or service may use: it must exist (ClientException
+    "TaskDefinition not found.") and be ACTIVE ("TaskDefinition is inactive", as `inactive`:
+    the callers cite which type ECS answers their operation with)."""
+    td = find(op, tx, ref)
+    if td is None:
+        raise ClientException("TaskDefinition not found.")
+    if td.status != ACTIVE:
+        raise inactive("TaskDefinition is inactive")
+    return td
 
 
 def register(op: Op, request: Mapping[str, Any]) -> tuple[TaskDefinition, list[Tag]]:
@@ -292,7 +297,7 @@ def reap_deleted(op: Op, grace: float = DELETE_GRACE) -> int:
 def _in_use(tx: Tx) -> set[str]:
     used: set[str] = set()
     for _, task in tx.scan("tasks"):
-        if task.get("lastStatus") != "STOPPED":
+        if task.get("lastStatus") != TaskStatus.STOPPED:
             used.add(task.get("taskDefinitionArn", ""))
     for _, svc in tx.scan("services"):
         if svc.get("status") != "INACTIVE":

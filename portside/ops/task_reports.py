@@ -8,11 +8,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from portside.model.states import ContainerStatus, TaskStatus
+from portside.model.states import CONTAINER_STATUS, TASK_STATUS, TaskStatus
 from portside.model.task import Task
-from portside.ops import instances as inst_ops
 from portside.ops.context import Op
-from portside.ops.tasks import load, save
+from portside.ops.tasks import load, release, save
 from portside.store.base import Tx
 
 log = logging.getLogger("portside.tasks")
@@ -61,27 +60,28 @@ def _apply(op: Op, tx: Tx, report: Mapping[str, Any]) -> str | None:
     task = load(tx, str(report.get("taskArn")))
     if task is None:
         return "unknown task"
-    new_status = report.get("lastStatus", task.last_status)
-    if new_status not in TaskStatus.__members__:
-        return f"unknown status {new_status}"
-    if TaskStatus[new_status] < TaskStatus[task.last_status]:
+    reported = report.get("lastStatus", task.last_status)
+    new_status = TASK_STATUS.get(reported)
+    if new_status is None:
+        return f"unknown status {reported}"
+    if new_status < task.last_status:
         log.error(
             "refused backward report for %s: %s -> %s", task.arn, task.last_status, new_status
         )
         return f"cannot go from {task.last_status} back to {new_status}"
-    was_stopped = task.last_status == "STOPPED"
+    was_stopped = task.last_status == TaskStatus.STOPPED
     changed = False
     now = op.now()
     if new_status != task.last_status:
         task.last_status = new_status
         changed = True
-        if new_status == "RUNNING" and task.started_at is None:
+        if new_status == TaskStatus.RUNNING and task.started_at is None:
             task.started_at = report.get("startedAt") or now
-        if new_status in ("STOPPING", "DEPROVISIONING", "STOPPED") and task.stopping_at is None:
+        if new_status >= TaskStatus.STOPPING and task.stopping_at is None:
             task.stopping_at = now
-        if new_status == "STOPPED":
+        if new_status == TaskStatus.STOPPED:
             task.stopped_at = report.get("stoppedAt") or now
-            task.desired_status = "STOPPED"
+            task.desired_status = TaskStatus.STOPPED
     for key, attr in _TIMES.items():
         if report.get(key) is not None and getattr(task, attr) is None:
             setattr(task, attr, report[key])
@@ -103,8 +103,8 @@ def _apply(op: Op, tx: Tx, report: Mapping[str, Any]) -> str | None:
         container = by_name.get(crep.get("name", ""))
         if container is None:
             continue
-        status = crep.get("lastStatus", container.last_status)
-        if ContainerStatus[status] < ContainerStatus[container.last_status]:
+        status = CONTAINER_STATUS[crep.get("lastStatus", container.last_status)]
+        if status < container.last_status:
             log.error("refused backward container report for %s/%s", task.arn, container.name)
             continue
         container.last_status = status
@@ -115,18 +115,7 @@ def _apply(op: Op, tx: Tx, report: Mapping[str, Any]) -> str | None:
     if not changed:
         return None
     task.health_status = aggregate_health(task)
-    task.version += 1
     save(tx, task)
-    if task.last_status == "STOPPED" and not was_stopped:
+    if task.last_status == TaskStatus.STOPPED and not was_stopped:
         release(tx, task)
     return None
-
-
-def release(tx: Tx, task: Task) -> None:
-    """Give a stopped task's reservation back to its instance."""
-    inst = inst_ops.load(tx, task.instance_arn)
-    if inst is None or inst.fargate:
-        return
-    res = task.reservation
-    inst.release(task.group or "", res.cpu, res.memory, res.ports_tcp, res.ports_udp)
-    inst_ops.save(tx, inst)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from portside.ops.units import fargate_cpus, is_fargate_size
+from portside.model.units import fargate_cpus, is_fargate_size
 
 Json = dict[str, Any]
 

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from portside.errors import ClientException
+from portside.model.units import MAX_TASK_CPU, MIN_TASK_CPU, parse_cpu, parse_memory
 from portside.ops.tags import validate_tags
 from portside.ops.taskdef_attributes import (
     compatibilities,
@@ -36,7 +37,6 @@ from portside.ops.taskdef_attributes import (
 )
 from portside.ops.taskdef_containers import check_containers
 from portside.ops.taskdef_fargate import fargate_problem, invalid_task_setting
-from portside.ops.units import MAX_TASK_CPU, MIN_TASK_CPU, parse_cpu, parse_memory
 
 Json = dict[str, Any]
 

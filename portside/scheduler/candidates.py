@@ -11,6 +11,7 @@ from itertools import repeat
 from typing import Any
 
 from portside.model.container_instance import ACTIVE, ContainerInstance
+from portside.model.states import InstanceStatus
 from portside.scheduler.demand import Demand
 
 EC2 = "EC2"
@@ -24,7 +25,7 @@ class Candidate:
     arn: str
     ec2_instance_id: str = ""
     registered_at: float = 0.0  # epoch seconds
-    status: str = ACTIVE
+    status: InstanceStatus = ACTIVE
     agent_connected: bool = True
     cpu_free: int = 0  # CPU units left (registered minus reserved by tasks)
     memory_free: int = 0  # MiB left

@@ -4,27 +4,23 @@ the provider with a `base` gets that many first; the rest follow the weights."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+
+from portside.model.launch import CapacityItem
 
 
 def split(
-    strategy: Sequence[Mapping[str, Any]], count: int, already: Mapping[str, int] | None = None
+    strategy: Sequence[CapacityItem], count: int, already: Mapping[str, int] | None = None
 ) -> list[str]:
     """The provider for each of `count` new tasks, in order. `already` counts tasks each
     provider runs for the same group before this call (services split over their lifetime)."""
     have = dict(already or {})
     out: list[str] = []
     for item in strategy:
-        name = item["capacityProvider"]
-        base = int(item.get("base", 0))
-        while len(out) < count and have.get(name, 0) < base:
+        name = item.capacity_provider
+        while len(out) < count and have.get(name, 0) < item.base:
             have[name] = have.get(name, 0) + 1
             out.append(name)
-    weighted = [
-        (i["capacityProvider"], int(i.get("weight", 0)), int(i.get("base", 0)))
-        for i in strategy
-        if int(i.get("weight", 0)) > 0
-    ]
+    weighted = [(i.capacity_provider, i.weight, i.base) for i in strategy if i.weight > 0]
     if not weighted:
         return out
     # Past its base, each provider's share of the weighted tasks follows its weight: give the

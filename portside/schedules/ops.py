@@ -16,8 +16,9 @@ from typing import Any
 
 from portside.errors import ConflictException, ResourceNotFoundException, ValidationException
 from portside.model.doc import from_doc, to_doc
+from portside.ops import records
 from portside.ops.context import Op
-from portside.ops.paging import encode_token
+from portside.ops.paging import decode_token, encode_token
 from portside.schedules import expressions, firing
 from portside.schedules import target as targets
 from portside.schedules.model import (
@@ -42,8 +43,7 @@ def _arn(op: Op, group: str, name: str) -> str:
 
 
 def load(tx: Tx, arn: str) -> Schedule | None:
-    doc = tx.get(TABLE, arn)
-    return from_doc(Schedule, doc) if doc else None
+    return records.load(tx, TABLE, Schedule, arn)
 
 
 def save(tx: Tx, schedule: Schedule) -> None:
@@ -211,12 +211,11 @@ def list_schedules(
 
 
 def _decode(token: str | None) -> str:
-    from portside.ops.paging import decode_token
+    return decode_token(token, _invalid_token)
 
-    try:
-        return decode_token(token)
-    except Exception:
-        raise ValidationException("Invalid NextToken.") from None
+
+def _invalid_token(token: str) -> ValidationException:
+    return ValidationException("Invalid NextToken.")
 
 
 # -- schedule groups -------------------------------------------------------------------------

@@ -1,4 +1,6 @@
-"""A schedule's target as RunTask's parameters.
+"""A schedule's target as RunTask's parameters: a RunTask request in ECS's wire names, which
+the schedule controller turns into a `Launch` with the ECS edge's own parser
+(wire/task_requests.py), as a RunTask call would be.
 
 Two targets run ECS tasks, as on AWS:
 

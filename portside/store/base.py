@@ -98,8 +98,13 @@ class Tx(Protocol):
     ) -> dict[tuple[Any, ...], int]:
         """How many documents match `where`, per distinct value of the indexed columns `by`."""
 
-    def put(self, table: str, key: str, doc: Document) -> None:
-        """Insert or replace a document; its indexed columns are taken from the document."""
+    def put(self, table: str, key: str, doc: Document, *, bump: bool = True) -> None:
+        """Insert or replace a document; its indexed columns are taken from the document.
+
+        A versioned table's document (tasks, container instances, services) put over a stored
+        one gets the stored `version` plus one, written into `doc`; a new one keeps its own.
+        `bump=False` writes `doc` as it is: a document just made (no stored one to read), or
+        a change that is no new version of the resource (an instance's reservations)."""
 
     def delete(self, table: str, key: str) -> bool:
         """Remove a document; True when it existed."""
@@ -152,6 +157,14 @@ class Store(Protocol):
         """`changes`, with each document left as the stored JSON text: a reader that needs
         only some of them (the newest of each key, those of its instances) parses only
         those."""
+
+    def feed_time_at(self, seq: int) -> float | None:
+        """When the newest change at or before `seq` committed; None when the feed holds no
+        such change (none yet, or trimmed past it)."""
+
+    def last_change(self, table: str, key: str, *, before: int, after: int = 0) -> RawChange | None:
+        """The newest change of `key` in `table` with `after` < seq < `before`, if the feed
+        holds one. The feed has no index by key: a reader keeps `before - after` small."""
 
     def last_seq(self) -> int:
         """The seq of the newest committed change (0 when none)."""

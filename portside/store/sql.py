@@ -8,6 +8,7 @@ SQLAlchemy's connection pool and compiler cost ~120 Âµs a read; this costs ~15 Â
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -17,9 +18,10 @@ from typing import Any, Protocol
 import orjson
 
 from portside.store.base import Change, Document, RawChange
-from portside.store.tables import BOOL_COLUMNS, INDEXES
+from portside.store.tables import BOOL_COLUMNS, INDEXES, VERSIONED
 
 _MAX_CHAR = "\U0010ffff"
+_UNREAD: Any = object()
 
 
 class DbapiConnection(Protocol):
@@ -44,6 +46,10 @@ class _Statements:
             f"ON CONFLICT (key) DO UPDATE SET {updates}"
         )
         self.delete = f"DELETE FROM {table} WHERE key = {ph}"
+        # A versioned table's (tables.py): the stored version, read by key before a put of a
+        # document this transaction has not read.
+        self.version = f"SELECT version FROM {table} WHERE key = {ph}"
+        self.versioned = table in VERSIONED
         self.table = table
         self.fields = tuple(INDEXES[table][c] for c in cols)
         self.flags = tuple(i for i, c in enumerate(cols) if c in BOOL_COLUMNS)
@@ -67,6 +73,9 @@ class SqlTx:
         self.wrote = False
         self.seq: int | None = None  # the seq of this transaction's last change, when known
         self.committed: list[Callable[[], None]] = []
+        # Versioned documents' stored versions as this transaction knows them (None: none
+        # stored): what it read, wrote or deleted. A put of one of them needs no SELECT.
+        self._versions: dict[tuple[str, str], int | None] = {}
 
     def _sql(self, table: str) -> _Statements:
         try:
@@ -75,9 +84,13 @@ class SqlTx:
             raise KeyError(f"unknown table {table!r}") from None
 
     def get(self, table: str, key: str) -> Document | None:
-        self._cur.execute(self._sql(table).get, (key,))
+        sql = self._sql(table)
+        self._cur.execute(sql.get, (key,))
         row = self._cur.fetchone()
-        return orjson.loads(row[0]) if row else None
+        doc = orjson.loads(row[0]) if row else None
+        if sql.versioned and self._writable:
+            self._versions[(table, key)] = doc.get("version") if doc is not None else None
+        return doc
 
     def _where(
         self, table: str, prefix: str, after: str, where: Mapping[str, Any] | None
@@ -195,16 +208,33 @@ class SqlTx:
             raise RuntimeError("write in a read-only transaction")
         self.wrote = True
 
-    def put(self, table: str, key: str, doc: Document) -> None:
+    def put(self, table: str, key: str, doc: Document, *, bump: bool = True) -> None:
         self._check_writable()
         sql = self._sql(table)
+        if sql.versioned:
+            if bump:
+                stored = self._stored_version(sql, table, key)
+                if stored is not None:
+                    doc["version"] = stored + 1
+            self._versions[(table, key)] = doc.get("version")
         body = orjson.dumps(doc).decode()
         self._cur.execute(sql.put, (key, *sql.values(doc), body))
         self._record(table, key, "put", body)
 
+    def _stored_version(self, sql: _Statements, table: str, key: str) -> int | None:
+        known = self._versions.get((table, key), _UNREAD)
+        if known is not _UNREAD:
+            return int(known or 0) if known is not None else None
+        self._cur.execute(sql.version, (key,))
+        row = self._cur.fetchone()
+        return int(row[0] or 0) if row is not None else None
+
     def delete(self, table: str, key: str) -> bool:
         self._check_writable()
-        self._cur.execute(self._sql(table).delete, (key,))
+        sql = self._sql(table)
+        if sql.versioned:
+            self._versions[(table, key)] = None
+        self._cur.execute(sql.delete, (key,))
         gone = bool(self._cur.rowcount and self._cur.rowcount > 0)
         if gone:
             self._record(table, key, "delete", None)
@@ -275,6 +305,12 @@ class SqlStore:
     def _begin(self, cur: Any, writable: bool) -> None:
         cur.execute("BEGIN")
 
+    def _storage_fault(self, exc: BaseException) -> Exception | None:
+        """What a write that failed with `exc` raises instead, when the storage itself failed
+        (disk full, I/O error): a ServerException saying so, logged once here. None: `exc` is
+        not a storage failure and goes on as it is."""
+        return None
+
     # -- connections -------------------------------------------------------------------------
 
     def _conn(self) -> DbapiConnection:
@@ -295,10 +331,22 @@ class SqlStore:
             tx = SqlTx(self, cur, writable=True)
             try:
                 yield tx
-            except BaseException:
+            except BaseException as exc:
                 conn.rollback()
-                raise
-            conn.commit()
+                fault = self._storage_fault(exc)
+                if fault is None:
+                    raise
+                raise fault from exc
+            try:
+                conn.commit()
+            except Exception as exc:
+                # A failed COMMIT (disk full, I/O error) may leave the transaction open.
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+                fault = self._storage_fault(exc)
+                if fault is None:
+                    raise
+                raise fault from exc
             for callback in tx.committed:
                 callback()
         if tx.wrote:
@@ -379,6 +427,26 @@ class SqlStore:
             tx._cur.execute(f"{sql} ORDER BY seq LIMIT {int(limit)}", params)
             rows = tx._cur.fetchall()
         return [RawChange(*row) for row in rows]
+
+    def feed_time_at(self, seq: int) -> float | None:
+        ph = self.placeholder
+        with self.read() as tx:
+            tx._cur.execute(
+                f"SELECT at FROM changes WHERE seq <= {ph} ORDER BY seq DESC LIMIT 1", (seq,)
+            )
+            row = tx._cur.fetchone()
+        return float(row[0]) if row is not None else None
+
+    def last_change(self, table: str, key: str, *, before: int, after: int = 0) -> RawChange | None:
+        ph = self.placeholder
+        with self.read() as tx:
+            tx._cur.execute(
+                f"SELECT seq, at, tbl, key, op, doc FROM changes WHERE seq < {ph} AND seq > {ph} "
+                f"AND tbl = {ph} AND key = {ph} ORDER BY seq DESC LIMIT 1",
+                (before, after, table, key),
+            )
+            row = tx._cur.fetchone()
+        return RawChange(*row) if row is not None else None
 
     def oldest_seq(self) -> int:
         """The seq of the oldest change still kept (0 when none)."""

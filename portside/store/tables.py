@@ -28,7 +28,12 @@ INDEXES: dict[str, dict[str, str]] = {
     "tags": {},
     "account_settings": {"principal": "principalArn", "name": "name"},
     "attributes": {"cluster": "cluster", "target_id": "targetId", "name": "name"},
-    "container_instances": {"cluster": "clusterArn", "status": "status", "fargate": "fargate"},
+    "container_instances": {
+        "cluster": "clusterArn",
+        "status": "status",
+        "fargate": "fargate",
+        "version": "version",
+    },
     "tasks": {
         "cluster": "clusterArn",
         "status": "lastStatus",
@@ -38,8 +43,9 @@ INDEXES: dict[str, dict[str, str]] = {
         "grp": "group",
         "token": "clientToken",
         "stopped_at": "stoppedAt",
+        "version": "version",
     },
-    "services": {"cluster": "clusterArn", "status": "status"},
+    "services": {"cluster": "clusterArn", "status": "status", "version": "version"},
     "capacity_providers": {"name": "name", "status": "status"},
     # EventBridge Scheduler (portside/schedules): keys are schedule and group ARNs.
     "schedules": {"grp": "groupName", "state": "state"},
@@ -53,12 +59,16 @@ INDEXES: dict[str, dict[str, str]] = {
     "event_cursors": {},
 }
 
-_INT_COLUMNS = {"revision"}
+_INT_COLUMNS = {"revision", "version"}
 _FLOAT_COLUMNS = {"stopped_at"}
-# Read only through a composite index below: no index of their own (each costs every write).
-_NO_OWN_INDEX = {"stopped_at"}
+# Read only through a composite index below, or by key: no index of their own (each costs
+# every write).
+_NO_OWN_INDEX = {"stopped_at", "version"}
 # Flags, stored as 0/1 (a document's true/false; absent is NULL).
 BOOL_COLUMNS = {"fargate"}
+# Tables with a `version` column keep their documents' versions: a put over a stored document
+# makes it the stored one plus one (store/sql.py), so no caller counts versions by hand.
+VERSIONED = frozenset(name for name, cols in INDEXES.items() if "version" in cols)
 
 
 def _table(name: str) -> Table:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from harness import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess
 
-from portside.agent.factory import make_agent
-from portside.agent.session import Agent, AgentConfig
+from portside.agent.session import Agent
 from portside.agent.simulated import SimulatedDriver
+from portside.testing.agent import start_simulated_agent
 
 
 @pytest.fixture
@@ -20,23 +20,17 @@ def fleet(server: ServerProcess, tmp_path: Path, name: str) -> Iterator[tuple[Ag
     ecs = server.client()
     ecs.create_cluster(clusterName=name)
     driver = SimulatedDriver(missing_images=frozenset({"nowhere/missing:1"}))
-    agent = make_agent(
-        endpoint=server.endpoint,
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
-        state_dir=tmp_path / "agent",
+    agent = start_simulated_agent(
+        server.endpoint,
+        ACCESS_KEY,
+        SECRET_KEY,
+        tmp_path / "agent",
+        name,
+        region=REGION,
+        fargate=True,
         driver=driver,
-        config=AgentConfig(
-            cluster=name,
-            region=REGION,
-            zone="us-east-1a",
-            fargate=True,
-            poll_wait=5,
-            metadata_port=0,
-        ),
+        poll_wait=5,
     )
-    agent.start()
-    assert agent.ready.wait(10)
     yield agent, ecs, name
     agent.stop()
 
@@ -137,11 +131,20 @@ def test_essential_exit_stops_the_task_non_essential_does_not(fleet: Any) -> Non
     task = wait_for(ecs, cluster, arn, "RUNNING")
     ids = {c["name"]: c["runtimeId"] for c in task["containers"]}
     agent.driver.exit(ids["side"], 3)
-    time.sleep(1.5)
-    task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
-    assert task["lastStatus"] == "RUNNING"
-    side = next(c for c in task["containers"] if c["name"] == "side")
-    assert side["lastStatus"] == "STOPPED" and side["exitCode"] == 3
+
+    def side(task: dict[str, Any]) -> dict[str, Any]:
+        return next(c for c in task["containers"] if c["name"] == "side")
+
+    # Once the agent has reported the exit, it has decided what the exit means for the task
+    # (in the same step): the task runs on. And had it stopped the task, main's exit code
+    # below would be the stop's, not 7.
+    deadline = time.monotonic() + 30
+    while side(task)["lastStatus"] != "STOPPED":
+        assert time.monotonic() < deadline, task
+        time.sleep(0.05)
+        task = ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
+    assert task["lastStatus"] == "RUNNING" and task["desiredStatus"] == "RUNNING"
+    assert side(task)["exitCode"] == 3
     agent.driver.exit(ids["main"], 7)
     task = wait_for(ecs, cluster, arn, "STOPPED")
     assert task["stopCode"] == "EssentialContainerExited"

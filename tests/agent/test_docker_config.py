@@ -8,22 +8,22 @@ from typing import Any
 
 import pytest
 
-from portside.agent import cgroups
-from portside.agent.docker_config import (
+from portside.agent.docker import cgroups
+from portside.agent.docker.config import (
     MIB,
     create_kwargs,
     env_file_path,
     parse_env_file,
     task_network_sysctls,
 )
-from portside.agent.docker_state import (
+from portside.agent.docker.state import (
     container_state,
     driver_event,
     image_digest,
     network_bindings,
     parse_time,
 )
-from portside.agent.docker_volumes import plan_volumes
+from portside.agent.docker.volumes import plan_volumes
 from portside.agent.driver import ContainerSpec, DriverError, TaskResources, TaskSpec
 
 TASK_ID = "0123456789abcdef0123456789abcdef"

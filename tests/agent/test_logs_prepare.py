@@ -15,6 +15,7 @@ from portside.agent.driver import DriverError
 from portside.agent.log_lines import Event
 from portside.agent.logs import LogShipper
 from portside.agent.runner import ContainerRun, TaskRun
+from portside.testing.agent import agent_task
 
 TASK = "arn:aws:ecs:us-east-1:000000000000:task/c/0123456789abcdef"
 MISSING = "The specified log group does not exist."
@@ -39,7 +40,7 @@ def run_of(options: dict[str, str] | None, launch: str = "EC2") -> tuple[TaskRun
     if options is not None:
         definition["logConfiguration"] = {"logDriver": "awslogs", "options": options}
     c = ContainerRun("web", definition, "token", runtime_id="c" * 64, state="created")
-    run = TaskRun(TASK, {"launchType": launch}, {}, {"web": c})
+    run = TaskRun(TASK, agent_task(TASK, launch_type=launch), {"web": c})
     return run, c
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from portside.agent.metadata import DEFAULT_PORT, MetadataServer
-from portside.agent.metadata_shapes import (
+from portside.agent.metadata.server import DEFAULT_PORT, MetadataServer
+from portside.agent.metadata.shapes import (
     ContainerMeta,
     HealthMeta,
     NetworkMeta,
@@ -23,6 +23,7 @@ from portside.agent.metadata_shapes import (
     rfc3339_nano,
     task_document,
 )
+from portside.testing.net import connects, other_host_address
 
 # Keys of the developer guide's v4 examples ("Amazon ECS task metadata v4 examples": an EC2
 # task, awsvpc, run by a service), in the order the agent prints them.
@@ -538,5 +539,30 @@ def test_start_and_stop_leave_the_process_signals_alone() -> None:
         await srv.stop()
         await srv.stop()  # idempotent
         assert handlers() == before
+
+    asyncio.run(run())
+
+
+def test_it_serves_where_tasks_reach_it_and_nowhere_else() -> None:
+    """Issue 12: loopback to start with, then each address it is told of (a task network's
+    gateway); never another interface of the host."""
+    other = other_host_address()
+    if other is None:
+        pytest.skip("this host has no address besides loopback")
+
+    async def run() -> None:
+        srv = MetadataServer(FakeSource(), port=0)
+        await srv.start()
+        try:
+            assert await asyncio.to_thread(connects, "127.0.0.1", srv.port)
+            assert not await asyncio.to_thread(connects, other, srv.port)
+            await srv.listen(other)  # as the agent does for a task network's gateway
+            assert srv.addresses == {"127.0.0.1", other}
+            async with httpx.AsyncClient() as client:
+                response = await client.get(srv.uri_for(other, "x"))
+            assert response.status_code == 404  # served there now, by the same endpoint
+        finally:
+            await srv.stop()
+        assert not await asyncio.to_thread(connects, other, srv.port)
 
     asyncio.run(run())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from portside.agent.driver import TaskResources
@@ -12,14 +13,17 @@ from portside.agent.runner import (
     next_action,
     task_status,
 )
+from portside.testing.agent import agent_task
 
 
 def run_of(*containers: dict[str, Any], mode: str = "bridge", desired: str = "RUNNING") -> TaskRun:
     defs = [{"essential": True, **c} for c in containers]
     return TaskRun(
         arn="arn:aws:ecs:us-east-1:0:task/c/t1",
-        doc={"desiredStatus": desired},
-        definition={"networkMode": mode, "containerDefinitions": defs},
+        task=agent_task(
+            desired_status=desired,
+            definition={"networkMode": mode, "containerDefinitions": defs},
+        ),
         containers={d["name"]: ContainerRun(d["name"], d, "tok") for d in defs},
         status="PROVISIONING" if mode == "awsvpc" else "PENDING",
     )
@@ -122,7 +126,7 @@ def test_stop_sends_every_container_its_timeout_then_tears_down_then_finishes() 
     for c in run.containers.values():
         started(c)
     run.status = "RUNNING"
-    run.doc["desiredStatus"] = "STOPPED"
+    run.task = replace(run.task, desired_status="STOPPED")
     first = next_action(run)
     assert first is not None and (first.kind, first.container, first.timeout) == ("stop", "a", 5)
     run.containers["a"].stop_sent = True

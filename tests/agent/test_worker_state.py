@@ -5,15 +5,16 @@ something a restarted agent needs changed."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from portside.agent.driver import ContainerState
 from portside.agent.runner import TaskRun
 from portside.agent.simulated import SimulatedDriver
 from portside.agent.state import AgentState
 from portside.agent.worker import Worker
+from portside.testing import FakeClock
+from portside.testing.agent import InlineExecutor, agent_task, pools
 
 CLUSTER = "arn:aws:ecs:us-east-1:000000000000:cluster/web"
 INSTANCE = "arn:aws:ecs:us-east-1:000000000000:container-instance/web/1"
@@ -21,16 +22,6 @@ DEFINITION = {
     "family": "web",
     "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 64}],
 }
-
-
-class Inline:
-    """An executor that runs what it is given at once, so a test steps the worker itself."""
-
-    def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        fn(*args)
-
-    def shutdown(self, **_: Any) -> None:
-        pass
 
 
 class Counting(SimulatedDriver):
@@ -48,12 +39,7 @@ class Counting(SimulatedDriver):
         return super().inspect(runtime_id)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+Clock = FakeClock
 
 
 def make(
@@ -70,7 +56,6 @@ def make(
         original(path, data)
 
     state._write = counted  # type: ignore[method-assign]
-    inline = cast(ThreadPoolExecutor, Inline())
     worker = Worker(
         driver,
         instance_arn=INSTANCE,
@@ -80,23 +65,14 @@ def make(
         persist=state.save_run,
         forget=state.forget,
         clock=clock,
-        pools=(inline, inline),
+        pools=pools(InlineExecutor()),
     )
     return worker, driver, clock, writes
 
 
 def run_task(worker: Worker, n: int) -> str:
     arn = f"arn:aws:ecs:us-east-1:000000000000:task/web/{n:032x}"
-    doc = {
-        "arn": arn,
-        "taskArn": arn,
-        "clusterArn": CLUSTER,
-        "taskDefinitionArn": "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1",
-        "lastStatus": "PENDING",
-        "desiredStatus": "RUNNING",
-        "version": 1,
-    }
-    worker.desired(doc, DEFINITION, lambda: "token")
+    worker.desired(agent_task(arn, cluster_arn=CLUSTER, definition=DEFINITION), lambda: "token")
     return arn
 
 

@@ -4,12 +4,10 @@ left the task STOPPING for good (with the simulated driver, which has no periodi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, cast
-
 from portside.agent.simulated import SimulatedDriver
 from portside.agent.worker import Worker
+from portside.gateway.protocol import AgentTask
+from portside.testing.agent import ManualExecutor, agent_task, pools
 
 CLUSTER = "arn:aws:ecs:us-east-1:000000000000:cluster/web"
 INSTANCE = "arn:aws:ecs:us-east-1:000000000000:container-instance/web/1"
@@ -20,35 +18,18 @@ DEFINITION = {
 }
 
 
-class Manual:
-    """An executor that keeps what it is given until the test runs it: the test decides the
-    interleaving of the worker's steps."""
-
-    def __init__(self) -> None:
-        self.queue: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
-
-    def submit(self, fn: Callable[..., None], *args: Any) -> None:
-        self.queue.append((fn, args))
-
-    def run_all(self) -> None:
-        while self.queue:
-            fn, args = self.queue.pop(0)
-            fn(*args)
-
-    def shutdown(self, **_: Any) -> None:
-        pass
+Manual = ManualExecutor
 
 
-def doc(last: str, desired: str, version: int) -> dict[str, Any]:
-    return {
-        "arn": ARN,
-        "taskArn": ARN,
-        "clusterArn": CLUSTER,
-        "taskDefinitionArn": "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1",
-        "lastStatus": last,
-        "desiredStatus": desired,
-        "version": version,
-    }
+def doc(last: str, desired: str, version: int) -> AgentTask:
+    return agent_task(
+        ARN,
+        cluster_arn=CLUSTER,
+        definition=DEFINITION,
+        last_status=last,
+        desired_status=desired,
+        version=version,
+    )
 
 
 def test_a_stop_that_completes_while_a_step_is_queued_still_stops_the_task() -> None:
@@ -60,18 +41,18 @@ def test_a_stop_that_completes_while_a_step_is_queued_still_stops_the_task() -> 
         cluster=CLUSTER,
         report=lambda run: reported.append(run.status),
         env_for=lambda run, c: {},
-        pools=(cast(ThreadPoolExecutor, steps), cast(ThreadPoolExecutor, stops)),
+        pools=pools(steps, stops),
     )
-    worker.desired(doc("PENDING", "RUNNING", 1), DEFINITION, lambda: "token")
+    worker.desired(doc("PENDING", "RUNNING", 1), lambda: "token")
     steps.run_all()
     assert worker.runs[ARN].status == "RUNNING"
 
-    worker.desired(doc("RUNNING", "STOPPED", 2), DEFINITION, lambda: "token")
+    worker.desired(doc("RUNNING", "STOPPED", 2), lambda: "token")
     steps.run_all()  # sends the stop, in the background
     assert len(stops.queue) == 1
     assert reported[-1] == "STOPPING"
     # The control plane echoes the STOPPING report back: a step is queued for it ...
-    worker.desired(doc("STOPPING", "STOPPED", 3), DEFINITION, lambda: "token")
+    worker.desired(doc("STOPPING", "STOPPED", 3), lambda: "token")
     # ... when the stop completes and asks for a fresh look at the driver.
     stops.run_all()
     steps.run_all()

@@ -23,13 +23,13 @@ from fleet import (
 )
 from harness import REGION, ServerProcess
 
-from portside import __version__
+from portside import __version__, testing
 from portside.agent.simulated import SimulatedDriver
 from portside.controllers.liveness import LivenessLoop
-from portside.ops import clusters, task_definitions, tasks
+from portside.ops import clusters, launch, task_definitions
 from portside.ops import instances as inst_ops
-from portside.ops.context import Caller, Op, World, root_principal
-from portside.store.sqlite import SqliteStore
+from portside.ops.context import Op
+from portside.wire import task_requests as wire
 
 ACCOUNT = "000000000000"
 TARGET = "container-instance"
@@ -405,10 +405,9 @@ class Seen:
 
 @pytest.fixture
 def op(tmp_path: Path) -> Iterator[Op]:
-    store = SqliteStore(tmp_path / "portside.db", synchronous="OFF")
-    now = [1_700_000_000.0]
-    world = World(store=store, clock=lambda: now[0])
-    yield Op(world, Caller(ACCOUNT, REGION, "AKTEST", root_principal(ACCOUNT)))
+    store = testing.sqlite_store(tmp_path)
+    world = testing.make_world(store, clock=testing.FakeClock(1_700_000_000.0))
+    yield testing.make_op(world, REGION, ACCOUNT)
     store.close()
 
 
@@ -442,6 +441,8 @@ def test_an_instance_whose_agent_goes_quiet_is_disconnected_and_gets_no_tasks(op
     task_definitions.register(
         op, {"family": "web", "containerDefinitions": [{"name": "a", "image": "x", "memory": 64}]}
     )
-    placed, failures = tasks.run_task(op, {"cluster": "live", "taskDefinition": "web"})
+    placed, failures = launch.run_task(
+        op, wire.launch({"cluster": "live", "taskDefinition": "web"})
+    )
     assert placed == []
     assert failures == [{"arn": arn, "reason": "AGENT"}]

@@ -29,9 +29,8 @@ import pytest
 from botocore.exceptions import ClientError
 from harness import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess
 
-from portside.agent.factory import make_agent
-from portside.agent.session import Agent, AgentConfig
-from portside.agent.simulated import SimulatedDriver
+from portside.agent.session import Agent
+from portside.testing.agent import start_simulated_agent
 
 ACCOUNT = "000000000000"
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"]
@@ -84,27 +83,22 @@ class Sim:
     ) -> list[str]:
         """Start one agent carrying `instances` instances (zones in turn); their ARNs in
         registration order."""
-        agent = make_agent(
-            endpoint=self.server.endpoint,
-            access_key=ACCESS_KEY,
-            secret_key=SECRET_KEY,
-            state_dir=self.root / f"{self.cluster}-agent{len(self.agents)}",
-            driver=SimulatedDriver(cpu=cpu, memory=memory),
-            config=AgentConfig(
-                cluster=self.cluster,
-                region=self.region,
-                zone=zones[0],
-                zones=list(zones),
-                instance_type=instance_type,
-                attributes=dict(attributes or {}),
-                instances=instances,
-                poll_wait=2,
-                metadata_port=0,
-            ),
+        agent = start_simulated_agent(
+            self.server.endpoint,
+            ACCESS_KEY,
+            SECRET_KEY,
+            self.root / f"{self.cluster}-agent{len(self.agents)}",
+            self.cluster,
+            region=self.region,
+            zone=zones[0],
+            zones=zones,
+            instance_type=instance_type,
+            attributes=attributes,
+            instances=instances,
+            cpu=cpu,
+            memory=memory,
         )
         self.agents.append(agent)
-        agent.start()
-        assert agent.ready.wait(10), "the agent did not complete its first sync"
         arns = [agent.instance_arn, *agent.more_arns]
         described = self.ecs.describe_container_instances(
             cluster=self.cluster, containerInstances=arns

@@ -24,9 +24,9 @@ import pytest
 from botocore.exceptions import ClientError
 from harness import ACCESS_KEY, BIN, REGION, SECRET_KEY, ServerProcess
 
-from portside.agent.factory import make_agent
-from portside.agent.session import Agent, AgentConfig
+from portside.agent.session import Agent
 from portside.agent.simulated import SimulatedDriver
+from portside.testing.agent import start_simulated_agent
 
 ZONES = ["us-east-1a", "us-east-1b", "us-east-1c"]
 HEALTH_CHECK = {"command": ["CMD-SHELL", "true"], "interval": 5, "timeout": 2, "retries": 1}
@@ -63,26 +63,20 @@ class Sim:
         attributes: dict[str, str] | None = None,
     ) -> list[str]:
         """One agent carrying `instances` instances (zones in turn); their ARNs."""
-        agent = make_agent(
-            endpoint=self.server.endpoint,
-            access_key=ACCESS_KEY,
-            secret_key=SECRET_KEY,
-            state_dir=self.root / f"{self.cluster}-agent{len(self.agents)}",
+        agent = start_simulated_agent(
+            self.server.endpoint,
+            ACCESS_KEY,
+            SECRET_KEY,
+            self.root / f"{self.cluster}-agent{len(self.agents)}",
+            self.cluster,
+            region=REGION,
+            zone=zones[0],
+            zones=zones,
+            attributes=attributes,
+            instances=instances,
             driver=driver or SimulatedDriver(cpu=cpu, memory=memory),
-            config=AgentConfig(
-                cluster=self.cluster,
-                region=REGION,
-                zone=zones[0],
-                zones=list(zones),
-                attributes=dict(attributes or {}),
-                instances=instances,
-                poll_wait=2,
-                metadata_port=0,
-            ),
         )
         self.agents.append(agent)
-        agent.start()
-        assert agent.ready.wait(10), "the agent did not complete its first sync"
         arns = [agent.instance_arn, *agent.more_arns]
         for n, arn in enumerate(arns):
             self.zone[arn] = zones[n % len(zones)]

@@ -298,7 +298,7 @@ def test_overrides_are_echoed_and_applied_by_the_agent(fleet: Fleet, name: str) 
     )
     side = fleet.container_run(task, "side").definition
     assert "command" not in side and side["memory"] == 64
-    assert fleet.run_of(task).doc["memory"] == "1024"
+    assert fleet.run_of(task).task.memory == "1024"
     message = fails(
         "InvalidParameterException",
         ecs.run_task,

@@ -14,10 +14,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portside.controllers import circuit_breaker as cb
-from portside.controllers import daemon
-from portside.controllers.daemon import FACTS_WINDOW, compute
-from portside.controllers.facts import DeploymentUpdate, InstanceFact, Plan, TaskFact
+from portside.controllers.services import circuit_breaker as cb
+from portside.controllers.services import daemon
+from portside.controllers.services.daemon import FACTS_WINDOW, compute
+from portside.controllers.services.facts import DeploymentUpdate, InstanceFact, Plan, TaskFact
 from portside.model.service import (
     COMPLETED,
     DAEMON,

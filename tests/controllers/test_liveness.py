@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from portside import testing
 from portside.controllers.liveness import LivenessLoop, compute
 from portside.ops import clusters
 from portside.ops import instances as inst_ops
-from portside.ops.context import Caller, Op, World, root_principal
-from portside.store.sqlite import SqliteStore
 
 
 def test_silent_instances_are_lost_after_the_grace() -> None:
@@ -45,10 +44,9 @@ def test_a_registration_before_the_restart_counts_from_the_restart() -> None:
 
 
 def test_a_long_fleet_registration_loses_no_instance(tmp_path: Path) -> None:
-    now = [1_700_000_000.0]
-    store = SqliteStore(tmp_path / "db", synchronous="OFF")
-    caller = Caller("000000000000", "us-east-1", "AKTEST", root_principal("000000000000"))
-    op = Op(World(store=store, clock=lambda: now[0]), caller)
+    clock = testing.FakeClock(1_700_000_000.0)
+    store = testing.sqlite_store(tmp_path, name="db")
+    op = testing.make_op(testing.make_world(store, clock=clock))
     clusters.create_cluster(op, name="sim")
     gateway = Seen()
     loop = LivenessLoop(op.world, gateway)
@@ -60,11 +58,11 @@ def test_a_long_fleet_registration_loses_no_instance(tmp_path: Path) -> None:
     for _ in range(4):  # one registration every 20 s: 60 s in all, twice the sync grace
         arns.append(inst_ops.register(op, cluster="sim", total_resources=resources).instance.arn)
         assert loop.run_once() == []
-        now[0] += 20
+        clock.advance(20)
     for arn in arns:  # the session opens: the gateway sees them all
-        gateway.last_seen[arn] = now[0]
+        gateway.last_seen[arn] = clock.now
     assert loop.run_once() == []
-    now[0] += 31  # then the agent goes quiet
+    clock.advance(31)  # then the agent goes quiet
     assert sorted(loop.run_once()) == sorted(arns)
     store.close()
 

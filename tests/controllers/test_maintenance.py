@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from portside import testing
 from portside.controllers.maintenance import (
     FEED_HOLD_MAX,
     FEED_TTL,
@@ -10,14 +11,13 @@ from portside.controllers.maintenance import (
     feed_trim_point,
     reap_stopped_tasks,
 )
-from portside.store.sqlite import SqliteStore
 
 
 def test_stopped_tasks_are_forgotten_after_an_hour_and_the_feed_is_trimmed(
     tmp_path: Path,
 ) -> None:
-    clock = [1000.0]
-    store = SqliteStore(tmp_path / "s.db", clock=lambda: clock[0])
+    clock = testing.FakeClock(1000.0)
+    store = testing.sqlite_store(tmp_path, clock=clock, name="s.db")
     with store.transaction() as tx:
         tx.put("tasks", "old", {"lastStatus": "STOPPED", "stoppedAt": 1000.0})
         tx.put("tasks", "new", {"lastStatus": "STOPPED", "stoppedAt": 4000.0})
@@ -25,7 +25,7 @@ def test_stopped_tasks_are_forgotten_after_an_hour_and_the_feed_is_trimmed(
     assert reap_stopped_tasks(store, now=4700.0) == 1
     with store.read() as tx:
         assert [k for k, _ in tx.scan("tasks")] == ["new", "up"]
-    clock[0] = 5000.0
+    clock.now = 5000.0
     with store.transaction() as tx:
         tx.put("tasks", "later", {"lastStatus": "RUNNING"})
     assert store.oldest_seq() == 1
@@ -35,10 +35,10 @@ def test_stopped_tasks_are_forgotten_after_an_hour_and_the_feed_is_trimmed(
 
 
 def test_a_lagging_event_target_holds_the_feed_back_for_at_most_a_day(tmp_path: Path) -> None:
-    clock = [0.0]
-    store = SqliteStore(tmp_path / "s.db", clock=lambda: clock[0])
+    clock = testing.FakeClock(0.0)
+    store = testing.sqlite_store(tmp_path, clock=clock, name="s.db")
     for at, key in ((1000.0, "a"), (2000.0, "b"), (3000.0, "c")):
-        clock[0] = at
+        clock.now = at
         with store.transaction() as tx:
             tx.put("tasks", key, {"lastStatus": "RUNNING"})
     first = store.changes(0)[0].seq
@@ -46,7 +46,7 @@ def test_a_lagging_event_target_holds_the_feed_back_for_at_most_a_day(tmp_path: 
     # No event target: an hour.
     assert feed_trim_point(store, now) == now - FEED_TTL
     # A target that has delivered up to "a" keeps "b" (committed at 2000) and after.
-    clock[0] = 3000.0
+    clock.now = 3000.0
     with store.transaction() as tx:
         tx.put("event_targets", "rule|1", {"ruleArn": "rule"})
         tx.put("event_cursors", "rule|1", {"seq": first})
@@ -59,7 +59,7 @@ def test_a_lagging_event_target_holds_the_feed_back_for_at_most_a_day(tmp_path: 
 
 
 def test_stopped_tasks_are_reaped_oldest_first_in_batches(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.db", clock=lambda: 0.0)
+    store = testing.sqlite_store(tmp_path, clock=lambda: 0.0, name="s.db")
     total = 2 * REAP_BATCH + 7
     with store.transaction() as tx:
         for n in range(total):

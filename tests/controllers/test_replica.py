@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from portside.controllers import circuit_breaker as cb
-from portside.controllers.facts import InstanceFact, Plan, TaskFact
-from portside.controllers.replica import LOST_INSTANCE_GRACE, compute
-from portside.controllers.rolling import Limits, counts_healthy
+from portside.controllers.services import circuit_breaker as cb
+from portside.controllers.services.facts import InstanceFact, Plan, TaskFact
+from portside.controllers.services.replica import LOST_INSTANCE_GRACE, compute
+from portside.controllers.services.rolling import Limits, counts_healthy
 from portside.model.service import (
     COMPLETED,
     DEPLOYMENT_ACTIVE,

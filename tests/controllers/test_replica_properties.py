@@ -11,10 +11,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portside.controllers import circuit_breaker as cb
-from portside.controllers.facts import InstanceFact, Plan, TaskFact
-from portside.controllers.replica import compute
-from portside.controllers.rolling import Limits, counts_healthy
+from portside.controllers.services import circuit_breaker as cb
+from portside.controllers.services.facts import InstanceFact, Plan, TaskFact
+from portside.controllers.services.replica import compute
+from portside.controllers.services.rolling import Limits, counts_healthy
 from portside.model.service import (
     COMPLETED,
     DEPLOYMENT_ACTIVE,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import orjson
 
-from portside.controllers.service import ServiceController
+from portside import testing
+from portside.controllers.services.service import ServiceController
 from portside.ops.context import World
 from portside.store.base import RawChange
-from portside.store.sqlite import SqliteStore
 
 PREFIX = "arn:aws:ecs:us-east-1:000000000000"
 WEB, JOBS = f"{PREFIX}:cluster/web", f"{PREFIX}:cluster/jobs"
@@ -24,7 +24,7 @@ def change(table: str, key: str, doc: dict[str, object] | None) -> RawChange:
 
 
 def test_dirty_services_from_the_raw_feed(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.db", synchronous="OFF")
+    store = testing.sqlite_store(tmp_path, name="s.db")
     with store.transaction() as tx:
         for cluster, name in ((WEB, "api"), (WEB, "worker"), (JOBS, "batch")):
             cluster_name = cluster.rsplit("/", 1)[1]

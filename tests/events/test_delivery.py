@@ -14,11 +14,13 @@ import httpx
 import orjson
 import pytest
 
+from portside import testing
 from portside.events import destinations, rules
-from portside.events.delivery import CURSORS, DeliveryConfig, DeliveryLoop
+from portside.events.delivery import DeliveryLoop
+from portside.events.targets import DeliveryConfig
+from portside.events.worker import CURSORS
 from portside.model.doc import to_doc
 from portside.model.task import Task
-from portside.ops.context import Caller, Op, World
 from portside.store.sqlite import SqliteStore
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
@@ -46,7 +48,7 @@ def put_task(store: SqliteStore, name: str, status: str, version: int) -> None:
 
 
 def setup(store: SqliteStore, pattern: dict[str, Any], retry: dict[str, int] | None = None) -> None:
-    op = Op(World(store), Caller(ACCOUNT, REGION, "AK", f"arn:aws:iam::{ACCOUNT}:root"))
+    op = testing.make_op(testing.make_world(store, clock=time.time), REGION, ACCOUNT)
     rules.put_rule(op, {"Name": "r", "EventPattern": orjson.dumps(pattern).decode()})
     conn = destinations.create_connection(
         op,
@@ -115,7 +117,7 @@ def cursor(store: SqliteStore) -> int:
 
 
 def test_in_order_per_task_with_retries_and_others_not_held_up(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db")
+    store = testing.sqlite_store(tmp_path, name="db")
     setup(store, {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"]})
     # A's RUNNING fails twice; B's event must not wait for it.
     hook = Hook(lambda e, n: 500 if e["detail"]["lastStatus"] == "RUNNING" and n < 2 else 200)
@@ -141,7 +143,7 @@ def test_in_order_per_task_with_retries_and_others_not_held_up(tmp_path: Path) -
 
 
 def test_an_answer_not_retried_drops_the_event_and_goes_on(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db")
+    store = testing.sqlite_store(tmp_path, name="db")
     setup(store, {"detail": {"lastStatus": ["PENDING", "STOPPED"]}})
     hook = Hook(lambda e, n: 400 if e["detail"]["lastStatus"] == "PENDING" else 200)
     put_task(store, "a", "PENDING", 1)
@@ -156,7 +158,7 @@ def test_an_answer_not_retried_drops_the_event_and_goes_on(tmp_path: Path) -> No
 
 
 def test_retry_policy_caps_attempts(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db")
+    store = testing.sqlite_store(tmp_path, name="db")
     setup(store, {"source": ["aws.ecs"]}, retry={"MaximumRetryAttempts": 2})
     hook = Hook(lambda e, n: 503 if e["detail"]["lastStatus"] == "PENDING" else 200)
     put_task(store, "a", "PENDING", 1)
@@ -171,7 +173,7 @@ def test_retry_policy_caps_attempts(tmp_path: Path) -> None:
 
 
 def test_a_restart_resumes_from_the_persisted_cursor(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db")
+    store = testing.sqlite_store(tmp_path, name="db")
     setup(store, {"source": ["aws.ecs"]})
     put_task(store, "a", "PENDING", 1)
     first = Hook()
@@ -192,17 +194,28 @@ def test_a_restart_resumes_from_the_persisted_cursor(tmp_path: Path) -> None:
 
 
 def test_a_disabled_rule_delivers_nothing_and_reading_stops(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db")
+    store = testing.sqlite_store(tmp_path, name="db")
     setup(store, {"source": ["aws.ecs"]})
-    op = Op(World(store), Caller(ACCOUNT, REGION, "AK", ""))
+    op = testing.make_op(testing.make_world(store, clock=time.time), REGION, ACCOUNT)
     rules.set_state(op, {"Name": "r"}, "DISABLED")
     put_task(store, "a", "PENDING", 1)
     hook = Hook()
     loop = DeliveryLoop(store, DeliveryConfig(), interval=0.05, transport=httpx.MockTransport(hook))
 
+    applied = asyncio.Event()
+    apply = loop._apply
+
+    async def applying(*args: Any) -> None:
+        await apply(*args)
+        applied.set()
+
+    loop._apply = applying  # type: ignore[method-assign]
+
     async def scenario() -> None:
         runner = asyncio.create_task(loop.run())
-        await asyncio.sleep(0.5)
+        # Once the loop has applied the rules as they stand (not before: an empty map then
+        # would prove nothing), the disabled rule has no worker.
+        await asyncio.wait_for(applied.wait(), 30)
         assert loop.workers == {}
         # Enabling delivers what happens from then on, not what happened while disabled.
         rules.set_state(op, {"Name": "r"}, "ENABLED")
@@ -223,11 +236,11 @@ def test_a_disabled_rule_delivers_nothing_and_reading_stops(tmp_path: Path) -> N
 def test_a_target_behind_the_feeds_retention_resumes_at_the_oldest_change(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    now = [1000.0]
-    store = SqliteStore(tmp_path / "db", clock=lambda: now[0])
+    clock = testing.FakeClock(1000.0)
+    store = testing.sqlite_store(tmp_path, clock=clock, name="db")
     setup(store, {"source": ["aws.ecs"]})
     put_task(store, "a", "PENDING", 1)  # committed at 1000
-    now[0] = 9000.0
+    clock.now = 9000.0
     put_task(store, "a", "RUNNING", 2)  # committed at 9000
     assert store.trim(5000.0) > 0  # the PENDING change is gone before the target read it
     hook = Hook()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from portside import testing
 from portside.events.feed import FeedReader, tables_for
 from portside.model.doc import to_doc
 from portside.model.service import Deployment, Service, ServiceEvent
@@ -42,7 +43,7 @@ def names(reader: FeedReader) -> list[str]:
 
 
 def test_a_fresh_reader_reports_only_what_a_change_added(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db")
+    store = testing.sqlite_store(tmp_path, name="db")
     started = ServiceEvent("e1", NOW + 1, "(service web) has started 1 tasks: (task a).")
     put_service(store, [started], "IN_PROGRESS")
     mark = store.last_seq()
@@ -63,7 +64,7 @@ def test_a_fresh_reader_reports_only_what_a_change_added(tmp_path: Path) -> None
 
 
 def test_readers_skip_tables_they_do_not_need(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "db")
+    store = testing.sqlite_store(tmp_path, name="db")
     put_service(store, [], "IN_PROGRESS")
     assert tables_for(["ECS Task State Change"]) == ("tasks",)
     reader = FeedReader(store, 0, tables_for(["ECS Task State Change"]))
@@ -76,7 +77,7 @@ def test_past_the_look_back_a_restart_counts_news_from_its_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = iter([100.0, 200.0, 300.0, 400.0])
-    store = SqliteStore(tmp_path / "db", clock=lambda: next(clock))
+    store = testing.sqlite_store(tmp_path, clock=lambda: next(clock), name="db")
     service = Service(
         arn=ARN,
         name="web",

@@ -4,12 +4,16 @@ which feed tables a pattern needs."""
 from __future__ import annotations
 
 import asyncio
-import time
+import math
+from types import SimpleNamespace
+
+import pytest
 
 from portside.cli.events import sse_data
-from portside.events.delivery import RateLimiter, detail_types
+from portside.events import targets
 from portside.events.feed import tables_for
 from portside.events.patterns import compile_pattern
+from portside.events.targets import RateLimiter, detail_types
 
 
 def test_sse_messages() -> None:
@@ -28,27 +32,46 @@ def test_sse_messages() -> None:
     assert list(sse_data(lines)) == [("7", '{"a": 1}'), ("", "x\ny")]
 
 
-def test_rate_limit_spaces_calls() -> None:
-    async def burst() -> float:
-        limiter = RateLimiter(20)
-        start = time.monotonic()
-        for _ in range(30):
-            await limiter.acquire()
-        return time.monotonic() - start
+class FakeTime:
+    """The limiter's clock, moved on only by its own sleeps: what it waits is exact."""
 
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        # A microsecond clock, like a real one: a sleep always moves it on.
+        self.slept.append(seconds)
+        self.now += max(math.ceil(round(seconds * 1e6, 3)), 1) / 1e6
+
+
+def acquired_at(limiter: RateLimiter, fake: FakeTime, calls: int) -> list[float]:
+    async def burst() -> list[float]:
+        out = []
+        for _ in range(calls):
+            await limiter.acquire()
+            out.append(round(fake.now, 6))
+        return out
+
+    return asyncio.run(burst())
+
+
+def test_rate_limit_spaces_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeTime()
+    monkeypatch.setattr(targets, "asyncio", SimpleNamespace(sleep=fake.sleep))
+    times = acquired_at(RateLimiter(20, clock=fake.clock), fake, 30)
     # 20 at once (the bucket starts full), then 10 more at 20 a second.
-    assert 0.4 <= asyncio.run(burst()) < 2.0
+    assert times == pytest.approx([0.0] * 20 + [0.05 * i for i in range(1, 11)], abs=1e-5)
 
 
-def test_no_limit_is_immediate() -> None:
-    async def burst() -> float:
-        limiter = RateLimiter(None)
-        start = time.monotonic()
-        for _ in range(1000):
-            await limiter.acquire()
-        return time.monotonic() - start
-
-    assert asyncio.run(burst()) < 0.5
+def test_no_limit_is_immediate(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeTime()
+    monkeypatch.setattr(targets, "asyncio", SimpleNamespace(sleep=fake.sleep))
+    assert acquired_at(RateLimiter(None, clock=fake.clock), fake, 1000) == [0.0] * 1000
+    assert fake.slept == []
 
 
 def test_the_tables_a_pattern_needs() -> None:

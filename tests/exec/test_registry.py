@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from portside import testing
 from portside.errors import ResourceNotFoundException
 from portside.exec.record import Recorder
 from portside.exec.registry import OFFER_TTL, TOKEN_TTL, ExecRefused, ExecRegistry
@@ -32,12 +33,9 @@ def target(log: LogDestination | None = None) -> ExecTarget:
     )
 
 
-class Clock:
+class Clock(testing.FakeClock):
     def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+        super().__init__(100.0)
 
 
 def registry(clock: Clock) -> ExecRegistry:
@@ -93,7 +91,7 @@ def test_an_opened_session_is_offered_once_to_its_instance_and_wakes_the_polls()
         reg.open(s.id, s.token, tty=False, size=None)
         assert woken == [True]
         assert reg.offers_for({"arn:other"}) == []
-        (offer,) = reg.offers_for({INSTANCE})
+        (offer,) = [o.to_wire() for o in reg.offers_for({INSTANCE})]
         assert offer["command"] == ["sh", "-c", "echo hi"]
         assert offer["agentToken"] == s.agent_token != s.token
         assert reg.offers_for({INSTANCE}) == []

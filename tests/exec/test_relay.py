@@ -87,7 +87,7 @@ class Rig:
         while not (offers := self.registry.offers_for({INSTANCE})):
             assert time.monotonic() < deadline, "never offered"
             time.sleep(0.01)
-        (offer,) = offers
+        (offer,) = [o.to_wire() for o in offers]
         assert offer["sessionId"] == session.id
         return self._connect(
             f"/_portside/agent/v1/exec/{session.id}",

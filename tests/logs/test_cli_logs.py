@@ -142,9 +142,8 @@ def test_follow_prints_new_lines_until_the_task_stops(
     try:
         assert lines.get(timeout=20) == "before"
         put(logs, name, stream, [(now_ms(), "after")])
-        put_at = time.monotonic()
-        assert lines.get(timeout=2) == "after"
-        assert time.monotonic() - put_at < 2
+        # While it runs (a follow that printed only at the end would never get here).
+        assert lines.get(timeout=30) == "after"
         fleet.ecs.stop_task(cluster=fleet.cluster, task=task["taskArn"])
         assert proc.wait(timeout=20) == 0
     finally:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from portside import testing
 from portside.errors import (
     AttributeLimitExceededException,
     ClusterNotFoundException,
@@ -16,8 +17,7 @@ from portside.errors import (
 )
 from portside.ops import attributes, clusters
 from portside.ops.attributes import MAX_CUSTOM
-from portside.ops.context import Caller, Op, World, root_principal
-from portside.store.sqlite import SqliteStore
+from portside.ops.context import Op
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -26,9 +26,9 @@ TARGET = "container-instance"
 
 @pytest.fixture
 def op(tmp_path: Path) -> Iterator[Op]:
-    store = SqliteStore(tmp_path / "portside.db", synchronous="OFF")
-    caller = Caller(ACCOUNT, REGION, "AKTEST", root_principal(ACCOUNT))
-    yield Op(World(store=store, clock=lambda: 1_700_000_000.0), caller)
+    store = testing.sqlite_store(tmp_path)
+    world = testing.make_world(store, clock=testing.FakeClock(1_700_000_000.0))
+    yield testing.make_op(world, REGION, ACCOUNT)
     store.close()
 
 

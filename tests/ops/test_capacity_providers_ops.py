@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from portside import testing
 from portside.errors import ClientException
 from portside.model.capacity_provider import (
     ACTIVE,
@@ -21,8 +22,7 @@ from portside.model.capacity_provider import (
 )
 from portside.ops import capacity_providers as cps
 from portside.ops import clusters
-from portside.ops.context import Caller, Op, World, root_principal
-from portside.store.sqlite import SqliteStore
+from portside.ops.context import Op
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -47,14 +47,14 @@ def provider(name: str, group: str, status: str = ACTIVE) -> CapacityProvider:
 
 @pytest.fixture
 def op(tmp_path: Path) -> Iterator[Op]:
-    store = SqliteStore(tmp_path / "portside.db", synchronous="OFF")
-    caller = Caller(ACCOUNT, REGION, "AKTEST", root_principal(ACCOUNT))
-    yield Op(World(store=store, clock=lambda: 1_700_000_000.0), caller)
+    store = testing.sqlite_store(tmp_path)
+    world = testing.make_world(store, clock=testing.FakeClock(1_700_000_000.0))
+    yield testing.make_op(world, REGION, ACCOUNT)
     store.close()
 
 
 def in_region(op: Op, region: str) -> Op:
-    return Op(op.world, Caller(ACCOUNT, region, "AKTEST", root_principal(ACCOUNT)))
+    return testing.make_op(op.world, region, ACCOUNT)
 
 
 def create(op: Op, name: str, group: str | None = None) -> CapacityProvider:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from portside import testing
 from portside.errors import (
     ClusterContainsContainerInstancesException,
     ClusterContainsServicesException,
@@ -19,8 +20,7 @@ from portside.errors import (
 )
 from portside.model.cluster import ACTIVE, INACTIVE
 from portside.ops import clusters
-from portside.ops.context import Caller, Op, World, root_principal
-from portside.store.sqlite import SqliteStore
+from portside.ops.context import Op
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -28,9 +28,9 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def op(tmp_path: Path) -> Iterator[Op]:
-    store = SqliteStore(tmp_path / "portside.db", synchronous="OFF")
-    caller = Caller(ACCOUNT, REGION, "AKTEST", root_principal(ACCOUNT))
-    yield Op(World(store=store, clock=lambda: 1_700_000_000.0), caller)
+    store = testing.sqlite_store(tmp_path)
+    world = testing.make_world(store, clock=testing.FakeClock(1_700_000_000.0))
+    yield testing.make_op(world, REGION, ACCOUNT)
     store.close()
 
 
@@ -247,7 +247,7 @@ def test_a_provider_in_use_by_a_service_cannot_be_removed(op: Op, cluster: str) 
 
 
 def test_another_region_does_not_see_the_cluster(op: Op, cluster: str) -> None:
-    elsewhere = Op(op.world, Caller(ACCOUNT, "eu-west-1", "AKTEST", root_principal(ACCOUNT)))
+    elsewhere = testing.make_op(op.world, "eu-west-1", ACCOUNT)
     found, failures = clusters.describe_clusters(elsewhere, [cluster])
     assert found == []
     assert failures == [{"arn": cluster, "reason": "MISSING"}]

@@ -3,16 +3,15 @@ show (INACTIVE and FARGATE capacity, instances a filter turns away) across chunk
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from portside import testing
 from portside.ops import attributes, clusters
 from portside.ops import instances as inst_ops
-from portside.ops.context import Caller, Op, World, root_principal
-from portside.store.sqlite import SqliteStore
+from portside.ops.context import Op
 
 ACCOUNT = "000000000000"
 RESOURCES = [
@@ -23,10 +22,10 @@ RESOURCES = [
 
 @pytest.fixture
 def op(tmp_path: Path) -> Iterator[Op]:
-    ids = (f"{n:032x}" for n in itertools.count(1))
-    store = SqliteStore(tmp_path / "portside.db", synchronous="OFF")
-    caller = Caller(ACCOUNT, "us-east-1", "AKTEST", root_principal(ACCOUNT))
-    op = Op(World(store=store, clock=lambda: 1_700_000_000.0, new_id=lambda: next(ids)), caller)
+    store = testing.sqlite_store(tmp_path)
+    clock = testing.FakeClock(1_700_000_000.0)
+    world = testing.make_world(store, clock=clock, new_id=testing.counted_ids())
+    op = testing.make_op(world, "us-east-1", ACCOUNT)
     clusters.create_cluster(op, name="web")
     yield op
     store.close()

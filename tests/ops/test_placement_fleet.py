@@ -3,7 +3,6 @@ date from the change feed, re-reading only the instances that changed."""
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from portside import testing
 from portside.model.cluster import Cluster
 from portside.ops import attributes, clusters, placement
 from portside.ops import instances as inst_ops
-from portside.ops.context import Caller, Op, World, root_principal
+from portside.ops.context import Op
 from portside.scheduler.candidates import Candidate
 from portside.store.base import Tx
 from portside.store.sqlite import SqliteStore
@@ -24,10 +24,10 @@ REGION = "us-east-1"
 
 
 def make_op(path: Path) -> Op:
-    ids = (f"{n:032x}" for n in itertools.count(1))
-    store = SqliteStore(path, synchronous="OFF")
-    caller = Caller(ACCOUNT, REGION, "AKTEST", root_principal(ACCOUNT))
-    return Op(World(store=store, clock=lambda: 1_700_000_000.0, new_id=lambda: next(ids)), caller)
+    store = testing.sqlite_store(path.parent, name=path.name)
+    clock = testing.FakeClock(1_700_000_000.0)
+    world = testing.make_world(store, clock=clock, new_id=testing.counted_ids())
+    return testing.make_op(world, REGION, ACCOUNT)
 
 
 @pytest.fixture

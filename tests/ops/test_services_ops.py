@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from portside import testing
+from portside.api.ecs import requests_services as wire
 from portside.errors import (
     ClientException,
     ClusterNotFoundException,
@@ -20,6 +22,7 @@ from portside.errors import (
     ServiceNotFoundException,
 )
 from portside.model.doc import from_doc, to_doc
+from portside.model.launch import CapacityItem
 from portside.model.service import (
     COMPLETED,
     DEPLOYMENT_ACTIVE,
@@ -30,11 +33,10 @@ from portside.model.service import (
     Deployment,
     Service,
 )
-from portside.ops import clusters, services, task_definitions
+from portside.ops import clusters, service_deployments, services, task_definitions
 from portside.ops import service_validation as sv
-from portside.ops.context import Caller, Op, World, root_principal
+from portside.ops.context import Op, root_principal
 from portside.ops.tags import get_tags
-from portside.store.sqlite import SqliteStore
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -43,24 +45,18 @@ NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-1"], "securityGroups": ["
 WEB = {"name": "web", "image": "busybox", "memory": 64, "portMappings": [{"containerPort": 80}]}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
+Clock = testing.FakeClock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
 def op(tmp_path: Path, clock: Clock) -> Iterator[Op]:
-    store = SqliteStore(tmp_path / "portside.db", synchronous="OFF")
-    caller = Caller(ACCOUNT, REGION, "AKTEST", root_principal(ACCOUNT))
-    yield Op(World(store=store, clock=clock), caller)
+    store = testing.sqlite_store(tmp_path)
+    yield testing.make_op(testing.make_world(store, clock=clock), REGION, ACCOUNT)
     store.close()
 
 
@@ -92,11 +88,13 @@ def create(op: Op, name: str = "s1", **params: Any) -> Service:
     if params.get("schedulingStrategy") != "DAEMON":
         params.setdefault("desiredCount", 1)
     params.setdefault("taskDefinition", "web")
-    return services.create_service(op, {"serviceName": name, **params}).service
+    return services.create_service(op, wire.create_service({"serviceName": name, **params})).service
 
 
 def update(op: Op, name: str = "s1", **params: Any) -> Service:
-    return services.update_service(op, {"cluster": "c1", "service": name, **params}).service
+    return services.update_service(
+        op, wire.update_service({"cluster": "c1", "service": name, **params})
+    ).service
 
 
 def stored(op: Op, name: str = "s1") -> Service:
@@ -196,7 +194,7 @@ def test_create_uses_and_records_the_clusters_default_strategy(op: Op) -> None:
         op,
         name="c2",
         capacity_providers=["FARGATE"],
-        default_strategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+        default_strategy=[CapacityItem("FARGATE", 1)],
     )
     register_fargate(op)
     service = create(op, cluster="c2", taskDefinition="app", networkConfiguration=NETWORK)
@@ -349,7 +347,7 @@ def test_daemon_refuses_fargate_strategies_and_placement_strategies(op: Op) -> N
         op,
         name="c2",
         capacity_providers=["FARGATE"],
-        default_strategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+        default_strategy=[CapacityItem("FARGATE", 1)],
     )
     # ECS applies the cluster's default strategy, and refuses it; EC2 given works.
     refused(InvalidParameterException, sv.DAEMON_STRATEGY, create, op, cluster="c2", **daemon)
@@ -807,14 +805,19 @@ def test_list_shows_active_services_with_filters_and_pages(op: Op) -> None:
     create(op, "gone", desiredCount=0)
     services.delete_service(op, "c1", "gone", False)
     prefix = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/c1/"
-    keys, token = services.list_services(op, {"cluster": "c1"})
+    keys, token = services.list_services(op, wire.service_query({"cluster": "c1"}))
     assert keys == [prefix + n for n in ("a", "b", "c", "d")] and token is None
-    keys, _ = services.list_services(op, {"cluster": "c1", "schedulingStrategy": "DAEMON"})
+    keys, _ = services.list_services(
+        op, wire.service_query({"cluster": "c1", "schedulingStrategy": "DAEMON"})
+    )
     assert keys == [prefix + "d"]
-    assert services.list_services(op, {"cluster": "c1", "launchType": "FARGATE"})[0] == []
-    page, token = services.list_services(op, {"cluster": "c1", "maxResults": 3})
+    fargate = wire.service_query({"cluster": "c1", "launchType": "FARGATE"})
+    assert services.list_services(op, fargate)[0] == []
+    page, token = services.list_services(op, wire.service_query({"cluster": "c1", "maxResults": 3}))
     assert len(page) == 3 and token
-    rest, token = services.list_services(op, {"cluster": "c1", "nextToken": token})
+    rest, token = services.list_services(
+        op, wire.service_query({"cluster": "c1", "nextToken": token})
+    )
     assert rest == [prefix + "d"] and token is None
 
 
@@ -837,7 +840,7 @@ def test_deployment_statuses_map_to_service_deployment_statuses(op: Op, clock: C
     newest.rollout_state = FAILED
     newest.rollout_state_reason = "ECS deployment circuit breaker: tasks failed to start."
     put_deployments(op, service)
-    statuses = [(v.deployment.id, v.status) for v in services.history(stored(op))]
+    statuses = [(v.deployment.id, v.status) for v in service_deployments.history(stored(op))]
     assert statuses == [(newest.id, "STOPPED"), (middle.id, "SUCCESSFUL"), (oldest.id, "STOPPED")]
 
     # The circuit breaker rolls back: the failed deployment reports the rollback.
@@ -853,14 +856,14 @@ def test_deployment_statuses_map_to_service_deployment_statuses(op: Op, clock: C
     newest.status = DEPLOYMENT_ACTIVE
     service.deployments.insert(0, rollback)
     put_deployments(op, service)
-    views = services.history(stored(op))
+    views = service_deployments.history(stored(op))
     assert [v.deployment.id for v in views] == [newest.id, middle.id, oldest.id]
     assert views[0].status == "ROLLBACK_IN_PROGRESS" and views[0].rollback == rollback
-    current = services.current_deployment(stored(op))
+    current = service_deployments.current_deployment(stored(op))
     assert current is not None and current.id == newest.id
     rollback.rollout_state = COMPLETED
     put_deployments(op, service)
-    assert services.history(stored(op))[0].status == "ROLLBACK_SUCCESSFUL"
+    assert service_deployments.history(stored(op))[0].status == "ROLLBACK_SUCCESSFUL"
 
 
 def test_list_service_deployments_filters_and_pages(op: Op, clock: Clock) -> None:
@@ -868,50 +871,54 @@ def test_list_service_deployments_filters_and_pages(op: Op, clock: Clock) -> Non
     for _ in range(3):
         clock.now += 1
         update(op, forceNewDeployment=True)
-    views, token = services.list_service_deployments(op, {"cluster": "c1", "service": "s1"})
+    views, token = service_deployments.list_service_deployments(
+        op, wire.deployment_query({"cluster": "c1", "service": "s1"})
+    )
     assert [v.status for v in views] == ["IN_PROGRESS", "STOPPED", "STOPPED", "STOPPED"]
     assert token is None
-    page, token = services.list_service_deployments(
-        op, {"cluster": "c1", "service": "s1", "maxResults": 3}
+    page, token = service_deployments.list_service_deployments(
+        op, wire.deployment_query({"cluster": "c1", "service": "s1", "maxResults": 3})
     )
     assert len(page) == 3 and token
-    rest, _ = services.list_service_deployments(
-        op, {"cluster": "c1", "service": "s1", "nextToken": token}
+    rest, _ = service_deployments.list_service_deployments(
+        op, wire.deployment_query({"cluster": "c1", "service": "s1", "nextToken": token})
     )
     assert [v.deployment.created_at for v in rest] == [T0]
-    only, _ = services.list_service_deployments(
-        op, {"cluster": "c1", "service": "s1", "status": ["IN_PROGRESS"]}
+    only, _ = service_deployments.list_service_deployments(
+        op, wire.deployment_query({"cluster": "c1", "service": "s1", "status": ["IN_PROGRESS"]})
     )
     assert len(only) == 1
-    window, _ = services.list_service_deployments(
+    window, _ = service_deployments.list_service_deployments(
         op,
-        {"cluster": "c1", "service": "s1", "createdAt": {"after": T0 + 1, "before": T0 + 2}},
+        wire.deployment_query(
+            {"cluster": "c1", "service": "s1", "createdAt": {"after": T0 + 1, "before": T0 + 2}}
+        ),
     )
     assert [v.deployment.created_at for v in window] == [T0 + 2, T0 + 1]
     refused(
         ServiceNotFoundException,
         "Service not found.",
-        services.list_service_deployments,
+        service_deployments.list_service_deployments,
         op,
-        {"cluster": "c1", "service": "nope"},
+        wire.deployment_query({"cluster": "c1", "service": "nope"}),
     )
 
 
 def test_describe_service_deployments_by_arn(op: Op) -> None:
     service = create(op)
-    arn = services.service_deployment_arn(service, service.primary.id)
+    arn = service_deployments.service_deployment_arn(service, service.primary.id)
     assert arn == (
         f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/c1/s1/"
         + service.primary.id.removeprefix("ecs-svc/")
     )
     other = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/c1/s1/123"
-    found, failures = services.describe_service_deployments(op, [arn, other, "junk"])
+    found, failures = service_deployments.describe_service_deployments(op, [arn, other, "junk"])
     assert [v.deployment.id for v in found] == [service.primary.id]
     assert failures == [{"arn": other, "reason": "MISSING"}, {"arn": "junk", "reason": "MISSING"}]
     refused(
         InvalidParameterException,
         "At most 20",
-        services.describe_service_deployments,
+        service_deployments.describe_service_deployments,
         op,
         [arn] * 21,
     )
@@ -921,7 +928,7 @@ def test_an_inactive_service_has_no_service_deployments(op: Op) -> None:
     service = create(op)
     service.status = INACTIVE
     put_deployments(op, service)
-    assert services.history(stored(op)) == []
+    assert service_deployments.history(stored(op)) == []
 
 
 def test_documents_round_trip(op: Op) -> None:

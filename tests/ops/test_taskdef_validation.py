@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portside.errors import ClientException, InvalidParameterException, RequestError
+from portside.model.units import fargate_memory_options, parse_cpu, parse_memory
 from portside.ops.taskdef_validation import validate_task_definition as validate
-from portside.ops.units import fargate_memory_options, parse_cpu, parse_memory
 
 Json = dict[str, Any]
 EXEC_ROLE = "arn:aws:iam::000000000000:role/ecsTaskExecutionRole"

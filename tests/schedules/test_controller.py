@@ -4,45 +4,38 @@ deletes a completed one-time schedule, and leaves a schedule updated meanwhile a
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from portside import testing
 from portside.controllers.schedules import ScheduleController
 from portside.ops import clusters, task_definitions
 from portside.ops import instances as inst_ops
-from portside.ops.context import Caller, Op, World, root_principal
+from portside.ops.context import Op
 from portside.schedules import ops
 from portside.schedules.model import SKIPPED, SUCCEEDED, Schedule
-from portside.store.sqlite import SqliteStore
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
 T0 = 1_777_888_800  # 2026-05-04T10:00:00Z
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(T0)
-
-    def __call__(self) -> float:
-        return self.now
+Clock = testing.FakeClock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
 def op(tmp_path: Path, clock: Clock) -> Iterator[Op]:
-    ids = (f"{n:032x}" for n in itertools.count(1))
-    store = SqliteStore(tmp_path / "portside.db", synchronous="OFF")
-    world = World(store=store, clock=clock, new_id=lambda: next(ids))
-    op = Op(world, Caller(ACCOUNT, REGION, "AKTEST", root_principal(ACCOUNT)))
+    store = testing.sqlite_store(tmp_path)
+    world = testing.make_world(store, clock=clock, new_id=testing.counted_ids())
+    op = testing.make_op(world, REGION, ACCOUNT)
     clusters.create_cluster(op, name="c1")
     inst_ops.register(
         op,

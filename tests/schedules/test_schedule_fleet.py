@@ -37,6 +37,25 @@ def cluster_arn(ecs: Any, cluster: str) -> str:
     return str(ecs.describe_clusters(clusters=[cluster])["clusters"][0]["clusterArn"])
 
 
+def after_a_controller_pass(scheduler: Any, ecs: Any, cluster: str, td: str) -> None:
+    """Return once the schedule controller has fired a schedule made now: it has made a pass
+    since, in which anything else due (or firing again when it should not) fired too. What
+    a test asserts did not happen is asserted after this, not after a guessed sleep."""
+    barrier = f"{cluster}-b"  # startedBy chronos-schedule/NAME holds 36 characters
+    scheduler.create_schedule(
+        Name=barrier,
+        ScheduleExpression=at(1),
+        FlexibleTimeWindow={"Mode": "OFF"},
+        ActionAfterCompletion="DELETE",
+        Target={
+            "Arn": cluster_arn(ecs, cluster),
+            "RoleArn": ROLE,
+            "EcsParameters": {"TaskDefinitionArn": td},
+        },
+    )
+    wait_until(lambda: scheduled_tasks(ecs, cluster, barrier), timeout=30, what="the barrier")
+
+
 def test_a_one_time_schedule_runs_its_tasks_and_deletes_itself(
     server: ServerProcess, tmp_path: Path, name: str
 ) -> None:
@@ -79,7 +98,7 @@ def test_a_one_time_schedule_runs_its_tasks_and_deletes_itself(
             return False
 
         wait_until(deleted, timeout=5, what="ActionAfterCompletion DELETE")
-        time.sleep(1.5)
+        after_a_controller_pass(scheduler, fleet.ecs, name, td)
         assert len(scheduled_tasks(fleet.ecs, name, name)) == 2  # once, not again
 
 
@@ -101,7 +120,14 @@ def test_a_failed_run_task_is_retried_until_it_starts(
             },
         )
         # No instance yet: RunTask fails and the occurrence waits for a retry.
-        time.sleep(2.5)
+        wait_until(
+            lambda: any(
+                f"schedule/default/{name}" in line and "RETRYING" in line
+                for line in server.log_path.read_text().splitlines()
+            ),
+            timeout=30,
+            what="the failed attempt",
+        )
         assert scheduled_tasks(fleet.ecs, name, name) == []
         fleet.agents.append(start_agent(server, tmp_path / "late", name))
         arns = wait_until(
@@ -140,7 +166,7 @@ def test_a_run_missed_while_the_server_was_down_is_caught_up_once(
             )
             task = describe_task(fleet.ecs, name, arns[0])
             assert task["createdAt"].timestamp() >= restarted  # run by the restarted server
-            time.sleep(1.5)
+            after_a_controller_pass(scheduler, fleet.ecs, name, td)
             assert len(scheduled_tasks(fleet.ecs, name, name)) == len(arns) == 1
     finally:
         own.stop()
@@ -163,7 +189,7 @@ def test_a_disabled_schedule_starts_nothing_until_enabled(
                 "EcsParameters": {"TaskDefinitionArn": td},
             },
         )
-        time.sleep(1.5)
+        after_a_controller_pass(scheduler, fleet.ecs, name, td)
         assert scheduled_tasks(fleet.ecs, name, name) == []
         # Enabling it starts the rate now (no StartDate).
         got = scheduler.get_schedule(Name=name)

@@ -7,6 +7,7 @@ from typing import Any
 from portside.api.ecs.registry import action
 from portside.ops import settings
 from portside.ops.context import Op
+from portside.wire.replies import page
 
 
 def shape(s: settings.Setting) -> dict[str, Any]:
@@ -39,7 +40,4 @@ def list_account_settings(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         max_results=p.get("maxResults"),
         next_token=p.get("nextToken"),
     )
-    out: dict[str, Any] = {"settings": [shape(s) for s in found]}
-    if token:
-        out["nextToken"] = token
-    return out
+    return page("settings", [shape(s) for s in found], token)

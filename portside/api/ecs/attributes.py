@@ -7,6 +7,7 @@ from typing import Any
 from portside.api.ecs.registry import action
 from portside.ops import attributes
 from portside.ops.context import Op
+from portside.wire.replies import page
 
 
 @action("PutAttributes")
@@ -30,7 +31,4 @@ def list_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         max_results=p.get("maxResults"),
         next_token=p.get("nextToken"),
     )
-    out: dict[str, Any] = {"attributes": found}
-    if token:
-        out["nextToken"] = token
-    return out
+    return page("attributes", found, token)

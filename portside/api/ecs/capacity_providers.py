@@ -9,6 +9,7 @@ from portside.model.capacity_provider import AutoScalingGroupProvider
 from portside.ops import capacity_providers
 from portside.ops.capacity_providers import ProviderView
 from portside.ops.context import Op
+from portside.wire.replies import page
 
 
 def _asg(asg: AutoScalingGroupProvider) -> dict[str, Any]:
@@ -89,10 +90,7 @@ def describe_capacity_providers(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         next_token=p.get("nextToken"),
     )
     tags = "TAGS" in (p.get("include") or ())
-    out: dict[str, Any] = {
-        "capacityProviders": [shape(v, tags=tags) for v in found],
+    return {
+        **page("capacityProviders", [shape(v, tags=tags) for v in found], token),
         "failures": failures,
     }
-    if token:
-        out["nextToken"] = token
-    return out

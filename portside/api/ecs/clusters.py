@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from portside.api.ecs.registry import action
+from portside.model.launch import strategy_of
 from portside.ops import clusters
 from portside.ops.clusters import ClusterView
 from portside.ops.context import Op
+from portside.wire.replies import page
 
 _INCLUDES = ("ATTACHMENTS", "CONFIGURATIONS", "SETTINGS", "STATISTICS", "TAGS")
 
@@ -49,7 +51,7 @@ def create_cluster(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         settings_=p.get("settings"),
         configuration=p.get("configuration"),
         capacity_providers=p.get("capacityProviders"),
-        default_strategy=p.get("defaultCapacityProviderStrategy"),
+        default_strategy=strategy_of(p.get("defaultCapacityProviderStrategy")),
         service_connect_defaults=p.get("serviceConnectDefaults"),
     )
     return {"cluster": shape(view, frozenset({"SETTINGS", "TAGS", "CONFIGURATIONS"}))}
@@ -69,10 +71,7 @@ def list_clusters(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     keys, token = clusters.list_clusters(
         op, max_results=p.get("maxResults"), next_token=p.get("nextToken")
     )
-    out: dict[str, Any] = {"clusterArns": keys}
-    if token:
-        out["nextToken"] = token
-    return out
+    return page("clusterArns", keys, token)
 
 
 @action("UpdateCluster")
@@ -96,7 +95,7 @@ def update_cluster_settings(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 @action("PutClusterCapacityProviders")
 def put_cluster_capacity_providers(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     view = clusters.put_capacity_providers(
-        op, p["cluster"], p["capacityProviders"], p["defaultCapacityProviderStrategy"]
+        op, p["cluster"], p["capacityProviders"], strategy_of(p["defaultCapacityProviderStrategy"])
     )
     return {"cluster": shape(view, frozenset({"SETTINGS"}))}
 

@@ -8,11 +8,12 @@ from portside.api.ecs.registry import action
 from portside.errors import ServerException
 from portside.ops import exec as exec_ops
 from portside.ops.context import Op
+from portside.wire import task_requests
 
 
 @action("ExecuteCommand")
 def execute_command(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    target = exec_ops.resolve(op, p)
+    target = exec_ops.resolve(op, task_requests.execute_command(p))
     registry = op.world.exec
     if registry is None:
         raise ServerException("ECS Exec is not available on this server.")

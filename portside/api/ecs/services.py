@@ -6,19 +6,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from portside.api.ecs import requests_services
+from portside.api.ecs.describing import describe_members
 from portside.api.ecs.registry import action
 from portside.model.service import DEPLOYMENT_INACTIVE, FAILED, Deployment, Service
+from portside.ops import service_deployments as deployments
 from portside.ops import services
 from portside.ops.context import Op
-from portside.ops.services import ServiceDeploymentView, ServiceView
+from portside.ops.service_deployments import ServiceDeploymentView
+from portside.ops.services import ServiceView
+from portside.wire.replies import drop_none, page
 
 # The circuit breaker's failure threshold: half the desired count, at least 3, at most 200
 # (API reference, ServiceDeploymentCircuitBreaker).
 BREAKER_MIN, BREAKER_MAX = 3, 200
-
-
-def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None}
 
 
 def _launch(launch_type: str | None, strategy: list[dict[str, Any]]) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def _launch(launch_type: str | None, strategy: list[dict[str, Any]]) -> dict[str
 
 
 def shape_deployment(d: Deployment) -> dict[str, Any]:
-    return _drop_none(
+    return drop_none(
         {
             "id": d.id,
             "status": d.status,
@@ -60,7 +61,7 @@ def shape_deployment(d: Deployment) -> dict[str, Any]:
 
 def _revision(service: Service, d: Deployment) -> dict[str, Any]:
     return {
-        "arn": services.service_revision_arn(service, d.id),
+        "arn": deployments.service_revision_arn(service, d.id),
         "requestedTaskCount": d.desired_count,
         "runningTaskCount": d.running_count,
         "pendingTaskCount": d.pending_count,
@@ -70,8 +71,8 @@ def _revision(service: Service, d: Deployment) -> dict[str, Any]:
 def shape(view: ServiceView, include_tags: bool = False) -> dict[str, Any]:
     s = view.service
     live = [d for d in s.deployments if d.status != DEPLOYMENT_INACTIVE]
-    current = services.current_deployment(s)
-    out = _drop_none(
+    current = deployments.current_deployment(s)
+    out = drop_none(
         {
             "serviceArn": s.arn,
             "serviceName": s.name,
@@ -92,7 +93,7 @@ def shape(view: ServiceView, include_tags: bool = False) -> dict[str, Any]:
                 {"id": e.id, "createdAt": e.created_at, "message": e.message} for e in s.events
             ],
             "createdAt": s.created_at,
-            "currentServiceDeployment": services.service_deployment_arn(s, current.id)
+            "currentServiceDeployment": deployments.service_deployment_arn(s, current.id)
             if current is not None
             else None,
             "currentServiceRevisions": [_revision(s, d) for d in live],
@@ -138,16 +139,16 @@ def shape_service_deployment(view: ServiceDeploymentView) -> dict[str, Any]:
             _revision(s, source)
             if source is not None
             else {
-                "arn": services.service_revision_arn(s, source_id),
+                "arn": deployments.service_revision_arn(s, source_id),
                 "requestedTaskCount": 0,
                 "runningTaskCount": 0,
                 "pendingTaskCount": 0,
             }
         )
     rollback = view.rollback
-    return _drop_none(
+    return drop_none(
         {
-            "serviceDeploymentArn": services.service_deployment_arn(s, d.id),
+            "serviceDeploymentArn": deployments.service_deployment_arn(s, d.id),
             "serviceArn": s.arn,
             "clusterArn": s.cluster_arn,
             "createdAt": d.created_at,
@@ -163,7 +164,7 @@ def shape_service_deployment(view: ServiceDeploymentView) -> dict[str, Any]:
             "rollback": {
                 "reason": d.rollout_state_reason or "The deployment failed.",
                 "startedAt": rollback.created_at,
-                "serviceRevisionArn": services.service_revision_arn(s, rollback.id),
+                "serviceRevisionArn": deployments.service_revision_arn(s, rollback.id),
             }
             if rollback is not None
             else None,
@@ -172,7 +173,7 @@ def shape_service_deployment(view: ServiceDeploymentView) -> dict[str, Any]:
                 "failureCount": d.failed_tasks,
                 "threshold": min(BREAKER_MAX, max(BREAKER_MIN, math.ceil(d.desired_count / 2))),
             },
-            "alarms": _drop_none(
+            "alarms": drop_none(
                 {
                     "status": _monitor(view.status, bool(alarms.get("enable")), False),
                     "alarmNames": list(alarms.get("alarmNames") or ()) or None,
@@ -184,15 +185,15 @@ def shape_service_deployment(view: ServiceDeploymentView) -> dict[str, Any]:
 
 def shape_brief(view: ServiceDeploymentView) -> dict[str, Any]:
     s, d = view.service, view.deployment
-    return _drop_none(
+    return drop_none(
         {
-            "serviceDeploymentArn": services.service_deployment_arn(s, d.id),
+            "serviceDeploymentArn": deployments.service_deployment_arn(s, d.id),
             "serviceArn": s.arn,
             "clusterArn": s.cluster_arn,
             "startedAt": d.created_at,
             "createdAt": d.created_at,
             "finishedAt": view.finished_at,
-            "targetServiceRevisionArn": services.service_revision_arn(s, d.id),
+            "targetServiceRevisionArn": deployments.service_revision_arn(s, d.id),
             "status": view.status,
             "statusReason": view.reason or None,
         }
@@ -204,12 +205,12 @@ def shape_brief(view: ServiceDeploymentView) -> dict[str, Any]:
 
 @action("CreateService")
 def create_service(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    return {"service": shape(services.create_service(op, p))}
+    return {"service": shape(services.create_service(op, requests_services.create_service(p)))}
 
 
 @action("UpdateService")
 def update_service(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    return {"service": shape(services.update_service(op, p))}
+    return {"service": shape(services.update_service(op, requests_services.update_service(p)))}
 
 
 @action("DeleteService")
@@ -218,34 +219,25 @@ def delete_service(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     return {"service": shape(view)}
 
 
-@action("DescribeServices")
-def describe_services(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    found, failures = services.describe_services(op, p.get("cluster"), p["services"])
-    include_tags = "TAGS" in (p.get("include") or ())
-    return {"services": [shape(v, include_tags) for v in found], "failures": failures}
+describe_members("DescribeServices", "services", services.describe_services, shape)
 
 
 @action("ListServices")
 def list_services(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    keys, token = services.list_services(op, p)
-    out: dict[str, Any] = {"serviceArns": keys}
-    if token:
-        out["nextToken"] = token
-    return out
+    keys, token = services.list_services(op, requests_services.service_query(p))
+    return page("serviceArns", keys, token)
 
 
 @action("ListServiceDeployments")
 def list_service_deployments(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    views, token = services.list_service_deployments(op, p)
-    out: dict[str, Any] = {"serviceDeployments": [shape_brief(v) for v in views]}
-    if token:
-        out["nextToken"] = token
-    return out
+    query = requests_services.deployment_query(p)
+    views, token = deployments.list_service_deployments(op, query)
+    return page("serviceDeployments", [shape_brief(v) for v in views], token)
 
 
 @action("DescribeServiceDeployments")
 def describe_service_deployments(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    found, failures = services.describe_service_deployments(op, p["serviceDeploymentArns"])
+    found, failures = deployments.describe_service_deployments(op, p["serviceDeploymentArns"])
     return {
         "serviceDeployments": [shape_service_deployment(v) for v in found],
         "failures": failures,

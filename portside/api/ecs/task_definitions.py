@@ -8,6 +8,7 @@ from portside.api.ecs.registry import action
 from portside.model.task_definition import TaskDefinition
 from portside.ops import task_definitions as taskdefs
 from portside.ops.context import Op
+from portside.wire.replies import page
 
 
 def shape(td: TaskDefinition) -> dict[str, Any]:
@@ -56,10 +57,7 @@ def list_task_definitions(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         max_results=p.get("maxResults"),
         next_token=p.get("nextToken"),
     )
-    out: dict[str, Any] = {"taskDefinitionArns": arns}
-    if token:
-        out["nextToken"] = token
-    return out
+    return page("taskDefinitionArns", arns, token)
 
 
 @action("ListTaskDefinitionFamilies")
@@ -71,10 +69,7 @@ def list_task_definition_families(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         max_results=p.get("maxResults"),
         next_token=p.get("nextToken"),
     )
-    out: dict[str, Any] = {"families": families}
-    if token:
-        out["nextToken"] = token
-    return out
+    return page("families", families, token)
 
 
 @action("DeregisterTaskDefinition")

@@ -22,6 +22,7 @@ only for input it cannot read as the shape (a value of the wrong type, a malform
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -154,3 +155,15 @@ def iso8601(value: Any) -> str:
 def blob(value: Any) -> bytes:
     """A canonical blob as bytes."""
     return value.encode() if isinstance(value, str) else bytes(value)
+
+
+# Non-finite doubles as text: Java's spelling, and Smithy's (botocore writes them so too).
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def double_text(value: Any) -> str:
+    """A canonical double as text (`repr`; `NaN`, `Infinity`, `-Infinity` when not finite)."""
+    number = float(value)
+    if math.isfinite(number):
+        return repr(number)
+    return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")

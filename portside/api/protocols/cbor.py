@@ -49,8 +49,9 @@ from botocore.model import ServiceModel
 
 from portside.api.protocols.base import WireReply, WireRequest
 from portside.api.protocols.cbor_shapes import CborReader, CborWriter, dumps, loads
+from portside.api.protocols.compiled import PerOperation
 from portside.api.protocols.error_shapes import ErrorShapes, unknown_operation
-from portside.api.protocols.shape_walk import Convert, WireFault
+from portside.api.protocols.shape_walk import WireFault
 from portside.errors import NamedError, PortsideError, SerializationException
 
 CONTENT_TYPE = "application/cbor"
@@ -79,8 +80,13 @@ class CborCodec:
         self._query_compatible = "awsQueryCompatible" in model.metadata
         self._reader = CborReader()
         self._writer = CborWriter()
-        self._inputs: dict[str, Convert | None] = {}
-        self._outputs: dict[str, Convert | None] = {}
+        operations = model.operation_model
+        self._inputs = PerOperation(
+            self._known, lambda name: self._reader.compile_or_none(operations(name).input_shape)
+        )
+        self._outputs = PerOperation(
+            self._known, lambda name: self._writer.compile_or_none(operations(name).output_shape)
+        )
 
     def operation(self, request: WireRequest) -> str:
         if request.headers.get("smithy-protocol") != PROTOCOL_HEADER[1]:
@@ -112,7 +118,7 @@ class CborCodec:
                 f"Content-Type {content_type} is not {CONTENT_TYPE}.",
                 415,
             )
-        read = self._input(operation)
+        read = self._inputs.get(operation)
         try:
             value = loads(request.body)
             if read is None:
@@ -127,7 +133,7 @@ class CborCodec:
         return params
 
     def encode(self, operation: str, result: Mapping[str, Any], request_id: str) -> WireReply:
-        write = self._output(operation)
+        write = self._outputs.get(operation)
         if write is None:
             # "Responses for operations with no defined output type ... MUST NOT contain
             # bodies"; the protocol test `no_output` forbids a Content-Type: none is given.
@@ -135,36 +141,13 @@ class CborCodec:
         return WireReply(200, dumps(write(result or _EMPTY)), CONTENT_TYPE, (PROTOCOL_HEADER,))
 
     def error(self, exc: PortsideError, request_id: str) -> WireReply:
-        shape = self._errors.find(exc.code)
-        status = self._errors.status(exc, shape)
-        if shape is not None:
-            body = {
-                "__type": f"{self.namespace}#{shape.name}",
-                shape.message_key or "message": exc.message,
-            }
-        else:
-            # Not one of the model's shapes (a framework error: serialization, auth,
-            # unknown operation): no shape ID to give, so the bare code.
-            body = {"__type": exc.code, "message": exc.message}
+        shape, status = self._errors.answer(exc)
+        # An error the model lacks (a framework error: serialization, auth, unknown
+        # operation) has no shape ID to give: its bare code.
+        kind = f"{self.namespace}#{shape.name}" if shape.modeled else shape.name
+        body = {"__type": kind, shape.message_key or "message": exc.message}
         headers: tuple[tuple[str, str], ...] = (PROTOCOL_HEADER,)
         if self._query_compatible:
-            code = shape.query_code if shape is not None else exc.code
-            sender = shape.sender if shape is not None else status < 500
-            headers += (("x-amzn-query-error", f"{code};{'Sender' if sender else 'Receiver'}"),)
+            fault = "Sender" if shape.sender else "Receiver"
+            headers += (("x-amzn-query-error", f"{shape.query_code};{fault}"),)
         return WireReply(status, dumps(body), CONTENT_TYPE, headers)
-
-    def _input(self, operation: str) -> Convert | None:
-        if operation not in self._inputs:
-            if operation not in self._known:
-                raise unknown_operation(f"Unknown operation {operation}.")
-            shape = self.model.operation_model(operation).input_shape
-            self._inputs[operation] = None if shape is None else self._reader.compile(shape)
-        return self._inputs[operation]
-
-    def _output(self, operation: str) -> Convert | None:
-        if operation not in self._outputs:
-            if operation not in self._known:
-                raise unknown_operation(f"Unknown operation {operation}.")
-            shape = self.model.operation_model(operation).output_shape
-            self._outputs[operation] = None if shape is None else self._writer.compile(shape)
-        return self._outputs[operation]

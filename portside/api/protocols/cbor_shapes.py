@@ -32,8 +32,6 @@ from botocore.model import Shape
 from portside.api.protocols.base import blob, epoch
 from portside.api.protocols.shape_walk import Convert, Reader, WireFault, Writer
 
-_INTEGERS = frozenset({"integer", "long", "short", "byte"})
-_FLOATS = frozenset({"float", "double"})
 _FLOAT_LIMIT = 2**1023  # a bignum past this is no double (float() would overflow)
 
 
@@ -112,56 +110,32 @@ class CborReader(Reader):
         # The spec: "Document types are not currently supported in this protocol."
         return _undefined
 
-    def scalar(self, shape: Shape) -> Convert:
-        kind = shape.type_name
+    def integer(self, kind: str) -> Convert:
+        return self.exactly(int, kind)
+
+    def double(self, kind: str) -> Convert:
         expected = self.expected
-        if kind == "string":
 
-            def read_string(value: Any) -> str:
-                if type(value) is not str:
-                    raise expected("string", value)
+        def read_float(value: Any) -> float:
+            if type(value) is float:
                 return value
+            if type(value) is int and -_FLOAT_LIMIT < value < _FLOAT_LIMIT:
+                return float(value)
+            raise expected(kind, value)
 
-            return read_string
-        if kind in _INTEGERS:
+        return read_float
 
-            def read_integer(value: Any) -> int:
-                if type(value) is not int:
-                    raise expected(kind, value)
-                return value
+    def blob(self) -> Convert:
+        expected = self.expected
 
-            return read_integer
-        if kind in _FLOATS:
+        def read_blob(value: Any) -> bytes:
+            if not isinstance(value, bytes | bytearray):
+                raise expected("blob", value)
+            return bytes(value)
 
-            def read_float(value: Any) -> float:
-                if type(value) is float:
-                    return value
-                if type(value) is int and -_FLOAT_LIMIT < value < _FLOAT_LIMIT:
-                    return float(value)
-                raise expected(kind, value)
+        return read_blob
 
-            return read_float
-        if kind == "boolean":
-
-            def read_boolean(value: Any) -> bool:
-                if type(value) is not bool:
-                    raise expected("boolean", value)
-                return value
-
-            return read_boolean
-        if kind == "blob":
-
-            def read_blob(value: Any) -> bytes:
-                if not isinstance(value, bytes | bytearray):
-                    raise expected("blob", value)
-                return bytes(value)
-
-            return read_blob
-        if kind == "timestamp":
-            return self._timestamp()
-        return _undefined  # a type botocore does not name: leave it to the validator
-
-    def _timestamp(self) -> Convert:
+    def timestamp(self) -> Convert:
         expected = self.expected
 
         def read_timestamp(value: Any) -> int | float:
@@ -184,19 +158,7 @@ def _tag_epoch(value: Any) -> cbor2.CBORTag:
 
 
 class CborWriter(Writer):
-    def document(self, shape: Shape) -> Convert:
-        return _same
+    scalars = {"float": float, "double": float, "blob": blob}
 
-    def scalar(self, shape: Shape) -> Convert:
-        kind = shape.type_name
-        if kind in _FLOATS:
-            return float
-        if kind == "blob":
-            return blob
-        if kind == "timestamp":
-            return _tag_epoch
-        return _same
-
-
-def _same(value: Any) -> Any:
-    return value
+    def timestamp(self, shape: Shape) -> Convert:
+        return _tag_epoch

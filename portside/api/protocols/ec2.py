@@ -25,16 +25,10 @@ What EC2 answers to a request it cannot read (HTTP 400):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from portside.api.protocols.base import WireReply
 from portside.api.protocols.form import Ec2FormNames, FormFault, FormNames
 from portside.api.protocols.query import QueryCodec
-from portside.api.protocols.xml import escape
 from portside.errors import NamedError, PortsideError
 
-_XML = "text/xml"
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
@@ -61,21 +55,13 @@ class Ec2Codec(QueryCodec):
         where = f" ({fault.path})" if fault.path else ""
         return NamedError("InvalidQueryParameter", f"{fault.detail}{where}")
 
-    def encode(self, operation: str, result: Mapping[str, Any], request_id: str) -> WireReply:
-        out = [
-            _DECLARATION,
-            f'<{operation}Response xmlns="{self._namespace}">',
-            f"<requestId>{escape(request_id)}</requestId>",
-        ]
-        self._result(self.model.operation_model(operation), result, out)
-        out.append(f"</{operation}Response>")
-        return WireReply(200, "".join(out).encode(), _XML)
+    def _envelope(self, operation: str, request_id: str) -> tuple[str, str]:
+        head = f'{_DECLARATION}<{operation}Response xmlns="{self._namespace}">'
+        return f"{head}<requestId>{request_id}</requestId>", f"</{operation}Response>"
 
-    def error(self, exc: PortsideError, request_id: str) -> WireReply:
-        code, status, _ = self._error_of(exc)
-        body = (
-            f"{_DECLARATION}<Response><Errors><Error><Code>{escape(code)}</Code>"
-            f"<Message>{escape(exc.message)}</Message></Error></Errors>"
-            f"<RequestID>{escape(request_id)}</RequestID></Response>"
+    def _error_text(self, code: str, sender: bool, message: str, request_id: str) -> str:
+        return (
+            f"{_DECLARATION}<Response><Errors><Error><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error></Errors>"
+            f"<RequestID>{request_id}</RequestID></Response>"
         )
-        return WireReply(status, body.encode(), _XML)

@@ -10,6 +10,7 @@ it is (CloudWatch's `ResourceNotFound` is both a shape and `DashboardNotFoundErr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from botocore.model import ServiceModel
@@ -33,10 +34,14 @@ class ErrorShape:
     query_code: str  # the awsQuery code (the name when the model gives none)
     sender: bool  # the caller's fault (awsQuery's `Sender`), else `Receiver`
     message_key: str | None  # the member declared for the text (`message`/`Message`), if any
+    modeled: bool = True  # one of the model's shapes (else made up for an error it lacks)
 
 
 class ErrorShapes:
-    def __init__(self, model: ServiceModel) -> None:
+    """The model's error shapes. `aliases` spells the query codes of errors the model does
+    not declare (query.py's names for the edge's authentication faults)."""
+
+    def __init__(self, model: ServiceModel, aliases: Mapping[str, str] | None = None) -> None:
         by_name: dict[str, ErrorShape] = {}
         by_code: dict[str, ErrorShape] = {}
         for shape in model.error_shapes:
@@ -53,13 +58,25 @@ class ErrorShapes:
             by_code.setdefault(found.query_code, found)
         self._by_name = by_name
         self._by_code = by_code
+        self._aliases = aliases or {}
 
-    def find(self, code: str) -> ErrorShape | None:
-        return self._by_name.get(code) or self._by_code.get(code)
-
-    def status(self, exc: PortsideError, shape: ErrorShape | None) -> int:
-        """The model's status for the error when it names one, else the exception's. An
-        authentication fault stays 403 whatever a model says of a shape of that name."""
-        if isinstance(exc, AuthError) or shape is None or shape.status is None:
-            return exc.status
-        return shape.status
+    def answer(self, exc: PortsideError) -> tuple[ErrorShape, int]:
+        """The shape `exc` answers as, and the status it answers with: the model's status for
+        the shape when it names one, else the exception's. An error the model lacks answers
+        as a shape of its own code (a sender fault below 500); an authentication fault stays
+        403 whatever a model says of a shape of that name."""
+        code = exc.code
+        shape = self._by_name.get(code) or self._by_code.get(code)
+        if shape is None:
+            own = ErrorShape(
+                name=code,
+                status=None,
+                query_code=self._aliases.get(code, code),
+                sender=exc.status < 500,
+                message_key=None,
+                modeled=False,
+            )
+            return own, exc.status
+        if isinstance(exc, AuthError) or shape.status is None:
+            return shape, exc.status
+        return shape, shape.status

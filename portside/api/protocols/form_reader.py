@@ -89,26 +89,16 @@ def _structure(members: dict[str, tuple[str, Reader]]) -> Reader:
 
 def _list(level: str | None, item: list[Reader]) -> Reader:
     def read(node: Node) -> list[Any]:
-        if isinstance(node, str):
-            if node:  # the query protocol sends an empty list as `Name=`
-                raise FormFault("nesting", "A list was expected", node)
+        children = _children(node, level, "list")
+        if children is None:
             return []
-        if level is not None:
-            found = node.get(level)
-            if found is None:
-                return []
-            if isinstance(found, str):
-                raise FormFault("nesting", "A list was expected", found).within(level)
-            node = found
         read_item = item[0]
         values = []
-        for index, child in _indexed(node):
+        for index, child in _indexed(children):
             try:
                 values.append(read_item(child))
             except FormFault as fault:
-                raise (
-                    fault.within(index).within(level) if level else fault.within(index)
-                ) from None
+                raise _at(fault, index, level) from None
         return values
 
     return read
@@ -118,20 +108,12 @@ def _map(entry: str | None, names: tuple[str, str], parts: list[Reader]) -> Read
     key_name, value_name = names
 
     def read(node: Node) -> dict[Any, Any]:
-        if isinstance(node, str):
-            if node:
-                raise FormFault("nesting", "A map was expected", node)
+        children = _children(node, entry, "map")
+        if children is None:
             return {}
-        if entry is not None:
-            found = node.get(entry)
-            if found is None:
-                return {}
-            if isinstance(found, str):
-                raise FormFault("nesting", "A map was expected", found).within(entry)
-            node = found
         read_key, read_value = parts
         values: dict[Any, Any] = {}
-        for index, child in _indexed(node):
+        for index, child in _indexed(children):
             if isinstance(child, str):
                 raise FormFault("nesting", "A map entry was expected", child).within(index)
             key, value = child.get(key_name), child.get(value_name)
@@ -140,12 +122,33 @@ def _map(entry: str | None, names: tuple[str, str], parts: list[Reader]) -> Read
             try:
                 values[read_key(key)] = read_value(value)
             except FormFault as fault:
-                raise (
-                    fault.within(index).within(entry) if entry else fault.within(index)
-                ) from None
+                raise _at(fault, index, entry) from None
         return values
 
     return read
+
+
+def _children(node: Node, level: str | None, what: str) -> dict[str, Node] | None:
+    """A list's or map's indexed children, found under `level` (`member`, `entry`) when it
+    has one; None when it is empty (the query protocol sends an empty list as `Name=`)."""
+    if isinstance(node, str):
+        if node:
+            raise FormFault("nesting", f"A {what} was expected", node)
+        return None
+    if level is None:
+        return node
+    found = node.get(level)
+    if found is None:
+        return None
+    if isinstance(found, str):
+        raise FormFault("nesting", f"A {what} was expected", found).within(level)
+    return found
+
+
+def _at(fault: FormFault, index: str, level: str | None) -> FormFault:
+    """`fault` placed at a list's or map's child `index` (under `level`, when it has one)."""
+    fault.within(index)
+    return fault.within(level) if level else fault
 
 
 def _indexed(node: dict[str, Node]) -> Iterator[tuple[str, Node]]:

@@ -66,7 +66,7 @@ class QueryCodec:
         self._reader = FormReader(self.names)
         self._writer = XmlWriter(self.list_item)
         self._last = _LastForm()
-        self._errors = ErrorShapes(model)
+        self._errors = ErrorShapes(model, QUERY_AUTH_CODES)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -135,13 +135,19 @@ class QueryCodec:
     # -- replies ----------------------------------------------------------------------------
 
     def encode(self, operation: str, result: Mapping[str, Any], request_id: str) -> WireReply:
-        out = [f'<{operation}Response xmlns="{self._namespace}">']
+        head, tail = self._envelope(operation, escape(request_id))
+        out = [head]
         self._result(self.model.operation_model(operation), result, out)
-        out.append(
-            f"<ResponseMetadata><RequestId>{escape(request_id)}</RequestId></ResponseMetadata>"
-            f"</{operation}Response>"
-        )
+        out.append(tail)
         return WireReply(200, "".join(out).encode(), _XML)
+
+    def _envelope(self, operation: str, request_id: str) -> tuple[str, str]:
+        """What a reply's result stands between (ec2.py has EC2's envelopes)."""
+        return (
+            f'<{operation}Response xmlns="{self._namespace}">',
+            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+            f"</{operation}Response>",
+        )
 
     def _result(self, operation: OperationModel, result: Mapping[str, Any], out: list[str]) -> None:
         shape = operation.output_shape
@@ -159,20 +165,17 @@ class QueryCodec:
             write(result, out)
 
     def error(self, exc: PortsideError, request_id: str) -> WireReply:
-        code, status, sender = self._error_of(exc)
-        body = (
-            f'<ErrorResponse xmlns="{self._namespace}"><Error>'
-            f"<Type>{'Sender' if sender else 'Receiver'}</Type>"
-            f"<Code>{escape(code)}</Code><Message>{escape(exc.message)}</Message>"
-            f"</Error><RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
-        )
+        """An error shape of the model answers with its `awsQueryError` code and status
+        (botocore matches `client.exceptions` on that code)."""
+        shape, status = self._errors.answer(exc)
+        code, message = escape(shape.query_code), escape(exc.message)
+        body = self._error_text(code, shape.sender, message, escape(request_id))
         return WireReply(status, body.encode(), _XML)
 
-    def _error_of(self, exc: PortsideError) -> tuple[str, int, bool]:
-        """Code, status and sender fault: an error shape of the model answers with its
-        `awsQueryError` code and status (botocore matches `client.exceptions` on that code)."""
-        shape = self._errors.find(exc.code)
-        status = self._errors.status(exc, shape)
-        if shape is None:
-            return QUERY_AUTH_CODES.get(exc.code, exc.code), status, status < 500
-        return shape.query_code, status, shape.sender
+    def _error_text(self, code: str, sender: bool, message: str, request_id: str) -> str:
+        return (
+            f'<ErrorResponse xmlns="{self._namespace}"><Error>'
+            f"<Type>{'Sender' if sender else 'Receiver'}</Type>"
+            f"<Code>{code}</Code><Message>{message}</Message>"
+            f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
+        )

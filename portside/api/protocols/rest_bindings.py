@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,16 +24,14 @@ from typing import Any
 import orjson
 from botocore.model import ListShape, Shape
 
-from portside.api.protocols.base import blob, epoch, iso8601
-from portside.api.protocols.shape_walk import WireFault
+from portside.api.protocols.base import NON_FINITE, blob, double_text, epoch, iso8601
+from portside.api.protocols.shape_walk import FLOATS, INTEGERS, WireFault
 
 Parse = Callable[[str], Any]
 Format = Callable[[Any], str]
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-_INTEGERS = frozenset({"integer", "long", "short", "byte"})
 
 
 def _fault(text: str, kind: str) -> WireFault:
@@ -49,7 +46,7 @@ def parse_integer(text: str) -> int:
 
 
 def parse_double(text: str) -> float:
-    special = _NON_FINITE.get(text)
+    special = NON_FINITE.get(text)
     if special is not None:
         return special
     if not _NUMBER.fullmatch(text):
@@ -99,9 +96,9 @@ def _same(text: str) -> str:
 
 def scalar_parser(shape: Shape, in_header: bool = False) -> Parse:
     kind = shape.type_name
-    if kind in _INTEGERS:
+    if kind in INTEGERS:
         return parse_integer
-    if kind in ("float", "double"):
+    if kind in FLOATS:
         return parse_double
     if kind == "boolean":
         return parse_boolean
@@ -161,15 +158,6 @@ def _header_format(shape: Shape) -> str:
     return str(shape.serialization.get("timestampFormat", "rfc822")).lower()
 
 
-def format_double(value: Any) -> str:
-    number = float(value)
-    if math.isnan(number):
-        return "NaN"
-    if math.isinf(number):
-        return "Infinity" if number > 0 else "-Infinity"
-    return repr(number)
-
-
 def format_timestamp(value: Any, timestamp_format: str) -> str:
     if timestamp_format == "iso8601":
         return iso8601(value)
@@ -199,9 +187,9 @@ def header_formatter(shape: Shape) -> Format:
         return lambda value: format_timestamp(value, timestamp_format)
     if kind == "boolean":
         return lambda value: "true" if value else "false"
-    if kind in ("float", "double"):
-        return format_double
-    if kind in _INTEGERS:
+    if kind in FLOATS:
+        return double_text
+    if kind in INTEGERS:
         return lambda value: str(int(value))
     if kind == "blob":
         return lambda value: base64.b64encode(blob(value)).decode()

@@ -38,6 +38,7 @@ import orjson
 from botocore.model import ServiceModel
 
 from portside.api.protocols.base import WireReply, WireRequest, blob
+from portside.api.protocols.compiled import PerOperation
 from portside.api.protocols.error_shapes import ErrorShapes, unknown_operation
 from portside.api.protocols.rest_json_body import JsonReader, JsonWriter
 from portside.api.protocols.rest_plans import (
@@ -94,8 +95,8 @@ class RestJsonCodec:
         self._errors = ErrorShapes(model)
         self._reader = JsonReader()
         self._writer = JsonWriter()
-        self._requests: dict[str, RequestPlan] = {}
-        self._responses: dict[str, ResponsePlan] = {}
+        self._requests = PerOperation(self.routes.by_operation, self._request_plan)
+        self._responses = PerOperation(self.routes.by_operation, self._response_plan)
 
     def operation(self, request: WireRequest) -> str:
         found = self.routes.match(request.method, request.path, request.query)
@@ -104,7 +105,7 @@ class RestJsonCodec:
         return found[0].operation
 
     def decode(self, request: WireRequest, operation: str) -> dict[str, Any]:
-        plan = self._request(operation)
+        plan = self._requests.get(operation)
         try:
             params = self._body(plan, request.body)
             labels = plan.route.labels_of(request.path)
@@ -174,7 +175,7 @@ class RestJsonCodec:
             params[plan.query_map.member] = mapped
 
     def encode(self, operation: str, result: Mapping[str, Any], request_id: str) -> WireReply:
-        plan = self._response(operation)
+        plan = self._responses.get(operation)
         result = result or {}
         status = plan.status
         content_type = CONTENT_TYPE
@@ -223,31 +224,17 @@ class RestJsonCodec:
         return orjson.dumps(payload.convert(value)), content_type
 
     def error(self, exc: PortsideError, request_id: str) -> WireReply:
-        shape = self._errors.find(exc.code)
-        status = self._errors.status(exc, shape)
-        code = shape.name if shape is not None else exc.code
-        key = (shape.message_key if shape is not None else None) or "Message"
-        headers = (("x-amzn-ErrorType", code),)
-        return WireReply(status, orjson.dumps({key: exc.message}), CONTENT_TYPE, headers)
+        shape, status = self._errors.answer(exc)
+        headers = (("x-amzn-ErrorType", shape.name),)
+        body = orjson.dumps({shape.message_key or "Message": exc.message})
+        return WireReply(status, body, CONTENT_TYPE, headers)
 
-    def _request(self, operation: str) -> RequestPlan:
-        plan = self._requests.get(operation)
-        if plan is None:
-            route = self.routes.by_operation.get(operation)
-            if route is None:
-                raise unknown_operation(f"Unknown operation {operation}.")
-            model = self.model.operation_model(operation)
-            plan = self._requests[operation] = request_plan(model, route, self._reader)
-        return plan
+    def _request_plan(self, operation: str) -> RequestPlan:
+        model = self.model.operation_model(operation)
+        return request_plan(model, self.routes.by_operation[operation], self._reader)
 
-    def _response(self, operation: str) -> ResponsePlan:
-        plan = self._responses.get(operation)
-        if plan is None:
-            if operation not in self.routes.by_operation:
-                raise unknown_operation(f"Unknown operation {operation}.")
-            model = self.model.operation_model(operation)
-            plan = self._responses[operation] = response_plan(model, self._writer)
-        return plan
+    def _response_plan(self, operation: str) -> ResponsePlan:
+        return response_plan(self.model.operation_model(operation), self._writer)
 
 
 def _header_items(request: WireRequest) -> list[tuple[str, list[str]]]:

@@ -29,7 +29,7 @@ from portside.api.protocols.rest_bindings import (
 )
 from portside.api.protocols.rest_json_body import JsonReader, JsonWriter
 from portside.api.protocols.rest_routes import Route
-from portside.api.protocols.shape_walk import Convert
+from portside.api.protocols.shape_walk import Convert, Walker
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +78,36 @@ class ResponsePlan:
     body: Convert | None
 
 
-def _payload(shape: StructureShape, compile_: Convert) -> Payload | None:
-    name = shape.serialization.get("payload")
-    if name is None:
-        return None
-    member = shape.members[name]
-    kind = member.type_name if member.type_name in ("blob", "string") else "json"
-    convert = None if kind != "json" else compile_(member)
-    return Payload(name, kind, convert, name in shape.required_members)
+# A top-level member: its name, shape, `location` trait (None in the body) and wire key.
+Member = tuple[str, Shape, str | None, str]
+
+
+def _members(shape: Shape | None, walker: Walker) -> tuple[Payload | None, list[Member]]:
+    """The structure's payload, if it has one, and every member with its location."""
+    if not isinstance(shape, StructureShape):
+        return None, []
+    found = [
+        (name, m, m.serialization.get("location"), str(m.serialization.get("name", name)))
+        for name, m in shape.members.items()
+    ]
+    payload = None
+    payload_name = shape.serialization.get("payload")
+    if payload_name is not None:
+        member = shape.members[payload_name]
+        kind = member.type_name if member.type_name in ("blob", "string") else "json"
+        convert = None if kind != "json" else walker.compile(member)
+        payload = Payload(payload_name, kind, convert, payload_name in shape.required_members)
+    return payload, found
+
+
+def _body(
+    shape: Shape | None, payload: Payload | None, names: set[str], walker: Walker
+) -> Convert | None:
+    """The JSON body's converter: of the members bound nowhere else, unless there is a
+    payload (it is the body then)."""
+    if payload is None and names and isinstance(shape, StructureShape):
+        return walker.members(shape, names)
+    return None
 
 
 def _query_binding(name: str, member: Shape, key: str) -> Binding:
@@ -107,29 +129,22 @@ def request_plan(operation: OperationModel, route: Route, reader: JsonReader) ->
     headers: list[Binding] = []
     header_maps: list[Binding] = []
     body_members: set[str] = set()
-    payload = None
-    if isinstance(shape, StructureShape):
-        payload = _payload(shape, reader.compile)
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            key = str(member.serialization.get("name", name))
-            if location == "uri":
-                labels.append(Binding(name, key, scalar_parser(member)))
-            elif location == "querystring":
-                if isinstance(member, MapShape):
-                    query_map = _query_binding(name, member, "")
-                else:
-                    query[key] = _query_binding(name, member, key)
-            elif location == "header":
-                headers.append(Binding(name, key.lower(), header_parser(member)))
-            elif location == "headers":
-                value = member.value if isinstance(member, MapShape) else member
-                header_maps.append(Binding(name, key.lower(), header_parser(value)))
-            elif payload is None or name != payload.member:
-                body_members.add(name)
-    body = None
-    if payload is None and body_members and isinstance(shape, StructureShape):
-        body = reader.members(shape, body_members)
+    payload, members = _members(shape, reader)
+    for name, member, location, key in members:
+        if location == "uri":
+            labels.append(Binding(name, key, scalar_parser(member)))
+        elif location == "querystring":
+            if isinstance(member, MapShape):
+                query_map = _query_binding(name, member, "")
+            else:
+                query[key] = _query_binding(name, member, key)
+        elif location == "header":
+            headers.append(Binding(name, key.lower(), header_parser(member)))
+        elif location == "headers":
+            value = member.value if isinstance(member, MapShape) else member
+            header_maps.append(Binding(name, key.lower(), header_parser(value)))
+        elif payload is None or name != payload.member:
+            body_members.add(name)
     return RequestPlan(
         route=route,
         labels=tuple(labels),
@@ -139,39 +154,31 @@ def request_plan(operation: OperationModel, route: Route, reader: JsonReader) ->
         headers=tuple(headers),
         header_maps=tuple(header_maps),
         payload=payload,
-        body=body,
+        body=_body(shape, payload, body_members, reader),
     )
 
 
 def response_plan(operation: OperationModel, writer: JsonWriter) -> ResponsePlan:
     shape = operation.output_shape
-    status = int(operation.http.get("responseCode", 200))
     status_member: str | None = None
     headers: list[OutHeader] = []
     header_maps: list[tuple[str, str]] = []
     body_members: set[str] = set()
-    payload = None
-    if isinstance(shape, StructureShape):
-        payload = _payload(shape, writer.compile)
-        for name, member in shape.members.items():
-            location = member.serialization.get("location")
-            key = str(member.serialization.get("name", name))
-            if location == "statusCode":
-                status_member = name
-            elif location == "header":
-                headers.append(OutHeader(name, key, header_formatter(member)))
-            elif location == "headers":
-                header_maps.append((name, key))
-            elif location is None and (payload is None or name != payload.member):
-                body_members.add(name)
-    body = None
-    if payload is None and body_members and isinstance(shape, StructureShape):
-        body = writer.members(shape, body_members)
+    payload, members = _members(shape, writer)
+    for name, member, location, key in members:
+        if location == "statusCode":
+            status_member = name
+        elif location == "header":
+            headers.append(OutHeader(name, key, header_formatter(member)))
+        elif location == "headers":
+            header_maps.append((name, key))
+        elif location is None and (payload is None or name != payload.member):
+            body_members.add(name)
     return ResponsePlan(
-        status=status,
+        status=int(operation.http.get("responseCode", 200)),
         status_member=status_member,
         headers=tuple(headers),
         header_maps=tuple(header_maps),
         payload=payload,
-        body=body,
+        body=_body(shape, payload, body_members, writer),
     )

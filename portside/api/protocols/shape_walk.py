@@ -1,10 +1,11 @@
 """Per-shape converters between a protocol's decoded document and the canonical form.
 
-A `Reader` turns a wire document (CBOR or JSON already parsed into Python values) into
+The one structure/list/map walk of the JSON-like codecs (CBOR, the rest-json body): a
+`Reader` turns a wire document (CBOR or JSON already parsed into Python values) into
 canonical params; a `Writer` turns a canonical result into a document the protocol's encoder
-can dump. Both compile a shape once, on first use, into a closure and cache it, so a request
-costs one call per value. Subclasses supply what differs between protocols: the scalars,
-the key a member travels under, and how a fault is worded.
+can dump. Both compile a shape once, on first use, into a closure and cache it (compiled.py),
+so a request costs one call per value. Subclasses supply what differs between protocols: the
+scalars, the key a member travels under, and how a fault is worded.
 
 Faults unwind as `WireFault`, which collects the path to the bad value on the way out: a
 clean request pays nothing for it (exceptions are free in Python 3.11 until raised).
@@ -12,13 +13,19 @@ clean request pays nothing for it (exceptions are free in Python 3.11 until rais
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, ClassVar
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
+from portside.api.protocols.compiled import Built, Compiled, complete
+
 Convert = Callable[[Any], Any]
+# A structure's members as a walker looks them up: the key a value arrives under, and the
+# key it leaves under with its converter.
+Members = dict[str, tuple[str, Convert]]
+INTEGERS = frozenset({"integer", "long", "short", "byte"})
+FLOATS = frozenset({"float", "double"})
 
 
 class WireFault(Exception):
@@ -39,70 +46,66 @@ class WireFault(Exception):
         return f"{self.message} (at '{self.where()}')" if self.path else self.message
 
 
-def _key(shape: Shape) -> tuple[str, str | None]:
-    # A member may carry its own timestampFormat; everything else about a shape is its own.
-    return shape.name, shape.serialization.get("timestampFormat")
+def same(value: Any) -> Any:
+    return value
 
 
-class _Compiler:
+class Walker:
+    """Converters compiled once per shape. A reader's structures take wire names to member
+    names (`reads`), a writer's member names to wire names."""
+
+    reads: ClassVar[bool]
+
     def __init__(self) -> None:
-        self._cache: dict[tuple[str, str | None], Convert] = {}
-        # Compiling takes a lock and publishes a shape's converters only once they are all
-        # whole: a recursive structure's closure exists before its members are filled in,
-        # and no other thread may pick it up then. Compiled lookups take no lock.
-        self._lock = threading.RLock()
-        self._building: dict[tuple[str, str | None], Convert] = {}
-        self._depth = 0
+        self._compiled: Compiled[Convert] = Compiled()
 
     def compile(self, shape: Shape) -> Convert:
-        key = _key(shape)
-        found = self._cache.get(key)
-        if found is not None:
-            return found
-        with self._lock:
-            self._depth += 1
-            try:
-                convert = self._compile(shape, key)
-                if self._depth == 1:
-                    self._cache.update(self._building)
-            finally:
-                self._depth -= 1
-                if not self._depth:
-                    self._building = {}
-        return convert
+        # A member may carry its own timestampFormat; everything else about a shape is its own.
+        key = (shape.name, shape.serialization.get("timestampFormat"))
+        return self._compiled.get(key, lambda: self._build(shape))
 
-    def _compile(self, shape: Shape, key: tuple[str, str | None]) -> Convert:
-        found = self._cache.get(key) or self._building.get(key)
-        if found is not None:
-            return found
+    def compile_or_none(self, shape: Shape | None) -> Convert | None:
+        return None if shape is None else self.compile(shape)
+
+    def members(self, shape: StructureShape, names: Collection[str]) -> Convert:
+        """A converter of some of a structure's members only (a rest-json body's)."""
+        members: Members = {}
+        self._fill(members, shape, names)
+        return self._structure(members)
+
+    def _build(self, shape: Shape) -> Built[Convert]:
         if isinstance(shape, StructureShape):
             if shape.is_document_type:
-                convert = self.document(shape)
-            else:
-                return self._structure(shape)  # registers itself first: shapes may recurse
-        elif isinstance(shape, ListShape):
-            convert = self._list(shape)
-        elif isinstance(shape, MapShape):
-            convert = self._map(shape)
-        else:
-            convert = self.scalar(shape)
-        self._building[key] = convert
-        return convert
+                return self.document(shape), complete
+            # Registered before its members compile: shapes may recurse.
+            members: Members = {}
+            return self._structure(members), lambda: self._fill(members, shape, shape.members)
+        if isinstance(shape, ListShape):
+            return self._list(shape), complete
+        if isinstance(shape, MapShape):
+            return self._map(shape), complete
+        return self.scalar(shape), complete
 
-    def _remember(self, shape: Shape, convert: Convert) -> None:
-        self._building[_key(shape)] = convert
+    def _fill(self, members: Members, shape: StructureShape, names: Collection[str]) -> None:
+        for name, member in shape.members.items():
+            if name in names:
+                wire, convert = self.wire_name(name, member), self.compile(member)
+                if self.reads:
+                    members[wire] = (name, convert)
+                else:
+                    members[name] = (wire, convert)
 
     def wire_name(self, name: str, member: Shape) -> str:
         """The key a structure member travels under."""
         return name
 
+    def document(self, shape: Shape) -> Convert:
+        return same
+
     def scalar(self, shape: Shape) -> Convert:
         raise NotImplementedError
 
-    def document(self, shape: Shape) -> Convert:
-        raise NotImplementedError
-
-    def _structure(self, shape: StructureShape) -> Convert:
+    def _structure(self, members: Members) -> Convert:
         raise NotImplementedError
 
     def _list(self, shape: ListShape) -> Convert:
@@ -112,10 +115,12 @@ class _Compiler:
         raise NotImplementedError
 
 
-class Reader(_Compiler):
+class Reader(Walker):
     """Wire document -> canonical params. Unknown and null structure members are dropped (as
-    if absent); nulls inside lists and maps stay, for the validator to report."""
+    if absent); nulls inside lists and maps stay, for the validator to report. Strings and
+    booleans are read as they are; the other scalars are each protocol's."""
 
+    reads = True
     null: object = None  # another value a protocol reads as null (CBOR's `undefined`)
 
     def expected(self, what: str, value: Any) -> WireFault:
@@ -125,11 +130,47 @@ class Reader(_Compiler):
     def is_map(self, value: Any) -> bool:
         return isinstance(value, dict)
 
-    def _structure(self, shape: StructureShape) -> Convert:
-        members: dict[str, tuple[str, Convert]] = {}
-        is_map = self.is_map
+    def scalar(self, shape: Shape) -> Convert:
+        kind = shape.type_name
+        if kind == "string":
+            return self.exactly(str, kind)
+        if kind == "boolean":
+            return self.exactly(bool, kind)
+        if kind in INTEGERS:
+            return self.integer(kind)
+        if kind in FLOATS:
+            return self.double(kind)
+        if kind == "blob":
+            return self.blob()
+        if kind == "timestamp":
+            return self.timestamp()
+        return self.document(shape)  # a type botocore does not name: leave it to the validator
+
+    def exactly(self, cls: type, what: str) -> Convert:
+        """A reader of values of type `cls` and nothing else (not even a subclass)."""
         expected = self.expected
-        null = self.null
+
+        def read(value: Any) -> Any:
+            if type(value) is not cls:
+                raise expected(what, value)
+            return value
+
+        return read
+
+    def integer(self, kind: str) -> Convert:
+        raise NotImplementedError
+
+    def double(self, kind: str) -> Convert:
+        raise NotImplementedError
+
+    def blob(self) -> Convert:
+        raise NotImplementedError
+
+    def timestamp(self) -> Convert:
+        raise NotImplementedError
+
+    def _structure(self, members: Members) -> Convert:
+        is_map, expected, null = self.is_map, self.expected, self.null
 
         def read(value: Any) -> dict[str, Any]:
             if not is_map(value):
@@ -146,15 +187,11 @@ class Reader(_Compiler):
                     raise
             return out
 
-        self._remember(shape, read)
-        for name, member_shape in shape.members.items():
-            members[self.wire_name(name, member_shape)] = (name, self.compile(member_shape))
         return read
 
     def _list(self, shape: ListShape) -> Convert:
         item = self.compile(shape.member)
-        expected = self.expected
-        null = self.null
+        expected, null = self.expected, self.null
 
         def read(value: Any) -> list[Any]:
             if type(value) is not list:
@@ -172,9 +209,7 @@ class Reader(_Compiler):
 
     def _map(self, shape: MapShape) -> Convert:
         key_of, item = self.compile(shape.key), self.compile(shape.value)
-        is_map = self.is_map
-        expected = self.expected
-        null = self.null
+        is_map, expected, null = self.is_map, self.expected, self.null
 
         def read(value: Any) -> dict[str, Any]:
             if not is_map(value):
@@ -192,13 +227,23 @@ class Reader(_Compiler):
         return read
 
 
-class Writer(_Compiler):
+class Writer(Walker):
     """Canonical result -> wire document. Members the shape does not declare, and None
-    values, are left out."""
+    values, are left out. Scalars go out as they are but for the protocol's `scalars` (by
+    type name) and `timestamp`."""
 
-    def _structure(self, shape: StructureShape) -> Convert:
-        members: dict[str, tuple[str, Convert]] = {}
+    reads = False
+    scalars: ClassVar[Mapping[str, Convert]] = {}
 
+    def scalar(self, shape: Shape) -> Convert:
+        if shape.type_name == "timestamp":
+            return self.timestamp(shape)
+        return self.scalars.get(shape.type_name, same)
+
+    def timestamp(self, shape: Shape) -> Convert:
+        raise NotImplementedError
+
+    def _structure(self, members: Members) -> Convert:
         def write(value: Mapping[str, Any]) -> dict[str, Any]:
             out: dict[str, Any] = {}
             for name, item in value.items():
@@ -207,9 +252,6 @@ class Writer(_Compiler):
                     out[member[0]] = member[1](item)
             return out
 
-        self._remember(shape, write)
-        for name, member_shape in shape.members.items():
-            members[name] = (self.wire_name(name, member_shape), self.compile(member_shape))
         return write
 
     def _list(self, shape: ListShape) -> Convert:

@@ -10,7 +10,6 @@ repeated elements. Writers are compiled once per shape and append text to a list
 from __future__ import annotations
 
 import base64
-import math
 import re
 from collections.abc import Callable
 from email.utils import formatdate
@@ -19,7 +18,7 @@ from typing import Any
 
 from botocore.model import ListShape, MapShape, Shape, StructureShape
 
-from portside.api.protocols.base import blob, epoch, iso8601
+from portside.api.protocols.base import blob, double_text, epoch, iso8601
 from portside.api.protocols.compiled import Built, Compiled
 
 Write = Callable[[Any, list[str]], None]
@@ -57,14 +56,6 @@ def _integer(value: Any) -> str:
     return str(int(value))
 
 
-def _float(value: Any) -> str:
-    number = float(value)
-    if math.isfinite(number):
-        return repr(number)
-    # Java's spelling, which botocore's serializers also use for these.
-    return "NaN" if math.isnan(number) else ("Infinity" if number > 0 else "-Infinity")
-
-
 def _boolean(value: Any) -> str:
     return "true" if value else "false"
 
@@ -88,8 +79,8 @@ _SCALARS: dict[str, Text] = {
     "character": _string,
     "integer": _integer,
     "long": _integer,
-    "float": _float,
-    "double": _float,
+    "float": double_text,
+    "double": double_text,
     "boolean": _boolean,
     "blob": _blob,
 }

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from portside.controllers import circuit_breaker as cb
-from portside.controllers.facts import (
+from portside.controllers.services import circuit_breaker as cb
+from portside.controllers.services import service_events as words
+from portside.controllers.services.facts import (
     DeploymentUpdate,
     InstanceFact,
     Plan,
@@ -35,7 +36,7 @@ from portside.controllers.facts import (
     StopTask,
     TaskFact,
 )
-from portside.controllers.rolling import (
+from portside.controllers.services.rolling import (
     HEALTHY_AFTER_RUNNING,
     Fleet,
     Limits,
@@ -43,7 +44,6 @@ from portside.controllers.rolling import (
     failed_health,
     roll,
 )
-from portside.controllers.service_events import TROUBLESHOOTING
 from portside.model.service import (
     ACTIVE,
     COMPLETED,
@@ -53,30 +53,13 @@ from portside.model.service import (
     Deployment,
     Service,
 )
+from portside.model.states import InstanceStatus
 
 # A task whose container instance has been disconnected this long is lost: it is stopped and
 # replaced (DESIGN choice; ECS itself waits for the instance to come back or terminate).
 LOST_INSTANCE_GRACE = 300.0
-SERVING = frozenset({"ACTIVE", "DRAINING"})  # instance statuses whose tasks may still run
-
-
-def scaling(deployment_id: str) -> str:
-    return f"Scaling activity initiated by (deployment {deployment_id})"
-
-
-def draining(service: str) -> str:
-    return f"Service {service}: container instance is in DRAINING state"
-
-
-def lost(instance_arn: str, grace: float = LOST_INSTANCE_GRACE) -> str:
-    return (
-        f"Container instance {short(instance_arn)} was lost: its agent has been disconnected "
-        f"for more than {grace:.0f} seconds, or it was deregistered"
-    )
-
-
-def short(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
+# Instance statuses whose tasks may still run.
+SERVING = frozenset({InstanceStatus.ACTIVE, InstanceStatus.DRAINING})
 
 
 def compute(
@@ -134,7 +117,7 @@ class _Pass:
 
     def on_draining(self, task: TaskFact) -> bool:
         inst = self.instances.get(task.instance_arn) if task.instance_arn else None
-        return inst is not None and inst.status == "DRAINING"
+        return inst is not None and inst.status == InstanceStatus.DRAINING
 
     # -- the pass ------------------------------------------------------------------------
 
@@ -146,13 +129,13 @@ class _Pass:
 
         for task in self.live:
             if self.is_lost(task):
-                self._stop(task, lost(task.instance_arn or "", self.lost_grace))
+                self._stop(task, words.lost(task.instance_arn or "", self.lost_grace))
             elif self.on_draining(task) and not task.running:
-                self._stop(task, draining(service.name))
+                self._stop(task, words.draining(service.name))
         rest = [t for t in self.live if t.arn not in self.stops]
 
         starts = 0
-        reason = scaling(self.primary.id)
+        reason = words.scaling(self.primary.id)
         if service.status != ACTIVE or self.limits.desired == 0:
             for task in rest:
                 self._stop(task, reason)
@@ -170,10 +153,7 @@ class _Pass:
                 self.stops[stop.task_arn] = stop
         for stop in self.stops.values():
             if stop.reason == cb.HEALTH_CHECK_REASON:
-                plan.events.append(
-                    f"(service {service.name}) (task {short(stop.task_arn)}) "
-                    "failed container health checks."
-                )
+                plan.events.append(words.failed_health_checks(service.name, stop.task_arn))
         plan.stop = list(self.stops.values())
         if starts:
             plan.start.append(StartTasks(self.primary.id, starts))
@@ -191,9 +171,9 @@ class _Pass:
             why = (
                 cb.HEALTH_CHECK_REASON
                 if sick
-                else draining(self.service.name)
+                else words.draining(self.service.name)
                 if self.on_draining(task)
-                else scaling(self.primary.id)
+                else words.scaling(self.primary.id)
             )
             if stall:
                 # A FAILED deployment launches nothing: nothing is replaced either.
@@ -240,10 +220,7 @@ class _Pass:
         if state.until != service.launch_backoff_until:
             plan.launch_backoff_until = state.until
         if service.launch_failures < cb.THROTTLE_AFTER <= state.failures:
-            plan.events.append(
-                f"(service {service.name}) is unable to consistently start tasks "
-                f"successfully. {TROUBLESHOOTING}"
-            )
+            plan.events.append(words.throttled(service.name))
         return state.until
 
     # -- counts, completion, steady state -----------------------------------------------
@@ -264,9 +241,7 @@ class _Pass:
             and all(counts_healthy(t, self.now) for t in mine)
         ):
             rollout, reason = COMPLETED, f"ECS deployment {primary.id} completed."
-            plan.events.append(
-                f"(service {service.name}) (deployment {primary.id}) deployment completed."
-            )
+            plan.events.append(words.deployment_completed(service.name, primary.id))
             for d in service.deployments:
                 if d.id != primary.id:
                     status[d.id] = DEPLOYMENT_INACTIVE

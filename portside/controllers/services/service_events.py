@@ -1,4 +1,5 @@
-"""Service event messages in ECS's words."""
+"""Service event messages, and the reasons the service scheduler stops tasks for, in ECS's
+words."""
 
 from __future__ import annotations
 
@@ -24,6 +25,27 @@ _CLOSEST = {
 
 def _short(arn: str) -> str:
     return arn.rsplit("/", 1)[-1]
+
+
+# -- why the scheduler stopped a task (its stoppedReason) ---------------------------------
+
+
+def scaling(deployment_id: str) -> str:
+    return f"Scaling activity initiated by (deployment {deployment_id})"
+
+
+def draining(service: str) -> str:
+    return f"Service {service}: container instance is in DRAINING state"
+
+
+def lost(instance_arn: str, grace: float) -> str:
+    return (
+        f"Container instance {_short(instance_arn)} was lost: its agent has been disconnected "
+        f"for more than {grace:.0f} seconds, or it was deregistered"
+    )
+
+
+# -- the service's events ----------------------------------------------------------------
 
 
 def started(service: str, task_arns: Sequence[str]) -> str:
@@ -54,3 +76,27 @@ def unable_to_place(service: str, failures: Sequence[dict[str, str]]) -> str:
     return (
         f"{head} The closest matching (container-instance {_short(arn)}) {why}. {TROUBLESHOOTING}"
     )
+
+
+def failed_health_checks(service: str, task_arn: str) -> str:
+    return f"(service {service}) (task {_short(task_arn)}) failed container health checks."
+
+
+def throttled(service: str) -> str:
+    return (
+        f"(service {service}) is unable to consistently start tasks successfully. {TROUBLESHOOTING}"
+    )
+
+
+def deployment_completed(service: str, deployment_id: str) -> str:
+    return f"(service {service}) (deployment {deployment_id}) deployment completed."
+
+
+def definition_missing(service: str, task_definition: str) -> str:
+    return (
+        f"(service {service}) failed to launch a task: task definition {task_definition} not found."
+    )
+
+
+def unable_to_place_because(service: str, message: str) -> str:
+    return f"(service {service}) was unable to place a task. Reason: {message} {TROUBLESHOOTING}"

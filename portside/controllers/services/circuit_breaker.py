@@ -24,9 +24,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from portside.controllers.facts import TaskFact
-from portside.controllers.rolling import HEALTHY_AFTER_RUNNING
+from portside.controllers.services.facts import TaskFact
+from portside.controllers.services.rolling import HEALTHY_AFTER_RUNNING
 from portside.model.service import COMPLETED, IN_PROGRESS, Deployment, Service
+from portside.model.states import TaskStatus
 
 MIN_THRESHOLD = 3
 MAX_THRESHOLD = 200
@@ -60,7 +61,7 @@ def threshold(breaker: Mapping[str, Any], desired: int) -> int:
 def stopped_for_health(task: TaskFact) -> bool:
     reason = task.stopped_reason or ""
     return (
-        task.desired_status == "STOPPED"
+        task.desired_status == TaskStatus.STOPPED
         and reason.startswith("Task failed")
         and "health checks" in reason
     )
@@ -68,7 +69,7 @@ def stopped_for_health(task: TaskFact) -> bool:
 
 def is_failure(task: TaskFact) -> bool:
     """A failed task for the circuit breaker (Deployment.failedTasks)."""
-    failed_start = task.failed_to_start and task.last_status == "STOPPED"
+    failed_start = task.failed_to_start and task.last_status == TaskStatus.STOPPED
     return failed_start or stopped_for_health(task)
 
 
@@ -153,7 +154,7 @@ def throttle(service: Service, tasks: Sequence[TaskFact], now: float) -> Throttl
         t
         for t in mine
         if t.failed_to_start
-        and t.last_status == "STOPPED"
+        and t.last_status == TaskStatus.STOPPED
         and _when(t, now) > service.launch_failures_since
     ]
     successes = [t.started_at for t in mine if t.started_at is not None]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from portside.agent.driver import DriverError, TaskSpec
-from portside.ops.units import parse_cpu, parse_memory
+from portside.model.units import parse_cpu, parse_memory
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PREFIX = "portside"
@@ -78,6 +78,9 @@ class TaskCgroups:
     def __init__(self, root: Path = CGROUP_ROOT) -> None:
         self.root = root
         self.version = 2 if (root / "cgroup.controllers").exists() else 1
+
+    def parent(self, task_id: str) -> str:
+        return cgroup_parent(task_id)
 
     def unusable(self) -> str | None:
         """Why this host's cgroups can't be written, or None when they can."""

@@ -9,7 +9,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from portside.controllers.facts import TaskFact
+from portside.controllers.services.facts import TaskFact
 
 ZoneOf = Callable[[TaskFact], str | None]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from portside.controllers import scale_in
-from portside.controllers.facts import StopTask, TaskFact
+from portside.controllers.services import scale_in
+from portside.controllers.services.facts import StopTask, TaskFact
 from portside.model.service import Service
 
 # A task without a container health check counts toward minimumHealthyPercent only once it

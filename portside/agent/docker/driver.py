@@ -1,8 +1,8 @@
 """The Docker driver: runs ECS tasks on a Docker Engine through the Docker SDK for Python.
 
-What a container definition becomes is decided in docker_config.py (pure), Docker's answers
-are read in docker_state.py (pure); awsvpc networking lives in docker_network.py, task
-volumes in docker_volumes.py and the task cgroup in cgroups.py. This module talks to Docker
+What a container definition becomes is decided in config.py (pure), Docker's answers are
+read in state.py (pure); awsvpc networking lives in network.py, task volumes in volumes.py,
+the task cgroup in cgroups.py and ECS Exec's processes in exec.py. This module talks to Docker
 and words its errors as ECS does ("CannotPullContainerError: Error response from daemon:
 ...", the daemon's message as the ECS agent reports it).
 """
@@ -23,9 +23,9 @@ import docker
 import docker.errors
 import requests
 
-from portside.agent import docker_network as net
-from portside.agent.cgroups import CGROUP_ROOT, TaskCgroups, cgroup_parent, task_limits
-from portside.agent.docker_config import (
+from portside.agent.docker import network as net
+from portside.agent.docker.cgroups import CGROUP_ROOT, TaskCgroups, task_limits
+from portside.agent.docker.config import (
     NAMESPACE_PAUSE_NAME,
     PAUSE_CONTAINER_NAME,
     create_kwargs,
@@ -35,9 +35,10 @@ from portside.agent.docker_config import (
     parse_env_file,
     task_network_sysctls,
 )
-from portside.agent.docker_exec import DockerExec
-from portside.agent.docker_state import EVENT_ACTIONS, container_state, driver_event, image_digest
-from portside.agent.docker_volumes import ensure_volume, plan_volumes, remove_task_volumes
+from portside.agent.docker.exec import DockerExec
+from portside.agent.docker.slices import SystemdSlices
+from portside.agent.docker.state import EVENT_ACTIONS, container_state, driver_event, image_digest
+from portside.agent.docker.volumes import ensure_volume, plan_volumes, remove_task_volumes
 from portside.agent.driver import (
     LABEL_CLUSTER,
     LABEL_FAMILY,
@@ -54,7 +55,7 @@ from portside.agent.driver import (
     TaskSpec,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("portside.agent.docker")
 
 PULL_BEHAVIORS = ("default", "always", "once", "prefer-cached")
 MIB = 1024 * 1024
@@ -87,7 +88,7 @@ class DockerDriver:
         self.pull_behavior = pull_behavior
         self.reserved_memory = reserved_memory
         self._pause = net.PauseImage(self.client, pause_image, busybox)
-        self._cgroups = TaskCgroups(cgroup_root)
+        self._cgroups: TaskCgroups | SystemdSlices = TaskCgroups(cgroup_root)
         self._task_cgroups = task_cgroups
         self._cgroups_reason: str | None = None
         self._cgroups_checked = False
@@ -224,8 +225,12 @@ class DockerDriver:
             return "the Docker Engine is not on this host's local socket"
         if info.get("Name") != socket.gethostname():
             return f"the Docker Engine runs on {info.get('Name')!r}, not on this host"
-        if info.get("CgroupDriver") != "cgroupfs":
-            return f"Docker's cgroup driver is {info.get('CgroupDriver')}, not cgroupfs"
+        driver = info.get("CgroupDriver")
+        if driver == "systemd":
+            # systemd owns the tree: the task's cgroup is a slice it makes (slices.py).
+            self._cgroups = SystemdSlices()
+        elif driver != "cgroupfs":
+            return f"Docker's cgroup driver is {driver}, neither cgroupfs nor systemd"
         if any("rootless" in str(o) for o in info.get("SecurityOptions") or ()):
             return "Docker runs rootless"
         return self._cgroups.unusable()
@@ -300,7 +305,7 @@ class DockerDriver:
             # The task's last container: what teardown could not remove while it was mounted.
             remove_task_volumes(self.client, task_arn)
             task_id = task_arn.rsplit("/", 1)[-1]
-            if (attrs.get("HostConfig") or {}).get("CgroupParent") == cgroup_parent(task_id):
+            if (attrs.get("HostConfig") or {}).get("CgroupParent") == self._cgroups.parent(task_id):
                 self._cgroups.remove(task_id)
 
     def _task_containers(self, task_arn: str) -> list[Any]:

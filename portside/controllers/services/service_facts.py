@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from portside.controllers.facts import InstanceFact, TaskFact
+from portside.controllers.services.facts import InstanceFact, TaskFact
 from portside.model.container_instance import INACTIVE, ContainerInstance
 from portside.model.doc import from_doc
-from portside.model.service import IN_PROGRESS, Service
+from portside.model.service import IN_PROGRESS, PRIMARY, REPLICA, Service
+from portside.model.service import INACTIVE as GONE
+from portside.model.states import TASK_STATUS, TaskStatus
 from portside.model.task_definition import TaskDefinition
 from portside.scheduler.query import InstanceFacts, compile_query
 from portside.store.base import Tx
@@ -29,13 +31,14 @@ def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool], now: float)
     """The service's live tasks, and the stopped ones the circuit breaker and the launch
     back-off still count: those of deployments in progress, and the PRIMARY's that stopped
     within the last FACTS_WINDOW seconds."""
-    from portside.controllers.circuit_breaker import FACTS_WINDOW
+    from portside.controllers.services.circuit_breaker import FACTS_WINDOW
 
     in_progress = {d.id for d in service.deployments if d.rollout_state == IN_PROGRESS}
-    primary = next((d.id for d in service.deployments if d.status == "PRIMARY"), "")
+    primary = next((d.id for d in service.deployments if d.status == PRIMARY), "")
     facts: list[TaskFact] = []
     for _, doc in tx.scan("tasks", where={"cluster": service.cluster_arn, "grp": group(service)}):
-        stopped = doc.get("lastStatus") == "STOPPED"
+        last = TASK_STATUS[doc["lastStatus"]]
+        stopped = last == TaskStatus.STOPPED
         deployment = str(doc.get("startedBy") or "")
         recent = now - float(doc.get("stoppedAt") or 0) <= FACTS_WINDOW
         if stopped and not (recent and (deployment in in_progress or deployment == primary)):
@@ -44,8 +47,8 @@ def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool], now: float)
             TaskFact(
                 arn=doc["arn"],
                 deployment_id=deployment,
-                last_status=doc["lastStatus"],
-                desired_status=doc["desiredStatus"],
+                last_status=last,
+                desired_status=TASK_STATUS[doc["desiredStatus"]],
                 health_status=doc.get("healthStatus") or "UNKNOWN",
                 has_health_check=checks.get(doc["taskDefinitionArn"], False),
                 instance_arn=None if doc.get("launchType") == "FARGATE" else doc["instanceArn"],
@@ -75,7 +78,7 @@ def _replica_groups(tx: Tx, cluster_arn: str) -> set[str]:
     return {
         f"service:{doc['name']}"
         for _, doc in tx.scan("services", where={"cluster": cluster_arn})
-        if doc.get("schedulingStrategy", "REPLICA") == "REPLICA" and doc.get("status") != "INACTIVE"
+        if doc.get("schedulingStrategy", REPLICA) == REPLICA and doc.get("status") != GONE
     }
 
 

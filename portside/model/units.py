@@ -9,6 +9,7 @@ conversion and answer "is this a Fargate size?" (developer guide, "Task CPU and 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 CPU_UNITS_PER_VCPU = 1024
 MIB_PER_GB = 1024
@@ -20,30 +21,30 @@ MAX_TASK_CPU = 196608
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
 _CPU_RE = re.compile(rf"^{_NUMBER}\s*(vcpus?)?$", re.IGNORECASE)
 _MEMORY_RE = re.compile(rf"^{_NUMBER}\s*(gb|gib|mb|mib)?$", re.IGNORECASE)
+_CPU_SCALE = {"vcpu": CPU_UNITS_PER_VCPU, "vcpus": CPU_UNITS_PER_VCPU}
 _MEMORY_SCALE = {"gb": MIB_PER_GB, "gib": MIB_PER_GB, "mb": 1, "mib": 1}
 
 
 def parse_cpu(value: str) -> int | None:
     """CPU units for "1024", "1 vCPU", ".25 vcpu"; None when the text is not a whole number of
     units (a bare number must be an integer; "0.3 vCPU" is 307.2 units and is refused)."""
-    match = _CPU_RE.match(value.strip())
-    if match is None:
-        return None
-    number, unit = match.groups()
-    if unit is None:
-        return int(number) if number.isdigit() else None
-    return _whole(float(number) * CPU_UNITS_PER_VCPU)
+    return _whole_units(value, _CPU_RE, _CPU_SCALE)
 
 
 def parse_memory(value: str) -> int | None:
     """MiB for "512", "2 GB", "2gb", "0.5 GB"; None when not a whole number of MiB."""
-    match = _MEMORY_RE.match(value.strip())
+    return _whole_units(value, _MEMORY_RE, _MEMORY_SCALE)
+
+
+def _whole_units(value: str, pattern: re.Pattern[str], scale: Mapping[str, int]) -> int | None:
+    """A number in the base unit, or in a larger one `scale` converts (keyed in lowercase)."""
+    match = pattern.match(value.strip())
     if match is None:
         return None
     number, unit = match.groups()
     if unit is None:
         return int(number) if number.isdigit() else None
-    return _whole(float(number) * _MEMORY_SCALE[unit.lower()])
+    return _whole(float(number) * scale[unit.lower()])
 
 
 def _whole(amount: float) -> int | None:

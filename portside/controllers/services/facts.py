@@ -1,10 +1,12 @@
 """What the service reconcilers read and what they decide: plain values, so `compute`
-functions stay pure (DESIGN.md rule 2). The loop in controllers/service.py builds the facts
-from the store and applies the plan."""
+functions stay pure (DESIGN.md rule 2). service_facts.py builds the facts from the store,
+apply.py applies the plan."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from portside.model.states import InstanceStatus, TaskStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,8 +15,8 @@ class TaskFact:
 
     arn: str
     deployment_id: str  # the deployment that started it (task.startedBy)
-    last_status: str  # PROVISIONING ... STOPPED
-    desired_status: str  # RUNNING | STOPPED
+    last_status: TaskStatus  # PROVISIONING ... STOPPED
+    desired_status: TaskStatus  # RUNNING | STOPPED
     health_status: str  # HEALTHY | UNHEALTHY | UNKNOWN (the task's aggregate)
     has_health_check: bool  # some essential container defines a healthCheck
     instance_arn: str | None  # None for FARGATE
@@ -31,11 +33,11 @@ class TaskFact:
     @property
     def live(self) -> bool:
         """Counts toward the service: wanted running and not yet stopped."""
-        return self.desired_status == "RUNNING" and self.last_status != "STOPPED"
+        return self.desired_status == TaskStatus.RUNNING and self.last_status != TaskStatus.STOPPED
 
     @property
     def running(self) -> bool:
-        return self.live and self.last_status == "RUNNING"
+        return self.live and self.last_status == TaskStatus.RUNNING
 
     @property
     def healthy(self) -> bool:
@@ -52,7 +54,7 @@ class TaskFact:
 @dataclass(frozen=True, slots=True)
 class InstanceFact:
     arn: str
-    status: str  # ACTIVE | DRAINING | ...
+    status: InstanceStatus  # ACTIVE | DRAINING | ...
     connected: bool
     zone: str | None = None
     disconnected_since: float | None = None

@@ -10,7 +10,8 @@ and version 3 (ECS_CONTAINER_METADATA_URI), each at `/v{3,4}/<token>`:
 The token in the URI names one container (ECS's "v3 endpoint ID"), so a container sees its
 own task and nothing else. Failures answer as the ECS agent does: a JSON string naming the
 handler, with the agent's status codes (v4: 404 for an unknown token; v3 kept its older
-400/500). The documents themselves are built in metadata_shapes.py.
+400/500). The documents themselves are built in shapes.py, from what source.py
+reads of the agent's runs.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from portside.agent.metadata_shapes import (
+from portside.agent.metadata.shapes import (
     ContainerMeta,
     TaskMeta,
     container_document,
@@ -75,6 +76,8 @@ _NO_CONTAINER = (
 _NO_TASK = "unable to get task arn from request: unable to get task Arn from v3 endpoint ID: "
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+# What an endpoint answers for a known token: (token, its task, its container) -> response.
+Answer = Callable[[str, TaskMeta, ContainerMeta], Awaitable[Response]]
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -124,16 +127,24 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class MetadataServer:
+    """Serves on `host` (loopback by default) and on each address given to `listen()`, all on
+    one port: only where tasks reach it (their network's gateway), never on every interface
+    of the host."""
+
     def __init__(
-        self, source: MetadataSource, host: str = "0.0.0.0", port: int = DEFAULT_PORT
+        self, source: MetadataSource, host: str = "127.0.0.1", port: int = DEFAULT_PORT
     ) -> None:
         self.source = source
         self.host = host
         self.port = port  # port 0 picks a free one; the bound port is here after start()
         self.app = Starlette(routes=self.routes(), exception_handlers={404: _not_found})
         self.app.router.redirect_slashes = False
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._listeners: dict[str, tuple[_Server, asyncio.Task[None]]] = {}
+
+    @property
+    def addresses(self) -> frozenset[str]:
+        """The addresses served on."""
+        return frozenset(self._listeners)
 
     def routes(self) -> list[Route]:
         routes = []
@@ -156,9 +167,20 @@ class MetadataServer:
 
     async def start(self) -> None:
         """Listen on host:port and serve from the running event loop until stop()."""
-        if self._task is not None:
+        if self._listeners:
             raise RuntimeError("metadata endpoint already started")
-        sock = _bind(self.host, self.port)
+        await self._open(self.host)
+        log.info("task metadata endpoint on %s:%d", self.host, self.port)
+
+    async def listen(self, address: str) -> None:
+        """Serve on `address` too (same port), once start() has; OSError when it cannot be
+        bound (not an address of this host, the port taken there)."""
+        if address not in self._listeners:
+            await self._open(address)
+            log.info("task metadata endpoint also on %s:%d", address, self.port)
+
+    async def _open(self, address: str) -> None:
+        sock = _bind(address, self.port)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
@@ -175,56 +197,60 @@ class MetadataServer:
                 sock.close()
                 raise RuntimeError("metadata endpoint failed to start") from task.exception()
             await asyncio.sleep(0.005)
-        self._server, self._task = server, task
-        log.info("task metadata endpoint on %s:%d", self.host, self.port)
+        self._listeners[address] = (server, task)
 
     async def stop(self) -> None:
-        if self._server is None or self._task is None:
-            return
-        self._server.should_exit = True
-        await self._task
-        self._server = self._task = None
+        listeners = list(self._listeners.values())
+        self._listeners.clear()
+        for server, _ in listeners:
+            server.should_exit = True
+        for _, task in listeners:
+            await task
 
     # -- handlers ------------------------------------------------------------------------
 
-    def _lookup(self, request: Request) -> tuple[str, tuple[TaskMeta, ContainerMeta] | None]:
-        token = request.path_params["token"]
-        return token, self.source.lookup(token)
+    def _endpoint(self, fallback: str, unknown: str, status: int, answer: Answer) -> Endpoint:
+        """An endpoint of one container's token: `answer` for a known token; for an unknown
+        one, `unknown` and the token with `status`; `fallback` with 500 when it fails."""
 
-    def _container(self, v: int) -> Endpoint:
-        @_guarded("failed to get container metadata")
+        @_guarded(fallback)
         async def handle(request: Request) -> Response:
-            token, found = self._lookup(request)
+            token = request.path_params["token"]
+            found = self.source.lookup(token)
             if found is None:
-                message = f"V{v} container metadata handler: {_NO_CONTAINER}{token}"
-                return _json(message, _STATUSES[v].container_lookup)
-            task, container = found
-            return _json(container_document(task, container, version=v))
+                return _json(unknown + token, status)
+            return await answer(token, *found)
 
         return handle
 
+    def _container(self, v: int) -> Endpoint:
+        async def answer(token: str, task: TaskMeta, container: ContainerMeta) -> Response:
+            return _json(container_document(task, container, version=v))
+
+        return self._endpoint(
+            "failed to get container metadata",
+            f"V{v} container metadata handler: {_NO_CONTAINER}",
+            _STATUSES[v].container_lookup,
+            answer,
+        )
+
     def _task_doc(self, v: int, *, with_tags: bool) -> Endpoint:
-        @_guarded("failed to get task metadata")
-        async def handle(request: Request) -> Response:
-            token, found = self._lookup(request)
-            if found is None:
-                message = f"V{v} task metadata handler: {_NO_TASK}{token}"
-                return _json(message, _STATUSES[v].task_lookup)
-            task, _ = found
+        async def answer(token: str, task: TaskMeta, container: ContainerMeta) -> Response:
             containers = self.source.task_containers(task.task_arn)
             return _json(task_document(task, containers, with_tags=with_tags, version=v))
 
-        return handle
+        return self._endpoint(
+            "failed to get task metadata",
+            f"V{v} task metadata handler: {_NO_TASK}",
+            _STATUSES[v].task_lookup,
+            answer,
+        )
 
     def _container_stats(self, v: int) -> Endpoint:
-        @_guarded("failed to get stats")
-        async def handle(request: Request) -> Response:
-            token, found = self._lookup(request)
-            statuses = _STATUSES[v]
-            if found is None:
-                message = f"V{v} container stats handler: {_NO_TASK}{token}"
-                return _json(message, statuses.stats_lookup)
-            runtime_id = found[1].runtime_id
+        statuses = _STATUSES[v]
+
+        async def answer(token: str, task: TaskMeta, container: ContainerMeta) -> Response:
+            runtime_id = container.runtime_id
             if not runtime_id:
                 message = f"V{v} container stats handler: {_NO_CONTAINER}{token}"
                 return _json(message, statuses.stats_lookup)
@@ -236,21 +262,26 @@ class MetadataServer:
                 return _json(message, statuses.stats_failed)
             return _json(stats)
 
-        return handle
+        return self._endpoint(
+            "failed to get stats",
+            f"V{v} container stats handler: {_NO_TASK}",
+            statuses.stats_lookup,
+            answer,
+        )
 
     def _task_stats(self, v: int) -> Endpoint:
-        @_guarded("failed to get stats")
-        async def handle(request: Request) -> Response:
-            token, found = self._lookup(request)
-            if found is None:
-                message = f"V{v} task stats handler: {_NO_TASK}{token}"
-                return _json(message, _STATUSES[v].stats_lookup)
-            containers = self.source.task_containers(found[0].task_arn)
+        async def answer(token: str, task: TaskMeta, container: ContainerMeta) -> Response:
+            containers = self.source.task_containers(task.task_arn)
             ids = [c.runtime_id for c in containers if c.runtime_id]
             samples = await asyncio.gather(*(asyncio.to_thread(self._sample, i) for i in ids))
             return _json(task_stats_document(dict(zip(ids, samples, strict=True))))
 
-        return handle
+        return self._endpoint(
+            "failed to get stats",
+            f"V{v} task stats handler: {_NO_TASK}",
+            _STATUSES[v].stats_lookup,
+            answer,
+        )
 
     def _sample(self, runtime_id: str) -> dict[str, Any] | None:
         try:

@@ -27,8 +27,9 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
-from portside.controllers import circuit_breaker as cb
-from portside.controllers.facts import (
+from portside.controllers.services import circuit_breaker as cb
+from portside.controllers.services import service_events as words
+from portside.controllers.services.facts import (
     DeploymentUpdate,
     InstanceFact,
     Plan,
@@ -36,8 +37,11 @@ from portside.controllers.facts import (
     StopTask,
     TaskFact,
 )
-from portside.controllers.rolling import HEALTHY_AFTER_RUNNING, counts_healthy, failed_health
-from portside.controllers.service_events import TROUBLESHOOTING
+from portside.controllers.services.rolling import (
+    HEALTHY_AFTER_RUNNING,
+    counts_healthy,
+    failed_health,
+)
 from portside.model import container_instance as ci
 from portside.model.service import (
     COMPLETED,
@@ -49,6 +53,7 @@ from portside.model.service import (
     Deployment,
     Service,
 )
+from portside.model.states import TaskStatus
 
 BACKOFF_BASE = 5.0  # seconds before trying an instance again after one failed start
 BACKOFF_MAX = cb.THROTTLE_CAP  # ECS's throttle: "up to a maximum of 27 minutes"
@@ -82,7 +87,11 @@ def backoff(failures: int) -> float:
 
 def launch_failed(t: TaskFact) -> bool:
     """Stopped without ever running, for a reason of its own."""
-    return t.last_status == "STOPPED" and t.failed_to_start and t.stop_code not in NOT_THE_TASK
+    return (
+        t.last_status == TaskStatus.STOPPED
+        and t.failed_to_start
+        and t.stop_code not in NOT_THE_TASK
+    )
 
 
 def failed_run(tasks: Sequence[TaskFact], since: float) -> tuple[list[float], float]:
@@ -114,18 +123,6 @@ def retry_at(tasks: Sequence[TaskFact], since: float) -> float | None:
     if len(times) > 1:
         wait = min(BACKOFF_MAX, max(wait, 2.0 * (times[0] - times[1])))
     return times[0] + wait
-
-
-def scaling(deployment_id: str) -> str:
-    return f"Scaling activity initiated by (deployment {deployment_id})"
-
-
-def draining(service: str) -> str:
-    return f"Service {service}: container instance is in DRAINING state"
-
-
-def _short(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
 
 
 class _Pass:
@@ -161,7 +158,7 @@ class _Pass:
         self.history: dict[str, list[TaskFact]] = defaultdict(list)
         for t in self.known:
             self.history[str(t.instance_arn)].append(t)
-            if t.last_status != "STOPPED":
+            if t.last_status != TaskStatus.STOPPED:
                 self.present[str(t.instance_arn)].append(t)
         self.stopping: set[str] = set()
         self.updates: dict[str, DeploymentUpdate] = {}
@@ -231,7 +228,7 @@ class _Pass:
                     if t.running and inst.replica_tasks > 0:
                         self.waiting = True
                     else:
-                        self._stop(t, draining(self.service.name))
+                        self._stop(t, words.draining(self.service.name))
             elif not inst.eligible:
                 for t in live:
                     self._stop(t, CONSTRAINTS)
@@ -254,10 +251,7 @@ class _Pass:
                 self.rechecks.append((t.started_at or self.now) + grace - self.now)
                 continue
             self._stop(t, cb.HEALTH_CHECK_REASON)
-            self.plan.events.append(
-                f"(service {self.service.name}) (task {_short(t.arn)}) failed container "
-                "health checks."
-            )
+            self.plan.events.append(words.failed_health_checks(self.service.name, t.arn))
 
     def _roll_out(self, primary: Deployment, kept: Mapping[str, TaskFact]) -> None:
         """Stops older deployments' tasks, keeping minimumHealthyPercent of the instances
@@ -284,7 +278,7 @@ class _Pass:
                 if budget <= 0:
                     break
                 budget -= 1
-            self._stop(t, scaling(primary.id))
+            self._stop(t, words.scaling(primary.id))
 
     def _start(self, primary: Deployment) -> None:
         free: list[str] = []
@@ -315,10 +309,7 @@ class _Pass:
         if failures != previous:
             plan.launch_failures = failures
         if previous < cb.THROTTLE_AFTER <= failures:
-            plan.events.append(
-                f"(service {service.name}) is unable to consistently start tasks "
-                f"successfully. {TROUBLESHOOTING}"
-            )
+            plan.events.append(words.throttled(service.name))
         until = max(self.held_until, default=0.0)
         if until != service.launch_backoff_until:
             plan.launch_backoff_until = until
@@ -359,9 +350,7 @@ class _Pass:
             update = self._update(primary.id)
             update.rollout_state = COMPLETED
             update.rollout_state_reason = f"ECS deployment {primary.id} completed."
-            plan.events.append(
-                f"(service {service.name}) (deployment {primary.id}) deployment completed."
-            )
+            plan.events.append(words.deployment_completed(service.name, primary.id))
             for d in service.deployments:
                 if d is not primary and d.status != DEPLOYMENT_INACTIVE:
                     self._update(d.id).status = DEPLOYMENT_INACTIVE
@@ -382,7 +371,7 @@ class _Pass:
     def _stopping_within_reach(self, t: TaskFact) -> bool:
         """Asked to stop, not yet STOPPED, on an instance whose agent will report it."""
         inst = self.instances[str(t.instance_arn)]
-        return t.last_status != "STOPPED" and not t.live and inst.connected
+        return t.last_status != TaskStatus.STOPPED and not t.live and inst.connected
 
     def _stop(self, t: TaskFact, reason: str) -> None:
         if t.arn not in self.stopping:
@@ -397,7 +386,7 @@ class _Pass:
     def _scaling(self) -> str:
         if self.primary is None:
             return f"Scaling activity initiated by (service {self.service.name})"
-        return scaling(self.primary.id)
+        return words.scaling(self.primary.id)
 
     def _rank(self, t: TaskFact) -> tuple[bool, bool, bool, float, str]:
         """Which of two tasks on one instance to keep: the PRIMARY's, healthy, running, the

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from portside.agent.driver import Driver
-from portside.agent.metadata import MetadataServer
-from portside.agent.metadata_shapes import (
+from portside.agent.metadata.server import MetadataServer
+from portside.agent.metadata.shapes import (
     ContainerMeta,
     HealthMeta,
     NetworkMeta,
@@ -39,29 +39,27 @@ def _int(value: Any) -> int | None:
 
 
 def task_meta(run: TaskRun) -> TaskMeta:
-    doc = run.doc
-    family, _, rev = doc["taskDefinitionArn"].rsplit("/", 1)[1].rpartition(":")
+    task = run.task
+    group = task.group or ""
     return TaskMeta(
         task_arn=run.arn,
-        cluster=doc["clusterArn"].rsplit("/", 1)[1],
-        cluster_arn=doc["clusterArn"],
-        family=family,
-        revision=int(rev),
-        desired_status=str(doc.get("desiredStatus", "RUNNING")),
+        cluster=task.cluster,
+        cluster_arn=task.cluster_arn,
+        family=task.family,
+        revision=task.revision,
+        desired_status=task.desired_status,
         known_status=run.status,
         network_mode=run.network_mode,
-        cpu_units=_int(doc.get("cpu")) if run.definition.get("cpu") else None,
-        memory_mib=_int(doc.get("memory")) if run.definition.get("memory") else None,
+        cpu_units=_int(task.cpu) if run.definition.get("cpu") else None,
+        memory_mib=_int(task.memory) if run.definition.get("memory") else None,
         pull_started_at=run.pull_started_at,
         pull_stopped_at=run.pull_stopped_at,
         execution_stopped_at=run.execution_stopped_at,
-        availability_zone=str(doc.get("availabilityZone") or ""),
-        launch_type=str(doc.get("launchType", "EC2")),
-        service_name=str(doc.get("group", "")).removeprefix("service:")
-        if str(doc.get("group", "")).startswith("service:")
-        else "",
+        availability_zone=task.availability_zone or "",
+        launch_type=task.launch_type,
+        service_name=group.removeprefix("service:") if group.startswith("service:") else "",
         task_tags={},
-        instance_tags=None if doc.get("launchType") == "FARGATE" else {},
+        instance_tags=None if task.launch_type == "FARGATE" else {},
     )
 
 
@@ -90,7 +88,7 @@ def container_meta(run: TaskRun, c: ContainerRun) -> ContainerMeta:
         image=str(d.get("image", "")),
         image_id=c.digest or "",
         labels=dict(d.get("dockerLabels") or {}),
-        desired_status=str(run.doc.get("desiredStatus", "RUNNING")),
+        desired_status=run.task.desired_status,
         known_status=_KNOWN.get(c.state, "NONE"),
         exit_code=c.exit_code if c.state == "exited" else None,
         cpu_units=_int(d.get("cpu")) or 0,
@@ -98,9 +96,7 @@ def container_meta(run: TaskRun, c: ContainerRun) -> ContainerMeta:
         created_at=c.created_at,
         started_at=c.started_at,
         finished_at=c.finished_at,
-        container_arn=next(
-            (x["arn"] for x in run.doc.get("containers") or () if x.get("name") == c.name), ""
-        ),
+        container_arn=next((x.arn for x in run.task.containers if x.name == c.name), ""),
         log_driver=str(log_cfg.get("logDriver", "")),
         log_options=dict(log_cfg.get("options") or {}),
         networks=networks,
@@ -149,6 +145,8 @@ class MetadataThread:
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
         self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._refused: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="agent-metadata", daemon=True)
 
     def _run(self) -> None:
@@ -168,6 +166,26 @@ class MetadataThread:
         if self._error is not None:
             raise self._error
         return self.server.port
+
+    def listen(self, address: str, timeout: float = 10.0) -> bool:
+        """Serve on `address` too (a task network's gateway); False when it cannot be bound
+        there (logged once until it can). Called from the agent's threads."""
+        with self._lock:
+            if address in self.server.addresses:
+                return True
+            future = asyncio.run_coroutine_threadsafe(self.server.listen(address), self._loop)
+            try:
+                future.result(timeout)
+            except Exception as exc:
+                # Tasks on that network get no metadata endpoint (the address is not this
+                # host's, or its bridge is being remade): better than every interface. The
+                # next task there tries again.
+                if address not in self._refused:
+                    log.warning("task metadata endpoint cannot listen on %s: %s", address, exc)
+                self._refused.add(address)
+                return False
+            self._refused.discard(address)
+            return True
 
     def stop(self) -> None:
         if not self._loop.is_running():

@@ -1,0 +1,120 @@
+"""The service family's requests, wire -> values (model/requests.py)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from portside.model.launch import strategy_of
+from portside.model.requests import CreateService, DeploymentQuery, ServiceQuery, UpdateService
+
+Wire = Mapping[str, Any]
+
+# Members Portside does not act on: refused when given, rather than silently dropped.
+_UNSUPPORTED = ("volumeConfigurations", "vpcLatticeConfigurations", "gatewayConnectors")
+
+
+def _digest(p: Wire) -> str:
+    return hashlib.sha256(orjson.dumps(dict(p), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _controller(p: Wire) -> str | None:
+    given = p.get("deploymentController")
+    return None if given is None else str(given.get("type", "ECS"))
+
+
+def _service_connect(p: Wire) -> bool:
+    connect = p.get("serviceConnectConfiguration")
+    return bool(connect and connect.get("enabled"))
+
+
+def _unsupported(p: Wire) -> tuple[str, ...]:
+    return tuple(key for key in _UNSUPPORTED if p.get(key))
+
+
+def _items(p: Wire, key: str) -> tuple[Any, ...] | None:
+    given = p.get(key)
+    return None if given is None else tuple(dict(i) for i in given)
+
+
+def create_service(p: Wire) -> CreateService:
+    return CreateService(
+        name=p["serviceName"],
+        task_definition=p.get("taskDefinition"),
+        cluster=p.get("cluster"),
+        digest=_digest(p),
+        client_token=p.get("clientToken"),
+        desired_count=p.get("desiredCount"),
+        scheduling_strategy=p.get("schedulingStrategy"),
+        launch_type=p.get("launchType"),
+        capacity_provider_strategy=strategy_of(p.get("capacityProviderStrategy")),
+        platform_version=p.get("platformVersion"),
+        deployment_controller=_controller(p),
+        deployment_configuration=p.get("deploymentConfiguration"),
+        placement_constraints=_items(p, "placementConstraints") or (),
+        placement_strategy=_items(p, "placementStrategy") or (),
+        network_configuration=p.get("networkConfiguration"),
+        health_check_grace_period=p.get("healthCheckGracePeriodSeconds"),
+        load_balancers=_items(p, "loadBalancers") or (),
+        service_registries=_items(p, "serviceRegistries") or (),
+        role=p.get("role"),
+        tags=tuple(p.get("tags") or ()),
+        enable_execute_command=bool(p.get("enableExecuteCommand")),
+        enable_ecs_managed_tags=bool(p.get("enableECSManagedTags")),
+        propagate_tags=p.get("propagateTags"),
+        unsupported=_unsupported(p),
+        service_connect=_service_connect(p),
+    )
+
+
+def update_service(p: Wire) -> UpdateService:
+    strategy = p.get("capacityProviderStrategy")
+    return UpdateService(
+        service=p["service"],
+        cluster=p.get("cluster"),
+        desired_count=p.get("desiredCount"),
+        task_definition=p.get("taskDefinition"),
+        force_new_deployment=bool(p.get("forceNewDeployment")),
+        capacity_provider_strategy=None if strategy is None else strategy_of(strategy),
+        platform_version=p.get("platformVersion"),
+        deployment_controller=_controller(p),
+        deployment_configuration=p.get("deploymentConfiguration"),
+        placement_constraints=_items(p, "placementConstraints"),
+        placement_strategy=_items(p, "placementStrategy"),
+        network_configuration=p.get("networkConfiguration"),
+        health_check_grace_period=p.get("healthCheckGracePeriodSeconds"),
+        load_balancers=_items(p, "loadBalancers"),
+        service_registries=_items(p, "serviceRegistries"),
+        enable_execute_command=p.get("enableExecuteCommand"),
+        enable_ecs_managed_tags=p.get("enableECSManagedTags"),
+        propagate_tags=p.get("propagateTags"),
+        unsupported=_unsupported(p),
+        service_connect=_service_connect(p),
+    )
+
+
+def service_query(p: Wire) -> ServiceQuery:
+    return ServiceQuery(
+        cluster=p.get("cluster"),
+        launch_type=p.get("launchType"),
+        scheduling_strategy=p.get("schedulingStrategy"),
+        resource_management_type=p.get("resourceManagementType"),
+        max_results=p.get("maxResults"),
+        next_token=p.get("nextToken"),
+    )
+
+
+def deployment_query(p: Wire) -> DeploymentQuery:
+    window = p.get("createdAt") or {}
+    return DeploymentQuery(
+        service=p["service"],
+        cluster=p.get("cluster"),
+        status=frozenset(p.get("status") or ()),
+        created_after=window.get("after"),
+        created_before=window.get("before"),
+        max_results=p.get("maxResults"),
+        next_token=p.get("nextToken"),
+    )

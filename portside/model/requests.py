@@ -1,0 +1,121 @@
+"""ECS requests as values: what api/ecs/requests_*.py make of the wire, and what ops/ takes.
+Starting tasks is model/launch.py's `Launch`.
+
+None means "not given" (UpdateService changes only what is given). Members that the service
+stores and shows back as they came keep ECS's document shape, as a task definition's `spec`
+does (model/task_definition.py): deployment configuration, load balancers, service
+registries, network configuration, placement rules. `unsupported` names the members given that
+Portside does not act on, so the operation refuses them rather than drop them silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from portside.model.launch import CapacityItem, PlacementRule, Tag
+
+Document = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskQuery:
+    """ListTasks."""
+
+    cluster: str | None = None
+    container_instance: str | None = None
+    family: str | None = None
+    started_by: str | None = None
+    service_name: str | None = None
+    desired_status: str | None = None  # RUNNING unless given
+    launch_type: str | None = None
+    max_results: int | None = None
+    next_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteCommand:
+    cluster: str | None
+    task: str
+    command: str
+    interactive: bool  # True only when the request said true
+    container: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateService:
+    name: str
+    task_definition: str | None
+    cluster: str | None = None
+    digest: str = ""  # of the request as sent: a retry with the same clientToken must match
+    client_token: str | None = None
+    desired_count: int | None = None
+    scheduling_strategy: str | None = None  # REPLICA unless given
+    launch_type: str | None = None
+    capacity_provider_strategy: tuple[CapacityItem, ...] = ()
+    platform_version: str | None = None
+    deployment_controller: str | None = None  # its type
+    deployment_configuration: Document | None = None
+    placement_constraints: tuple[PlacementRule, ...] = ()
+    placement_strategy: tuple[PlacementRule, ...] = ()
+    network_configuration: Document | None = None
+    health_check_grace_period: int | None = None
+    load_balancers: tuple[Document, ...] = ()
+    service_registries: tuple[Document, ...] = ()
+    role: str | None = None
+    tags: tuple[Tag, ...] = ()
+    enable_execute_command: bool = False
+    enable_ecs_managed_tags: bool = False
+    propagate_tags: str | None = None
+    unsupported: tuple[str, ...] = ()
+    service_connect: bool = False  # serviceConnectConfiguration enabled
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateService:
+    service: str
+    cluster: str | None = None
+    desired_count: int | None = None
+    task_definition: str | None = None
+    force_new_deployment: bool = False
+    capacity_provider_strategy: tuple[CapacityItem, ...] | None = None  # (): a launch type
+    platform_version: str | None = None
+    deployment_controller: str | None = None
+    deployment_configuration: Document | None = None
+    placement_constraints: tuple[PlacementRule, ...] | None = None
+    placement_strategy: tuple[PlacementRule, ...] | None = None
+    network_configuration: Document | None = None
+    health_check_grace_period: int | None = None
+    load_balancers: tuple[Document, ...] | None = None
+    service_registries: tuple[Document, ...] | None = None
+    enable_execute_command: bool | None = None
+    enable_ecs_managed_tags: bool | None = None
+    propagate_tags: str | None = None
+    unsupported: tuple[str, ...] = ()
+    service_connect: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceQuery:
+    """ListServices."""
+
+    cluster: str | None = None
+    launch_type: str | None = None
+    scheduling_strategy: str | None = None
+    resource_management_type: str | None = None
+    max_results: int | None = None
+    next_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentQuery:
+    """ListServiceDeployments."""
+
+    service: str
+    cluster: str | None = None
+    status: frozenset[str] = frozenset()
+    created_after: float | None = None
+    created_before: float | None = None
+    max_results: int | None = None
+    next_token: str | None = None

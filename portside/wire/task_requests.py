@@ -1,0 +1,65 @@
+"""The task family's requests, wire -> values (model/launch.py, model/requests.py): for the API
+
+Members are read as botocore's model validated them. A schedule's RunTask request (its
+target, schedules/target.py) comes through `launch` too: it was checked against RunTask's
+shape when the schedule was made."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from portside.model.launch import AwsVpc, Launch, StartTask, strategy_of
+from portside.model.requests import ExecuteCommand, TaskQuery
+
+Wire = Mapping[str, Any]
+
+
+def launch(p: Wire) -> Launch:
+    """RunTask's request (StartTask's members are a subset)."""
+    return Launch(
+        task_definition=p["taskDefinition"],
+        cluster=p.get("cluster"),
+        count=p.get("count"),
+        launch_type=p.get("launchType"),
+        capacity_provider_strategy=strategy_of(p.get("capacityProviderStrategy")),
+        placement_constraints=tuple(p.get("placementConstraints") or ()),
+        placement_strategy=tuple(p.get("placementStrategy") or ()),
+        network=AwsVpc.of(p.get("networkConfiguration")),
+        overrides=p.get("overrides"),
+        tags=tuple(p.get("tags") or ()),
+        started_by=p.get("startedBy"),
+        group=p.get("group"),
+        enable_execute_command=bool(p.get("enableExecuteCommand")),
+        propagate_tags=p.get("propagateTags"),
+        reference_id=p.get("referenceId"),
+        client_token=p.get("clientToken"),
+    )
+
+
+def start_task(p: Wire) -> StartTask:
+    return StartTask(launch(p), tuple(p["containerInstances"]))
+
+
+def task_query(p: Wire) -> TaskQuery:
+    return TaskQuery(
+        cluster=p.get("cluster"),
+        container_instance=p.get("containerInstance"),
+        family=p.get("family"),
+        started_by=p.get("startedBy"),
+        service_name=p.get("serviceName"),
+        desired_status=p.get("desiredStatus"),
+        launch_type=p.get("launchType"),
+        max_results=p.get("maxResults"),
+        next_token=p.get("nextToken"),
+    )
+
+
+def execute_command(p: Wire) -> ExecuteCommand:
+    return ExecuteCommand(
+        cluster=p.get("cluster"),
+        task=str(p.get("task") or ""),
+        command=str(p.get("command") or ""),
+        interactive=p.get("interactive") is True,
+        container=p.get("container"),
+    )

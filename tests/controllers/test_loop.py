@@ -1,0 +1,58 @@
+"""The background-loop helper: a failed pass is counted and retried, a good one resets the
+run of failures, and the registry reports every loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from portside.controllers.loop import Loops
+
+
+def test_failures_are_counted_and_a_success_ends_the_run() -> None:
+    clock = iter(range(100, 1000))
+    loops = Loops(clock=lambda: float(next(clock)))
+    outcomes = iter([ValueError("disk"), ValueError("disk again"), None, RuntimeError("x")])
+    done = asyncio.Event()
+    seen: list[tuple[int, int]] = []
+
+    def step() -> float:
+        outcome = next(outcomes, None)
+        loop = loops.all()[0]
+        seen.append((loop.status.consecutive_errors, loop.status.total_errors))
+        if outcome is None and len(seen) >= 5:
+            done.set()
+        if outcome is not None:
+            raise outcome
+        return 0.0
+
+    loops.add("flaky", step, interval=0.0, retry_after=0.0, log=logging.getLogger("t.loop"))
+
+    async def main() -> None:
+        runner = asyncio.create_task(loops.all()[0].run())
+        await asyncio.wait_for(done.wait(), 5)
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+
+    asyncio.run(main())
+    # What each pass saw when it started: two failures, a success, a failure, a success.
+    assert seen[:5] == [(0, 0), (1, 1), (2, 2), (0, 2), (1, 3)]
+    (status,) = loops.status()
+    assert status.name == "flaky" and status.total_errors == 3
+    assert status.last_error == "RuntimeError: x" and status.passes >= 2
+    assert status.last_success is not None and status.started_at is not None
+    assert loops.failing(after=1) == [] and not status.failing()
+
+
+def test_a_loop_that_keeps_failing_is_reported() -> None:
+    loops = Loops(clock=lambda: 0.0)
+    loop = loops.add("stuck", lambda: None, interval=1.0)
+    for _ in range(3):
+        loop.failed(OSError("no space"))
+    assert loops.failing() == ["stuck"]
+    assert loops.status()[0].last_error == "OSError: no space"
+    with pytest.raises(ValueError):
+        loops.add("stuck", lambda: None, interval=1.0)

@@ -39,6 +39,7 @@ bench: setup
 	$(BIN)/python bench/services.py
 	$(BIN)/python bench/placement.py
 	$(BIN)/python bench/logs.py
+	$(BIN)/python bench/soak.py --hostile --chaos-points 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -29,6 +29,9 @@ class ServerConfig:
     synchronous: str = "FULL"
     # Seconds an instance's agent may be silent before its service tasks are replaced.
     lost_instance_grace: float = 300.0
+    # EventBridge API destinations may call link-local addresses (the instance metadata
+    # service among them): off unless asked for (events/egress.py).
+    allow_link_local_destinations: bool = False
 
     @property
     def endpoint(self) -> str:

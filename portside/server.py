@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -20,9 +21,11 @@ from portside.api.http import CorkedHttpToolsProtocol
 from portside.api.scheduler import status_routes
 from portside.config import ServerConfig
 from portside.controllers.liveness import LivenessLoop
+from portside.controllers.loop import Loops
 from portside.controllers.maintenance import MaintenanceLoop
 from portside.controllers.schedules import ScheduleController
-from portside.controllers.service import ServiceController
+from portside.controllers.services.service import ServiceController
+from portside.dirlock import DirLock
 from portside.events.delivery import DeliveryLoop
 from portside.events.stream import stream_routes
 from portside.exec.registry import ExecRegistry
@@ -30,6 +33,7 @@ from portside.gateway.server import AgentGateway
 from portside.logs.retention import RetentionLoop
 from portside.logs.store import LogStore
 from portside.ops.context import World
+from portside.startup import check_databases, listen
 from portside.store.sqlite import SqliteStore
 
 log = logging.getLogger("portside.server")
@@ -56,13 +60,17 @@ def build_with_gateway(
     config.data_dir.mkdir(parents=True, exist_ok=True)
     creds = credentials.load_or_create(config.data_dir)
     store = SqliteStore(config.data_dir / "portside.db", synchronous=config.synchronous)
-    world = World(store=store, clock=time.time)
+    world = World(
+        store=store,
+        clock=time.time,
+        allow_link_local_destinations=config.allow_link_local_destinations,
+    )
     world.exec = ExecRegistry(endpoint=config.endpoint)
     logs = LogStore(config.data_dir / "logs.db", synchronous=config.synchronous)
     world.logs = logs
     keys = StaticKeyRing({creds.access_key_id: creds.secret_access_key}, config.account)
     gateway = AgentGateway(world, SigV4Verifier(keys, world.clock), config.account)
-    delivery = DeliveryLoop(store)
+    delivery = DeliveryLoop(store, allow_link_local=config.allow_link_local_destinations)
     app = create_app(
         ApiConfig(world=world, account=config.account, keys=keys),
         extra_routes=lambda api: [
@@ -76,6 +84,10 @@ def build_with_gateway(
     services = ServiceController(world, config.account, lost_grace=config.lost_instance_grace)
     schedules = ScheduleController(world, config.account)
     retention = RetentionLoop(logs, world.clock)
+    # Every background loop, with its status (world.loops: what health reports).
+    loops = world.loops = Loops(world.clock)
+    for part in (maintenance, liveness, services, schedules, retention):
+        part.register(loops)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -83,11 +95,7 @@ def build_with_gateway(
             orjson.dumps({"endpoint": config.endpoint, "account": config.account})
         )
         gateway.start()
-        task = asyncio.create_task(maintenance.run())
-        live = asyncio.create_task(liveness.run())
-        svc = asyncio.create_task(services.run())
-        fire = asyncio.create_task(schedules.run())
-        expire = asyncio.create_task(retention.run())
+        running = [asyncio.create_task(loop.run()) for loop in loops.all()]
         deliver = asyncio.create_task(delivery.run())
         for hook in startup_hooks:
             await hook(app.rest)
@@ -95,7 +103,7 @@ def build_with_gateway(
         yield
         for hook in shutdown_hooks:
             await hook(app.rest)
-        for t in (task, live, svc, expire, fire, deliver):
+        for t in (*running, deliver):
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await t
@@ -123,7 +131,20 @@ def run(
     log_level: str = "info",
     startup_hooks: Sequence[Hook] = (),
     shutdown_hooks: Sequence[Hook] = (),
+    on_bound: Sequence[Callable[[ServerConfig], None]] = (),
 ) -> None:
+    """Serve until stopped. In this order, each before anything of the next is touched: the
+    data directory's lock, the port, `on_bound` (`portside up` locks its agent's directory
+    there), the databases' quick_check; a StartupError from any of them means nothing was
+    written and nothing started."""
+    lock = DirLock.acquire(config.data_dir)
+    socks = listen(config.host, config.port)
+    if config.port == 0:
+        config = dataclasses.replace(config, port=socks[0].getsockname()[1])
+    for step in on_bound:
+        step(config)
+    check_databases(config.data_dir)
+    lock.record(port=config.port)
     app, _, gateway = build_with_gateway(config, startup_hooks, shutdown_hooks)
     server = _Server(
         uvicorn.Config(
@@ -142,4 +163,4 @@ def run(
         )
     )
     server.gateway = gateway
-    server.run()
+    server.run(sockets=socks)

@@ -17,6 +17,38 @@ settings.load_profile("portside")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import ServerProcess  # noqa: E402  (after the sys.path line)
+from logcheck import LOGS  # noqa: E402
+
+pytest_plugins = ["skips"]  # tests/skips.py: the list of skips; under CI=true, failures
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "allow_log(*patterns): log entries (errors, tracebacks) of the servers and agents "
+        "the test runs that it provokes on purpose (regexes searched in the entry)",
+    )
+
+
+class ServerLogs:
+    """What a test lets its servers' and agents' logs hold: see tests/logcheck.py."""
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.patterns = patterns
+
+    def allow(self, *patterns: str) -> None:
+        self.patterns.extend(patterns)
+
+
+@pytest.fixture(autouse=True)
+def server_logs(request: pytest.FixtureRequest) -> Iterator[ServerLogs]:
+    """After each test (and the fixtures it started), no log of a process the tests run
+    holds a traceback or an ERROR line the test did not allow."""
+    allowed = ServerLogs([p for m in request.node.iter_markers("allow_log") for p in m.args])
+    yield allowed
+    found = LOGS.check(allowed.patterns)
+    if found:
+        pytest.fail("unexpected errors in the logs:\n\n" + "\n\n".join(found), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +56,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("server")).start()
     yield proc
     proc.stop()
+    found = LOGS.check([])  # what it wrote after the last test, stopping included
+    if found:
+        pytest.fail("unexpected errors in the logs:\n\n" + "\n\n".join(found), pytrace=False)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import httpx
 from botocore.config import Config
+from logcheck import LOGS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -32,12 +33,14 @@ def free_port() -> int:
 class ServerProcess:
     """`portside server` as a user runs it, with preset credentials."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, *extra: str) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, *extra: str, log_path: Path | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.extra = extra
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir / "server.log"
+        self.log_path = log_path or data_dir / "server.log"
 
     @property
     def endpoint(self) -> str:
@@ -59,6 +62,7 @@ class ServerProcess:
 
     def start(self, timeout: float = 20) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        LOGS.watch(self.log_path)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [

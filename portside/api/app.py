@@ -16,6 +16,7 @@ not); the body is read only after the signature holds.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import logging
 import uuid
@@ -314,6 +315,30 @@ def _bounded(receive: Receive, send: Send) -> tuple[Receive, Send]:
 
 Authenticate = Callable[[WireRequest], Principal]
 
+# A loop whose last this-many passes all failed makes the server degraded.
+FAILING_AFTER = 3
+
+
+def health_report(api: Api, head: WireRequest) -> dict[str, Any]:
+    """`GET /_portside/health`: "ok" or "degraded" (a background loop keeps failing) for
+    anyone; each loop's last success, last error and error counts for a signed request."""
+    loops = api.config.world.loops
+    failing = loops.failing(FAILING_AFTER) if loops is not None else []
+    report: dict[str, Any] = {
+        "status": "degraded" if failing else "ok",
+        "version": __version__,
+    }
+    if loops is None or not (head.headers.get("authorization") or "X-Amz-" in head.query):
+        return report
+    try:
+        api.authenticate(head)
+    except PortsideError as exc:
+        report["error"] = {"code": exc.code, "message": exc.message}
+        return report
+    report["failing"] = failing
+    report["loops"] = [dataclasses.asdict(status) for status in loops.status()]
+    return report
+
 
 def create_app(
     config: ApiConfig,
@@ -322,8 +347,8 @@ def create_app(
 ) -> Edge:
     api = Api(config, registry)
 
-    async def health(_: Request) -> Response:
-        return JSONResponse({"status": "ok", "version": __version__})
+    async def health(request: Request) -> Response:
+        return JSONResponse(health_report(api, request_head(request.scope)))
 
     async def not_post(_: Request) -> Response:
         # An API call never reaches here (Edge sends it to the API): any other method does.

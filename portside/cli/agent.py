@@ -89,12 +89,19 @@ def agent(
     from portside.agent.factory import make_agent, make_driver
     from portside.agent.runtime import run_agent
     from portside.agent.session import AgentConfig
+    from portside.dirlock import AGENT_LOCK, DirLock
+    from portside.startup import StartupError
 
     setup_logging(log_level)
     key = os.environ.get("AWS_ACCESS_KEY_ID")
     secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
     if not key or not secret:
         raise click.UsageError("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (portside env)")
+    try:
+        lock = DirLock.acquire(state_dir, AGENT_LOCK, "agent state")
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None
+    lock.record(endpoint=endpoint, metadata_port=metadata_port)
     config = AgentConfig(
         cluster=cluster,
         region=os.environ.get("AWS_DEFAULT_REGION")

@@ -10,6 +10,7 @@ from portside.cli import events as events_cli
 from portside.cli import exec as exec_cli
 from portside.cli import logs as logs_cli
 from portside.cli import schedule as schedule_cli
+from portside.cli import status as status_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +33,7 @@ cli.add_command(schedule_cli.schedule)
 cli.add_command(exec_cli.exec_)
 cli.add_command(logs_cli.logs)
 cli.add_command(events_cli.events)
+cli.add_command(status_cli.status)
 
 
 def main() -> None:

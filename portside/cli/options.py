@@ -43,6 +43,12 @@ def server_options(fn: F) -> F:
                 "are replaced elsewhere.",
             ),
             click.option(
+                "--allow-link-local-destinations",
+                is_flag=True,
+                help="Let EventBridge API destinations call link-local addresses "
+                "(169.254.0.0/16, fd00:ec2::/64, fe80::/10: the instance metadata service).",
+            ),
+            click.option(
                 "--log-level",
                 type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
                 default="info",

@@ -17,11 +17,13 @@ def server(
     port: int,
     account_id: str,
     lost_instance_grace: float,
+    allow_link_local_destinations: bool,
     log_level: str,
     data_dir: Path,
 ) -> None:
     """Run the control plane (the ECS API) without a local agent."""
     from portside import server as runner
+    from portside.startup import StartupError
 
     setup_logging(log_level)
     config = ServerConfig(
@@ -30,5 +32,9 @@ def server(
         data_dir=data_dir,
         account=account_id,
         lost_instance_grace=lost_instance_grace,
+        allow_link_local_destinations=allow_link_local_destinations,
     )
-    runner.run(config, log_level=log_level)
+    try:
+        runner.run(config, log_level=log_level)
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None

@@ -44,6 +44,13 @@ from portside.config import DEFAULT_REGION
     help="How long each container takes to start.",
 )
 @click.option(
+    "--stop-delay-ms",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="How long each container takes to stop.",
+)
+@click.option(
     "--fail-rate",
     type=click.FloatRange(0, 1),
     default=0.0,
@@ -67,6 +74,7 @@ def sim(
     attributes: tuple[str, ...],
     instance_type: str,
     start_delay_ms: float,
+    stop_delay_ms: float,
     fail_rate: float,
     state_dir: Path | None,
     log_level: str,
@@ -85,7 +93,11 @@ def sim(
     region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
     zone_names = [z if "-" in z else f"{region}{z}" for z in zones.split(",") if z]
     driver = SimulatedDriver(
-        cpu=cpu, memory=memory, start_delay=start_delay_ms / 1000, fail_rate=fail_rate
+        cpu=cpu,
+        memory=memory,
+        start_delay=start_delay_ms / 1000,
+        stop_delay=stop_delay_ms / 1000,
+        fail_rate=fail_rate,
     )
     config = AgentConfig(
         cluster=cluster,

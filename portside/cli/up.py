@@ -37,6 +37,7 @@ def up(
     port: int,
     account_id: str,
     lost_instance_grace: float,
+    allow_link_local_destinations: bool,
     log_level: str,
     data_dir: Path,
     driver: str,
@@ -47,6 +48,8 @@ def up(
     registered to the `default` cluster that also provides FARGATE capacity."""
     from portside import credentials
     from portside import server as runner
+    from portside.dirlock import AGENT_LOCK, DirLock
+    from portside.startup import StartupError
 
     setup_logging(log_level)
     config = ServerConfig(
@@ -55,6 +58,7 @@ def up(
         data_dir=data_dir,
         account=account_id,
         lost_instance_grace=lost_instance_grace,
+        allow_link_local_destinations=allow_link_local_destinations,
     )
     click.echo(
         f'Portside {config.endpoint}  —  eval "$(portside env --data-dir {data_dir})" '
@@ -62,6 +66,12 @@ def up(
         err=True,
     )
     done = threading.Event()
+    agent_locks: list[DirLock] = []
+
+    def lock_agent_dir(_: ServerConfig) -> None:
+        # Once the port is ours (a failed start leaves no trace), before anything is read.
+        if not no_agent:
+            agent_locks.append(DirLock.acquire(data_dir / "agent", AGENT_LOCK, "agent state"))
 
     async def start_agent(_: Starlette) -> None:
         if no_agent:
@@ -69,6 +79,8 @@ def up(
         from portside.agent.factory import make_agent, make_driver
         from portside.agent.runtime import run_agent
         from portside.agent.session import AgentConfig
+
+        agent_locks[0].record(port=config.port, metadata_port=metadata_port)
 
         try:
             the_driver = make_driver(driver)
@@ -93,6 +105,13 @@ def up(
     async def stop_agent(_: Starlette) -> None:
         done.set()
 
-    runner.run(
-        config, log_level=log_level, startup_hooks=[start_agent], shutdown_hooks=[stop_agent]
-    )
+    try:
+        runner.run(
+            config,
+            log_level=log_level,
+            startup_hooks=[start_agent],
+            shutdown_hooks=[stop_agent],
+            on_bound=[lock_agent_dir],
+        )
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None

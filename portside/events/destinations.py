@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from portside.errors import ResourceNotFoundException
+from portside.events.egress import check_endpoint
 from portside.events.errors import ResourceAlreadyExistsException, ValidationException
 from portside.events.model import ApiDestination, Connection, events_arn
 from portside.events.rules import decode_token
@@ -120,6 +121,7 @@ def _check_endpoint(url: str) -> None:
 
 def create_api_destination(op: Op, p: Mapping[str, Any]) -> ApiDestination:
     _check_endpoint(p["InvocationEndpoint"])
+    check_endpoint(p["InvocationEndpoint"], op.world.allow_link_local_destinations)
     name = p["Name"]
     with op.store.transaction() as tx:
         if _by_name(tx, DESTINATIONS, op, "api-destination", name) is not None:

@@ -26,6 +26,7 @@ import orjson
 
 from portside.errors import ResourceAlreadyExistsException, ResourceNotFoundException
 from portside.logs.tokens import Position
+from portside.store.sqlite import StorageFaults
 
 GROUP_NOT_FOUND = "The specified log group does not exist."
 STREAM_NOT_FOUND = "The specified log stream does not exist."
@@ -107,6 +108,16 @@ _STREAM_COLS = "id, group_id, name, created, first_ts, last_ts, last_ingest"
 _END = Position(1 << 62, 0)
 
 
+def _past(
+    after: Position | None, forward: bool, low: Position, high: Position
+) -> tuple[Position, Position]:
+    """The exclusive bounds (low, high) narrowed to what lies past `after` in reading order:
+    above it going forward, below it going backward."""
+    if after is None:
+        return low, high
+    return (max(low, after), high) if forward else (low, min(high, after))
+
+
 def _group(row: Any) -> Group:
     gid, name, created, retention, tags, stored, log_class = row
     return Group(gid, name, created, retention, orjson.loads(tags), stored, log_class)
@@ -119,6 +130,7 @@ def _stream(row: Any) -> Stream:
 class LogStore:
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = str(path)
+        self._faults = StorageFaults(self.path)
         self._synchronous = synchronous
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -154,10 +166,15 @@ class LogStore:
             w.execute("BEGIN IMMEDIATE")
             try:
                 yield w
-            except BaseException:
-                w.execute("ROLLBACK")
+                w.execute("COMMIT")
+            except BaseException as exc:
+                if w.in_transaction:
+                    w.execute("ROLLBACK")
+                # A full disk or an I/O error: ServerException saying so, one log line.
+                fault = self._faults.check(exc)
+                if fault is not None:
+                    raise fault from None
                 raise
-            w.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -472,13 +489,9 @@ class LogStore:
         order: descending when not `forward`. The hot path of GetLogEvents. Close the cursor
         when done: an unfinished statement would hold its read snapshot open."""
         # Both bounds are exclusive positions; seq -1 sorts before every event of a millisecond.
-        low = Position(start or 0, -1)
-        high = _END if end is None else Position(end, -1)
-        if after is not None:
-            if forward:
-                low = max(low, after)
-            else:
-                high = min(high, after)
+        low, high = _past(
+            after, forward, Position(start or 0, -1), _END if end is None else Position(end, -1)
+        )
         order = "" if forward else " DESC"
         sql = (
             "SELECT timestamp, seq, ingestion, message FROM events WHERE stream_id = ? "
@@ -500,13 +513,12 @@ class LogStore:
         """Every event of the given streams within [start, end], merged in (timestamp, seq)
         order (descending when not `forward`), strictly after (before) `after`. Lazy: each
         stream is one cursor that SQLite steps only as far as the caller reads."""
-        low = Position(start, -1) if start is not None else Position(0, -1)
-        high = Position(end, 1 << 62) if end is not None else _END
-        if after is not None:
-            if forward:
-                low = max(low, after)
-            else:
-                high = min(high, after)
+        low, high = _past(
+            after,
+            forward,
+            Position(start, -1) if start is not None else Position(0, -1),
+            Position(end, 1 << 62) if end is not None else _END,
+        )
         order = "" if forward else " DESC"
         sql = (
             "SELECT timestamp, seq, ingestion, message, stream_id FROM events "

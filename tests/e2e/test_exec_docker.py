@@ -284,20 +284,30 @@ class Terminal:
         self.seen = after
         return before.decode(errors="replace")
 
-    def prompt(self) -> None:
-        """Wait for busybox sh's prompt, as a person would before typing. Its line editor
-        then asks where the cursor is (ESC[6n) and reads the answer among the keystrokes: a
-        terminal answers at once, so the test does, and lets the shell take it in before
-        typing on (an answer and keystrokes read together garble the line)."""
-        self.expect("# \x1b[6n")
+    def prompt(self) -> str:
+        """Wait for busybox sh's prompt, as a person would before typing, and return what
+        came before it. Its line editor then asks where the cursor is (ESC[6n) and reads the
+        answer among the keystrokes: a terminal answers at once, so the test does, and lets
+        the shell take it in before typing on (an answer and keystrokes read together garble
+        the line)."""
+        before = self.expect("# \x1b[6n")
         self.type("\x1b[1;5R")
         time.sleep(0.2)
+        return before
 
     def close(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
         os.close(self.master)
+
+
+def runs(runtime_id: str, command: str) -> bool:
+    """Whether a process of the container runs exactly `command` (`docker top`)."""
+    top = subprocess.run(
+        ["docker", "top", runtime_id, "-o", "pid,args"], capture_output=True, text=True
+    ).stdout
+    return command in (line.split(None, 1)[-1].strip() for line in top.splitlines())
 
 
 def test_an_interactive_session_through_a_terminal(
@@ -330,13 +340,20 @@ def test_an_interactive_session_through_a_terminal(
         term.expect("30 100")
         term.prompt()
         term.resize(40, 120)
-        time.sleep(0.3)  # the SIGWINCH's resize frame races the next keystrokes otherwise
+        # The resize goes as a frame of its own, racing the keystrokes after it: ask again
+        # until the remote TTY has it.
+        deadline = time.monotonic() + 30
         term.type("stty size\n")
-        term.expect("40 120")
-        term.prompt()
-        # Ctrl-C reaches the remote process, not the local CLI.
-        term.type("sleep 30; echo slept\n")
-        time.sleep(0.5)
+        while "40 120" not in term.prompt():
+            assert time.monotonic() < deadline, "the resize never reached the remote TTY"
+            term.type("stty size\n")
+        # Ctrl-C reaches the remote process, not the local CLI: once that process runs.
+        nap = "sleep 3" + uuid.uuid4().hex[:6].translate(str.maketrans("abcdef", "123456"))
+        term.type(f"{nap}; echo slept\n")
+        deadline = time.monotonic() + 30
+        while not runs(task["containers"][0]["runtimeId"], nap):
+            assert time.monotonic() < deadline, f"{nap} never started"
+            time.sleep(0.05)
         term.type("\x03")
         term.type("echo after-$((1+1))\n")
         term.expect("after-2", timeout=5)

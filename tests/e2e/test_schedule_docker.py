@@ -76,7 +76,45 @@ def test_an_at_schedule_runs_a_container(server: ServerProcess, agent: AgentProc
         ["docker", "logs", container["runtimeId"]], capture_output=True, text=True, timeout=30
     )
     assert logs.stdout.strip() == "scheduled"
-    # One-time: nothing more after it.
-    time.sleep(1.5)
-    both = ecs.list_tasks(cluster=agent.cluster, startedBy=started_by, desiredStatus="STOPPED")
-    assert len(both["taskArns"]) == 1
+    # One-time: nothing more after it, once the controller has fired another schedule made
+    # now (a pass since, in which a repeat would have fired too).
+    barrier = f"{family}-b"
+    server.aws(
+        "scheduler",
+        "create-schedule",
+        "--name",
+        barrier,
+        "--schedule-expression",
+        at(time.time() + 1),
+        "--flexible-time-window",
+        '{"Mode": "OFF"}',
+        "--action-after-completion",
+        "DELETE",
+        "--target",
+        json.dumps(
+            {
+                "Arn": cluster,
+                "RoleArn": "arn:aws:iam::000000000000:role/scheduler",
+                "EcsParameters": {"TaskDefinitionArn": td},
+            }
+        ),
+    )
+    deadline = time.monotonic() + 30
+    while not scheduled(ecs, agent.cluster, f"chronos-schedule/{barrier}"):
+        assert time.monotonic() < deadline, "the barrier schedule never ran"
+        time.sleep(0.2)
+    assert len(scheduled(ecs, agent.cluster, started_by)) == 1
+
+
+def at(when: float) -> str:
+    return f"at({datetime.fromtimestamp(when, UTC).strftime('%Y-%m-%dT%H:%M:%S')})"
+
+
+def scheduled(ecs: Any, cluster: str, started_by: str) -> list[str]:
+    return [
+        arn
+        for desired in ("RUNNING", "STOPPED")
+        for arn in ecs.list_tasks(cluster=cluster, startedBy=started_by, desiredStatus=desired)[
+            "taskArns"
+        ]
+    ]

@@ -1,0 +1,58 @@
+"""tests/conftest.py: under CI=true a skip (the host lacks a Docker Engine, a tool, a kernel
+feature) fails the run; either way the skips are listed at the end."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+TESTS = """
+import pytest
+
+def test_runs():
+    pass
+
+def test_needs_docker():
+    pytest.skip("no Docker Engine answers")
+
+@pytest.mark.skipif(True, reason="busybox-static missing")
+def test_needs_a_tool():
+    pass
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> pytest.Pytester:
+    here = Path(__file__).parent
+    for name in ("conftest.py", "harness.py", "logcheck.py", "skips.py"):
+        shutil.copy(here / name, pytester.path / name)
+    pytester.makepyfile(test_skips=TESTS)
+    return pytester
+
+
+@pytest.mark.parametrize("ci", ["", "false"])
+def test_skips_are_listed(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str) -> None:
+    monkeypatch.setenv("CI", ci)
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, skipped=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*skips (failures under CI=true)*",
+            "test_skips.py::test_needs_docker: no Docker Engine answers",
+            "test_skips.py::test_needs_a_tool: busybox-static missing",
+        ]
+    )
+
+
+def test_under_ci_a_skip_fails(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        ["*skipped, which CI=true does not allow: no Docker Engine answers*"]
+    )

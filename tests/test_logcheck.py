@@ -1,0 +1,116 @@
+"""tests/logcheck.py: the check every test gets on the logs of the servers and agents it runs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from logcheck import LogWatch, entries
+
+pytest_plugins = ["pytester"]
+
+TB = 'Traceback (most recent call last):\n  File "x.py", line 1, in f\nValueError: boom\n'
+
+
+def test_entries_are_headers_with_what_follows() -> None:
+    text = (
+        "stray line\n"
+        "12:00:00 INFO    portside.server: up\n"
+        "INFO:     Uvicorn running\n"
+        "12:00:01 ERROR   portside.api: request 1 failed\n" + TB + "Error: cannot listen\n"
+    )
+    got = [(e.level, e.bad) for e in entries(text)]
+    assert got == [
+        (None, False),
+        ("INFO", False),
+        ("INFO", False),
+        ("ERROR", True),
+        ("ERROR", True),
+    ]
+    assert entries(text)[3].text.endswith("ValueError: boom\n")
+    warning_with_tb = entries("12:00:00 WARNING portside.agent: retrying\n" + TB)
+    assert warning_with_tb[0].bad
+
+
+def test_a_check_reads_what_is_new_and_complete(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text("12:00:00 ERROR   portside.x: before the watch\n")
+    watch = LogWatch()
+    watch.watch(log)
+    assert watch.check([]) == []
+    with log.open("a") as f:
+        f.write("12:00:01 ERROR   portside.x: first\n12:00:02 ERROR   portside.x: half a li")
+    assert [e.split("\n")[1] for e in watch.check([])] == ["12:00:01 ERROR   portside.x: first"]
+    with log.open("a") as f:
+        f.write("ne\n")
+    assert len(watch.check([])) == 1  # the completed line, once
+
+
+def test_the_rest_of_a_reported_entry_is_not_reported_again(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.touch()
+    watch = LogWatch()
+    watch.watch(log)
+    log.write_text("12:00:01 ERROR   portside.api: request 1 failed\nTraceback (most rec")
+    assert len(watch.check([])) == 1
+    with log.open("a") as f:
+        f.write(TB.split("\n", 1)[1])
+    assert watch.check([]) == []
+
+
+def test_an_allowance_holds_for_its_check_and_the_next(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.touch()
+    watch = LogWatch()
+    watch.watch(log)
+    line = "12:00:01 ERROR   portside.api: request 1 failed: storage full\n"
+    for _ in range(2):
+        with log.open("a") as f:
+            f.write(line)
+        assert watch.check(["storage full"]) == []
+    with log.open("a") as f:
+        f.write(line)
+    assert watch.check([]) == []  # carried over from the test before
+    with log.open("a") as f:
+        f.write(line)
+    assert len(watch.check([])) == 1
+
+
+def test_a_test_whose_log_holds_an_unexpected_error_fails(pytester: pytest.Pytester) -> None:
+    here = Path(__file__).parent
+    for name in ("conftest.py", "harness.py", "logcheck.py", "skips.py"):
+        shutil.copy(here / name, pytester.path / name)
+    pytester.makepyfile(
+        test_provoked="""
+        import pytest
+        from logcheck import LOGS
+
+        def write(tmp_path, text):
+            log = tmp_path / "server.log"
+            log.touch()
+            LOGS.watch(log)
+            with log.open("a") as f:
+                f.write(text)
+
+        def test_error(tmp_path):
+            write(tmp_path, "12:00:00 ERROR   portside.x: boom\\n")
+
+        def test_traceback(tmp_path):
+            write(tmp_path, "Exception in thread t:\\nTraceback (most recent call last):\\n")
+
+        def test_allowed(tmp_path, server_logs):
+            server_logs.allow("boom")
+            write(tmp_path, "12:00:00 ERROR   portside.x: boom\\n")
+
+        @pytest.mark.allow_log("bang")
+        def test_marked(tmp_path):
+            write(tmp_path, "12:00:00 ERROR   portside.x: bang\\n")
+
+        def test_info(tmp_path):
+            write(tmp_path, "12:00:00 INFO    portside.x: fine\\n")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5, errors=2)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_error*", "*portside.x: boom*"])

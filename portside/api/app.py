@@ -34,7 +34,7 @@ from starlette.types import Receive, Scope, Send
 from portside import __version__
 from portside.api.auth import KeyRing, Principal, SigV4Verifier
 from portside.api.protocols.base import Codec, WireReply, WireRequest, request_head
-from portside.api.protocols.json import CONTENT_TYPES
+from portside.api.protocols.json import CONTENT_TYPES, JsonCodec, dumps
 from portside.api.registry import Handler, Registry
 from portside.api.registry import Route as ApiRoute
 from portside.api.services import default_services
@@ -57,7 +57,8 @@ class ApiConfig:
     keys: KeyRing
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as WireRequest (api/protocols/base.py): built on every API call.
+@dataclass(slots=True)
 class Reply:
     """An API call's answer: the codec's reply and the request id it carries."""
 
@@ -85,6 +86,7 @@ class Api:
         self.config = config
         self.registry = registry or Registry(default_services())
         self.verifier = SigV4Verifier(config.keys, config.world.clock)
+        self._callers: dict[tuple[str, str, str, str], Caller] = {}
 
     def route(self, head: WireRequest) -> ApiRoute | None:
         return self.registry.route(head)
@@ -103,7 +105,7 @@ class Api:
         try:
             call = self._prepare(request, route)
             if call.inline:
-                return Reply.of(codec.encode(call.operation, call.run(), request_id), request_id)
+                return _reply(codec, call.operation, call.run(), request_id)
         except Exception as exc:
             return _failure(codec, exc, request_id)
         return self._write(codec, call, request_id)
@@ -111,7 +113,7 @@ class Api:
     async def _write(self, codec: Codec, call: _Call, request_id: str) -> Reply:
         try:
             result = await asyncio.to_thread(call.run)
-            return Reply.of(codec.encode(call.operation, result, request_id), request_id)
+            return _reply(codec, call.operation, result, request_id)
         except Exception as exc:
             return _failure(codec, exc, request_id)
 
@@ -130,13 +132,21 @@ class Api:
         )
 
     def caller(self, principal: Principal) -> Caller:
-        account = principal.account or self.config.account
-        return Caller(
-            account=account,
-            region=principal.region,
-            access_key=principal.access_key,
-            principal_arn=principal.principal_arn or f"arn:aws:iam::{account}:root",
-        )
+        # Callers are few (a key, a region): kept, so a call does not build one (~2 µs).
+        key = (principal.access_key, principal.region, principal.principal_arn, principal.account)
+        found = self._callers.get(key)
+        if found is None:
+            account = principal.account or self.config.account
+            found = Caller(
+                account=account,
+                region=principal.region,
+                access_key=principal.access_key,
+                principal_arn=principal.principal_arn or f"arn:aws:iam::{account}:root",
+            )
+            if len(self._callers) > 4096:
+                self._callers.clear()
+            self._callers[key] = found
+        return found
 
     def _prepare(self, request: WireRequest, route: ApiRoute) -> _Call:
         service, codec = route.service, route.codec
@@ -177,6 +187,12 @@ class Api:
         return _not_implemented(codec, "")
 
 
+def _reply(codec: Codec, operation: str, result: dict[str, Any], request_id: str) -> Reply:
+    if type(codec) is JsonCodec:  # every ECS call: one object, not two
+        return Reply(200, dumps(result), request_id, codec.content_type)
+    return Reply.of(codec.encode(operation, result, request_id), request_id)
+
+
 def _not_implemented(codec: Codec, operation: str) -> PortsideError:
     what = f"{operation}" if operation else "that service"
     message = f"Portside does not implement {what} yet."
@@ -210,7 +226,8 @@ class _RequestIds:
 _request_ids = _RequestIds()
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as WireRequest (api/protocols/base.py): built on every API call.
+@dataclass(slots=True)
 class _Call:
     operation: str
     handler: Handler

@@ -45,7 +45,8 @@ class HeaderSource(Protocol):
     def get(self, key: str, /) -> str | None: ...
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as WireRequest (api/protocols/base.py): built on every API call.
+@dataclass(slots=True)
 class Principal:
     """Who signed a request, for which region and service (the credential scope)."""
 
@@ -200,7 +201,8 @@ def _query_params(query: str) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, as WireRequest (api/protocols/base.py): built on every API call.
+@dataclass(slots=True)
 class _Signed:
     """The parts of a signature, wherever the request carried them."""
 

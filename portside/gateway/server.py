@@ -37,6 +37,7 @@ from portside.gateway.protocol import (
     SyncAnswer,
     SyncRequest,
 )
+from portside.model.container_instance import InstanceResources
 from portside.model.task_definition import TaskDefinition
 from portside.ops import instances as inst_ops
 from portside.ops import task_reports
@@ -184,7 +185,7 @@ class AgentGateway:
             lambda: inst_ops.register(
                 op,
                 cluster=None,
-                total_resources=ask.total_resources,
+                total_resources=InstanceResources.of(ask.total_resources),
                 version_info=ask.version_info,
                 attributes=ask.attributes,
                 existing_arn=ask.container_instance_arn,
@@ -212,9 +213,8 @@ class AgentGateway:
             raise ClientException("UnknownSession: open a new session.")
         refused: tuple[Refusal, ...] = ()
         if ask.reports:
-            reports = [r.to_wire() for r in ask.reports]
-            found = await asyncio.to_thread(task_reports.apply_reports, op, reports)
-            refused = tuple(Refusal.from_wire(r) for r in found)
+            found = await asyncio.to_thread(task_reports.apply_reports, op, ask.reports)
+            refused = tuple(Refusal(arn, why) for arn, why in found)
         self._heartbeat(op, session)
         after = ask.after
         if after <= 0 or after < self._oldest_seq():

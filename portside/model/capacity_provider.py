@@ -55,6 +55,29 @@ class AutoScalingGroupProvider:
         return asg_name(self.auto_scaling_group_arn)
 
 
+@dataclass(frozen=True, slots=True)
+class ScalingRequest:
+    """A request's managedScaling: None members were not given (create takes ECS's defaults
+    for them, update keeps what the provider has)."""
+
+    status: str | None = None
+    target_capacity: int | None = None
+    minimum_scaling_step_size: int | None = None
+    maximum_scaling_step_size: int | None = None
+    instance_warmup_period: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AutoScalingGroupRequest:
+    """A Create/UpdateCapacityProvider request's autoScalingGroupProvider (api/ecs parses it).
+    None members were not given; update does not change the group, so its ARN is then None."""
+
+    auto_scaling_group_arn: str | None = None
+    managed_scaling: ScalingRequest | None = None
+    managed_termination_protection: str | None = None
+    managed_draining: str | None = None
+
+
 @dataclass(slots=True)
 class CapacityProvider:
     arn: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -9,6 +10,19 @@ ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
 
 BUILTIN_CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSetting:
+    """A request's cluster setting (containerInsights is the one there is), as given: the
+    cluster operations check it."""
+
+    name: str | None
+    value: str | None
+
+    @classmethod
+    def all_of(cls, items: Iterable[Mapping[str, Any]]) -> tuple[ClusterSetting, ...]:
+        return tuple(cls(i.get("name"), i.get("value")) for i in items)
 
 
 @dataclass(slots=True)

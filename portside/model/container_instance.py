@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,37 @@ DRAINING = InstanceStatus.DRAINING
 REGISTERING = InstanceStatus.REGISTERING
 DEREGISTERING = InstanceStatus.DEREGISTERING
 INACTIVE = InstanceStatus.INACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceResources:
+    """RegisterContainerInstance's totalResources as values. None: the resource was not given
+    (registration refuses that). Ports are as given: registration checks them."""
+
+    cpu: int | None = None
+    memory: int | None = None
+    ports_tcp: tuple[str, ...] = ()
+    ports_udp: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, items: Iterable[Mapping[str, Any]] | None) -> InstanceResources:
+        """From ECS's Resource list (the API's request, or the agent's FARGATE registration);
+        the first entry of a name counts."""
+        resources = list(items or ())
+
+        def find(name: str) -> Mapping[str, Any] | None:
+            return next((r for r in resources if r.get("name") == name), None)
+
+        def number(name: str) -> int | None:
+            r = find(name)
+            if r is None:
+                return None
+            return int(r.get("integerValue", r.get("longValue", r.get("doubleValue", 0))) or 0)
+
+        def ports(name: str) -> tuple[str, ...]:
+            return tuple(str(p) for p in (find(name) or {}).get("stringSetValue") or ())
+
+        return cls(number("CPU"), number("MEMORY"), ports("PORTS"), ports("PORTS_UDP"))
 
 
 @dataclass(slots=True)

@@ -36,8 +36,10 @@ from portside.model.capacity_provider import (
     UPDATE_COMPLETE,
     UPDATE_IN_PROGRESS,
     AutoScalingGroupProvider,
+    AutoScalingGroupRequest,
     CapacityProvider,
     ManagedScaling,
+    ScalingRequest,
     asg_name,
 )
 from portside.model.cluster import BUILTIN_CAPACITY_PROVIDERS, Cluster
@@ -58,13 +60,13 @@ _ASG_ARN = re.compile(
     r"^arn:aws[a-z-]*:autoscaling:([a-z0-9-]+):(\d+):autoScalingGroup:[^:]+:"
     r"autoScalingGroupName/(.+)$"
 )
-_SCALING_FIELDS = {
-    "status": "status",
-    "targetCapacity": "target_capacity",
-    "minimumScalingStepSize": "minimum_scaling_step_size",
-    "maximumScalingStepSize": "maximum_scaling_step_size",
-    "instanceWarmupPeriod": "instance_warmup_period",
-}
+_SCALING_FIELDS = (
+    "status",
+    "target_capacity",
+    "minimum_scaling_step_size",
+    "maximum_scaling_step_size",
+    "instance_warmup_period",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,16 +153,17 @@ def _check_group(op: Op, value: str) -> str:
     return asg_name(value)
 
 
-def _scaling(given: Mapping[str, Any] | None, base: ManagedScaling) -> ManagedScaling:
+def _scaling(given: ScalingRequest | None, base: ManagedScaling) -> ManagedScaling:
     out = dataclasses.replace(base)
-    for wire, attr in _SCALING_FIELDS.items():
-        if given and given.get(wire) is not None:
-            setattr(out, attr, given[wire])
+    for attr in _SCALING_FIELDS:
+        value = getattr(given, attr) if given is not None else None
+        if value is not None:
+            setattr(out, attr, value)
     return out
 
 
-def _refuse_managed_instances(managed: Mapping[str, Any] | None, cluster: str | None) -> None:
-    if managed is not None:
+def _refuse_managed_instances(managed: bool, cluster: str | None) -> None:
+    if managed:
         raise ClientException(
             "Portside does not support Amazon ECS Managed Instances capacity providers "
             "(managedInstancesProvider). Use an autoScalingGroupProvider."
@@ -172,7 +175,7 @@ def _refuse_managed_instances(managed: Mapping[str, Any] | None, cluster: str | 
         )
 
 
-def _require(asg: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def _require(asg: AutoScalingGroupRequest | None) -> AutoScalingGroupRequest:
     if asg is None:
         # The ECS front end's wording for a required member left out (api/validation.py).
         raise InvalidParameterException("AutoScalingGroupProvider can not be blank.")
@@ -183,21 +186,23 @@ def create_capacity_provider(
     op: Op,
     *,
     name: str,
-    auto_scaling_group_provider: Mapping[str, Any] | None,
-    managed_instances_provider: Mapping[str, Any] | None = None,
+    auto_scaling_group_provider: AutoScalingGroupRequest | None,
+    managed_instances_provider: bool = False,
     cluster: str | None = None,
     tags: Sequence[Mapping[str, Any]] = (),
 ) -> ProviderView:
+    """`managed_instances_provider`: whether the request named one (refused)."""
     _check_name(name)
     _refuse_managed_instances(managed_instances_provider, cluster)
     given = _require(auto_scaling_group_provider)
-    group = _check_group(op, given["autoScalingGroupArn"])
+    group_arn = given.auto_scaling_group_arn or ""  # required by the shape (api/validation.py)
+    group = _check_group(op, group_arn)
     checked_tags = validate_tags(tags)
     asg = AutoScalingGroupProvider(
-        auto_scaling_group_arn=given["autoScalingGroupArn"],
-        managed_scaling=_scaling(given.get("managedScaling"), ManagedScaling()),
-        managed_termination_protection=given.get("managedTerminationProtection") or DISABLED,
-        managed_draining=given.get("managedDraining") or ENABLED,
+        auto_scaling_group_arn=group_arn,
+        managed_scaling=_scaling(given.managed_scaling, ManagedScaling()),
+        managed_termination_protection=given.managed_termination_protection or DISABLED,
+        managed_draining=given.managed_draining or ENABLED,
     )
     arn = provider_arn(op, name)
     with op.store.transaction() as tx:
@@ -247,8 +252,8 @@ def update_capacity_provider(
     op: Op,
     ref: str,
     *,
-    auto_scaling_group_provider: Mapping[str, Any] | None,
-    managed_instances_provider: Mapping[str, Any] | None = None,
+    auto_scaling_group_provider: AutoScalingGroupRequest | None,
+    managed_instances_provider: bool = False,
     cluster: str | None = None,
 ) -> ProviderView:
     """Change managed scaling, termination protection and draining. The call answers
@@ -259,13 +264,11 @@ def update_capacity_provider(
         provider = _get_live(op, tx, ref)
         asg = provider.auto_scaling_group_provider
         assert asg is not None  # _get_live checked
-        asg.managed_scaling = _scaling(given.get("managedScaling"), asg.managed_scaling)
-        for wire, attr in (
-            ("managedTerminationProtection", "managed_termination_protection"),
-            ("managedDraining", "managed_draining"),
-        ):
-            if given.get(wire) is not None:
-                setattr(asg, attr, given[wire])
+        asg.managed_scaling = _scaling(given.managed_scaling, asg.managed_scaling)
+        if given.managed_termination_protection is not None:
+            asg.managed_termination_protection = given.managed_termination_protection
+        if given.managed_draining is not None:
+            asg.managed_draining = given.managed_draining
         provider.update_status, provider.update_status_reason = UPDATE_COMPLETE, None
         tx.put(TABLE, provider.arn, provider.to_doc())
         answer = dataclasses.replace(provider, update_status=UPDATE_IN_PROGRESS)
@@ -305,7 +308,7 @@ def _associated(cluster: str) -> str:
 def delete_capacity_provider(op: Op, ref: str, *, cluster: str | None = None) -> ProviderView:
     """Delete, or record why not (DELETE_FAILED). The call answers what ECS's answers: ACTIVE
     with DELETE_IN_PROGRESS, or DELETE_FAILED and its reason."""
-    _refuse_managed_instances(None, cluster)
+    _refuse_managed_instances(False, cluster)
     with op.store.transaction() as tx:
         provider = _get_live(op, tx, ref)
         reason = in_use(op, tx, provider.name)

@@ -17,7 +17,7 @@ from portside.errors import (
     ResourceInUseException,
 )
 from portside.model import arn as arns
-from portside.model.cluster import ACTIVE, INACTIVE, Cluster, ClusterCounts
+from portside.model.cluster import ACTIVE, INACTIVE, Cluster, ClusterCounts, ClusterSetting
 from portside.model.launch import CapacityItem, strategy_document
 from portside.model.states import InstanceStatus, TaskStatus
 from portside.ops import capacity, settings
@@ -80,10 +80,10 @@ def describe_members(
         return found_or_missing(refs, partial(find, tx, cluster), partial(view, tx))
 
 
-def _check_settings(items: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+def _check_settings(items: Sequence[ClusterSetting]) -> list[dict[str, str]]:
     out: dict[str, str] = {}
     for item in items:
-        name, value = item.get("name"), item.get("value")
+        name, value = item.name, item.value
         if name != "containerInsights":
             raise InvalidParameterException(f"Unknown cluster setting: {name}")
         if value not in _INSIGHTS_VALUES:
@@ -119,7 +119,7 @@ def create_cluster(
     *,
     name: str | None = None,
     tags: Sequence[Mapping[str, Any]] = (),
-    settings_: Sequence[Mapping[str, Any]] | None = None,
+    settings_: Sequence[ClusterSetting] | None = None,
     configuration: Mapping[str, Any] | None = None,
     capacity_providers: Sequence[str] | None = None,
     default_strategy: Sequence[CapacityItem] = (),
@@ -261,7 +261,7 @@ def update_cluster(
     op: Op,
     ref: str,
     *,
-    settings_: Sequence[Mapping[str, Any]] | None = None,
+    settings_: Sequence[ClusterSetting] | None = None,
     configuration: Mapping[str, Any] | None = None,
     service_connect_defaults: Mapping[str, str] | None = None,
 ) -> ClusterView:

@@ -12,7 +12,13 @@ import orjson
 from portside.errors import ClientException, InvalidParameterException
 from portside.model import arn as arns
 from portside.model.cluster import Cluster
-from portside.model.container_instance import ACTIVE, DRAINING, INACTIVE, ContainerInstance
+from portside.model.container_instance import (
+    ACTIVE,
+    DRAINING,
+    INACTIVE,
+    ContainerInstance,
+    InstanceResources,
+)
 from portside.model.doc import from_doc
 from portside.model.states import INSTANCE_STATUS, TaskStatus
 from portside.ops import records
@@ -84,23 +90,16 @@ def find(op: Op, tx: Tx, cluster: Cluster, ref: str) -> tuple[str, ContainerInst
     return arn, inst
 
 
-def _resource(resources: Sequence[Mapping[str, Any]], name: str) -> Mapping[str, Any] | None:
-    return next((r for r in resources if r.get("name") == name), None)
-
-
-def _int_resource(resources: Sequence[Mapping[str, Any]], name: str) -> int:
-    r = _resource(resources, name)
-    if r is None:
+def _given(value: int | None, name: str) -> int:
+    if value is None:
         raise InvalidParameterException(f"totalResources must include {name}.")
-    value = r.get("integerValue", r.get("longValue", r.get("doubleValue", 0)))
-    return int(value or 0)
+    return value
 
 
-def _ports(resources: Sequence[Mapping[str, Any]], name: str) -> list[int]:
-    r = _resource(resources, name)
+def _ports(given: Sequence[str], name: str) -> list[int]:
     out: list[int] = []
-    for p in (r or {}).get("stringSetValue") or ():
-        if not str(p).isdigit() or not 0 < int(p) < 65536:
+    for p in given:
+        if not p.isdigit() or not 0 < int(p) < 65536:
             raise InvalidParameterException(f"Invalid port '{p}' in {name}.")
         out.append(int(p))
     return sorted(set(out))
@@ -110,7 +109,7 @@ def register(
     op: Op,
     *,
     cluster: str | None,
-    total_resources: Sequence[Mapping[str, Any]],
+    total_resources: InstanceResources,
     version_info: Mapping[str, str] | None = None,
     attributes: Sequence[Mapping[str, Any]] = (),
     identity_document: str | None = None,
@@ -120,8 +119,8 @@ def register(
 ) -> InstanceView:
     """RegisterContainerInstance: a new instance, or the same one again after an agent restart
     (the agent passes the ARN it was given)."""
-    cpu = _int_resource(total_resources, "CPU")
-    memory = _int_resource(total_resources, "MEMORY")
+    cpu = _given(total_resources.cpu, "CPU")
+    memory = _given(total_resources.memory, "MEMORY")
     if cpu < 0 or memory <= 0:
         raise InvalidParameterException("CPU and MEMORY must be positive.")
     identity: dict[str, Any] = {}
@@ -156,8 +155,8 @@ def register(
         inst.last_heartbeat = now
         inst.cpu = cpu
         inst.memory = memory
-        inst.reserved_ports_tcp = _ports(total_resources, "PORTS")
-        inst.reserved_ports_udp = _ports(total_resources, "PORTS_UDP")
+        inst.reserved_ports_tcp = _ports(total_resources.ports_tcp, "PORTS")
+        inst.reserved_ports_udp = _ports(total_resources.ports_udp, "PORTS_UDP")
         inst.version_info = dict(version_info or {})
         inst.attributes = [
             {k: v for k, v in a.items() if k in ("name", "value")} for a in attributes

@@ -6,32 +6,88 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from portside.model.states import CONTAINER_STATUS, TASK_STATUS, TaskStatus
-from portside.model.task import Task
+from portside.model.task import Container, Task
 from portside.ops.context import Op
 from portside.ops.tasks import load, release, save
 from portside.store.base import Tx
 
 log = logging.getLogger("portside.tasks")
 
-_CONTAINER_FIELDS = {
-    "runtimeId": "runtime_id",
-    "imageDigest": "image_digest",
-    "exitCode": "exit_code",
-    "reason": "reason",
-    "networkBindings": "network_bindings",
-    "networkInterfaces": "network_interfaces",
-    "healthStatus": "health_status",
-    "managedAgents": "managed_agents",
-}
-_TIMES = {
-    "pullStartedAt": "pull_started_at",
-    "pullStoppedAt": "pull_stopped_at",
-    "executionStoppedAt": "execution_stopped_at",
-    "connectivityAt": "connectivity_at",
-}
+
+# What a report is read for: the agent protocol's TaskReport (gateway/protocol/reports.py)
+# matches these by shape, so ops/ reads the typed report without importing the gateway.
+class ManagedAgentReport(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def last_status(self) -> str: ...
+    @property
+    def last_started_at(self) -> float | None: ...
+
+
+class AttachmentReport(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def details(self) -> Sequence[tuple[str, Any]]: ...
+
+
+class ContainerReport(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def last_status(self) -> str: ...
+    @property
+    def runtime_id(self) -> str | None: ...
+    @property
+    def image_digest(self) -> str | None: ...
+    @property
+    def exit_code(self) -> int | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def network_bindings(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def health_status(self) -> str | None: ...
+    @property
+    def managed_agents(self) -> Sequence[ManagedAgentReport]: ...
+    @property
+    def private_ipv4(self) -> tuple[str, str] | None: ...
+
+
+class TaskReport(Protocol):
+    @property
+    def task_arn(self) -> str: ...
+    @property
+    def last_status(self) -> str: ...
+    @property
+    def containers(self) -> Sequence[ContainerReport]: ...
+    @property
+    def started_at(self) -> float | None: ...
+    @property
+    def pull_started_at(self) -> float | None: ...
+    @property
+    def pull_stopped_at(self) -> float | None: ...
+    @property
+    def execution_stopped_at(self) -> float | None: ...
+    @property
+    def stopped_at(self) -> float | None: ...
+    @property
+    def stop_code(self) -> str | None: ...
+    @property
+    def stopped_reason(self) -> str | None: ...
+    @property
+    def attachments(self) -> Sequence[AttachmentReport] | None: ...
+
+
+_TIMES = ("pull_started_at", "pull_stopped_at", "execution_stopped_at")
 
 
 def aggregate_health(task: Task) -> str:
@@ -45,22 +101,23 @@ def aggregate_health(task: Task) -> str:
     return "UNKNOWN"
 
 
-def apply_reports(op: Op, reports: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
-    """Apply a batch of task reports in one transaction; return per-report refusals."""
-    refused: list[dict[str, str]] = []
+def apply_reports(op: Op, reports: Sequence[TaskReport]) -> list[tuple[str, str]]:
+    """Apply a batch of task reports in one transaction; return the refusals as
+    (task ARN, reason)."""
+    refused: list[tuple[str, str]] = []
     with op.store.transaction() as tx:
         for report in reports:
             why = _apply(op, tx, report)
             if why:
-                refused.append({"taskArn": str(report.get("taskArn")), "reason": why})
+                refused.append((report.task_arn, why))
     return refused
 
 
-def _apply(op: Op, tx: Tx, report: Mapping[str, Any]) -> str | None:
-    task = load(tx, str(report.get("taskArn")))
+def _apply(op: Op, tx: Tx, report: TaskReport) -> str | None:
+    task = load(tx, report.task_arn)
     if task is None:
         return "unknown task"
-    reported = report.get("lastStatus", task.last_status)
+    reported = report.last_status
     new_status = TASK_STATUS.get(reported)
     if new_status is None:
         return f"unknown status {reported}"
@@ -76,41 +133,37 @@ def _apply(op: Op, tx: Tx, report: Mapping[str, Any]) -> str | None:
         task.last_status = new_status
         changed = True
         if new_status == TaskStatus.RUNNING and task.started_at is None:
-            task.started_at = report.get("startedAt") or now
+            task.started_at = report.started_at or now
         if new_status >= TaskStatus.STOPPING and task.stopping_at is None:
             task.stopping_at = now
         if new_status == TaskStatus.STOPPED:
-            task.stopped_at = report.get("stoppedAt") or now
+            task.stopped_at = report.stopped_at or now
             task.desired_status = TaskStatus.STOPPED
-    for key, attr in _TIMES.items():
-        if report.get(key) is not None and getattr(task, attr) is None:
-            setattr(task, attr, report[key])
+    for attr in _TIMES:
+        value = getattr(report, attr)
+        if value is not None and getattr(task, attr) is None:
+            setattr(task, attr, value)
             changed = True
-    if report.get("stopCode") and not task.stop_code:
-        task.stop_code = report["stopCode"]
+    if report.stop_code and not task.stop_code:
+        task.stop_code = report.stop_code
         changed = True
-    if report.get("stoppedReason") and not task.stopped_reason:
-        task.stopped_reason = report["stoppedReason"]
+    if report.stopped_reason and not task.stopped_reason:
+        task.stopped_reason = report.stopped_reason
         changed = True
-    if report.get("attachments") is not None:
-        task.attachments = list(report["attachments"])
-        changed = True
-    if report.get("connectivity"):
-        task.connectivity = report["connectivity"]
+    if report.attachments is not None:
+        task.attachments = [_attachment_doc(a) for a in report.attachments]
         changed = True
     by_name = {c.name: c for c in task.containers}
-    for crep in report.get("containers") or ():
-        container = by_name.get(crep.get("name", ""))
+    for crep in report.containers:
+        container = by_name.get(crep.name)
         if container is None:
             continue
-        status = CONTAINER_STATUS[crep.get("lastStatus", container.last_status)]
+        status = CONTAINER_STATUS[crep.last_status]
         if status < container.last_status:
             log.error("refused backward container report for %s/%s", task.arn, container.name)
             continue
         container.last_status = status
-        for key, attr in _CONTAINER_FIELDS.items():
-            if key in crep:
-                setattr(container, attr, crep[key])
+        _apply_container(container, crep)
         changed = True
     if not changed:
         return None
@@ -119,3 +172,41 @@ def _apply(op: Op, tx: Tx, report: Mapping[str, Any]) -> str | None:
     if task.last_status == TaskStatus.STOPPED and not was_stopped:
         release(tx, task)
     return None
+
+
+def _apply_container(container: Container, crep: ContainerReport) -> None:
+    """The members the report carries replace the container's; absent ones leave it."""
+    if crep.runtime_id is not None:
+        container.runtime_id = crep.runtime_id
+    if crep.image_digest is not None:
+        container.image_digest = crep.image_digest
+    if crep.exit_code is not None:
+        container.exit_code = crep.exit_code
+    if crep.reason is not None:
+        container.reason = crep.reason
+    if crep.network_bindings:
+        container.network_bindings = [dict(b) for b in crep.network_bindings]
+    if crep.private_ipv4 is not None:
+        attachment, address = crep.private_ipv4
+        container.network_interfaces = [{"attachmentId": attachment, "privateIpv4Address": address}]
+    if crep.health_status is not None:
+        container.health_status = crep.health_status
+    if crep.managed_agents:
+        container.managed_agents = [_managed_agent_doc(a) for a in crep.managed_agents]
+
+
+# The stored task keeps ECS's document shape for these (DescribeTasks shows them as stored).
+def _attachment_doc(a: AttachmentReport) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "type": a.type,
+        "status": a.status,
+        "details": [{"name": k, "value": v} for k, v in a.details],
+    }
+
+
+def _managed_agent_doc(a: ManagedAgentReport) -> dict[str, Any]:
+    doc: dict[str, Any] = {"name": a.name, "lastStatus": a.last_status}
+    if a.last_started_at is not None:
+        doc["lastStartedAt"] = a.last_started_at
+    return doc

@@ -26,6 +26,7 @@ from harness import REGION, ServerProcess
 from portside import __version__, testing
 from portside.agent.simulated import SimulatedDriver
 from portside.controllers.liveness import LivenessLoop
+from portside.model.container_instance import InstanceResources
 from portside.ops import clusters, launch, task_definitions
 from portside.ops import instances as inst_ops
 from portside.ops.context import Op
@@ -421,10 +422,12 @@ def test_an_instance_whose_agent_goes_quiet_is_disconnected_and_gets_no_tasks(op
     view = inst_ops.register(
         op,
         cluster="live",
-        total_resources=[
-            {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
-            {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048},
-        ],
+        total_resources=InstanceResources.of(
+            [
+                {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
+                {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048},
+            ]
+        ),
     )
     arn = view.instance.arn
     assert view.instance.agent_connected

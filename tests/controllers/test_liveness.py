@@ -4,6 +4,7 @@ from pathlib import Path
 
 from portside import testing
 from portside.controllers.liveness import LivenessLoop, compute
+from portside.model.container_instance import InstanceResources
 from portside.ops import clusters
 from portside.ops import instances as inst_ops
 
@@ -56,7 +57,11 @@ def test_a_long_fleet_registration_loses_no_instance(tmp_path: Path) -> None:
     ]
     arns = []
     for _ in range(4):  # one registration every 20 s: 60 s in all, twice the sync grace
-        arns.append(inst_ops.register(op, cluster="sim", total_resources=resources).instance.arn)
+        arns.append(
+            inst_ops.register(
+                op, cluster="sim", total_resources=InstanceResources.of(resources)
+            ).instance.arn
+        )
         assert loop.run_once() == []
         clock.advance(20)
     for arn in arns:  # the session opens: the gateway sees them all

@@ -1,6 +1,6 @@
 """The agent protocol's messages: each reads back what it wrote, a task definition travels
 once per sync answer, the gateway reads a stored task as the model holds it, and the agent's
-report keeps the wire form ops/task_reports.py applies."""
+report reads back the fields ops/task_reports.py applies."""
 
 from __future__ import annotations
 

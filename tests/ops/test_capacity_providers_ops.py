@@ -17,6 +17,7 @@ from portside.model.capacity_provider import (
     DELETE_FAILED,
     INACTIVE,
     AutoScalingGroupProvider,
+    AutoScalingGroupRequest,
     CapacityProvider,
     asg_name,
 )
@@ -58,7 +59,7 @@ def in_region(op: Op, region: str) -> Op:
 
 
 def create(op: Op, name: str, group: str | None = None) -> CapacityProvider:
-    asg = {"autoScalingGroupArn": group_arn(group or f"{name}-asg", op.region)}
+    asg = AutoScalingGroupRequest(group_arn(group or f"{name}-asg", op.region))
     return cps.create_capacity_provider(op, name=name, auto_scaling_group_provider=asg).provider
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from portside import testing
+from portside.model.container_instance import InstanceResources
 from portside.ops import attributes, clusters
 from portside.ops import instances as inst_ops
 from portside.ops.context import Op
@@ -43,7 +44,9 @@ def pages(op: Op, size: int, **kw: str) -> list[list[str]]:
 
 def test_pages_skip_inactive_instances_across_chunks(op: Op) -> None:
     arns = [
-        inst_ops.register(op, cluster="web", total_resources=RESOURCES).instance.arn
+        inst_ops.register(
+            op, cluster="web", total_resources=InstanceResources.of(RESOURCES)
+        ).instance.arn
         for _ in range(9)
     ]
     for gone in (arns[1], arns[2], arns[3], arns[7]):
@@ -56,7 +59,9 @@ def test_pages_skip_inactive_instances_across_chunks(op: Op) -> None:
 
 def test_filtered_pages(op: Op) -> None:
     arns = [
-        inst_ops.register(op, cluster="web", total_resources=RESOURCES).instance.arn
+        inst_ops.register(
+            op, cluster="web", total_resources=InstanceResources.of(RESOURCES)
+        ).instance.arn
         for _ in range(600)  # more than one chunk of filtered reads
     ]
     chosen = arns[5::50]

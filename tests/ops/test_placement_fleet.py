@@ -12,6 +12,7 @@ import pytest
 
 from portside import testing
 from portside.model.cluster import Cluster
+from portside.model.container_instance import InstanceResources
 from portside.ops import attributes, clusters, placement
 from portside.ops import instances as inst_ops
 from portside.ops.context import Op
@@ -42,10 +43,12 @@ def register(op: Op, cluster: str = "web", cpu: int = 4096) -> str:
     view = inst_ops.register(
         op,
         cluster=cluster,
-        total_resources=[
-            {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
-            {"name": "MEMORY", "type": "INTEGER", "integerValue": 8192},
-        ],
+        total_resources=InstanceResources.of(
+            [
+                {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
+                {"name": "MEMORY", "type": "INTEGER", "integerValue": 8192},
+            ]
+        ),
         attributes=[{"name": "ecs.availability-zone", "value": "us-east-1a"}],
     )
     return view.instance.arn

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from portside.model.container_instance import InstanceResources
 from portside.model.states import ContainerStatus, TaskStatus
 from portside.ops import clusters, launch, task_definitions
 from portside.ops import instances as inst_ops
@@ -34,10 +35,12 @@ def running_task(op: Op) -> tuple[str, str]:
     instance = inst_ops.register(
         op,
         cluster="c",
-        total_resources=[
-            {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
-            {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048},
-        ],
+        total_resources=InstanceResources.of(
+            [
+                {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
+                {"name": "MEMORY", "type": "INTEGER", "integerValue": 2048},
+            ]
+        ),
     ).instance.arn
     task_definitions.register(
         op, {"family": "web", "containerDefinitions": [{"name": "a", "image": "x", "memory": 64}]}

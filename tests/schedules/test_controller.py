@@ -12,6 +12,7 @@ import pytest
 
 from portside import testing
 from portside.controllers.schedules import ScheduleController
+from portside.model.container_instance import InstanceResources
 from portside.ops import clusters, task_definitions
 from portside.ops import instances as inst_ops
 from portside.ops.context import Op
@@ -40,10 +41,12 @@ def op(tmp_path: Path, clock: Clock) -> Iterator[Op]:
     inst_ops.register(
         op,
         cluster="c1",
-        total_resources=[
-            {"name": "CPU", "type": "INTEGER", "integerValue": 4096},
-            {"name": "MEMORY", "type": "INTEGER", "integerValue": 8192},
-        ],
+        total_resources=InstanceResources.of(
+            [
+                {"name": "CPU", "type": "INTEGER", "integerValue": 4096},
+                {"name": "MEMORY", "type": "INTEGER", "integerValue": 8192},
+            ]
+        ),
     )
     task_definitions.register(
         op,

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from portside.api.ecs.registry import action
-from portside.model.capacity_provider import AutoScalingGroupProvider
+from portside.model.capacity_provider import (
+    AutoScalingGroupProvider,
+    AutoScalingGroupRequest,
+    ScalingRequest,
+)
 from portside.ops import capacity_providers
 from portside.ops.capacity_providers import ProviderView
 from portside.ops.context import Op
@@ -26,6 +31,30 @@ def _asg(asg: AutoScalingGroupProvider) -> dict[str, Any]:
         "managedTerminationProtection": asg.managed_termination_protection,
         "managedDraining": asg.managed_draining,
     }
+
+
+def _asg_request(d: Mapping[str, Any] | None) -> AutoScalingGroupRequest | None:
+    """A request's autoScalingGroupProvider as values (None when it left it out)."""
+    if d is None:
+        return None
+    s = d.get("managedScaling")
+    scaling = (
+        ScalingRequest(
+            status=s.get("status"),
+            target_capacity=s.get("targetCapacity"),
+            minimum_scaling_step_size=s.get("minimumScalingStepSize"),
+            maximum_scaling_step_size=s.get("maximumScalingStepSize"),
+            instance_warmup_period=s.get("instanceWarmupPeriod"),
+        )
+        if s is not None
+        else None
+    )
+    return AutoScalingGroupRequest(
+        auto_scaling_group_arn=d.get("autoScalingGroupArn"),
+        managed_scaling=scaling,
+        managed_termination_protection=d.get("managedTerminationProtection"),
+        managed_draining=d.get("managedDraining"),
+    )
 
 
 def shape(view: ProviderView, *, tags: bool = True) -> dict[str, Any]:
@@ -52,8 +81,8 @@ def create_capacity_provider(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     view = capacity_providers.create_capacity_provider(
         op,
         name=p["name"],
-        auto_scaling_group_provider=p.get("autoScalingGroupProvider"),
-        managed_instances_provider=p.get("managedInstancesProvider"),
+        auto_scaling_group_provider=_asg_request(p.get("autoScalingGroupProvider")),
+        managed_instances_provider=p.get("managedInstancesProvider") is not None,
         cluster=p.get("cluster"),
         tags=p.get("tags") or (),
     )
@@ -65,8 +94,8 @@ def update_capacity_provider(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     view = capacity_providers.update_capacity_provider(
         op,
         p["name"],
-        auto_scaling_group_provider=p.get("autoScalingGroupProvider"),
-        managed_instances_provider=p.get("managedInstancesProvider"),
+        auto_scaling_group_provider=_asg_request(p.get("autoScalingGroupProvider")),
+        managed_instances_provider=p.get("managedInstancesProvider") is not None,
         cluster=p.get("cluster"),
     )
     return {"capacityProvider": shape(view)}

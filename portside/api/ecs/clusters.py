@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from portside.api.ecs.registry import action
+from portside.model.cluster import ClusterSetting
 from portside.model.launch import strategy_of
 from portside.ops import clusters
 from portside.ops.clusters import ClusterView
@@ -12,6 +13,11 @@ from portside.ops.context import Op
 from portside.wire.replies import page
 
 _INCLUDES = ("ATTACHMENTS", "CONFIGURATIONS", "SETTINGS", "STATISTICS", "TAGS")
+
+
+def _settings(items: list[dict[str, Any]] | None) -> tuple[ClusterSetting, ...] | None:
+    """None when the request left settings out (an update then keeps the cluster's)."""
+    return ClusterSetting.all_of(items) if items is not None else None
 
 
 def shape(view: ClusterView, include: frozenset[str] = frozenset(_INCLUDES)) -> dict[str, Any]:
@@ -48,7 +54,7 @@ def create_cluster(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         op,
         name=p.get("clusterName"),
         tags=p.get("tags") or (),
-        settings_=p.get("settings"),
+        settings_=_settings(p.get("settings")),
         configuration=p.get("configuration"),
         capacity_providers=p.get("capacityProviders"),
         default_strategy=strategy_of(p.get("defaultCapacityProviderStrategy")),
@@ -79,7 +85,7 @@ def update_cluster(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     view = clusters.update_cluster(
         op,
         p["cluster"],
-        settings_=p.get("settings"),
+        settings_=_settings(p.get("settings")),
         configuration=p.get("configuration"),
         service_connect_defaults=p.get("serviceConnectDefaults"),
     )
@@ -88,7 +94,7 @@ def update_cluster(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 
 @action("UpdateClusterSettings")
 def update_cluster_settings(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    view = clusters.update_cluster(op, p["cluster"], settings_=p["settings"])
+    view = clusters.update_cluster(op, p["cluster"], settings_=ClusterSetting.all_of(p["settings"]))
     return {"cluster": shape(view, frozenset({"SETTINGS"}))}
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from portside.api.ecs.describing import describe_members
 from portside.api.ecs.registry import action
+from portside.model.container_instance import InstanceResources
 from portside.ops import instances
 from portside.ops.context import Op
 from portside.wire.ecs_shapes import shape_instance as shape
@@ -17,7 +18,7 @@ def register_container_instance(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     view = instances.register(
         op,
         cluster=p.get("cluster"),
-        total_resources=p.get("totalResources") or (),
+        total_resources=InstanceResources.of(p.get("totalResources")),
         version_info=p.get("versionInfo"),
         attributes=p.get("attributes") or (),
         identity_document=p.get("instanceIdentityDocument"),

@@ -27,6 +27,7 @@ from portside.controllers.schedules import ScheduleController
 from portside.controllers.services.service import ServiceController
 from portside.dirlock import DirLock
 from portside.events.delivery import DeliveryLoop
+from portside.events.delivery import log as events_log
 from portside.events.stream import stream_routes
 from portside.exec.registry import ExecRegistry
 from portside.gateway.server import AgentGateway
@@ -88,6 +89,7 @@ def build_with_gateway(
     loops = world.loops = Loops(world.clock)
     for part in (maintenance, liveness, services, schedules, retention):
         part.register(loops)
+    delivery.status = loops.watch("events", interval=delivery.interval, log=events_log)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

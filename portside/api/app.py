@@ -337,12 +337,14 @@ FAILING_AFTER = 3
 
 
 def health_report(api: Api, head: WireRequest) -> dict[str, Any]:
-    """`GET /_portside/health`: "ok" or "degraded" (a background loop keeps failing) for
-    anyone; each loop's last success, last error and error counts for a signed request."""
+    """`GET /_portside/health`: "ok" or "degraded" (a background loop keeps failing, or
+    is stalled: hung in a pass) for anyone; each loop's last success, last error and error
+    counts for a signed request."""
     loops = api.config.world.loops
     failing = loops.failing(FAILING_AFTER) if loops is not None else []
+    stalled = loops.stalled() if loops is not None else []
     report: dict[str, Any] = {
-        "status": "degraded" if failing else "ok",
+        "status": "degraded" if failing or stalled else "ok",
         "version": __version__,
     }
     if loops is None or not (head.headers.get("authorization") or "X-Amz-" in head.query):
@@ -353,6 +355,7 @@ def health_report(api: Api, head: WireRequest) -> dict[str, Any]:
         report["error"] = {"code": exc.code, "message": exc.message}
         return report
     report["failing"] = failing
+    report["stalled"] = stalled
     report["loops"] = [dataclasses.asdict(status) for status in loops.status()]
     return report
 

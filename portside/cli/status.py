@@ -2,7 +2,7 @@
 
 A signed `GET /_portside/health` (any service name signs it; the admin key by default, as
 for the other client commands). Exits 0 when every loop is healthy, 1 when one keeps failing
-(the server is degraded), 2 when the server cannot be reached.
+or is stalled (the server is degraded), 2 when the server cannot be reached.
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def render(report: dict[str, Any], now: float) -> Table:
     table = Table(title=f"Portside {report.get('version', '')}: {report['status']}")
     for column in ("loop", "last success", "passes", "errors (in a row / all)", "last error"):
         table.add_column(column)
+    stalled = set(report.get("stalled", []))
     for loop in report.get("loops", []):
         table.add_row(
-            loop["name"],
+            loop["name"] + (" (stalled)" if loop["name"] in stalled else ""),
             _ago(loop["last_success"], now),
             str(loop["passes"]),
             f"{loop['consecutive_errors']} / {loop['total_errors']}",

@@ -3,9 +3,12 @@
 A loop is a `step`: a plain function that does one pass, run in a worker thread (passes read
 and write the store, which blocks), then a pause. `step` returns how long to pause before the
 next pass (None: the loop's `interval`); a pass that raises is logged, counted, and followed
-by `retry_after`. The loop's `LoopStatus` says when a pass last succeeded, the last error and
-how many passes failed in a row and in all; `Loops` holds every loop of a server by name, for
-`GET /_portside/health` and `portside status` to read.
+by `retry_after`. The loop's `LoopStatus` says when a pass last succeeded, the last error,
+how many passes failed in a row and in all, and when the next pass is due: a loop whose pass
+is overdue by more than `STALL_GRACE` is stalled (hung in a pass), which health reports as it
+reports a failing one. `Loops` holds every loop of a server by name, for
+`GET /_portside/health` and `portside status` to read; a loop that runs itself (the event
+delivery, on the event loop) is `watch`ed: it reports its passes to a `Loop` it does not run.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 Step = Callable[[], float | None]
+
+STALL_GRACE = 120.0  # seconds a pass may be overdue before its loop counts as stalled
 
 
 @dataclass(slots=True)
@@ -34,10 +39,15 @@ class LoopStatus:
     last_error_at: float | None = None
     consecutive_errors: int = 0  # failed passes since the last success
     total_errors: int = 0
+    next_pass_at: float | None = None  # when the next pass is due to start
 
     def failing(self, after: int = 3) -> bool:
         """The last `after` passes (or more) all failed."""
         return self.consecutive_errors >= after
+
+    def stalled(self, now: float, grace: float = STALL_GRACE) -> bool:
+        """A pass was due more than `grace` seconds ago and none has ended since."""
+        return self.next_pass_at is not None and now - self.next_pass_at > grace
 
 
 class Loop:
@@ -63,37 +73,46 @@ class Loop:
         self.status = LoopStatus(name, interval)
         self._lock = lock or threading.Lock()
 
-    def succeeded(self) -> None:
+    def started(self) -> None:
         with self._lock:
-            self.status.passes += 1
-            self.status.last_success = self.clock()
-            self.status.consecutive_errors = 0
+            self.status.started_at = self.status.next_pass_at = self.clock()
 
-    def failed(self, exc: BaseException) -> None:
+    def succeeded(self, wait: float | None = None) -> None:
+        """A pass ended well; the next is due in `wait` seconds (None: the interval)."""
         with self._lock:
+            now = self.clock()
+            self.status.passes += 1
+            self.status.last_success = now
+            self.status.consecutive_errors = 0
+            self.status.next_pass_at = now + (self.interval if wait is None else wait)
+
+    def failed(self, exc: BaseException, wait: float | None = None) -> None:
+        """A pass raised `exc`; the next is due in `wait` seconds (None: `retry_after`)."""
+        with self._lock:
+            now = self.clock()
             self.status.last_error = f"{type(exc).__name__}: {exc}"
-            self.status.last_error_at = self.clock()
+            self.status.last_error_at = now
             self.status.consecutive_errors += 1
             self.status.total_errors += 1
+            self.status.next_pass_at = now + (self.retry_after if wait is None else wait)
 
     def snapshot(self) -> LoopStatus:
         with self._lock:
             return dataclasses.replace(self.status)
 
     async def run(self) -> None:
-        with self._lock:
-            self.status.started_at = self.clock()
+        self.started()
         while True:
             try:
                 wait = await asyncio.to_thread(self.step)
             except Exception as exc:
                 self.log.exception("%s pass failed", self.name)
-                self.failed(exc)
                 wait = self.retry_after
+                self.failed(exc, wait)
             else:
-                self.succeeded()
                 if wait is None:
                     wait = self.interval
+                self.succeeded(wait)
             if wait > 0:
                 await asyncio.sleep(wait)
 
@@ -104,6 +123,7 @@ class Loops:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._loops: dict[str, Loop] = {}
+        self._watched: set[str] = set()
 
     def add(
         self,
@@ -122,8 +142,16 @@ class Loops:
         self._loops[name] = loop
         return loop
 
+    def watch(self, name: str, *, interval: float, log: logging.Logger | None = None) -> Loop:
+        """A loop that runs itself and reports its passes (`started`, `succeeded`, `failed`)
+        to the `Loop` returned; the server does not run it, health reads it."""
+        loop = self.add(name, lambda: None, interval=interval, log=log)
+        self._watched.add(name)
+        return loop
+
     def all(self) -> list[Loop]:
-        return list(self._loops.values())
+        """The loops the server runs (the watched ones run themselves)."""
+        return [loop for name, loop in self._loops.items() if name not in self._watched]
 
     def status(self) -> list[LoopStatus]:
         """Each loop's status, as of now (copies), in the order they were added."""
@@ -132,3 +160,8 @@ class Loops:
     def failing(self, after: int = 3) -> list[str]:
         """The loops whose last `after` passes all failed: the server is degraded."""
         return [s.name for s in self.status() if s.failing(after)]
+
+    def stalled(self, grace: float = STALL_GRACE) -> list[str]:
+        """The loops hung in a pass (overdue by more than `grace`): the server is degraded."""
+        now = self.clock()
+        return [s.name for s in self.status() if s.stalled(now, grace)]

@@ -19,7 +19,10 @@ the events older than that are lost: logged with the range of feed positions ski
 `DeliveryLoop` (here) starts and stops workers as rules, targets, API destinations and
 connections change (it looks at most once a second, and reads them only when one of their
 tables did). With no enabled rule nothing reads the feed. The worker is worker.py's; a
-target's route, settings and rate limit are targets.py's.
+target's route, settings and rate limit are targets.py's. Its passes are reported to the
+server's `Loops` as "events" (controllers/loop.py), so a failing or hung loop shows in health;
+a worker that does not end within `STOP_WAIT` of being cancelled is logged as an error and let
+go, so one stuck worker cannot hold up every other target.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections.abc import Callable
 
 import httpx
 
+from portside.controllers.loop import Loop
 from portside.events.destinations import CONNECTIONS, DESTINATIONS
 from portside.events.egress import GuardedTransport
 from portside.events.feed import FeedSignal
@@ -45,6 +49,7 @@ from portside.store.base import Store
 
 log = logging.getLogger("portside.events")
 _CONFIG_TABLES = (RULES, TARGETS, CONNECTIONS, DESTINATIONS)
+STOP_WAIT = 10.0  # seconds a cancelled worker has to end
 
 
 class DeliveryLoop:
@@ -58,8 +63,10 @@ class DeliveryLoop:
         interval: float = 1.0,
         transport: httpx.AsyncBaseTransport | None = None,
         allow_link_local: bool = False,
+        status: Loop | None = None,
     ) -> None:
         self.store = store
+        self.status = status
         # Webhook calls go only where egress.py allows (a test's transport is its own).
         if transport is None:
             transport = GuardedTransport(allow_link_local=allow_link_local)
@@ -103,16 +110,31 @@ class DeliveryLoop:
             )
         return routes
 
+    async def _stop(self, worker: TargetWorker, task: asyncio.Task[None]) -> None:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_WAIT)
+        if not done:
+            log.error(
+                "event delivery: the worker of target %s did not end within %.0f s of being "
+                "cancelled; letting it go",
+                worker.key,
+                STOP_WAIT,
+            )
+        elif not task.cancelled() and task.exception() is not None:
+            log.error(
+                "event delivery: the worker of target %s failed",
+                worker.key,
+                exc_info=task.exception(),
+            )
+        await worker.stop(STOP_WAIT)
+
     async def _apply(self, routes: dict[str, Route], client: httpx.AsyncClient) -> None:
         for key in list(self.workers):
             worker, task, print_ = self.workers[key]
             route = routes.get(key)
             if route is None or route.fingerprint != print_:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                await worker.stop()
                 del self.workers[key]
+                await self._stop(worker, task)
         for key, route in routes.items():
             if key in self.workers:
                 continue
@@ -129,18 +151,23 @@ class DeliveryLoop:
         async with httpx.AsyncClient(
             timeout=self.config.timeout, transport=self.transport
         ) as client:
+            if self.status is not None:
+                self.status.started()
             try:
                 while True:
                     try:
                         if await asyncio.to_thread(self._config_changed):
                             await self._apply(await asyncio.to_thread(self._routes), client)
-                    except Exception:
+                    except Exception as exc:
                         log.exception("event delivery: reloading rules failed")
+                        if self.status is not None:
+                            self.status.failed(exc, self.interval)
+                    else:
+                        if self.status is not None:
+                            self.status.succeeded(self.interval)
                     await asyncio.sleep(self.interval)
             finally:
-                for worker, task, _ in list(self.workers.values()):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                workers, self.workers = list(self.workers.values()), {}
+                for worker, task, _ in workers:
                     with contextlib.suppress(Exception):
-                        await worker.stop()
+                        await self._stop(worker, task)

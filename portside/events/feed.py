@@ -135,7 +135,8 @@ class FeedSignal:
             # Checked once registered, so a commit just before is not missed.
             if self.store.last_seq() > after:
                 return
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
         except TimeoutError:
             pass
         finally:

@@ -145,7 +145,8 @@ class TargetWorker:
         if self.buffered >= self.config.max_buffer:
             self._room.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._room.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._room.wait()
         elif reader.position >= self.store.last_seq():
             await self.signal.wait(reader.position, 1.0)
 
@@ -221,12 +222,20 @@ class TargetWorker:
                 backoff(pending.attempts, self.config.retry_base, self.config.retry_cap, self.rng)
             )
 
-    async def stop(self) -> None:
-        for task in list(self._tasks):
+    async def stop(self, wait: float = 10.0) -> None:
+        """Cancel the lanes (each waits at most `wait` seconds to end), save the cursor."""
+        lanes = list(self._tasks)
+        for task in lanes:
             task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if lanes:
+            _, pending = await asyncio.wait(lanes, timeout=wait)
+            if pending:
+                log.error(
+                    "target %s: %d delivery lane(s) did not end within %.0f s of being cancelled",
+                    self.key,
+                    len(pending),
+                    wait,
+                )
         await self.persist(force=True)
         s = self.stats
         log.info(

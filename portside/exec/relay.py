@@ -85,7 +85,8 @@ class Relay:
             self.registry.end(sid)
 
     async def _open(self, ws: WebSocket, sid: str) -> ExecSession:
-        message = await asyncio.wait_for(ws.receive(), OPEN_WAIT)
+        async with asyncio.timeout(OPEN_WAIT):
+            message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
         frame = frames.decode(message.get("bytes") or message.get("text") or b"")
@@ -99,9 +100,8 @@ class Relay:
     async def _run(self, ws: WebSocket, session: ExecSession, recorder: Recorder) -> None:
         assert session.agent is not None
         try:
-            agent: WebSocket = await asyncio.wait_for(
-                asyncio.shield(session.agent), self.offer_timeout
-            )
+            async with asyncio.timeout(self.offer_timeout):
+                agent: WebSocket = await asyncio.shield(session.agent)
         except TimeoutError:
             why = "TargetNotConnected: the task's agent did not take the session."
             await recorder.finish(error=why)

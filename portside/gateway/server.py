@@ -234,9 +234,8 @@ class AgentGateway:
                     # A commit announced while the feed was read may not be in what was
                     # read: look again rather than sleep through it.
                     if self._wakes == looked:
-                        await asyncio.wait_for(
-                            self._wake.wait(), timeout=max(0.0, deadline - time.monotonic())
-                        )
+                        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                            await self._wake.wait()
             except TimeoutError:
                 pass
             self._heartbeat(op, session)

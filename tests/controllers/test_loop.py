@@ -56,3 +56,25 @@ def test_a_loop_that_keeps_failing_is_reported() -> None:
     assert loops.status()[0].last_error == "OSError: no space"
     with pytest.raises(ValueError):
         loops.add("stuck", lambda: None, interval=1.0)
+
+
+def test_a_loop_hung_in_a_pass_is_reported_stalled() -> None:
+    now = [1000.0]
+    loops = Loops(clock=lambda: now[0])
+    ran = loops.add("runs", lambda: None, interval=5.0)
+    watched = loops.watch("events", interval=1.0)
+    # A watched loop runs itself: the server does not start it, health still reads it.
+    assert loops.all() == [ran]
+    assert [s.name for s in loops.status()] == ["runs", "events"]
+    ran.started()
+    watched.started()
+    watched.succeeded()
+    now[0] += 60.0
+    assert loops.stalled() == []
+    ran.succeeded(wait=600.0)  # a long pause asked for is not a stall
+    now[0] += 100.0
+    assert loops.stalled() == ["events"]
+    watched.succeeded()
+    assert loops.stalled() == []
+    now[0] += 700.0
+    assert loops.stalled() == ["runs", "events"]

@@ -1,6 +1,11 @@
 """Dataclass <-> stored document, with camelCase member names (the store keeps documents in
 the same vocabulary ECS uses, so a document read by hand or by SQL reads like ECS).
 
+A field whose ECS name is not its camel case names it in its metadata (`{"key": "sizeInGiB"}`).
+A value that stands for an ECS request member (`GivenMembers`: overrides, deployment
+configuration, load balancers) stores only the members it was given, in the order they came,
+so its document is the member as it was sent and as ECS shows it back.
+
 Converters are built once per class from its type hints: reading a document is then plain
 function calls, with no typing introspection per field (it was most of the placer's cost
 of reading a fleet)."""
@@ -11,7 +16,7 @@ import dataclasses
 import enum
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any, TypeVar
 
@@ -24,10 +29,51 @@ def camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class GivenMembers:
+    """A value whose None members were not given: its document leaves them out. Subclasses are
+    frozen dataclasses with ECS's members as fields, each defaulting to None."""
+
+    # The order the document it was read from listed its members in: its own document lists
+    # them so again, then any other member in field order, so a stored document keeps its
+    # bytes and a reply shows a member as it was sent. Equality ignores it.
+    member_order: tuple[str, ...] = dataclasses.field(
+        default=(), compare=False, repr=False, kw_only=True, metadata={"stored": False}
+    )
+
+    def to_doc(self) -> dict[str, Any]:
+        """The member as ECS shows it: the members given, nested values likewise."""
+        out: dict[str, Any] = to_doc(self)
+        return out
+
+    @classmethod
+    def from_doc(cls: type[T], doc: Mapping[str, Any]) -> T:
+        """From the member's document (a request's, already checked against the model, or a
+        stored one)."""
+        return from_doc(cls, dict(doc))
+
+    def keys_in_order(self) -> list[str]:
+        """Every member's key, in the order this value's document lists them."""
+        klass: Any = type(self)
+        keys = (key for _, key, _ in _fields(klass))
+        return [*self.member_order, *(k for k in keys if k not in self.member_order)]
+
+    def given_keys(self) -> list[str]:
+        """The keys of the members given (not None), in the order the document lists them."""
+        klass: Any = type(self)
+        given = {key for name, key, _ in _fields(klass) if getattr(self, name) is not None}
+        return [key for key in self.keys_in_order() if key in given]
+
+
 @cache
 def _fields(cls: type) -> tuple[tuple[str, str, Any], ...]:
+    """(field, document member, type hint) of each field a document holds."""
     hints = typing.get_type_hints(cls)
-    return tuple((f.name, camel(f.name), hints[f.name]) for f in dataclasses.fields(cls))
+    return tuple(
+        (f.name, f.metadata.get("key") or camel(f.name), hints[f.name])
+        for f in dataclasses.fields(cls)
+        if f.metadata.get("stored", True)
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -42,7 +88,12 @@ def _plain(value: Any) -> Any:
 
 def to_doc(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {key: _plain(getattr(obj, name)) for name, key, _ in _fields(type(obj))}
+        cls = type(obj)
+        if isinstance(obj, GivenMembers):
+            values = {key: getattr(obj, name) for name, key, _ in _fields(cls)}
+            ordered = ((key, values[key]) for key in obj.keys_in_order() if key in values)
+            return {key: _plain(value) for key, value in ordered if value is not None}
+        return {key: _plain(getattr(obj, name)) for name, key, _ in _fields(cls)}
     return _plain(obj)
 
 
@@ -62,6 +113,14 @@ def _converter(hint: Any) -> Convert:
         if each is _identity:
             return _identity
         return lambda v: None if v is None else [each(x) for x in v]
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) != 2 or args[1] is not Ellipsis:
+            return _identity
+        each = _converter(args[0])
+        if each is _identity:
+            return lambda v: None if v is None else tuple(v)
+        return lambda v: None if v is None else tuple(each(x) for x in v)
     if origin is dict:
         _, item = typing.get_args(hint)
         each = _converter(item)
@@ -81,6 +140,8 @@ def _converter(hint: Any) -> Convert:
 @cache
 def _builder(cls: type) -> Callable[[dict[str, Any]], Any]:
     plan = [(name, key, _converter(hint)) for name, key, hint in _fields(cls)]
+    known = frozenset(key for _, key, _ in plan)
+    given_only = issubclass(cls, GivenMembers)
 
     def build(doc: dict[str, Any]) -> Any:
         kwargs = {}
@@ -88,6 +149,8 @@ def _builder(cls: type) -> Callable[[dict[str, Any]], Any]:
             if key in doc:
                 value = doc[key]
                 kwargs[name] = value if convert is _identity else convert(value)
+        if given_only:
+            kwargs["member_order"] = tuple(key for key in doc if key in known)
         return cls(**kwargs)
 
     return build

@@ -3,11 +3,11 @@ schedules, so a task is launched one way whoever asks.
 
 The edge (wire/task_requests.py) turns ECS's wire members into these fields; the service
 controller builds its Launch from a deployment; the schedules go through the edge's parser
-(a schedule's target is a RunTask request). Two members keep ECS's document shape, as a task
-definition's `spec` does (model/task_definition.py): `overrides`, a patch over the definition
-that the task stores and echoes and the agent applies member by member; and the placement
-rules (`{type, expression}`, `{type, field}`), which scheduler/constraints and
-scheduler/strategies parse and explain failures in.
+(a schedule's target is a RunTask request). `overrides` is model/overrides.py's value. The
+placement rules keep ECS's document shape (`{type, expression}`, `{type, field}`): a task
+definition's own placementConstraints, in its `spec` (model/task_definition.py), join them,
+and scheduler/constraints and scheduler/strategies parse both into their filters and rankers
+and explain failures in them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from portside.model.overrides import TaskOverrides
 
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
@@ -109,7 +111,7 @@ class Launch:
     placement_constraints: tuple[PlacementRule, ...] = ()
     placement_strategy: tuple[PlacementRule, ...] = ()
     network: AwsVpc | None = None
-    overrides: Mapping[str, Any] | None = None  # ECS's TaskOverride document
+    overrides: TaskOverrides | None = None
     tags: tuple[Tag, ...] = ()
     started_by: str | None = None
     group: str | None = None  # None: family:<family>

@@ -1,11 +1,12 @@
 """ECS requests as values: what api/ecs/requests_*.py make of the wire, and what ops/ takes.
 Starting tasks is model/launch.py's `Launch`.
 
-None means "not given" (UpdateService changes only what is given). Members that the service
-stores and shows back as they came keep ECS's document shape, as a task definition's `spec`
-does (model/task_definition.py): deployment configuration, load balancers, service
-registries, network configuration, placement rules. `unsupported` names the members given that
-Portside does not act on, so the operation refuses them rather than drop them silently.
+None means "not given" (UpdateService changes only what is given). The deployment
+configuration and load balancers are values (model/deployment.py, model/load_balancer.py)
+that give back the document the service stores. Service registries, the network
+configuration and placement rules keep ECS's document shape, as a task definition's `spec`
+does (model/task_definition.py). `unsupported` names the members given that Portside does not
+act on, so the operation refuses them rather than drop them silently.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from portside.model.deployment import DeploymentConfiguration
 from portside.model.launch import CapacityItem, PlacementRule, Tag
+from portside.model.load_balancer import LoadBalancer
 
 Document = Mapping[str, Any]
 
@@ -56,12 +59,12 @@ class CreateService:
     capacity_provider_strategy: tuple[CapacityItem, ...] = ()
     platform_version: str | None = None
     deployment_controller: str | None = None  # its type
-    deployment_configuration: Document | None = None
+    deployment_configuration: DeploymentConfiguration | None = None
     placement_constraints: tuple[PlacementRule, ...] = ()
     placement_strategy: tuple[PlacementRule, ...] = ()
     network_configuration: Document | None = None
     health_check_grace_period: int | None = None
-    load_balancers: tuple[Document, ...] = ()
+    load_balancers: tuple[LoadBalancer, ...] = ()
     service_registries: tuple[Document, ...] = ()
     role: str | None = None
     tags: tuple[Tag, ...] = ()
@@ -82,12 +85,12 @@ class UpdateService:
     capacity_provider_strategy: tuple[CapacityItem, ...] | None = None  # (): a launch type
     platform_version: str | None = None
     deployment_controller: str | None = None
-    deployment_configuration: Document | None = None
+    deployment_configuration: DeploymentConfiguration | None = None
     placement_constraints: tuple[PlacementRule, ...] | None = None
     placement_strategy: tuple[PlacementRule, ...] | None = None
     network_configuration: Document | None = None
     health_check_grace_period: int | None = None
-    load_balancers: tuple[Document, ...] | None = None
+    load_balancers: tuple[LoadBalancer, ...] | None = None
     service_registries: tuple[Document, ...] | None = None
     enable_execute_command: bool | None = None
     enable_ecs_managed_tags: bool | None = None

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from portside.model.deployment import DeploymentConfiguration
+from portside.model.load_balancer import LoadBalancer
+
 ACTIVE = "ACTIVE"
 DRAINING = "DRAINING"
 INACTIVE = "INACTIVE"
@@ -69,8 +72,9 @@ class Service:
     launch_type: str | None = None
     capacity_provider_strategy: list[dict[str, Any]] = field(default_factory=list)
     platform_version: str | None = None
-    # minimumHealthyPercent, maximumPercent, deploymentCircuitBreaker {enable, rollback}, alarms
-    deployment_configuration: dict[str, Any] = field(default_factory=dict)
+    deployment_configuration: DeploymentConfiguration = field(
+        default_factory=DeploymentConfiguration
+    )
     deployment_controller: dict[str, str] = field(default_factory=lambda: {"type": "ECS"})
     placement_constraints: list[dict[str, str]] = field(default_factory=list)
     placement_strategy: list[dict[str, str]] = field(default_factory=list)
@@ -79,7 +83,7 @@ class Service:
     enable_execute_command: bool = False
     enable_ecs_managed_tags: bool = False
     propagate_tags: str | None = None
-    load_balancers: list[dict[str, Any]] = field(default_factory=list)
+    load_balancers: list[LoadBalancer] = field(default_factory=list)
     service_registries: list[dict[str, Any]] = field(default_factory=list)
     role_arn: str | None = None
     # CreateService's idempotency: the caller's clientToken and a digest of the request.

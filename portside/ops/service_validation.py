@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from portside.errors import InvalidParameterException, PlatformUnknownException
 from portside.model import arn as arns
 from portside.model.cluster import Cluster
+from portside.model.deployment import CircuitBreaker, DeploymentConfiguration
 from portside.model.launch import AwsVpc, CapacityItem, strategy_document, strategy_of
+from portside.model.load_balancer import LoadBalancer
 from portside.model.service import DAEMON, REPLICA, Service
 from portside.model.task_definition import TaskDefinition
 from portside.ops import placement, task_build
@@ -57,9 +60,6 @@ PLATFORM_ON_EC2 = "The platform version must be null when specifying an EC2 laun
 ROLE_NEEDS_LINKED_ROLE = (
     "You cannot specify an IAM role for services that require a service linked role."
 )
-
-# deploymentConfiguration members Portside does not act on; refused rather than dropped.
-_UNSUPPORTED_DEPLOYMENT = ("lifecycleHooks", "linearConfiguration", "canaryConfiguration")
 
 
 def check_name(name: str) -> None:
@@ -123,39 +123,51 @@ def check_grace_period(seconds: int | None) -> int | None:
     return seconds
 
 
-def default_deployment_configuration(scheduling: str) -> dict[str, Any]:
+def default_deployment_configuration(scheduling: str) -> DeploymentConfiguration:
     """As DescribeServices shows them: REPLICA 100/200, DAEMON 0/100 (API reference,
     DeploymentConfiguration), the circuit breaker off."""
     replica = scheduling == REPLICA
-    return {
-        "deploymentCircuitBreaker": {"enable": False, "rollback": False},
-        "maximumPercent": 200 if replica else 100,
-        "minimumHealthyPercent": 100 if replica else 0,
-    }
+    return DeploymentConfiguration(
+        deployment_circuit_breaker=CircuitBreaker(enable=False, rollback=False),
+        maximum_percent=200 if replica else 100,
+        minimum_healthy_percent=100 if replica else 0,
+    )
 
 
 def deployment_configuration(
-    given: Mapping[str, Any] | None, scheduling: str, current: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+    given: DeploymentConfiguration | None,
+    scheduling: str,
+    current: DeploymentConfiguration | None = None,
+) -> DeploymentConfiguration:
     """`given` over `current` (or the defaults), member by member, checked."""
-    given = dict(given or {})
-    for key in _UNSUPPORTED_DEPLOYMENT:
-        if given.get(key):
+    given = given or DeploymentConfiguration()
+    # Members Portside does not act on: refused rather than dropped.
+    for key, value in (
+        ("lifecycleHooks", given.lifecycle_hooks),
+        ("linearConfiguration", given.linear_configuration),
+        ("canaryConfiguration", given.canary_configuration),
+    ):
+        if value:
             raise InvalidParameterException(f"Portside does not support {key} yet.")
-    if given.get("bakeTimeInMinutes"):
+    if given.bake_time_in_minutes:
         raise InvalidParameterException(
             "bakeTimeInMinutes applies to blue/green deployments, which Portside does not "
             "support yet."
         )
-    given.pop("bakeTimeInMinutes", None)
-    strategy = given.get("strategy")
+    strategy = given.strategy
     if strategy is not None and strategy != "ROLLING":
         raise InvalidParameterException(
             f"Portside supports the ROLLING deployment strategy only; {strategy} is not "
             "supported yet."
         )
-    merged = {**(current or default_deployment_configuration(scheduling)), **given}
-    low, high = merged["minimumHealthyPercent"], merged["maximumPercent"]
+    base = (
+        current
+        if current is not None and current != DeploymentConfiguration()
+        else default_deployment_configuration(scheduling)
+    )
+    merged = replace(given.over(base), bake_time_in_minutes=None)
+    low, high = merged.minimum_healthy_percent, merged.maximum_percent
+    assert low is not None and high is not None  # the defaults, and so every service, have both
     # wording: ours, except where a constant names its source
     if not 0 <= low <= 100:
         raise InvalidParameterException("minimumHealthyPercent must be between 0 and 100.")
@@ -277,18 +289,15 @@ def check_container_port(td: TaskDefinition, name: str, port: int) -> None:
         )
 
 
-def check_load_balancers(
-    items: Sequence[Mapping[str, Any]], td: TaskDefinition
-) -> list[dict[str, Any]]:
+def check_load_balancers(items: Sequence[LoadBalancer], td: TaskDefinition) -> None:
     # wording: ours, except check_container_port's
     if len(items) > MAX_LOAD_BALANCERS:
         raise InvalidParameterException(
             f"A service can have at most {MAX_LOAD_BALANCERS} load balancer target groups."
         )
     awsvpc = _network_mode(td) == "awsvpc"
-    out: list[dict[str, Any]] = []
     for item in items:
-        group, classic = item.get("targetGroupArn"), item.get("loadBalancerName")
+        group, classic = item.target_group_arn, item.load_balancer_name
         if group and classic:
             raise InvalidParameterException(
                 "Specify either a targetGroupArn or a loadBalancerName for a load balancer, "
@@ -312,14 +321,12 @@ def check_load_balancers(
                 "Classic Load Balancers are not supported for task definitions that use the "
                 "awsvpc network mode: use a target group."
             )
-        name, port = item.get("containerName"), item.get("containerPort")
+        name, port = item.container_name, item.container_port
         if name is None or port is None:
             raise InvalidParameterException(
                 "A load balancer needs the containerName and containerPort to send traffic to."
             )
         check_container_port(td, name, port)
-        out.append(dict(item))
-    return out
 
 
 def check_service_registries(
@@ -360,7 +367,7 @@ def check_service_registries(
 
 
 def role_arn(
-    role: str | None, load_balancers: Sequence[Mapping[str, Any]], td: TaskDefinition, account: str
+    role: str | None, load_balancers: Sequence[LoadBalancer], td: TaskDefinition, account: str
 ) -> str:
     """The role the service shows: the one given, or ECS's service-linked role."""
     if role is None:

@@ -189,7 +189,7 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
             cluster, request.launch_type, request.capacity_provider_strategy, scheduling
         )
         kinds = sv.launch_types(launch_type, strategy)
-        load_balancers = [dict(i) for i in request.load_balancers]
+        load_balancers = list(request.load_balancers)
         service = Service(
             arn=arn,
             name=name,
@@ -267,7 +267,7 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
         if request.network_configuration is not None:
             changes["network_configuration"] = sv.network(request.network_configuration)
         if request.load_balancers is not None:
-            changes["load_balancers"] = [dict(i) for i in request.load_balancers]
+            changes["load_balancers"] = list(request.load_balancers)
         if request.service_registries is not None:
             changes["service_registries"] = [dict(i) for i in request.service_registries]
         for attr, value in changes.items():

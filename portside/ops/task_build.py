@@ -9,6 +9,7 @@ from typing import Any
 from portside.errors import ClientException, InvalidParameterException
 from portside.model import arn as arns
 from portside.model.launch import AwsVpc, Launch
+from portside.model.overrides import NO_OVERRIDES, TaskOverrides
 from portside.model.states import TaskStatus
 from portside.model.task import Container, Reservation, Task
 from portside.model.task_definition import TaskDefinition
@@ -17,26 +18,29 @@ from portside.scheduler.demand import Demand
 LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL")
 
 
-def check_overrides(spec: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> None:
+def check_overrides(spec: Mapping[str, Any], overrides: TaskOverrides | None) -> None:
     names = {c["name"] for c in spec.get("containerDefinitions") or ()}
-    for o in (overrides or {}).get("containerOverrides") or ():
-        if o.get("name") not in names:
+    for o in (overrides or NO_OVERRIDES).container_overrides or ():
+        if o.name not in names:
             raise InvalidParameterException(
-                f"Override for container named {o.get('name')} is not a container in the "
-                "TaskDefinition."
+                f"Override for container named {o.name} is not a container in the TaskDefinition."
             )
-        for key in ("cpu", "memory", "memoryReservation"):
-            if key in o and o[key] is not None and o[key] < 0:
+        for key, value in (
+            ("cpu", o.cpu),
+            ("memory", o.memory),
+            ("memoryReservation", o.memory_reservation),
+        ):
+            if value is not None and value < 0:
                 raise InvalidParameterException(f"Container override {key} must not be negative.")
 
 
 def check_execute_command(
-    td: TaskDefinition, enabled: bool, overrides: Mapping[str, Any] | None
+    td: TaskDefinition, enabled: bool, overrides: TaskOverrides | None
 ) -> None:
     """ECS Exec needs a task role, from the definition or the task override."""
     if not enabled:
         return
-    if td.spec.get("taskRoleArn") or (overrides or {}).get("taskRoleArn"):
+    if td.spec.get("taskRoleArn") or (overrides or NO_OVERRIDES).task_role_arn:
         return
     # ECS's wording (boto/boto3#3173).
     raise InvalidParameterException(
@@ -104,20 +108,18 @@ def build_task(
 ) -> Task:
     cluster_name = cluster_arn.rsplit("/", 1)[1]
     task_arn = arns.ecs(region, account, f"task/{cluster_name}/{task_id}")
-    overrides = dict(launch.overrides or {})
-    by_name = {o.get("name"): o for o in overrides.get("containerOverrides") or ()}
+    overrides = launch.overrides or NO_OVERRIDES
     managed_agents = _managed_agents(launch.enable_execute_command)
     containers = []
-    for c in td.spec.get("containerDefinitions") or ():
-        o = by_name.get(c["name"], {})
-        memory = o.get("memory", c.get("memory"))
-        reservation = o.get("memoryReservation", c.get("memoryReservation"))
+    definitions = td.spec.get("containerDefinitions") or ()
+    for c in definitions:
+        cpu, memory, reservation = overrides.for_container(c["name"]).resources_of(c)
         containers.append(
             Container(
                 arn=arns.ecs(region, account, f"container/{cluster_name}/{task_id}/{new_id()}"),
                 name=c["name"],
                 image=c["image"],
-                cpu=str(o.get("cpu", c.get("cpu", 0))),
+                cpu=str(cpu),
                 memory=str(memory) if memory is not None else None,
                 memory_reservation=str(reservation) if reservation is not None else None,
                 essential=bool(c.get("essential", True)),
@@ -148,14 +150,14 @@ def build_task(
         last_status=TaskStatus.PROVISIONING if mode == "awsvpc" else TaskStatus.PENDING,
         desired_status=TaskStatus.RUNNING,
         created_at=now,
-        cpu=str(overrides.get("cpu") or td.spec.get("cpu") or demand.cpu),
-        memory=str(overrides.get("memory") or td.spec.get("memory") or demand.memory),
+        cpu=str(overrides.cpu or td.spec.get("cpu") or demand.cpu),
+        memory=str(overrides.memory or td.spec.get("memory") or demand.memory),
         containers=containers,
         capacity_provider_name=capacity_provider,
         availability_zone=availability_zone,
         started_by=launch.started_by,
         group=launch.group or f"family:{td.family}",
-        overrides=_wire_overrides(overrides, td),
+        overrides=overrides.echoed(c["name"] for c in definitions).to_doc(),
         attachments=attachments,
         network_configuration=awsvpc.document() if awsvpc is not None else None,
         enable_execute_command=launch.enable_execute_command,
@@ -180,17 +182,6 @@ def _managed_agents(enable_execute_command: bool) -> list[dict[str, Any]]:
     if not enable_execute_command:
         return []
     return [{"name": "ExecuteCommandAgent", "lastStatus": "PENDING"}]
-
-
-def _wire_overrides(overrides: Mapping[str, Any], td: TaskDefinition) -> dict[str, Any]:
-    """ECS echoes overrides with an entry per container (empty ones included)."""
-    given = {o.get("name"): o for o in overrides.get("containerOverrides") or ()}
-    out = dict(overrides)
-    out["containerOverrides"] = [
-        given.get(c["name"], {"name": c["name"]}) for c in td.spec.get("containerDefinitions") or ()
-    ]
-    out.setdefault("inferenceAcceleratorOverrides", [])
-    return out
 
 
 def check_count(count: int | None) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from portside.model.launch import AwsVpc, Launch, StartTask, strategy_of
+from portside.model.overrides import TaskOverrides
 from portside.model.requests import ExecuteCommand, TaskQuery
 
 Wire = Mapping[str, Any]
@@ -26,7 +27,7 @@ def launch(p: Wire) -> Launch:
         placement_constraints=tuple(p.get("placementConstraints") or ()),
         placement_strategy=tuple(p.get("placementStrategy") or ()),
         network=AwsVpc.of(p.get("networkConfiguration")),
-        overrides=p.get("overrides"),
+        overrides=_overrides(p.get("overrides")),
         tags=tuple(p.get("tags") or ()),
         started_by=p.get("startedBy"),
         group=p.get("group"),
@@ -35,6 +36,10 @@ def launch(p: Wire) -> Launch:
         reference_id=p.get("referenceId"),
         client_token=p.get("clientToken"),
     )
+
+
+def _overrides(given: Wire | None) -> TaskOverrides | None:
+    return None if given is None else TaskOverrides.from_doc(given)
 
 
 def start_task(p: Wire) -> StartTask:

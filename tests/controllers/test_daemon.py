@@ -18,6 +18,7 @@ from portside.controllers.services import circuit_breaker as cb
 from portside.controllers.services import daemon
 from portside.controllers.services.daemon import FACTS_WINDOW, compute
 from portside.controllers.services.facts import DeploymentUpdate, InstanceFact, Plan, TaskFact
+from portside.model.deployment import CircuitBreaker, DeploymentConfiguration
 from portside.model.service import (
     COMPLETED,
     DAEMON,
@@ -220,7 +221,7 @@ def test_a_deleted_service_stops_everything_and_starts_nothing() -> None:
 
 
 def rollout(minimum: int | None) -> tuple[Service, list[TaskFact], dict[str, InstanceFact]]:
-    config = {} if minimum is None else {"minimumHealthyPercent": minimum}
+    config = DeploymentConfiguration(minimum_healthy_percent=minimum)
     d1 = dep("d1", DEPLOYMENT_ACTIVE, "td:1", T0 - 100, COMPLETED)
     service = svc(dep(), d1, deployment_configuration=config)
     names = ["a", "b", "c", "d"]
@@ -376,11 +377,11 @@ def test_the_throttle_event_comes_once_as_failures_reach_three() -> None:
 
 
 def test_failure_threshold_is_half_the_desired_count_within_3_and_200() -> None:
-    limits = [cb.threshold({"enable": True}, n) for n in (0, 1, 6, 25, 400, 800)]
+    limits = [cb.threshold(CircuitBreaker(enable=True), n) for n in (0, 1, 6, 25, 400, 800)]
     assert limits == [3, 3, 3, 13, 200, 200]
 
 
-BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
+BREAKER = DeploymentConfiguration(deployment_circuit_breaker=CircuitBreaker(True, True))
 
 
 def test_the_circuit_breaker_fails_the_deployment_and_rolls_back() -> None:
@@ -491,7 +492,7 @@ class Sim:
             config["deploymentCircuitBreaker"] = {"enable": True, "rollback": True}
         self.service = svc(
             dep("d1", td="td:1"),
-            deployment_configuration=config,
+            deployment_configuration=DeploymentConfiguration.from_doc(config),
             health_check_grace_period_seconds=10,
         )
         self.instances: dict[str, InstanceFact] = {}

@@ -12,6 +12,11 @@ from portside.controllers.services import circuit_breaker as cb
 from portside.controllers.services.facts import InstanceFact, Plan, TaskFact
 from portside.controllers.services.replica import LOST_INSTANCE_GRACE, compute
 from portside.controllers.services.rolling import Limits, counts_healthy
+from portside.model.deployment import (
+    CircuitBreaker,
+    DeploymentConfiguration,
+    ThresholdConfiguration,
+)
 from portside.model.service import (
     COMPLETED,
     DEPLOYMENT_ACTIVE,
@@ -79,7 +84,7 @@ def service(
         desired_count=desired,
         created_at=0.0,
         created_by="me",
-        deployment_configuration=config,
+        deployment_configuration=DeploymentConfiguration.from_doc(config),
         deployments=deployments if deployments is not None else [deployment()],
         **kw,
     )
@@ -182,12 +187,14 @@ def test_limits_round_as_ecs_documents() -> None:
 def test_circuit_breaker_threshold_is_half_rounded_up_within_3_and_200(
     desired: int, expected: int
 ) -> None:
-    assert cb.threshold({"enable": True}, desired) == expected
+    assert cb.threshold(CircuitBreaker(enable=True), desired) == expected
 
 
 def test_threshold_configuration_types() -> None:
-    count = {"thresholdConfiguration": {"type": "COUNT", "value": 7}}
-    unbounded = {"thresholdConfiguration": {"type": "UNBOUNDED_PERCENT", "value": 10}}
+    count = CircuitBreaker.from_doc({"thresholdConfiguration": {"type": "COUNT", "value": 7}})
+    unbounded = CircuitBreaker(
+        threshold_configuration=ThresholdConfiguration(type="UNBOUNDED_PERCENT", value=10)
+    )
     assert cb.threshold(count, 100) == 7
     assert cb.threshold(unbounded, 5) == 1
     assert cb.threshold(unbounded, 4000) == 400

@@ -15,6 +15,7 @@ from portside.controllers.services import circuit_breaker as cb
 from portside.controllers.services.facts import InstanceFact, Plan, TaskFact
 from portside.controllers.services.replica import compute
 from portside.controllers.services.rolling import Limits, counts_healthy
+from portside.model.deployment import CircuitBreaker, DeploymentConfiguration
 from portside.model.service import (
     COMPLETED,
     DEPLOYMENT_ACTIVE,
@@ -198,7 +199,7 @@ def make(
         desired_count=desired,
         created_at=0.0,
         created_by="me",
-        deployment_configuration=config,
+        deployment_configuration=DeploymentConfiguration.from_doc(config),
         deployments=deployments,
     )
     sim = Sim(service, list(script or []), check)
@@ -254,7 +255,9 @@ def test_a_rolling_deployment_stays_within_minimum_healthy_and_maximum_percent(
         # The circuit breaker trips at exactly the threshold of failed tasks, not before.
         if was_in_progress:
             tripped = primary.rollout_state == FAILED
-            assert tripped == (failures >= cb.threshold(breaker, desired)), (failures, plan)
+            assert tripped == (
+                failures >= cb.threshold(CircuitBreaker.from_doc(breaker), desired)
+            ), (failures, plan)
         sim.tick()
 
 
@@ -329,7 +332,7 @@ def test_the_breaker_trips_on_the_pass_that_reaches_its_threshold(
     if not can_move(desired, low, high):
         return
     breaker = {"enable": True, "rollback": True, "resetOnHealthyTask": False}
-    limit = cb.threshold(breaker, desired)
+    limit = cb.threshold(CircuitBreaker.from_doc(breaker), desired)
     sim = make(desired, low, high, desired, check=check, script=[FAIL] * 40, breaker=breaker)
     seen = 0  # failed tasks of the new deployment at the previous pass
     for _ in range(120):

@@ -147,12 +147,12 @@ def test_create_defaults_the_deployment_configuration_by_scheduling_strategy(op:
     replica = create(op, "r")
     daemon = create(op, "d", schedulingStrategy="DAEMON")
     breaker = {"enable": False, "rollback": False}
-    assert replica.deployment_configuration == {
+    assert replica.deployment_configuration.to_doc() == {
         "deploymentCircuitBreaker": breaker,
         "maximumPercent": 200,
         "minimumHealthyPercent": 100,
     }
-    assert daemon.deployment_configuration == {
+    assert daemon.deployment_configuration.to_doc() == {
         "deploymentCircuitBreaker": breaker,
         "maximumPercent": 100,
         "minimumHealthyPercent": 0,
@@ -170,7 +170,7 @@ def test_create_keeps_given_deployment_configuration_members(op: Op) -> None:
             "alarms": alarms,
         },
     )
-    config = service.deployment_configuration
+    config = service.deployment_configuration.to_doc()
     assert config["maximumPercent"] == 150 and config["minimumHealthyPercent"] == 100
     assert config["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert config["alarms"] == alarms
@@ -435,7 +435,7 @@ def test_daemon_max_percent_is_at_most_100(op: Op) -> None:
 def test_replica_allows_zero_to_one_hundred(op: Op) -> None:
     config = {"minimumHealthyPercent": 0, "maximumPercent": 100}
     assert (
-        create(op, deploymentConfiguration=config).deployment_configuration["maximumPercent"] == 100
+        create(op, deploymentConfiguration=config).deployment_configuration.maximum_percent == 100
     )
 
 
@@ -684,8 +684,8 @@ def test_placement_and_deployment_settings_change_without_a_deployment(op: Op) -
     )
     assert len(service.deployments) == 1
     assert service.placement_constraints == [{"type": "distinctInstance"}]
-    assert service.deployment_configuration["maximumPercent"] == 300
-    assert service.deployment_configuration["minimumHealthyPercent"] == 100
+    assert service.deployment_configuration.maximum_percent == 300
+    assert service.deployment_configuration.minimum_healthy_percent == 100
     assert service.health_check_grace_period_seconds == 60
     assert service.propagate_tags == "TASK_DEFINITION" and service.enable_execute_command
 
@@ -711,7 +711,8 @@ def test_load_balancer_changes_start_a_deployment(op: Op) -> None:
     create(op)
     lb = {"targetGroupArn": TARGET, "containerName": "web", "containerPort": 80}
     service = update(op, loadBalancers=[lb])
-    assert service.load_balancers == [lb] and len(service.deployments) == 2
+    assert [i.to_doc() for i in service.load_balancers] == [lb]
+    assert len(service.deployments) == 2
 
 
 def test_old_inactive_deployments_are_pruned(op: Op, clock: Clock) -> None:

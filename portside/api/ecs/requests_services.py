@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 
+from portside.model.deployment import DeploymentConfiguration
 from portside.model.launch import strategy_of
+from portside.model.load_balancer import LoadBalancer
 from portside.model.requests import CreateService, DeploymentQuery, ServiceQuery, UpdateService
 
 Wire = Mapping[str, Any]
@@ -40,6 +42,16 @@ def _items(p: Wire, key: str) -> tuple[Any, ...] | None:
     return None if given is None else tuple(dict(i) for i in given)
 
 
+def _deployment_configuration(p: Wire) -> DeploymentConfiguration | None:
+    given = p.get("deploymentConfiguration")
+    return None if given is None else DeploymentConfiguration.from_doc(given)
+
+
+def _load_balancers(p: Wire) -> tuple[LoadBalancer, ...] | None:
+    given = p.get("loadBalancers")
+    return None if given is None else tuple(LoadBalancer.from_doc(i) for i in given)
+
+
 def create_service(p: Wire) -> CreateService:
     return CreateService(
         name=p["serviceName"],
@@ -53,12 +65,12 @@ def create_service(p: Wire) -> CreateService:
         capacity_provider_strategy=strategy_of(p.get("capacityProviderStrategy")),
         platform_version=p.get("platformVersion"),
         deployment_controller=_controller(p),
-        deployment_configuration=p.get("deploymentConfiguration"),
+        deployment_configuration=_deployment_configuration(p),
         placement_constraints=_items(p, "placementConstraints") or (),
         placement_strategy=_items(p, "placementStrategy") or (),
         network_configuration=p.get("networkConfiguration"),
         health_check_grace_period=p.get("healthCheckGracePeriodSeconds"),
-        load_balancers=_items(p, "loadBalancers") or (),
+        load_balancers=_load_balancers(p) or (),
         service_registries=_items(p, "serviceRegistries") or (),
         role=p.get("role"),
         tags=tuple(p.get("tags") or ()),
@@ -81,12 +93,12 @@ def update_service(p: Wire) -> UpdateService:
         capacity_provider_strategy=None if strategy is None else strategy_of(strategy),
         platform_version=p.get("platformVersion"),
         deployment_controller=_controller(p),
-        deployment_configuration=p.get("deploymentConfiguration"),
+        deployment_configuration=_deployment_configuration(p),
         placement_constraints=_items(p, "placementConstraints"),
         placement_strategy=_items(p, "placementStrategy"),
         network_configuration=p.get("networkConfiguration"),
         health_check_grace_period=p.get("healthCheckGracePeriodSeconds"),
-        load_balancers=_items(p, "loadBalancers"),
+        load_balancers=_load_balancers(p),
         service_registries=_items(p, "serviceRegistries"),
         enable_execute_command=p.get("enableExecuteCommand"),
         enable_ecs_managed_tags=p.get("enableECSManagedTags"),

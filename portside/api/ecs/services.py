@@ -9,6 +9,7 @@ from typing import Any
 from portside.api.ecs import requests_services
 from portside.api.ecs.describing import describe_members
 from portside.api.ecs.registry import action
+from portside.model.deployment import DeploymentAlarms
 from portside.model.service import DEPLOYMENT_INACTIVE, FAILED, Deployment, Service
 from portside.ops import service_deployments as deployments
 from portside.ops import services
@@ -77,7 +78,7 @@ def shape(view: ServiceView, include_tags: bool = False) -> dict[str, Any]:
             "serviceArn": s.arn,
             "serviceName": s.name,
             "clusterArn": s.cluster_arn,
-            "loadBalancers": s.load_balancers,
+            "loadBalancers": [lb.to_doc() for lb in s.load_balancers],
             "serviceRegistries": s.service_registries,
             "status": s.status,
             "desiredCount": s.desired_count,
@@ -86,7 +87,7 @@ def shape(view: ServiceView, include_tags: bool = False) -> dict[str, Any]:
             **_launch(s.launch_type, s.capacity_provider_strategy),
             "platformVersion": s.platform_version,
             "taskDefinition": s.task_definition,
-            "deploymentConfiguration": s.deployment_configuration,
+            "deploymentConfiguration": s.deployment_configuration.to_doc(),
             "deployments": [shape_deployment(d) for d in live],
             "roleArn": s.role_arn,
             "events": [
@@ -129,9 +130,8 @@ def shape_service_deployment(view: ServiceDeploymentView) -> dict[str, Any]:
     s, d = view.service, view.deployment
     by_id = {x.id: x for x in s.deployments}
     config = s.deployment_configuration
-    breaker = config.get("deploymentCircuitBreaker") or {}
     failed = d.rollout_state == FAILED
-    alarms = config.get("alarms") or {}
+    alarms = config.alarms or DeploymentAlarms()
     sources = []
     for source_id in d.sources:
         source = by_id.get(source_id)
@@ -160,7 +160,7 @@ def shape_service_deployment(view: ServiceDeploymentView) -> dict[str, Any]:
             "targetServiceRevision": _revision(s, d),
             "status": view.status,
             "statusReason": view.reason or None,
-            "deploymentConfiguration": config,
+            "deploymentConfiguration": config.to_doc(),
             "rollback": {
                 "reason": d.rollout_state_reason or "The deployment failed.",
                 "startedAt": rollback.created_at,
@@ -169,14 +169,14 @@ def shape_service_deployment(view: ServiceDeploymentView) -> dict[str, Any]:
             if rollback is not None
             else None,
             "deploymentCircuitBreaker": {
-                "status": _monitor(view.status, bool(breaker.get("enable")), failed),
+                "status": _monitor(view.status, config.circuit_breaker.enabled, failed),
                 "failureCount": d.failed_tasks,
                 "threshold": min(BREAKER_MAX, max(BREAKER_MIN, math.ceil(d.desired_count / 2))),
             },
             "alarms": drop_none(
                 {
-                    "status": _monitor(view.status, bool(alarms.get("enable")), False),
-                    "alarmNames": list(alarms.get("alarmNames") or ()) or None,
+                    "status": _monitor(view.status, bool(alarms.enable), False),
+                    "alarmNames": list(alarms.alarm_names or ()) or None,
                 }
             ),
         }

@@ -20,12 +20,12 @@ the facts each pass; the stored count is a floor while the facts show no success
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from portside.controllers.services.facts import TaskFact
 from portside.controllers.services.rolling import HEALTHY_AFTER_RUNNING
+from portside.model.deployment import CircuitBreaker, ThresholdConfiguration
 from portside.model.service import COMPLETED, IN_PROGRESS, Deployment, Service
 from portside.model.states import TaskStatus
 
@@ -44,12 +44,12 @@ HEALTH_CHECK_REASON = "Task failed container health checks"
 FAILED_REASON = "ECS deployment circuit breaker: tasks failed to start."
 
 
-def threshold(breaker: Mapping[str, Any], desired: int) -> int:
+def threshold(breaker: CircuitBreaker, desired: int) -> int:
     """Failures that fail the deployment: by default half the desired count rounded up, at
     least 3 and at most 200 (thresholdConfiguration may say otherwise)."""
-    config = breaker.get("thresholdConfiguration") or {}
-    kind = config.get("type") or "BOUNDED_PERCENT"
-    value = int(config.get("value", DEFAULT_THRESHOLD_PERCENT))
+    config = breaker.threshold_configuration or ThresholdConfiguration()
+    kind = config.type or "BOUNDED_PERCENT"
+    value = DEFAULT_THRESHOLD_PERCENT if config.value is None else int(config.value)
     if kind == "COUNT":
         return max(1, value)
     share = -(-value * max(0, desired) // 100)
@@ -111,16 +111,16 @@ def evaluate(
     """The PRIMARY deployment's failure count while it is IN_PROGRESS (None otherwise)."""
     if primary.rollout_state != IN_PROGRESS:
         return None
-    breaker = (service.deployment_configuration or {}).get("deploymentCircuitBreaker") or {}
+    breaker = service.deployment_configuration.circuit_breaker
     mine = [t for t in tasks if t.deployment_id == primary.id]
     failures = [t for t in mine if is_failure(t)]
     successes: list[float] = []
-    if breaker.get("resetOnHealthyTask", True):
+    if breaker.resets_on_healthy_task:
         successes = [t.started_at for t in mine if t.started_at and reached_healthy(t, now)]
     count, _ = streak(failures, successes, primary.failed_tasks, now)
     limit = threshold(breaker, service.desired_count)
-    tripped = bool(breaker.get("enable")) and count >= limit
-    back = rollback_target(service, primary) if tripped and breaker.get("rollback") else None
+    tripped = breaker.enabled and count >= limit
+    back = rollback_target(service, primary) if tripped and breaker.rolls_back else None
     return Verdict(count, limit, tripped, back)
 
 

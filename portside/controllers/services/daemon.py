@@ -265,8 +265,8 @@ class _Pass:
         if not old:
             return
         healthy = sum(1 for a in self.targets if (t := kept.get(a)) and self.healthy(t))
-        config = self.service.deployment_configuration or {}
-        percent = min(100, max(0, int(config.get("minimumHealthyPercent") or 0)))
+        config = self.service.deployment_configuration
+        percent = min(100, max(0, int(config.minimum_healthy_percent or 0)))
         budget = healthy - math.ceil(self.desired * percent / 100)
         if budget <= 0 and healthy == self.desired:
             # The floor (rounded up) would stall the deployment for good, e.g. one instance

@@ -62,9 +62,9 @@ class Limits:
 
     @classmethod
     def of(cls, service: Service) -> Limits:
-        config = service.deployment_configuration or {}
-        low = config.get("minimumHealthyPercent")
-        high = config.get("maximumPercent")
+        config = service.deployment_configuration
+        low = config.minimum_healthy_percent
+        high = config.maximum_percent
         low = DEFAULT_MIN_HEALTHY_PERCENT if low is None else int(low)
         high = DEFAULT_MAX_PERCENT if high is None else int(high)
         desired = max(0, service.desired_count)

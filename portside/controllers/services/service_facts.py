@@ -12,7 +12,9 @@ from portside.model.service import IN_PROGRESS, PRIMARY, REPLICA, Service
 from portside.model.service import INACTIVE as GONE
 from portside.model.states import TASK_STATUS, TaskStatus
 from portside.model.task_definition import TaskDefinition
-from portside.scheduler.query import InstanceFacts, compile_query
+from portside.scheduler import constraints
+from portside.scheduler.constraints.member_of import MemberOf
+from portside.scheduler.query import InstanceFacts
 from portside.store.base import Tx
 
 
@@ -83,12 +85,12 @@ def _replica_groups(tx: Tx, cluster_arn: str) -> set[str]:
 
 
 def instance_facts(tx: Tx, service: Service) -> dict[str, InstanceFact]:
-    rules = [
-        c["expression"]
-        for c in service.placement_constraints
-        if c.get("type") == "memberOf" and c.get("expression")
+    # The service's constraints were checked when it was created or updated.
+    queries = [
+        rule.predicate
+        for rule in constraints.parse(service.placement_constraints)
+        if isinstance(rule, MemberOf)
     ]
-    queries = [compile_query(r) for r in rules]
     custom: dict[str, dict[str, str | None]] = {}
     for _, doc in tx.scan("attributes", prefix=f"{service.cluster_arn}|"):
         custom.setdefault(doc["targetId"], {})[doc["name"]] = doc.get("value")

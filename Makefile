@@ -10,6 +10,7 @@ PYTEST_ARGS ?=
 
 setup: $(STAMP)
 	@bash scripts/ensure-docker.sh
+	@bash scripts/ensure-haproxy.sh
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,0 +1,1 @@
+"""Data planes Portside runs and supervises (HAProxy for load balancers)."""

@@ -1,0 +1,64 @@
+"""The files of one HAProxy process, all in one directory, and checking a configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from portside.dataplane.haproxy.render import Runtime
+
+
+class Layout:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.config = directory / "haproxy.cfg"
+        self.master_socket = directory / "master.sock"
+        self.admin_socket = directory / "admin.sock"
+        self.state_file = directory / "servers.state"
+        self.log = directory / "haproxy.log"
+
+    def runtime(self) -> Runtime:
+        return Runtime(admin_socket=str(self.admin_socket), state_file=str(self.state_file))
+
+    def check(self, binary: str, text: str) -> str | None:
+        """What `haproxy -c` says is wrong with configuration `text` (None: nothing)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        candidate = self.directory / "haproxy.cfg.new"
+        candidate.write_text(text)
+        result = subprocess.run(
+            [binary, "-c", "-f", str(candidate)], capture_output=True, text=True, check=False
+        )
+        if result.returncode == 0:
+            return None
+        errors = [ln for ln in (result.stdout + result.stderr).splitlines() if "ALERT" in ln]
+        return "\n".join(errors) or result.stderr or result.stdout or "haproxy -c failed"
+
+    def write_config(self, text: str) -> None:
+        if self.config.exists() and self.config.read_text() == text:
+            return
+        write_atomic(self.config, text)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def binds_of(config: str) -> set[tuple[str, int]]:
+    """The `bind` addresses of a configuration the renderer wrote."""
+    out = set()
+    for line in config.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "bind":
+            host, _, port = words[1].rpartition(":")
+            if port.isdigit():
+                out.add((host.strip("[]"), int(port)))
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

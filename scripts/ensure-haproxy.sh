@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Make sure an HAProxy binary is installed: the load balancers' data plane. On a Debian host
+# as root without one, install Debian's haproxy. Portside runs its own HAProxy processes, so
+# the system service the package brings is neither started nor left running.
+set -euo pipefail
+
+if command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  cat >&2 <<'MSG'
+portside: no `haproxy` found (load balancers need it).
+Install HAProxy 2.6 or later (Debian and Ubuntu: `apt-get install haproxy`), then run this
+again.
+MSG
+  exit 1
+fi
+
+echo "portside: installing Debian's haproxy ..." >&2
+export DEBIAN_FRONTEND=noninteractive
+# policy-rc.d answering 101 keeps the package's maintainer scripts from starting the
+# system haproxy service; it is removed again whatever happens.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod +x "$policy"
+  created_policy=1
+fi
+cleanup() { if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+apt-get update -qq >/dev/null
+apt-get install -y -qq haproxy >/dev/null

@@ -29,6 +29,7 @@ from portside.dirlock import DirLock
 from portside.events.delivery import DeliveryLoop
 from portside.events.delivery import log as events_log
 from portside.events.stream import stream_routes
+from portside.exec import frames
 from portside.exec.registry import ExecRegistry
 from portside.gateway.server import AgentGateway
 from portside.logs.retention import RetentionLoop
@@ -162,6 +163,9 @@ def run(
             # Nothing proxies in front of us by default, and every request pays for these.
             proxy_headers=False,
             server_header=False,
+            # Websockets carry ECS Exec's frames only: anything far past the largest one is
+            # refused before it is buffered (uvicorn's default would take 16 MiB).
+            ws_max_size=frames.MAX_MESSAGE,
         )
     )
     server.gateway = gateway

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import sys
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ settings.load_profile("portside")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import ServerProcess  # noqa: E402  (after the sys.path line)
-from logcheck import LOGS  # noqa: E402
+from logcheck import LOGS, InProcessLog  # noqa: E402
 
 pytest_plugins = ["skips"]  # tests/skips.py: the list of skips; under CI=true, failures
 
@@ -47,6 +48,24 @@ def server_logs(request: pytest.FixtureRequest) -> Iterator[ServerLogs]:
     allowed = ServerLogs([p for m in request.node.iter_markers("allow_log") for p in m.args])
     yield allowed
     found = LOGS.check(allowed.patterns)
+    if found:
+        pytest.fail("unexpected errors in the logs:\n\n" + "\n\n".join(found), pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def in_process_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The log of the agents run inside the test process (logcheck.InProcessLog), checked
+    after each test with the logs of the processes."""
+    handler = InProcessLog(tmp_path_factory.mktemp("in-process") / "agents.log")
+    LOGS.watch(handler.path)
+    logger = logging.getLogger("portside.agent")
+    logger.addHandler(handler)
+    try:
+        yield handler.path
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    found = LOGS.check([])  # what agents stopped after the last test wrote
     if found:
         pytest.fail("unexpected errors in the logs:\n\n" + "\n\n".join(found), pytrace=False)
 

@@ -1,4 +1,5 @@
-"""A real `portside server` subprocess on a free port, and clients pointed at it."""
+"""Processes the tests run (`portside server`, agents, a Docker Engine of their own), each
+writing to a log file, and clients pointed at a server."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +32,128 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class ServerProcess:
+class Process:
+    """One command run in the background with its output appended to `log_path`, which the
+    log check reads (tests/logcheck.py) unless `checked` is False. `stop` sends
+    `stop_signal` and kills what has not exited `stop_wait` seconds later; `kill` is kill -9,
+    the process given no chance to tidy anything. A process may be started again: it appends
+    to its log, and `spawn` returns where the new start's lines begin."""
+
+    def __init__(
+        self,
+        log_path: Path,
+        *,
+        name: str,
+        stop_signal: signal.Signals = signal.SIGTERM,
+        stop_wait: float = 15.0,
+        kill_wait: float = 10.0,
+        checked: bool = True,
+    ) -> None:
+        self.log_path = log_path
+        self.name = name
+        self.stop_signal = stop_signal
+        self.stop_wait = stop_wait
+        self.kill_wait = kill_wait
+        self.checked = checked
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        new_session: bool = False,
+    ) -> int:
+        """Start `argv`; return where its lines begin in `log()`."""
+        offset = len(self.log())
+        if self.checked:
+            LOGS.watch(self.log_path)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                list(argv),
+                env=dict(env) if env is not None else None,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=new_session,
+            )
+        return offset
+
+    def wait_until(
+        self, ready: Callable[[], bool], timeout: float, offset: int = 0, every: float = 0.05
+    ) -> None:
+        """Poll `ready` until it holds; fail as soon as the process exits, or after `timeout`
+        seconds, with the end of what it logged since `offset`."""
+        assert self.proc is not None, "not started"
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.log()[offset:][-3000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not start: {self.log()[offset:][-3000:]}")
+            time.sleep(every)
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """kill -9: the process gets no chance to tidy anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(self.kill_wait)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(self.stop_signal)
+            try:
+                self.proc.wait(self.stop_wait)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class AgentCommand(Process):
+    """A `portside` agent command (`agent`, `sim`) run against `server`, restartable with the
+    same arguments and state directory; `start` returns once its log says it runs."""
+
+    def __init__(
+        self,
+        server: ServerProcess,
+        log_path: Path,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(log_path, name=f"portside {argv[0]}" if argv else "agent")
+        self.server = server
+        self.argv = argv
+        self.env = {**server.env(), **(env or {})}
+
+    def command(self) -> list[str]:
+        return [str(BIN / "portside"), *self.argv]
+
+    def start(self, timeout: float = 60) -> AgentCommand:
+        """Start it and wait until it says it runs (registered, its session open)."""
+        offset = self.spawn(self.command(), self.env)
+        self.wait_until(lambda: "agent running" in self.log()[offset:], timeout, offset)
+        return self
+
+
+class ServerProcess(Process):
     """`portside server` as a user runs it, with preset credentials."""
 
     def __init__(
         self, data_dir: Path, port: int | None = None, *extra: str, log_path: Path | None = None
     ) -> None:
+        super().__init__(
+            log_path or data_dir / "server.log",
+            name="server",
+            stop_signal=signal.SIGINT,
+            stop_wait=10.0,
+        )
         self.data_dir = data_dir
         self.port = port or free_port()
         self.extra = extra
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = log_path or data_dir / "server.log"
 
     @property
     def endpoint(self) -> str:
@@ -60,48 +173,28 @@ class ServerProcess:
         )
         return env
 
+    def command(self, name: str = "server") -> list[str]:
+        return [
+            str(BIN / "portside"),
+            name,
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            *self.extra,
+        ]
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(self.endpoint + "/_portside/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def start(self, timeout: float = 20) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        LOGS.watch(self.log_path)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                str(BIN / "portside"),
-                "server",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-                *self.extra,
-            ],
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.endpoint + "/_portside/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("server did not start")
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        offset = self.spawn(self.command(), self.env())
+        self.wait_until(self.healthy, timeout, offset)
+        return self
 
     def client(self, service: str = "ecs", region: str = REGION, **kwargs: Any) -> Any:
         from contract import attach

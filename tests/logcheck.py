@@ -1,5 +1,7 @@
 """The logs of the processes tests start (servers, agents), read after every test: a Python
-traceback or an ERROR line that the test did not say it expects fails the test.
+traceback or an ERROR line that the test did not say it expects fails the test. Agents run
+inside the test process (tests/fleet.py, portside/testing/agent.py) are held to the same:
+`InProcessLog` writes what they log to a file of its own, checked as a process's log is.
 
 A log is read from where the previous check stopped, up to its last complete line. An entry
 is a header line (our `HH:MM:SS LEVEL name: message`, uvicorn's `LEVEL:  message`, click's
@@ -11,6 +13,7 @@ shared by the session may write a provoked error a moment after the test that pr
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -99,3 +102,27 @@ class LogWatch:
 
 
 LOGS = LogWatch()
+
+# The threads an agent runs on (portside/agent/): session.py's loops and metadata/source.py
+# ("agent-poll", "agent-metadata"...), worker.py's step and stop pools ("task_0", "stop_3"),
+# exec.py's sessions and logs.py's followers.
+AGENT_THREADS = re.compile(r"agent-|exec-|logs-|(task|stop)_\d+$")
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"  # as portside's commands log
+
+
+def from_agent_thread(record: logging.LogRecord) -> bool:
+    return bool(AGENT_THREADS.match(record.threadName or ""))
+
+
+class InProcessLog(logging.FileHandler):
+    """The log of the agents running in the test process: attached to the `portside.agent`
+    logger, it writes what an agent's threads log there at WARNING and above, in the
+    commands' own format (tracebacks included), to `path`. What unit tests log by calling
+    agent code themselves stays theirs (they provoke errors and read them back)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, mode="a", encoding="utf-8")
+        self.path = path
+        self.setLevel(logging.WARNING)
+        self.setFormatter(logging.Formatter(FORMAT, datefmt="%H:%M:%S"))
+        self.addFilter(from_agent_thread)

@@ -1,12 +1,19 @@
-"""tests/logcheck.py: the check every test gets on the logs of the servers and agents it runs."""
+"""tests/logcheck.py: the check every test gets on the logs of the servers and agents it runs,
+in processes of their own or in the test's."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
-from logcheck import LogWatch, entries
+from fleet import register, start_agent, wait_until
+from harness import ServerProcess
+from logcheck import LOGS, LogWatch, entries
+
+from portside.agent.simulated import SimulatedDriver
 
 pytest_plugins = ["pytester"]
 
@@ -114,3 +121,35 @@ def test_a_test_whose_log_holds_an_unexpected_error_fails(pytester: pytest.Pytes
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=5, errors=2)
     result.stdout.fnmatch_lines(["*ERROR at teardown of test_error*", "*portside.x: boom*"])
+
+
+class BrokenDriver(SimulatedDriver):
+    def pull(self, image: str) -> str | None:
+        raise RuntimeError("provoked: the driver broke")
+
+
+def test_what_an_in_process_agent_logs_is_checked(
+    server: ServerProcess, tmp_path: Path, name: str, in_process_logs: Path, server_logs: Any
+) -> None:
+    ecs = server.client()
+    ecs.create_cluster(clusterName=name)
+    agent = start_agent(server, tmp_path / "agent", name, driver=BrokenDriver())
+    try:
+        td = register(ecs, name)
+        ecs.run_task(cluster=name, taskDefinition=td)  # its steps fail on the agent's pool
+        wait_until(lambda: "provoked" in in_process_logs.read_text(), what="a step to fail")
+        found = LOGS.check([])
+    finally:
+        agent.stop()
+        server_logs.allow("provoked: the driver broke")  # the steps after
+    assert found
+    for entry in found:
+        assert entry.startswith(f"{in_process_logs}:\n")
+        assert " ERROR   portside.agent: task arn:aws:ecs:" in entry
+        assert "step failed\nTraceback (most recent call last):" in entry
+        assert entry.rstrip().endswith("RuntimeError: provoked: the driver broke")
+
+
+def test_what_a_unit_test_logs_through_agent_code_is_its_own(in_process_logs: Path) -> None:
+    logging.getLogger("portside.agent").error("a unit test's own provoked error")
+    assert LOGS.check([]) == []

@@ -3,7 +3,8 @@
 
 Every method is blocking and may be called from any worker thread; a driver must be safe to
 call concurrently for different tasks. Errors a user should see (a pull that fails, a
-command not found) are raised as DriverError with ECS's wording in `reason`.
+command not found) are raised as DriverError with ECS's wording in `reason`; a runtime that
+does not answer at all, as RuntimeUnavailable.
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ class DriverError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class RuntimeUnavailable(Exception):
+    """The container runtime did not answer (its daemon is down, its socket gone): nothing
+    was done, and the same call may succeed once it is back. Not a DriverError: no task
+    fails for it, the agent tries again later. The driver logs the outage (agent/outage.py),
+    so its callers need not."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,7 @@ class ExecSessions:
             with connect(
                 url,
                 additional_headers={protocol.EXEC_TOKEN_HEADER: offer.agent_token},
-                max_size=None,
+                max_size=frames.MAX_MESSAGE,
                 open_timeout=10,
             ) as ws:
                 self._serve(ws, offer)
@@ -88,7 +88,9 @@ def _pump(proc: ExecProcess, ws: ClientConnection) -> None:
     """Process output to the relay, then the exit code."""
     try:
         for channel, data in proc.output():
-            ws.send(frames.encode(frames.STDERR if channel == 2 else frames.STDOUT, data))
+            kind = frames.STDERR if channel == 2 else frames.STDOUT
+            for start in range(0, len(data), frames.MAX_PAYLOAD):
+                ws.send(frames.encode(kind, data[start : start + frames.MAX_PAYLOAD]))
         ws.send(frames.exit_code(proc.wait()))
     except ConnectionClosed:
         pass

@@ -74,7 +74,11 @@ def make_shipper(api: LogsApi, driver: Any, root: Path) -> LogShipper | None:
     """A shipper for the Docker driver; other drivers make no logs."""
     if getattr(driver, "name", "") != "docker":
         return None
-    return LogShipper(api, driver.client, root)
+    return LogShipper(api, driver.client, root, unreachable=driver.unreachable)
+
+
+def _answers(what: str, exc: BaseException) -> bool:
+    return False
 
 
 class LogShipper:
@@ -86,9 +90,13 @@ class LogShipper:
         *,
         clock: Callable[[], float] = time.time,
         prepare_timeout: float = PREPARE_TIMEOUT,
+        unreachable: Callable[[str, BaseException], bool] = _answers,
     ) -> None:
         self.api = api
         self.docker = docker  # docker.DockerClient
+        # Whether an error of a Docker call says the Engine does not answer (the driver's
+        # `unreachable`, which logs the outage once for everything that fails meanwhile).
+        self.unreachable = unreachable
         self.root = root
         self.clock = clock
         self.prepare_timeout = prepare_timeout
@@ -251,7 +259,10 @@ class Follower(threading.Thread):
                 if _missing(exc):
                     log.info("container %s is gone; its log ends here", self.runtime_id[:12])
                     return
-                log.warning("log stream of %s broke (%s); resuming", self.runtime_id[:12], exc)
+                if self.shipper.unreachable(f"log stream of {self.runtime_id[:12]}", exc):
+                    log.debug("log stream of %s waits for Docker: %s", self.runtime_id[:12], exc)
+                else:
+                    log.warning("log stream of %s broke (%s); resuming", self.runtime_id[:12], exc)
                 self._cancel.wait(delay)
                 delay = min(delay * 2, 5.0)
 

@@ -3,7 +3,11 @@ small thread pool. Wakes a task when the control plane changes it, when the driv
 event for one of its containers, and on a periodic sweep that catches what an event stream
 missed (a Docker events stream that broke and reconnected). A driver whose events are exact
 (`reliable_events`, the simulated one: its containers change only through its own methods,
-each of which emits an event or is called by this worker) needs no sweep."""
+each of which emits an event or is called by this worker) needs no sweep.
+
+A runtime that does not answer (RuntimeUnavailable: the driver logs the outage once) puts a
+step off quietly; the task's step is tried again every RETRY_EVERY seconds until it goes
+through (a running task's sweep aside, nothing else would wake a task caught half-way)."""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from portside.agent.driver import ContainerSpec, Driver, DriverError
+from portside.agent.driver import ContainerSpec, Driver, DriverError, RuntimeUnavailable
 from portside.agent.logs import LogShipper
 from portside.agent.runner import (
     Action,
@@ -32,6 +36,7 @@ from portside.model.states import TaskStatus
 log = logging.getLogger("portside.agent")
 
 SWEEP_EVERY = 10.0  # seconds between two driver refreshes of a quiet running task
+RETRY_EVERY = 10.0  # seconds between two tries of a step the runtime's outage put off
 
 Reporter = Callable[[TaskRun], None]
 EnvFor = Callable[[TaskRun, ContainerRun], dict[str, str]]
@@ -79,6 +84,7 @@ class Worker:
         self.sweep_every = None if getattr(driver, "reliable_events", False) else sweep_every
         self.runs: dict[str, TaskRun] = {}
         self._refreshed: dict[str, float] = {}  # ARN -> when the driver was last asked
+        self._put_off: dict[str, float] = {}  # ARN -> when an outage last put its step off
         self._by_runtime: dict[str, str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._queued: set[str] = set()
@@ -126,9 +132,10 @@ class Worker:
             self.schedule(arn, refresh=True)
 
     def tick(self) -> None:
-        """Clean up runs stopped long enough ago, and refresh from the driver the live runs
-        it has not been asked about for `sweep_every` seconds. Only those are touched: with
-        thousands of tasks, refreshing every run every second was most of an agent's work."""
+        """Clean up runs stopped long enough ago, refresh from the driver the live runs it
+        has not been asked about for `sweep_every` seconds, and try again the steps an outage
+        put off. Only those are touched: with thousands of tasks, refreshing every run every
+        second was most of an agent's work."""
         now = self.clock()
         sweep = self.sweep_every
         for arn, run in list(self.runs.items()):
@@ -139,7 +146,7 @@ class Worker:
                 sweep is not None
                 and now - self._refreshed.get(arn, 0.0) >= sweep
                 and any(c.state in ("running", "created") for c in run.containers.values())
-            ):
+            ) or now - self._put_off.get(arn, now) >= RETRY_EVERY:
                 self.schedule(arn, refresh=True)
 
     def schedule(self, arn: str, refresh: bool = False) -> None:
@@ -183,6 +190,10 @@ class Worker:
                     self._execute(run, action)
                     self._advance(run)
                 self._advance(run)
+                self._put_off.pop(arn, None)
+            except RuntimeUnavailable as exc:
+                self._put_off[arn] = self.clock()
+                log.debug("task %s: step put off: %s", arn, exc)
             except Exception:
                 log.exception("task %s: step failed", arn)
 
@@ -305,7 +316,21 @@ class Worker:
             self.driver.stop(runtime_id, timeout)
         except DriverError as exc:
             log.warning("task %s: could not stop %s: %s", arn, runtime_id[:12], exc.reason)
+        except RuntimeUnavailable as exc:
+            log.debug("task %s: stop of %s put off: %s", arn, runtime_id[:12], exc)
+            self._send_stop_again(arn, runtime_id)
         self.schedule(arn, refresh=True)
+
+    def _send_stop_again(self, arn: str, runtime_id: str) -> None:
+        """A stop that never reached the runtime is sent again by the first step that finds
+        the container still running (the refresh before it fails while the runtime is down)."""
+        run, lock = self.runs.get(arn), self._locks.get(arn)
+        if run is None or lock is None:
+            return
+        with lock:
+            for c in run.containers.values():
+                if c.runtime_id == runtime_id:
+                    c.stop_sent = False
 
     def _cleanup(self, arn: str) -> None:
         run = self.runs.get(arn)
@@ -319,6 +344,8 @@ class Worker:
                     self.driver.remove(c.runtime_id)
                 except DriverError:
                     log.warning("could not remove container %s", c.runtime_id)
+                except RuntimeUnavailable:
+                    return  # kept: the next tick tries again
                 if self.logs is not None:
                     self.logs.forget(c.runtime_id)
                 self._by_runtime.pop(c.runtime_id, None)
@@ -326,6 +353,7 @@ class Worker:
             self.runs.pop(arn, None)
             self._locks.pop(arn, None)
             self._refreshed.pop(arn, None)
+            self._put_off.pop(arn, None)
         self.forget(arn)
 
 

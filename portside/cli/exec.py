@@ -183,7 +183,7 @@ class _Relay:
             if self.wake_r in ready:
                 os.read(self.wake_r, 1024)
             if reading and self.stdin_fd in ready:
-                data = os.read(self.stdin_fd, 65536)
+                data = os.read(self.stdin_fd, frames.MAX_PAYLOAD)
                 if data:
                     self._send(frames.encode(frames.STDIN, data))
                 else:

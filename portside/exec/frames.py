@@ -15,6 +15,11 @@ Every websocket message is one binary frame: a 1-byte channel, then the payload.
 The relay answers OPEN with its own EXIT {"error": ...} when the token is wrong, spent or
 expired, or when no agent takes the session in time; otherwise it only passes frames through
 (and records them). A session ends with an EXIT frame, or when either side goes away.
+
+No side puts more than MAX_PAYLOAD bytes in one frame: `portside exec` reads its stdin that
+much at a time and the agent cuts the process's output to it (Docker's reads are 4-32 KiB).
+The server takes websocket messages up to MAX_MESSAGE and closes a connection that sends a
+larger one (1009, message too big).
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ RESIZE = 3
 EXIT = 4
 OPEN = 5
 STDIN_EOF = 6
+
+MAX_PAYLOAD = 64 * 1024
+MAX_MESSAGE = 4 * MAX_PAYLOAD  # the largest frame, with room for a client reading more
 
 _JSON_CHANNELS = frozenset({RESIZE, EXIT, OPEN})
 CHANNELS = frozenset({STDIN, STDOUT, STDERR, RESIZE, EXIT, OPEN, STDIN_EOF})

@@ -22,9 +22,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
+
+from harness import Process
 
 RUN_ROOT = Path("/run/portside-chaos")
 DATA_ROOT = Path("/var/lib/portside-chaos")
@@ -45,8 +46,13 @@ class Dockerd:
         self.data_dir = DATA_ROOT / name
         self.live_restore = live_restore
         self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.containerd: subprocess.Popen[bytes] | None = None
+        # Both log to the one file, which the log check does not read (not our format).
+        self.dockerd = Process(
+            log_path, name="dockerd", stop_wait=60.0, kill_wait=30.0, checked=False
+        )
+        self.containerd = Process(
+            log_path, name="containerd", stop_wait=30.0, kill_wait=30.0, checked=False
+        )
         self.bridge = f"psc{name[:10]}"  # interface names are at most 15 characters
 
     @property
@@ -81,7 +87,7 @@ class Dockerd:
         return [*argv, "--debug", "--live-restore"] if self.live_restore else [*argv, "--debug"]
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return self.dockerd.log()
 
     def client(self, timeout: int = 30) -> Any:
         import docker
@@ -102,20 +108,8 @@ class Dockerd:
             f'[debug]\n  address = "{state / "debug.sock"}"\n'
             '[metrics]\n  address = ""\n'
         )
-        with self.log_path.open("ab") as log:
-            self.containerd = subprocess.Popen(
-                ["containerd", "--config", str(config)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while not self.containerd_socket.exists():
-            if self.containerd.poll() is not None:
-                raise RuntimeError(f"containerd exited: {self._log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"containerd did not start: {self._log_tail()}")
-            time.sleep(0.05)
+        offset = self.containerd.spawn(["containerd", "--config", str(config)], new_session=True)
+        self.containerd.wait_until(self.containerd_socket.exists, timeout, offset)
 
     def start(self, timeout: float = 60) -> Dockerd:
         """Start it (and its containerd, the first time) and wait until it answers a ping."""
@@ -127,19 +121,10 @@ class Dockerd:
                 check=True,
                 capture_output=True,
             )
-        if self.containerd is None or self.containerd.poll() is not None:
+        if not self.containerd.running():
             self._start_containerd(timeout)
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        deadline = time.monotonic() + timeout
-        while not self._answers():
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dockerd exited: {self._log_tail()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"dockerd did not start: {self._log_tail()}")
-            time.sleep(0.1)
+        offset = self.dockerd.spawn(self.argv(), new_session=True)
+        self.dockerd.wait_until(self._answers, timeout, offset, every=0.1)
         return self
 
     def _answers(self) -> bool:
@@ -152,34 +137,19 @@ class Dockerd:
         except Exception:
             return False
 
-    def _log_tail(self) -> str:
-        return self.log()[-3000:]
-
     def kill(self) -> None:
         """kill -9 of dockerd (its containerd and the containers' shims stay)."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(30)
+        self.dockerd.kill()
 
     def close(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        if self.dockerd.running():
             with contextlib.suppress(Exception):
                 client = self.client()
                 for container in client.containers.list(all=True):
                     container.remove(force=True, v=True)
                 client.close()
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        if self.containerd and self.containerd.poll() is None:
-            self.containerd.send_signal(signal.SIGTERM)
-            try:
-                self.containerd.wait(30)
-            except subprocess.TimeoutExpired:
-                self.containerd.kill()
-                self.containerd.wait(30)
+        self.dockerd.stop()
+        self.containerd.stop()
         # What outlived it (a daemon that failed to start again cannot remove its
         # containers): the shims of its containers and their processes, found by its paths.
         for pid in self._shims():

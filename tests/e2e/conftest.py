@@ -11,36 +11,31 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
-import subprocess
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from harness import BIN, ServerProcess, free_port
-from logcheck import LOGS
+from harness import BIN, AgentCommand, ServerProcess, free_port
 
 from portside.agent.driver import LABEL_INSTANCE, LABEL_TASK_ARN
 
 
-class AgentProcess:
-    """`portside agent --driver docker` on a server, as an operator runs it."""
+class AgentProcess(AgentCommand):
+    """`portside agent --driver docker` on a server, as an operator runs it (with `options`
+    added to its command line)."""
 
     def __init__(
         self, server: ServerProcess, cluster: str, state_dir: Path, cleanup_wait: float = 3600.0
     ) -> None:
-        self.server = server
+        super().__init__(server, state_dir.parent / f"{state_dir.name}.log", [])
         self.cluster = cluster
         self.state_dir = state_dir
         self.cleanup_wait = cleanup_wait
         self.metadata_port = free_port()
-        self.log_path = state_dir.parent / f"{state_dir.name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.options: list[str] = []
         self.instance_arns: set[str] = set()
 
     @property
@@ -51,61 +46,32 @@ class AgentProcess:
         path = self.state_dir / "instance.json"
         return dict(json.loads(path.read_bytes())) if path.exists() else {}
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+    def command(self) -> list[str]:
+        return [
+            str(BIN / "portside"),
+            "agent",
+            "--endpoint",
+            self.server.endpoint,
+            "--cluster",
+            self.cluster,
+            "--driver",
+            "docker",
+            "--state-dir",
+            str(self.state_dir),
+            "--metadata-port",
+            str(self.metadata_port),
+            "--cleanup-wait",
+            str(self.cleanup_wait),
+            "--log-level",
+            "debug",
+            *self.options,
+        ]
 
     def start(self, timeout: float = 30) -> AgentProcess:
         """Start the agent and wait until it has registered and opened its session."""
-        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        LOGS.watch(self.log_path)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                str(BIN / "portside"),
-                "agent",
-                "--endpoint",
-                self.server.endpoint,
-                "--cluster",
-                self.cluster,
-                "--driver",
-                "docker",
-                "--state-dir",
-                str(self.state_dir),
-                "--metadata-port",
-                str(self.metadata_port),
-                "--cleanup-wait",
-                str(self.cleanup_wait),
-                "--log-level",
-                "debug",
-            ],
-            env=self.server.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while "agent running" not in self.log()[offset:]:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"agent exited: {self.log()[offset:][-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"agent did not start: {self.log()[offset:][-3000:]}")
-            time.sleep(0.05)
+        super().start(timeout)
         self.instance_arns.add(self.instance_arn)
         return self
-
-    def kill(self) -> None:
-        """kill -9: the agent gets no chance to tidy anything."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
     def close(self) -> None:
         self.kill()
@@ -147,34 +113,11 @@ class UpProcess(ServerProcess):
     """`portside up` (control plane and local docker agent in one process) on a free port."""
 
     def start(self, timeout: float = 30) -> UpProcess:
+        self.name = "portside up"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        LOGS.watch(self.log_path)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                str(BIN / "portside"),
-                "up",
-                "--data-dir",
-                str(self.data_dir),
-                "--port",
-                str(self.port),
-                *self.extra,
-            ],
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while "agent running" not in self.log_path.read_text(errors="replace"):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"portside up exited: {self.log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"portside up did not start: {self.log_path.read_text()[-3000:]}"
-                )
-            time.sleep(0.05)
-        assert httpx.get(self.endpoint + "/_portside/health", timeout=2).status_code == 200
+        offset = self.spawn(self.command("up"), self.env())
+        self.wait_until(lambda: "agent running" in self.log()[offset:], timeout, offset)
+        assert self.healthy()
         return self
 
     @property

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from e2e.conftest import AgentProcess
 from e2e.images import busybox_image, docker_available
-from harness import BIN, ServerProcess
+from harness import ServerProcess
 
 from portside.agent.driver import LABEL_INSTANCE, LABEL_TASK_ARN
 
@@ -50,36 +50,6 @@ class PlacedAgent(AgentProcess):
         self.options = ["--zone", zone]
         for name, value in attributes.items():
             self.options += ["--attribute", f"{name}={value}"]
-
-    def start(self, timeout: float = 30) -> PlacedAgent:
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    str(BIN / "portside"),
-                    "agent",
-                    "--endpoint",
-                    self.server.endpoint,
-                    "--cluster",
-                    self.cluster,
-                    "--driver",
-                    "docker",
-                    "--state-dir",
-                    str(self.state_dir),
-                    "--metadata-port",
-                    str(self.metadata_port),
-                    *self.options,
-                ],
-                env=self.server.env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while "agent running" not in self.log():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"agent did not start: {self.log()[-3000:]}")
-            time.sleep(0.05)
-        self.instance_arns.add(self.instance_arn)
-        return self
 
 
 @pytest.fixture

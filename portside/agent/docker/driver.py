@@ -10,14 +10,15 @@ and words its errors as ECS does ("CannotPullContainerError: Error response from
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import docker
 import docker.errors
@@ -51,14 +52,43 @@ from portside.agent.driver import (
     ContainerState,
     DriverError,
     DriverEvent,
+    RuntimeUnavailable,
     TaskResources,
     TaskSpec,
 )
+from portside.agent.outage import Outage
 
 log = logging.getLogger("portside.agent.docker")
 
 PULL_BEHAVIORS = ("default", "always", "once", "prefer-cached")
 MIB = 1024 * 1024
+# What a call raises when the Engine does not answer at all (socket gone, connection
+# refused, no reply in time), as opposed to answering with an error.
+UNREACHABLE = (requests.ConnectionError, requests.Timeout)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _engine(
+    method: Callable[Concatenate[DockerDriver, P], R],
+) -> Callable[Concatenate[DockerDriver, P], R]:
+    """A driver method that calls the Engine: an Engine that does not answer makes it raise
+    RuntimeUnavailable and is logged once for the whole outage (`DockerDriver.outage`); a
+    call that goes through ends the outage."""
+    what = method.__name__
+
+    @functools.wraps(method)
+    def call(self: DockerDriver, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            result = method(self, *args, **kwargs)
+        except UNREACHABLE as exc:
+            self.outage.failed(what, exc)
+            raise RuntimeUnavailable(f"the Docker Engine does not answer: {exc}") from exc
+        self.outage.answered()
+        return result
+
+    return call
 
 
 class DockerDriver:
@@ -96,9 +126,19 @@ class DockerDriver:
         self._digests: dict[str, str | None] = {}
         self._bridge_gateway: str | None = None
         self._lock = threading.Lock()
+        self.outage = Outage("the Docker Engine")
+
+    def unreachable(self, what: str, exc: BaseException) -> bool:
+        """Whether `exc`, raised by a call to the Engine outside this driver (`what`), says
+        the Engine does not answer; the outage is then logged as the driver's own are."""
+        if isinstance(exc, UNREACHABLE):
+            self.outage.failed(what, exc)
+            return True
+        return False
 
     # -- images ---------------------------------------------------------------------------
 
+    @_engine
     def pull(self, image: str) -> str | None:
         local = self._local_image(image)
         cached_ok = self.pull_behavior == "prefer-cached" or (
@@ -139,6 +179,7 @@ class DockerDriver:
 
     # -- tasks ----------------------------------------------------------------------------
 
+    @_engine
     def setup_task(self, task: TaskSpec) -> TaskResources:
         res = TaskResources(network_mode=network_mode(task.definition))
         try:
@@ -185,6 +226,7 @@ class DockerDriver:
                 labels=net.pause_labels(labels, NAMESPACE_PAUSE_NAME),
             )
 
+    @_engine
     def teardown_task(self, task: TaskSpec, resources: TaskResources) -> None:
         # By name as well as by the ids recorded: a setup that failed half-way (or an agent
         # that died before recording it) leaves things no TaskResources knows about.
@@ -242,6 +284,7 @@ class DockerDriver:
 
     # -- containers -----------------------------------------------------------------------
 
+    @_engine
     def create(self, spec: ContainerSpec) -> str:
         kwargs = create_kwargs(spec, [_read_env_file(e) for e in _env_files(spec)])
         try:
@@ -264,12 +307,14 @@ class DockerDriver:
             return str(attrs["Id"])
         return None
 
+    @_engine
     def start(self, runtime_id: str) -> None:
         try:
             self.client.api.start(runtime_id)
         except docker.errors.APIError as exc:
             raise DriverError(f"CannotStartContainerError: {_daemon(exc)}") from exc
 
+    @_engine
     def stop(self, runtime_id: str, timeout: float) -> None:
         # Docker sends the container's stop signal (the image's STOPSIGNAL, else SIGTERM),
         # then SIGKILL after the timeout (whole seconds).
@@ -280,6 +325,7 @@ class DockerDriver:
         except docker.errors.APIError as exc:
             raise DriverError(f"CannotStopContainerError: {_daemon(exc)}") from exc
 
+    @_engine
     def inspect(self, runtime_id: str) -> ContainerState:
         try:
             attrs = self.client.api.inspect_container(runtime_id)
@@ -287,6 +333,7 @@ class DockerDriver:
             return ContainerState(runtime_id=runtime_id, status="missing")
         return container_state(attrs, self._image_digest(str(attrs.get("Image") or "")))
 
+    @_engine
     def remove(self, runtime_id: str) -> None:
         try:
             attrs = self.client.api.inspect_container(runtime_id)
@@ -312,6 +359,7 @@ class DockerDriver:
         filters = {"label": f"{LABEL_TASK_ARN}={task_arn}"}
         return list(self.client.api.containers(all=True, filters=filters))
 
+    @_engine
     def list_managed(self, instance_arn: str) -> list[ContainerState]:
         found = self.client.containers.list(
             all=True, filters={"label": f"{LABEL_INSTANCE}={instance_arn}"}, ignore_removed=True
@@ -328,10 +376,15 @@ class DockerDriver:
             since = since or str(int(time.time()) - 1)
             try:
                 stream = self.client.api.events(since=since, filters=filters, decode=True)
+            except UNREACHABLE as exc:
+                self.outage.failed("events", exc)
+                stop.wait(1.0)
+                continue
             except (docker.errors.DockerException, requests.RequestException) as exc:
                 log.warning("docker events: %s", exc)
                 stop.wait(1.0)
                 continue
+            self.outage.answered()
             done = threading.Event()
             threading.Thread(target=_close_when, args=(stream, stop, done), daemon=True).start()
             try:
@@ -352,18 +405,21 @@ class DockerDriver:
                 with contextlib.suppress(Exception):
                     stream.close()
 
+    @_engine
     def stats(self, runtime_id: str) -> dict[str, Any]:
         try:
             return dict(self.client.api.stats(runtime_id, stream=False))
         except docker.errors.APIError as exc:
             raise DriverError(f"CannotInspectContainerError: {_daemon(exc)}") from exc
 
+    @_engine
     def host_resources(self) -> tuple[int, int]:
         """The Engine's host, as the ECS agent registers it: 1024 units per CPU and
         /proc/meminfo's MemTotal in MiB, less ECS_RESERVED_MEMORY (default 0)."""
         info = self.client.info()
         return int(info["NCPU"]) * 1024, int(info["MemTotal"]) // MIB - self.reserved_memory
 
+    @_engine
     def exec(
         self, runtime_id: str, command: list[str], tty: bool, size: tuple[int, int] | None
     ) -> DockerExec:

@@ -7,7 +7,8 @@ real `portside server`: what API tests run tasks on.
 
 Each agent is one container instance with its own SimulatedDriver (so faults are injected per
 host) and its own state directory. Only one agent in a server should offer FARGATE capacity
-at a time: RunTask sends Fargate tasks to the newest registered capacity.
+at a time: RunTask sends Fargate tasks to the newest registered capacity. What the agents
+log is checked after each test as a server's log is (tests/logcheck.py, InProcessLog).
 """
 
 from __future__ import annotations

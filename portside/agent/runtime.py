@@ -6,20 +6,24 @@ import logging
 import threading
 import time
 
+from portside.agent.driver import RuntimeUnavailable
 from portside.agent.session import Agent
 
 log = logging.getLogger("portside.agent")
 
 
 def start_with_retry(agent: Agent, done: threading.Event) -> bool:
-    """Register and start; retry while the control plane is not answering yet."""
+    """Register and start; retry while the control plane or the container runtime is not
+    answering yet."""
     delay = 0.2
     while not done.is_set():
         try:
             agent.start()
             return True
         except Exception as exc:
-            log.warning("agent could not start yet: %s", exc)
+            # A runtime that does not answer is logged by its driver, once for the outage.
+            level = logging.DEBUG if isinstance(exc, RuntimeUnavailable) else logging.WARNING
+            log.log(level, "agent could not start yet: %s", exc)
             done.wait(delay)
             delay = min(delay * 2, 5.0)
     return False

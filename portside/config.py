@@ -32,6 +32,8 @@ class ServerConfig:
     # EventBridge API destinations may call link-local addresses (the instance metadata
     # service among them): off unless asked for (events/egress.py).
     allow_link_local_destinations: bool = False
+    # Where load balancer listeners bind on this host (each on its own port).
+    load_balancer_host: str = "127.0.0.1"
 
     @property
     def endpoint(self) -> str:

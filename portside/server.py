@@ -21,6 +21,7 @@ from portside.api.http import CorkedHttpToolsProtocol
 from portside.api.scheduler import status_routes
 from portside.config import ServerConfig
 from portside.controllers.liveness import LivenessLoop
+from portside.controllers.load_balancers import LoadBalancerPlane
 from portside.controllers.loop import Loops
 from portside.controllers.maintenance import MaintenanceLoop
 from portside.controllers.schedules import ScheduleController
@@ -86,9 +87,12 @@ def build_with_gateway(
     services = ServiceController(world, config.account, lost_grace=config.lost_instance_grace)
     schedules = ScheduleController(world, config.account)
     retention = RetentionLoop(logs, world.clock)
+    balancers = LoadBalancerPlane(
+        store, config.data_dir / "haproxy", bind_host=config.load_balancer_host, clock=world.clock
+    )
     # Every background loop, with its status (world.loops: what health reports).
     loops = world.loops = Loops(world.clock)
-    for part in (maintenance, liveness, services, schedules, retention):
+    for part in (maintenance, liveness, services, schedules, retention, balancers):
         part.register(loops)
     delivery.status = loops.watch("events", interval=delivery.interval, log=events_log)
 
@@ -110,6 +114,7 @@ def build_with_gateway(
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        balancers.detach()  # HAProxy keeps serving; the next server adopts it
         store.close()
         logs.close()
 

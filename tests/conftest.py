@@ -74,7 +74,7 @@ def in_process_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     proc = ServerProcess(tmp_path_factory.mktemp("server")).start()
     yield proc
-    proc.stop()
+    proc.close()
     found = LOGS.check([])  # what it wrote after the last test, stopping included
     if found:
         pytest.fail("unexpected errors in the logs:\n\n" + "\n\n".join(found), pytrace=False)

@@ -196,6 +196,19 @@ class ServerProcess(Process):
         self.wait_until(self.healthy, timeout, offset)
         return self
 
+    def stop_data_plane(self) -> None:
+        """Stop the HAProxy this server's load balancers started: it outlives the server on
+        purpose (a restarted server adopts it), so a test that is done with it stops it."""
+        from portside.dataplane.haproxy.process import HAProxy
+
+        if (self.data_dir / "haproxy").exists():
+            HAProxy(self.data_dir / "haproxy").stop_adopted()
+
+    def close(self) -> None:
+        """Stop the server and what it leaves running (its HAProxy)."""
+        self.stop()
+        self.stop_data_plane()
+
     def client(self, service: str = "ecs", region: str = REGION, **kwargs: Any) -> Any:
         from contract import attach
 

@@ -6,10 +6,12 @@ from portside.api.registry import ServiceSpec
 
 
 def default_services() -> list[ServiceSpec]:
+    from portside.acm.api import SERVICE as ACM
     from portside.api import scheduler
     from portside.api.ecs import SERVICE as ECS
     from portside.api.events import SERVICE as EVENTS
     from portside.api.logs import SERVICE as LOGS
+    from portside.elb.api import SERVICE as ELB
     from portside.sts.api import SERVICE as STS
 
-    return [ECS, LOGS, EVENTS, scheduler.SERVICE, STS]
+    return [ECS, LOGS, EVENTS, scheduler.SERVICE, STS, ELB, ACM]

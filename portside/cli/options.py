@@ -49,6 +49,13 @@ def server_options(fn: F) -> F:
                 "(169.254.0.0/16, fd00:ec2::/64, fe80::/10: the instance metadata service).",
             ),
             click.option(
+                "--load-balancer-host",
+                default="127.0.0.1",
+                show_default=True,
+                help="The address load balancer listeners bind on this host, each on its "
+                "own port (0.0.0.0: every address).",
+            ),
+            click.option(
                 "--log-level",
                 type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
                 default="info",

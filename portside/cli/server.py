@@ -18,6 +18,7 @@ def server(
     account_id: str,
     lost_instance_grace: float,
     allow_link_local_destinations: bool,
+    load_balancer_host: str,
     log_level: str,
     data_dir: Path,
 ) -> None:
@@ -33,6 +34,7 @@ def server(
         account=account_id,
         lost_instance_grace=lost_instance_grace,
         allow_link_local_destinations=allow_link_local_destinations,
+        load_balancer_host=load_balancer_host,
     )
     try:
         runner.run(config, log_level=log_level)

@@ -38,6 +38,7 @@ def up(
     account_id: str,
     lost_instance_grace: float,
     allow_link_local_destinations: bool,
+    load_balancer_host: str,
     log_level: str,
     data_dir: Path,
     driver: str,
@@ -59,6 +60,7 @@ def up(
         account=account_id,
         lost_instance_grace=lost_instance_grace,
         allow_link_local_destinations=allow_link_local_destinations,
+        load_balancer_host=load_balancer_host,
     )
     click.echo(
         f'Portside {config.endpoint}  —  eval "$(portside env --data-dir {data_dir})" '

@@ -57,6 +57,17 @@ INDEXES: dict[str, dict[str, str]] = {
     "event_connections": {"region": "region"},
     "event_api_destinations": {"region": "region"},
     "event_cursors": {},
+    # Elastic Load Balancing v2 (portside/elb/records.py): documents by ARN; a listener's
+    # and a rule's ARN begin with their load balancer's path, so lookups are prefix scans.
+    # Targets and the data plane's health observations by "TG_ARN|ID|PORT".
+    "elb_load_balancers": {},
+    "elb_target_groups": {},
+    "elb_listeners": {},
+    "elb_rules": {},
+    "elb_targets": {},
+    "elb_target_health": {},
+    # ACM (portside/acm): imported certificates by ARN.
+    "acm_certificates": {},
 }
 
 _INT_COLUMNS = {"revision", "version"}

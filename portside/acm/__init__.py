@@ -1,0 +1,1 @@
+"""AWS Certificate Manager, as far as HTTPS listeners need it: imported certificates."""

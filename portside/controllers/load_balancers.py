@@ -1,0 +1,183 @@
+"""The load balancers' data plane on this host: a loop that keeps HAProxy at what the store
+says, and writes back what HAProxy's health checks see.
+
+Each pass:
+1. removes the targets whose deregistration delay has ended (`elb.targets.sweep`);
+2. reads every load balancer (`elb.view`), turns it into the proxy's spec (`elb.proxy`) and
+   applies it (`dataplane.haproxy`: targets through the runtime API, anything else by a
+   seamless reload; HAProxy is started on the first load balancer, never before, so a host
+   with none needs no HAProxy);
+3. records each target's health as HAProxy last checked it in `elb_target_health` (only
+   when it changed), which DescribeTargetHealth and the service scheduler read.
+
+HAProxy outlives the server: stopping Portside leaves it serving, and the next server adopts
+it (its files are in `<data dir>/haproxy`). A pass that fails (no haproxy binary, a
+configuration HAProxy refuses) shows in the loop's status like any other loop's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import hashlib
+import logging
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from portside.controllers.loop import Loops
+from portside.dataplane.haproxy.health import TargetHealth
+from portside.dataplane.haproxy.process import HAProxy
+from portside.elb import view
+from portside.elb.proxy import Translation, translate
+from portside.elb.records import HEALTH
+from portside.elb.targets import sweep
+from portside.ops import instances as inst_ops
+from portside.store.base import Store
+
+log = logging.getLogger("portside.load-balancers")
+
+LOCAL_ADDRESS = "127.0.0.1"
+
+
+class LoadBalancerPlane:
+    def __init__(
+        self,
+        store: Store,
+        directory: Path,
+        *,
+        bind_host: str = LOCAL_ADDRESS,
+        clock: Callable[[], float],
+        proxy_factory: Callable[[Path], HAProxy] = HAProxy,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.bind_host = bind_host
+        self.clock = clock
+        self.proxy_factory = proxy_factory
+        self.proxy: HAProxy | None = None
+        self._problems: tuple[str, ...] = ()
+        self._written: dict[str, tuple[str, str | None]] | None = None
+
+    def register(self, loops: Loops) -> None:
+        loops.add("load-balancers", self.step, interval=1.0, retry_after=5.0, log=log)
+
+    def step(self) -> float | None:
+        now = self.clock()
+        sweep(self.store, now)
+        balancers = view.load_balancer_config(self.store)
+        if not balancers and self.proxy is None:
+            return None
+        translation = translate(
+            balancers,
+            bind_host=self.bind_host,
+            instance_address=self._instance_addresses(),
+            cert_file=self._cert_file,
+        )
+        if self.proxy is None:
+            self.proxy = self.proxy_factory(self.directory)
+        bound = self.proxy.bound()
+        frontends, blocked = [], []
+        for front in translation.spec.frontends:
+            if (front.bind_host, front.port) in bound or _bindable(front.bind_host, front.port):
+                frontends.append(front)
+            else:
+                blocked.append(
+                    f"listener {front.id}: {front.bind_host}:{front.port} is in use by another "
+                    "program on this host; the listener is not bound until it is free"
+                )
+        self._report((*translation.problems, *blocked))
+        self.proxy.apply(dataclasses.replace(translation.spec, frontends=tuple(frontends)))
+        self._record(translation, self.proxy.health(), now)
+        return None
+
+    def detach(self) -> None:
+        """Stop supervising HAProxy and leave it serving (the next server adopts it)."""
+        if self.proxy is not None:
+            self.proxy.detach()
+
+    # -- the parts -----------------------------------------------------------------------------
+
+    def _instance_addresses(self) -> Callable[[str], str | None]:
+        """EC2 instance id -> where its tasks' host ports are reached. The agents run on
+        this host (the README says so for load balancing): their instances are at loopback."""
+        with self.store.read() as tx:
+            known = {str(doc.get("ec2InstanceId")) for _, doc in tx.scan(inst_ops.TABLE)}
+        return lambda instance_id: LOCAL_ADDRESS if instance_id in known else None
+
+    def _cert_file(self, cert: view.Certificate) -> str:
+        pem = cert.certificate_pem.strip() + "\n"
+        if cert.chain_pem:
+            pem += cert.chain_pem.strip() + "\n"
+        pem += cert.private_key_pem.strip() + "\n"
+        folder = self.directory / "certs"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (hashlib.sha256(pem.encode()).hexdigest()[:32] + ".pem")
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(pem)
+            tmp.replace(path)
+        return str(path)
+
+    def _report(self, problems: tuple[str, ...]) -> None:
+        for problem in problems:
+            if problem not in self._problems:
+                log.warning("load balancer: %s", problem)
+        self._problems = problems
+
+    def _record(
+        self, translation: Translation, health: dict[tuple[str, str], TargetHealth], now: float
+    ) -> None:
+        """Write the observations that changed: healthy or unhealthy with ELB's reason; a
+        target HAProxy has not judged yet has no observation (ELB's initial state)."""
+        if self._written is None:
+            with self.store.read() as tx:
+                self._written = {k: (d["state"], d.get("reason")) for k, d in tx.scan(HEALTH)}
+        written = self._written
+        puts: dict[str, dict[str, object]] = {}
+        drops: list[str] = []
+        for (group, _target, _port), key in translation.servers.items():
+            seen = health.get((group, key))
+            if seen is None:
+                continue
+            if seen.state == "unknown":
+                if key in written:
+                    drops.append(key)
+                continue
+            if written.get(key) != (seen.state, seen.reason):
+                puts[key] = {
+                    "state": seen.state,
+                    "reason": seen.reason,
+                    "description": seen.description,
+                    "at": now,
+                }
+        if not puts and not drops:
+            return
+        with self.store.transaction() as tx:
+            for key, doc in puts.items():
+                tx.put(HEALTH, key, doc)
+            for key in drops:
+                tx.delete(HEALTH, key)
+        for key, doc in puts.items():
+            written[key] = (str(doc["state"]), doc["reason"])  # type: ignore[assignment]
+        for key in drops:
+            written.pop(key, None)
+
+
+def _bindable(host: str, port: int) -> bool:
+    """Whether a listener could bind `host:port` now: free, or held by our HAProxy (which
+    binds with SO_REUSEPORT, as the probe does; another program's socket refuses it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+                return False
+            raise
+    return True

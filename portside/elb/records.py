@@ -1,0 +1,106 @@
+"""Where ELB keeps its resources, and what the operations share to read them.
+
+Each resource is one document under its ARN, in the wire shape DescribeX answers with plus
+a few members of its own (`Attributes`, `Tags`, a listener's `DefaultRuleArn`). A
+listener's default rule is stored as a rule (Priority `default`), so DescribeRules, tags and
+"which target groups receive traffic" read rules alone. A target is one document under
+`TARGET_GROUP_ARN|ID|PORT`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from portside.elb import names
+from portside.elb.errors import ValidationError
+from portside.ops import paging
+from portside.store.base import Document, Tx
+
+LBS = "elb_load_balancers"
+TGS = "elb_target_groups"
+LISTENERS = "elb_listeners"
+RULES = "elb_rules"
+TARGETS = "elb_targets"
+HEALTH = "elb_target_health"  # written by the data plane: see health.py
+
+TABLE_OF = {
+    "loadbalancer": LBS,
+    "targetgroup": TGS,
+    "listener": LISTENERS,
+    "listener-rule": RULES,
+}
+PRIVATE = ("Attributes", "Tags", "DefaultRuleArn", "Subnets")
+
+
+def wire(doc: Document, *drop: str) -> dict[str, Any]:
+    """A stored document as DescribeX shows it: its own members left out."""
+    return {k: v for k, v in doc.items() if k not in PRIVATE and k not in drop}
+
+
+def target_key(tg: str, target_id: str, port: int | None) -> str:
+    return f"{tg}|{target_id}|{port if port is not None else ''}"
+
+
+def forwarded(actions: Iterable[dict[str, Any]]) -> list[str]:
+    """The target groups `actions` forward to."""
+    found: list[str] = []
+    for action in actions:
+        if action.get("Type") != "forward":
+            continue
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+        arns = [g["TargetGroupArn"] for g in groups] or [action.get("TargetGroupArn")]
+        found.extend(a for a in arns if a and a not in found)
+    return found
+
+
+def usage(tx: Tx, region: str, account: str) -> dict[str, set[str]]:
+    """Target group ARN -> the load balancers whose listeners or rules forward to it."""
+    used: dict[str, set[str]] = {}
+    for key, rule in tx.scan(RULES, prefix=names.base(region, account) + "listener-rule/"):
+        for tg in forwarded(rule.get("Actions") or []):
+            used.setdefault(tg, set()).add(names.lb_of(key))
+    return used
+
+
+def page_size(value: int | None) -> int:
+    return value or 400
+
+
+def marker(value: str | None) -> str:
+    return paging.decode_token(value, lambda token: ValidationError("Invalid marker"))
+
+
+def paged(
+    docs: list[Document], size: int, after: str, key: str
+) -> tuple[list[Document], str | None]:
+    """A page of `docs` past the one whose `key` member is `after`, and the next marker."""
+    if after:
+        at = next((i for i, d in enumerate(docs) if d[key] == after), None)
+        if at is None:
+            raise ValidationError("Invalid marker")
+        docs = docs[at + 1 :]
+    if len(docs) > size:
+        return docs[:size], paging.encode_token(docs[size - 1][key])
+    return docs, None
+
+
+def with_marker(key: str, items: list[Any], next_marker: str | None) -> dict[str, Any]:
+    out: dict[str, Any] = {key: items}
+    if next_marker:
+        out["NextMarker"] = next_marker
+    return out
+
+
+def get_all(
+    tx: Tx, table: str, arns: list[str], kind: str, what: str, missing: Exception
+) -> list[Document]:
+    """The documents of `arns` in the order given; `missing` raised when one is not found."""
+    out = []
+    for arn in arns:
+        names.check_arn(arn, kind, what)
+        doc = tx.get(table, arn)
+        if doc is None:
+            raise missing
+        out.append(doc)
+    return out

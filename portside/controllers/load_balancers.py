@@ -10,6 +10,9 @@ Each pass:
 3. records each target's health as HAProxy last checked it in `elb_target_health` (only
    when it changed), which DescribeTargetHealth and the service scheduler read.
 
+A pass follows at once when the load balancers' configuration changes (a registration,
+a deregistration, a listener), else a second after the last.
+
 HAProxy outlives the server: stopping Portside leaves it serving, and the next server adopts
 it (its files are in `<data dir>/haproxy`). A pass that fails (no haproxy binary, a
 configuration HAProxy refuses) shows in the loop's status like any other loop's.
@@ -23,15 +26,17 @@ import hashlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+from portside.acm.records import CERTIFICATES
 from portside.controllers.loop import Loops
 from portside.dataplane.haproxy.health import TargetHealth
 from portside.dataplane.haproxy.process import HAProxy
 from portside.elb import view
 from portside.elb.proxy import Translation, translate
-from portside.elb.records import HEALTH
+from portside.elb.records import HEALTH, LBS, LISTENERS, RULES, TARGETS, TGS
 from portside.elb.targets import sweep
 from portside.ops import instances as inst_ops
 from portside.store.base import Store
@@ -39,6 +44,9 @@ from portside.store.base import Store
 log = logging.getLogger("portside.load-balancers")
 
 LOCAL_ADDRESS = "127.0.0.1"
+PASS_EVERY = 1.0  # seconds between passes when nothing changes (health is read each pass)
+# What the proxy's configuration is made of (not the health this loop writes itself).
+CONFIG_TABLES = (LBS, TGS, LISTENERS, RULES, TARGETS, CERTIFICATES)
 
 
 class LoadBalancerPlane:
@@ -65,6 +73,7 @@ class LoadBalancerPlane:
 
     def step(self) -> float | None:
         now = self.clock()
+        after = self.store.last_seq()
         sweep(self.store, now)
         balancers = view.load_balancer_config(self.store)
         if not balancers and self.proxy is None:
@@ -90,7 +99,21 @@ class LoadBalancerPlane:
         self._report((*translation.problems, *blocked))
         self.proxy.apply(dataclasses.replace(translation.spec, frontends=tuple(frontends)))
         self._record(translation, self.proxy.health(), now)
-        return None
+        self._wait_for_change(after, PASS_EVERY)
+        return 0.0
+
+    def _wait_for_change(self, after: int, timeout: float) -> None:
+        """Return when a load balancer, listener, rule, target group or target changes
+        (committed after `after`), or after `timeout`: a registration takes effect at once,
+        and health is read at least every `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if not self.store.wait(after, left):
+                return
+            last = self.store.last_seq()
+            if self.store.changes_raw(after, 1, tables=CONFIG_TABLES, upto=last):
+                return
+            after = last
 
     def detach(self) -> None:
         """Stop supervising HAProxy and leave it serving (the next server adopts it)."""

@@ -66,6 +66,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from host import busy_percent, free_port, load_average, machine, process_cpu
+
 ROOT = Path(__file__).resolve().parent.parent
 BUSYBOX = "busybox"
 SUBNETS = ["subnet-0aaa1111", "subnet-0bbb2222"]
@@ -314,25 +316,6 @@ def _summary(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-def busy_percent(seconds: float = 1.0) -> float:
-    """% of one core busy over `seconds` (/proc/stat), all processes."""
-
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            ticks = [int(x) for x in f.readline().split()[1:9]]
-        return sum(ticks), ticks[3] + ticks[4]
-
-    total0, idle0 = sample()
-    time.sleep(seconds)
-    total1, idle1 = sample()
-    spent = (total1 - total0) - (idle1 - idle0)
-    return round(100.0 * (os.cpu_count() or 1) * spent / max(1, total1 - total0), 1)
-
-
 def cpu_seconds(pid: int, children: bool = False) -> float:
     """User + system CPU of a process (with its reaped children's when `children`)."""
     try:
@@ -349,19 +332,7 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
 
 def group_cpu_seconds(group: int) -> float:
     """User + system CPU of every live process in process group `group`."""
-    total = 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[2]) == group:
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum((cpu for _, pgid, cpu in process_cpu().values() if pgid == group), 0.0)
 
 
 TCP_COUNTERS = ("ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPTimeouts")
@@ -391,23 +362,6 @@ def short_commit() -> tuple[str, bool]:
         ).stdout.strip()
     )
     return commit or "unknown", dirty
-
-
-def machine() -> dict[str, Any]:
-    import platform
-
-    model = ""
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return {
-        "cores": os.cpu_count(),
-        "cpu": model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
 
 
 def tool_version(argv: list[str]) -> str:
@@ -442,12 +396,6 @@ def ensure_tool(binary: str, package: str) -> str | None:
     if not shutil.which(binary):
         raise SystemExit(f"apt-get install {package} did not give {binary}")
     return f"installed Debian's {package} with apt-get install -y {package}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def accepts(port: int) -> bool:
@@ -1380,7 +1328,7 @@ def main() -> int:
     doc["machine"] = {
         **machine(),
         "load_average_at_start": load_average(),
-        "busy_percent_of_one_core_at_start": busy_percent(),
+        "busy_percent_of_one_core_at_start": round(busy_percent(), 1),
     }
     from importlib.metadata import version
 

@@ -6,25 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from portside.acm.records import CERTIFICATES
-from portside.elb import actions, limits, load_balancers, names, tags
+from portside.elb import actions, attributes, limits, load_balancers, names, tags
 from portside.elb.errors import (
     ValidationError,
     certificate_not_found,
     listener_not_found,
 )
 from portside.elb.operations import action
-from portside.elb.records import (
-    LISTENERS,
-    RULES,
-    TGS,
-    get_all,
-    marker,
-    page_size,
-    paged,
-    usage,
-    wire,
-    with_marker,
-)
+from portside.elb.records import LISTENERS, RULES, TGS, either, get, get_all, page, usage, wire
 from portside.elb.ssl_policies import DEFAULT_POLICY, POLICIES
 from portside.errors import NamedError
 from portside.ops.context import Op
@@ -38,11 +27,8 @@ _LISTENER_ATTRIBUTES = {
 
 
 def load(tx: Tx, arn: str) -> Document:
-    names.check_arn(arn, "listener", "listener")
-    doc = tx.get(LISTENERS, arn)
-    if doc is None:
-        raise listener_not_found(f"Listener '{arn}' not found")
-    return doc
+    missing = listener_not_found(f"Listener '{arn}' not found")
+    return get(tx, LISTENERS, arn, "listener", "listener", missing)
 
 
 def checked_actions(
@@ -152,12 +138,7 @@ def create(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 @action("DescribeListeners")
 def describe(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     arns, lb_arn = p.get("ListenerArns") or [], p.get("LoadBalancerArn")
-    if not arns and not lb_arn:
-        raise ValidationError("You must specify either listener ARNs or a load balancer ARN")
-    if arns and lb_arn:
-        raise ValidationError(
-            "Listener ARNs and a load balancer ARN cannot be specified at the same time"
-        )
+    either(arns, lb_arn, "listener ARNs", "a load balancer ARN")
     with op.store.read() as tx:
         if arns:
             docs = get_all(tx, LISTENERS, arns, "listener", "listener", listener_not_found())
@@ -167,10 +148,7 @@ def describe(op: Op, p: dict[str, Any]) -> dict[str, Any]:
             docs = sorted(
                 (doc for _, doc in tx.scan(LISTENERS, prefix=prefix)), key=lambda d: d["Port"]
             )
-    found, next_marker = paged(
-        docs, page_size(p.get("PageSize")), marker(p.get("Marker")), "ListenerArn"
-    )
-    return with_marker("Listeners", [wire(d, "ExtraCertificates") for d in found], next_marker)
+    return page(p, "Listeners", docs, "ListenerArn", lambda d: wire(d, "ExtraCertificates"))
 
 
 @action("ModifyListener")
@@ -204,7 +182,7 @@ def delete(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 def describe_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     with op.store.read() as tx:
         attrs = load(tx, p["ListenerArn"]).get("Attributes") or {}
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attrs.items()]}
+    return attributes.wire(attrs)
 
 
 @action("ModifyListenerAttributes")
@@ -222,7 +200,7 @@ def modify_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
             attrs[key] = item.get("Value") or ""
         doc["Attributes"] = attrs
         tx.put(LISTENERS, doc["ListenerArn"], doc)
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attrs.items()]}
+    return attributes.wire(attrs)
 
 
 @action("DescribeListenerCertificates")

@@ -4,22 +4,13 @@ attributes, subnets, security groups."""
 from __future__ import annotations
 
 import zlib
+from functools import partial
 from typing import Any
 
-from portside.elb import defaults, names, tags
+from portside.elb import attributes, defaults, names, tags
 from portside.elb.errors import ValidationError, lb_not_found, not_permitted
 from portside.elb.operations import action
-from portside.elb.records import (
-    LBS,
-    LISTENERS,
-    RULES,
-    get_all,
-    marker,
-    page_size,
-    paged,
-    wire,
-    with_marker,
-)
+from portside.elb.records import LBS, LISTENERS, RULES, get, get_all, get_named, page, wire
 from portside.errors import NamedError
 from portside.ops.context import Op
 from portside.store.base import Document, Tx
@@ -56,11 +47,8 @@ def shape(doc: Document, now: float) -> dict[str, Any]:
 
 
 def load(tx: Tx, arn: str) -> Document:
-    names.check_arn(arn, "loadbalancer", "load balancer")
-    doc = tx.get(LBS, arn)
-    if doc is None:
-        raise lb_not_found(f"Load balancer '{arn}' not found")
-    return doc
+    missing = lb_not_found(f"Load balancer '{arn}' not found")
+    return get(tx, LBS, arn, "loadbalancer", "load balancer", missing)
 
 
 def by_name(tx: Tx, region: str, account: str, name: str) -> Document | None:
@@ -133,23 +121,13 @@ def describe(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         if arns:
             docs = get_all(tx, LBS, arns, "loadbalancer", "load balancer", lb_not_found())
         elif wanted:
-            docs, missing = [], []
-            for name in wanted:
-                held = by_name(tx, op.region, op.account, name)
-                if held is None:
-                    missing.append(name)
-                else:
-                    docs.append(held)
-            if missing:
-                raise lb_not_found(f"Load balancers '[{', '.join(missing)}]' not found")
+            find = partial(by_name, tx, op.region, op.account)
+            docs = get_named(wanted, find, lb_not_found, "Load balancers")
         else:
             prefix = names.base(op.region, op.account) + "loadbalancer/"
             docs = [doc for _, doc in tx.scan(LBS, prefix=prefix)]
-    shown, next_marker = paged(
-        docs, page_size(p.get("PageSize")), marker(p.get("Marker")), "LoadBalancerArn"
-    )
     now = op.now()
-    return with_marker("LoadBalancers", [shape(d, now) for d in shown], next_marker)
+    return page(p, "LoadBalancers", docs, "LoadBalancerArn", lambda d: shape(d, now))
 
 
 @action("DeleteLoadBalancer")
@@ -173,25 +151,14 @@ def delete_listener_rows(tx: Tx, listener: str) -> None:
     tx.delete(LISTENERS, listener)
 
 
-def _attributes(attrs: dict[str, str]) -> dict[str, Any]:
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attrs.items()]}
-
-
 @action("DescribeLoadBalancerAttributes")
 def describe_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    with op.store.read() as tx:
-        return _attributes(load(tx, p["LoadBalancerArn"])["Attributes"])
+    return attributes.describe(op, load, p["LoadBalancerArn"])
 
 
 @action("ModifyLoadBalancerAttributes")
 def modify_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    with op.store.transaction() as tx:
-        doc = load(tx, p["LoadBalancerArn"])
-        doc["Attributes"] = defaults.apply_attributes(
-            doc["Attributes"], p["Attributes"], "Load balancer"
-        )
-        tx.put(LBS, doc["LoadBalancerArn"], doc)
-    return _attributes(doc["Attributes"])
+    return attributes.modify(op, load, LBS, "LoadBalancerArn", p, "Load balancer")
 
 
 @action("SetSubnets")

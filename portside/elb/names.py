@@ -96,26 +96,24 @@ def dns_name(name: str, lb_type: str, scheme: str, region: str, ident: str) -> s
 
 
 def check_lb_name(name: str) -> None:
-    if len(name) > 32:
-        raise ValidationError(f"Load balancer name '{name}' cannot be longer than '32' characters")
-    if not name or not _NAME.match(name):
-        raise ValidationError(
-            f"Load balancer name '{name}' can only contain characters that are alphanumeric "
-            "characters or hyphens(-)"
-        )
-    if name.startswith("-") or name.endswith("-"):
-        raise ValidationError(f"Load balancer name '{name}' cannot begin or end with '-' character")
+    _check_name(name, "Load balancer", " character")
     if name.lower().startswith("internal-"):
         raise ValidationError("Load balancer name cannot start with 'internal-'")
 
 
 def check_tg_name(name: str) -> None:
+    _check_name(name, "Target group", "")
+
+
+def _check_name(name: str, what: str, hyphen_tail: str) -> None:
+    """ELB's rules for a load balancer's or target group's name; `hyphen_tail` ends the
+    message on a leading or trailing hyphen, which ELB words differently for each."""
     if len(name) > 32:
-        raise ValidationError(f"Target group name '{name}' cannot be longer than '32' characters")
+        raise ValidationError(f"{what} name '{name}' cannot be longer than '32' characters")
     if not name or not _NAME.match(name):
         raise ValidationError(
-            f"Target group name '{name}' can only contain characters that are alphanumeric "
+            f"{what} name '{name}' can only contain characters that are alphanumeric "
             "characters or hyphens(-)"
         )
     if name.startswith("-") or name.endswith("-"):
-        raise ValidationError(f"Target group name '{name}' cannot begin or end with '-'")
+        raise ValidationError(f"{what} name '{name}' cannot begin or end with '-'{hyphen_tail}")

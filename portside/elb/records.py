@@ -9,7 +9,7 @@ listener's default rule is stored as a rule (Priority `default`), so DescribeRul
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from portside.elb import names
@@ -63,14 +63,6 @@ def usage(tx: Tx, region: str, account: str) -> dict[str, set[str]]:
     return used
 
 
-def page_size(value: int | None) -> int:
-    return value or 400
-
-
-def marker(value: str | None) -> str:
-    return paging.decode_token(value, lambda token: ValidationError("Invalid marker"))
-
-
 def paged(
     docs: list[Document], size: int, after: str, key: str
 ) -> tuple[list[Document], str | None]:
@@ -85,22 +77,66 @@ def paged(
     return docs, None
 
 
-def with_marker(key: str, items: list[Any], next_marker: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {key: items}
+def page(
+    p: dict[str, Any],
+    member: str,
+    docs: list[Document],
+    key: str,
+    show: Callable[[Document], dict[str, Any]],
+) -> dict[str, Any]:
+    """A DescribeX answer: the page of `docs` the request's PageSize (400 when not given) and
+    Marker ask for, each as `show` has it, under `member`, and the NextMarker when more
+    remain."""
+    after = paging.decode_token(p.get("Marker"), lambda token: ValidationError("Invalid marker"))
+    found, next_marker = paged(docs, p.get("PageSize") or 400, after, key)
+    out: dict[str, Any] = {member: [show(d) for d in found]}
     if next_marker:
         out["NextMarker"] = next_marker
     return out
+
+
+def either(arns: list[str], parent: str | None, many: str, one: str) -> None:
+    """A DescribeX that takes ARNs or its parent's ARN (`many`: "listener ARNs", `one`: "a
+    load balancer ARN") refuses a request with neither or both."""
+    if not arns and not parent:
+        raise ValidationError(f"You must specify either {many} or {one}")
+    if arns and parent:
+        raise ValidationError(
+            f"{many[:1].upper()}{many[1:]} and {one} cannot be specified at the same time"
+        )
+
+
+def get(tx: Tx, table: str, arn: str, kind: str, what: str, missing: Exception) -> Document:
+    """The document of `arn`; `missing` raised when it is not found."""
+    names.check_arn(arn, kind, what)
+    doc = tx.get(table, arn)
+    if doc is None:
+        raise missing
+    return doc
 
 
 def get_all(
     tx: Tx, table: str, arns: list[str], kind: str, what: str, missing: Exception
 ) -> list[Document]:
     """The documents of `arns` in the order given; `missing` raised when one is not found."""
-    out = []
-    for arn in arns:
-        names.check_arn(arn, kind, what)
-        doc = tx.get(table, arn)
-        if doc is None:
-            raise missing
-        out.append(doc)
-    return out
+    return [get(tx, table, arn, kind, what, missing) for arn in arns]
+
+
+def get_named(
+    wanted: list[str],
+    find: Callable[[str], Document | None],
+    missing: Callable[[str], Exception],
+    what: str,
+) -> list[Document]:
+    """The documents `find` has for the names `wanted`, in the order given; when some are
+    not found, `missing` raised with "`what` '[NAME, ...]' not found"."""
+    docs, gone = [], []
+    for name in wanted:
+        held = find(name)
+        if held is None:
+            gone.append(name)
+        else:
+            docs.append(held)
+    if gone:
+        raise missing(f"{what} '[{', '.join(gone)}]' not found")
+    return docs

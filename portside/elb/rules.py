@@ -8,27 +8,14 @@ from typing import Any
 from portside.elb import actions, limits, listeners, load_balancers, names, tags
 from portside.elb.errors import ValidationError, not_permitted, rule_not_found
 from portside.elb.operations import action
-from portside.elb.records import (
-    LISTENERS,
-    RULES,
-    get_all,
-    marker,
-    page_size,
-    paged,
-    wire,
-    with_marker,
-)
+from portside.elb.records import LISTENERS, RULES, either, get, get_all, page, wire
 from portside.errors import NamedError
 from portside.ops.context import Op
 from portside.store.base import Document, Tx
 
 
 def load(tx: Tx, arn: str) -> Document:
-    names.check_arn(arn, "listener-rule", "rule")
-    doc = tx.get(RULES, arn)
-    if doc is None:
-        raise rule_not_found(f"Rule '{arn}' not found")
-    return doc
+    return get(tx, RULES, arn, "listener-rule", "rule", rule_not_found(f"Rule '{arn}' not found"))
 
 
 def ordered(docs: list[Document]) -> list[Document]:
@@ -86,12 +73,7 @@ def create(op: Op, p: dict[str, Any]) -> dict[str, Any]:
 @action("DescribeRules")
 def describe(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     arns, listener_arn = p.get("RuleArns") or [], p.get("ListenerArn")
-    if not arns and not listener_arn:
-        raise ValidationError("You must specify either listener rule ARNs or a listener ARN")
-    if arns and listener_arn:
-        raise ValidationError(
-            "Listener rule ARNs and a listener ARN cannot be specified at the same time"
-        )
+    either(arns, listener_arn, "listener rule ARNs", "a listener ARN")
     with op.store.read() as tx:
         if arns:
             docs = get_all(tx, RULES, arns, "listener-rule", "rule", rule_not_found())
@@ -99,10 +81,7 @@ def describe(op: Op, p: dict[str, Any]) -> dict[str, Any]:
             listener = listeners.load(tx, listener_arn or "")
             prefix = names.rule_prefix(listener["ListenerArn"])
             docs = ordered([doc for _, doc in tx.scan(RULES, prefix=prefix)])
-    found, next_marker = paged(
-        docs, page_size(p.get("PageSize")), marker(p.get("Marker")), "RuleArn"
-    )
-    return with_marker("Rules", [wire(d) for d in found], next_marker)
+    return page(p, "Rules", docs, "RuleArn", wire)
 
 
 @action("ModifyRule")

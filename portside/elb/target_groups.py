@@ -3,9 +3,10 @@ attributes."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from portside.elb import defaults, names, tags
+from portside.elb import attributes, defaults, names, tags
 from portside.elb.errors import ValidationError, lb_not_found, tg_not_found
 from portside.elb.operations import action
 from portside.elb.records import (
@@ -13,13 +14,12 @@ from portside.elb.records import (
     LBS,
     TARGETS,
     TGS,
+    get,
     get_all,
-    marker,
-    page_size,
-    paged,
+    get_named,
+    page,
     usage,
     wire,
-    with_marker,
 )
 from portside.errors import NamedError
 from portside.ops.context import Op
@@ -41,11 +41,8 @@ _HEALTH_MEMBERS = (
 
 
 def load(tx: Tx, arn: str) -> Document:
-    names.check_arn(arn, "targetgroup", "target group")
-    doc = tx.get(TGS, arn)
-    if doc is None:
-        raise tg_not_found(f"Target groups '{arn}' not found")
-    return doc
+    missing = tg_not_found(f"Target groups '{arn}' not found")
+    return get(tx, TGS, arn, "targetgroup", "target group", missing)
 
 
 def by_name(tx: Tx, region: str, account: str, name: str) -> Document | None:
@@ -141,27 +138,15 @@ def describe(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         if arns:
             docs = get_all(tx, TGS, arns, "targetgroup", "target group", tg_not_found())
         elif wanted:
-            docs, missing = [], []
-            for name in wanted:
-                held = by_name(tx, op.region, op.account, name)
-                if held is None:
-                    missing.append(name)
-                else:
-                    docs.append(held)
-            if missing:
-                raise tg_not_found(f"Target groups '[{', '.join(missing)}]' not found")
+            find = partial(by_name, tx, op.region, op.account)
+            docs = get_named(wanted, find, tg_not_found, "Target groups")
         else:
             prefix = names.base(op.region, op.account) + "targetgroup/"
             docs = [doc for _, doc in tx.scan(TGS, prefix=prefix)]
             if lb:
-                names.check_arn(lb, "loadbalancer", "load balancer")
-                if tx.get(LBS, lb) is None:
-                    raise lb_not_found()
+                get(tx, LBS, lb, "loadbalancer", "load balancer", lb_not_found())
                 docs = [d for d in docs if lb in used.get(d["TargetGroupArn"], ())]
-    found, next_marker = paged(
-        docs, page_size(p.get("PageSize")), marker(p.get("Marker")), "TargetGroupArn"
-    )
-    return with_marker("TargetGroups", [shape(d, used) for d in found], next_marker)
+    return page(p, "TargetGroups", docs, "TargetGroupArn", lambda d: shape(d, used))
 
 
 @action("ModifyTargetGroup")
@@ -202,22 +187,11 @@ def delete(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _attributes(attrs: dict[str, str]) -> dict[str, Any]:
-    return {"Attributes": [{"Key": k, "Value": v} for k, v in attrs.items()]}
-
-
 @action("DescribeTargetGroupAttributes")
 def describe_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    with op.store.read() as tx:
-        return _attributes(load(tx, p["TargetGroupArn"])["Attributes"])
+    return attributes.describe(op, load, p["TargetGroupArn"])
 
 
 @action("ModifyTargetGroupAttributes")
 def modify_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    with op.store.transaction() as tx:
-        doc = load(tx, p["TargetGroupArn"])
-        doc["Attributes"] = defaults.apply_attributes(
-            doc["Attributes"], p["Attributes"], "Target group"
-        )
-        tx.put(TGS, doc["TargetGroupArn"], doc)
-    return _attributes(doc["Attributes"])
+    return attributes.modify(op, load, TGS, "TargetGroupArn", p, "Target group")

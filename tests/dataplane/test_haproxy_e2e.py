@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import os
 import signal
@@ -15,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import EchoServer, Upstream, free_port, get, get_full, wait_for
+from certificates import self_signed
+from haproxy_peers import EchoServer, Upstream, free_port, get, get_full, wait_for
 
 from portside.dataplane.haproxy.process import DataPlaneError, HAProxy
 from portside.dataplane.haproxy.spec import (
@@ -403,7 +403,8 @@ def test_conditions_match_as_elb_does(proxy: HAProxy) -> None:
 
 def test_https_listener_terminates_tls(proxy: HAProxy, upstreams: Make, tmp_path: Path) -> None:
     pem = tmp_path / "cert.pem"
-    pem.write_bytes(_self_signed("lb.example"))
+    cert, key = self_signed("lb.example", days=1, ca=True)
+    pem.write_bytes(cert + key)
     a = upstreams("a")
     port = free_port()
     spec = web(port, a.server())
@@ -418,35 +419,6 @@ def test_https_listener_terminates_tls(proxy: HAProxy, upstreams: Make, tmp_path
         assert resp.status == 200 and name_of(resp.read().decode()) == "a"
     finally:
         conn.close()
-
-
-def _self_signed(host: str) -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return cert.public_bytes(serialization.Encoding.PEM) + key_pem
 
 
 def test_failed_reload_keeps_the_previous_configuration(proxy: HAProxy, upstreams: Make) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from elb_certs import self_signed
+from certificates import self_signed
 
 
 def test_import_describe_list_get_delete(acm: Any, name: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from elb_certs import self_signed
+from certificates import self_signed
 from harness import ServerProcess
 
 

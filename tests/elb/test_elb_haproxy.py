@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import query_client
+from aws_query import query_client
 from harness import ServerProcess, free_port
 
 SUBNETS = ["subnet-0aaa1111", "subnet-0bbb2222"]

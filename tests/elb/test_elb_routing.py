@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from elb_certs import self_signed
+from certificates import self_signed
 from test_elb_load_balancers import _error, create_lb
 
 VPC = "vpc-0123456789abcdef0"

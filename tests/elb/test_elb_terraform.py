@@ -5,40 +5,22 @@ nothing to change, and destroy removes them."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from elb_certs import self_signed
-from harness import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess
+from certificates import self_signed
+from harness import ServerProcess
+from terraform import Terraform, needs_terraform, provider
 
-MIRROR = Path("/opt/tf-plugins")
-TERRAFORM = shutil.which("terraform")
-
-pytestmark = pytest.mark.skipif(
-    TERRAFORM is None or not MIRROR.is_dir(),
-    reason="terraform and its provider mirror (/opt/tf-plugins) are not on this machine",
-)
+pytestmark = needs_terraform
 
 
 def _config(endpoint: str, name: str) -> str:
     services = ("sts", "elbv2", "ec2", "acm")  # ec2: asked for ENIs when a LB is deleted
-    endpoints = "\n".join(f'    {s} = "{endpoint}"' for s in services)
-    return f"""
-provider "aws" {{
-  region                      = "{REGION}"
-  access_key                  = "{ACCESS_KEY}"
-  secret_key                  = "{SECRET_KEY}"
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  endpoints {{
-{endpoints}
-  }}
-}}
-
+    return (
+        provider(endpoint, services)
+        + f"""
 resource "aws_lb" "web" {{
   name               = "{name}"
   load_balancer_type = "application"
@@ -156,30 +138,7 @@ resource "aws_lb_listener_rule" "weighted" {{
 output "dns" {{ value = aws_lb.web.dns_name }}
 output "certificate" {{ value = aws_acm_certificate.web.arn }}
 """
-
-
-def _terraform(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    rc = workdir / "terraformrc"
-    rc.write_text(
-        f'provider_installation {{\n  filesystem_mirror {{\n    path = "{MIRROR}"\n  }}\n}}\n'
     )
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))},
-        "TF_CLI_CONFIG_FILE": str(rc),
-        "TF_IN_AUTOMATION": "1",
-        "CHECKPOINT_DISABLE": "1",
-    }
-    proc = subprocess.run(
-        [str(TERRAFORM), *args, "-no-color"],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if check:
-        assert proc.returncode == 0, f"terraform {args[0]}: {proc.stdout[-3000:]}{proc.stderr}"
-    return proc
 
 
 def test_apply_plan_destroy(server: ServerProcess, elb: Any, name: str, tmp_path: Path) -> None:
@@ -187,17 +146,16 @@ def test_apply_plan_destroy(server: ServerProcess, elb: Any, name: str, tmp_path
     cert, key = self_signed()
     (tmp_path / "cert.pem").write_bytes(cert)
     (tmp_path / "key.pem").write_bytes(key)
-    _terraform(tmp_path, "init", "-input=false")
-    _terraform(tmp_path, "apply", "-auto-approve", "-input=false")
-    outputs = json.loads(_terraform(tmp_path, "output", "-json").stdout)
+    terraform = Terraform(tmp_path, timeout=600)
+    terraform.apply()
+    outputs = json.loads(terraform("output", "-json").stdout)
     assert outputs["dns"]["value"].endswith(".us-east-1.elb.portside.internal")
     certificate = outputs["certificate"]["value"]
     (lb,) = elb.describe_load_balancers(Names=[name])["LoadBalancers"]
     attrs = elb.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])
     assert {"Key": "idle_timeout.timeout_seconds", "Value": "120"} in attrs["Attributes"]
-    plan = _terraform(tmp_path, "plan", "-detailed-exitcode", "-input=false", check=False)
-    assert plan.returncode == 0, f"plan wants changes: {plan.stdout[-3000:]}{plan.stderr}"
-    _terraform(tmp_path, "destroy", "-auto-approve", "-input=false")
+    terraform.assert_no_changes()
+    terraform.destroy()
     with pytest.raises(elb.exceptions.LoadBalancerNotFoundException):
         elb.describe_load_balancers(Names=[name])
     with pytest.raises(elb.exceptions.TargetGroupNotFoundException):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from elb_certs import self_signed
+from certificates import self_signed
 
 from portside.acm import api as acm
 from portside.elb import listeners, load_balancers, rules, target_groups, targets, view

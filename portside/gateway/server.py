@@ -42,6 +42,7 @@ from portside.model.task_definition import TaskDefinition
 from portside.ops import instances as inst_ops
 from portside.ops import task_reports
 from portside.ops.context import Caller, Op, World, root_principal
+from portside.ops.tasks import UNSTOPPED
 
 log = logging.getLogger("portside.gateway")
 
@@ -271,9 +272,9 @@ class AgentGateway:
                 doc = tx.get(inst_ops.TABLE, arn)
                 if doc is not None:
                     instances.append(agent_instance(doc))
-                for _, tdoc in tx.scan("tasks", where={"instance": arn}):
-                    if tdoc["lastStatus"] != "STOPPED":
-                        tasks.append(self._task(op, tx, tdoc))
+                # Not the instance's stopped tasks (an hour of them kept): never parsed.
+                for _, tdoc in tx.scan("tasks", where={"instance": arn, "status": UNSTOPPED}):
+                    tasks.append(self._task(op, tx, tdoc))
         return seq, tuple(tasks), tuple(instances)
 
     def _changes(

@@ -127,6 +127,13 @@ def _stream(row: Any) -> Stream:
     return Stream(*row)
 
 
+# Each connection's page cache, KiB. The writer's keeps every page it writes, and events
+# are only ever appended: a larger one held more of the newest pages, never used again (the
+# soak: 64 MiB filled at ~3 MiB a minute for 20 minutes, the server's RSS with it). Reads go
+# through mmap, which needs none.
+CACHE_KIB = 8192
+
+
 class LogStore:
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = str(path)
@@ -144,7 +151,7 @@ class LogStore:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA cache_size=-65536")
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         # Reads of a page of events copy less through mmap (~10% on GetLogEvents).
         conn.execute("PRAGMA mmap_size=268435456")
         self._all.append(conn)

@@ -173,7 +173,9 @@ _TASK_STATS = (
 def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCounts:
     """The counts DescribeClusters reports, read from the store."""
     where = {"cluster": cluster.arn}
-    states = tx.tally("tasks", ("status",), where=where)
+    # Only the states counted: the cluster's hour of STOPPED tasks is never read.
+    counted = {"cluster": cluster.arn, "status": {TaskStatus.RUNNING, TaskStatus.PENDING}}
+    states = tx.tally("tasks", ("status",), where=counted)
     running = states.get((TaskStatus.RUNNING,), 0)
     pending = states.get((TaskStatus.PENDING,), 0)
     services = tx.count("services", where={**where, "status": "ACTIVE"})
@@ -188,7 +190,7 @@ def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCount
     stats: list[tuple[str, int]] = []
     if statistics:
         per: dict[str, int] = {}
-        for _, task in tx.scan("tasks", where=where):
+        for _, task in tx.scan("tasks", where=counted):
             kind = next((s for lt, s in _TASK_STATS if lt == task.get("launchType")), "EC2")
             state = task.get("lastStatus")
             if state == TaskStatus.RUNNING:

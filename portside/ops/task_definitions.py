@@ -296,9 +296,10 @@ def reap_deleted(op: Op, grace: float = DELETE_GRACE) -> int:
 
 def _in_use(tx: Tx) -> set[str]:
     used: set[str] = set()
-    for _, task in tx.scan("tasks"):
-        if task.get("lastStatus") != TaskStatus.STOPPED:
-            used.add(task.get("taskDefinitionArn", ""))
+    # The tasks not STOPPED only: the hour of stopped ones kept is never read.
+    unstopped = {s for s in TaskStatus if s != TaskStatus.STOPPED}
+    for _, task in tx.scan("tasks", where={"status": unstopped}):
+        used.add(task.get("taskDefinitionArn", ""))
     for _, svc in tx.scan("services"):
         if svc.get("status") != "INACTIVE":
             used.add(svc.get("taskDefinition", ""))

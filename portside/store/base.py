@@ -55,7 +55,8 @@ class Tx(Protocol):
         limit: int | None = None,
     ) -> Iterator[tuple[str, Document]]:
         """(key, document) pairs in key order whose key starts with `prefix`, is greater than
-        `after`, and whose indexed columns equal the values in `where`."""
+        `after`, and whose indexed columns equal the values in `where` (a value that is a
+        set, tuple or list: one of its members)."""
 
     def scan_raw(
         self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None

@@ -22,6 +22,8 @@ from portside.store.tables import BOOL_COLUMNS, INDEXES, VERSIONED
 
 _MAX_CHAR = "\U0010ffff"
 _UNREAD: Any = object()
+# A `where` value of one of these types means "one of": `col IN (...)`.
+_ONE_OF = (frozenset, set, tuple, list)
 
 
 class DbapiConnection(Protocol):
@@ -107,8 +109,16 @@ class SqlTx:
         for col, value in (where or {}).items():
             if col not in INDEXES[table]:
                 raise KeyError(f"{table} has no indexed column {col!r}")
-            clauses.append(f"{col} = {ph}")
-            params.append(value)
+            if isinstance(value, _ONE_OF):
+                choices = sorted(value)
+                if not choices:
+                    clauses.append("0 = 1")  # one of nothing: no row
+                    continue
+                clauses.append(f"{col} IN ({', '.join([ph] * len(choices))})")
+                params += choices
+            else:
+                clauses.append(f"{col} = {ph}")
+                params.append(value)
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def scan(
@@ -456,14 +466,24 @@ class SqlStore:
         return int(value or 0)
 
     def trim(self, before: float) -> int:
-        """Forget changes committed before `before` (epoch seconds); the newest is kept."""
+        """Forget changes committed before `before` (epoch seconds); the newest is kept.
+
+        The feed is cut at its first change committed at or after `before`, found walking
+        from the oldest in seq (commit) order: the walk reads what goes, not the whole feed
+        (`at` has no index; a scan of an hour's feed under the write lock, every pass of
+        the maintenance loop, held up every write)."""
         ph = self.placeholder
         with self.transaction() as tx:
-            tx._cur.execute(
-                f"DELETE FROM changes WHERE at < {ph} AND seq < (SELECT MAX(seq) FROM changes)",
-                (before,),
-            )
-            return int(tx._cur.rowcount or 0)
+            cur = tx._cur
+            cur.execute(f"SELECT seq FROM changes WHERE at >= {ph} ORDER BY seq LIMIT 1", (before,))
+            row = cur.fetchone()
+            if row is None:
+                cur.execute("SELECT MAX(seq) FROM changes")
+                row = cur.fetchone()
+            if row is None or row[0] is None:
+                return 0
+            cur.execute(f"DELETE FROM changes WHERE seq < {ph}", (int(row[0]),))
+            return int(cur.rowcount or 0)
 
     def wait(self, after: int, timeout: float) -> bool:
         with self._cond:

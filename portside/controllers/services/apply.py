@@ -212,8 +212,8 @@ def _by_provider(tx: Tx, service: Service) -> dict[str, int]:
     """The service's unstopped tasks per capacity provider: a strategy splits over the
     service's lifetime."""
     already: dict[str, int] = {}
-    for _, doc in tx.scan("tasks", where={"cluster": service.cluster_arn, "grp": group(service)}):
-        if doc.get("lastStatus") != TaskStatus.STOPPED and doc.get("capacityProviderName"):
+    for _, doc in task_ops.of_group(tx, service.cluster_arn, group(service)):
+        if doc.get("capacityProviderName"):
             name = doc["capacityProviderName"]
             already[name] = already.get(name, 0) + 1
     return already
@@ -223,11 +223,8 @@ def _stopping(tx: Tx, service: Service) -> bool:
     """Some of the service's tasks are stopping on a connected instance: their resources
     come free when they report STOPPED, and that report brings another pass. A start that
     waits for them (a rolling deployment on a full cluster) is not "unable to place"."""
-    for _, doc in tx.scan("tasks", where={"cluster": service.cluster_arn, "grp": group(service)}):
-        if (
-            doc.get("desiredStatus") != TaskStatus.STOPPED
-            or doc.get("lastStatus") == TaskStatus.STOPPED
-        ):
+    for _, doc in task_ops.of_group(tx, service.cluster_arn, group(service)):
+        if doc.get("desiredStatus") != TaskStatus.STOPPED:
             continue
         inst = inst_ops.load(tx, str(doc.get("instanceArn") or ""))
         if inst is not None and inst.agent_connected and inst.status != InstanceStatus.INACTIVE:

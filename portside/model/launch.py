@@ -3,11 +3,10 @@ schedules, so a task is launched one way whoever asks.
 
 The edge (wire/task_requests.py) turns ECS's wire members into these fields; the service
 controller builds its Launch from a deployment; the schedules go through the edge's parser
-(a schedule's target is a RunTask request). `overrides` is model/overrides.py's value. The
-placement rules keep ECS's document shape (`{type, expression}`, `{type, field}`): a task
-definition's own placementConstraints, in its `spec` (model/task_definition.py), join them,
-and scheduler/constraints and scheduler/strategies parse both into their filters and rankers
-and explain failures in them.
+(a schedule's target is a RunTask request). `overrides` is model/overrides.py's value, the
+placement rules model/placement.py's: a task definition's own placementConstraints, in its
+`spec` (model/task_definition.py), join them as such values, and scheduler/constraints and
+scheduler/strategies turn both into their filters and rankers and explain failures in them.
 """
 
 from __future__ import annotations
@@ -17,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from portside.model.overrides import TaskOverrides
+from portside.model.placement import PlacementConstraint, PlacementStrategy
 
 FARGATE_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 
-PlacementRule = Mapping[str, str]
 Tag = dict[str, str]  # {"key": ..., "value": ...}, as ECS's tag lists hold them
 
 
@@ -108,8 +107,8 @@ class Launch:
     count: int | None = None  # RunTask: 1 to 10, 1 when not given
     launch_type: str | None = None
     capacity_provider_strategy: tuple[CapacityItem, ...] = ()
-    placement_constraints: tuple[PlacementRule, ...] = ()
-    placement_strategy: tuple[PlacementRule, ...] = ()
+    placement_constraints: tuple[PlacementConstraint, ...] = ()
+    placement_strategy: tuple[PlacementStrategy, ...] = ()
     network: AwsVpc | None = None
     overrides: TaskOverrides | None = None
     tags: tuple[Tag, ...] = ()

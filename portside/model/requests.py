@@ -2,11 +2,11 @@
 Starting tasks is model/launch.py's `Launch`.
 
 None means "not given" (UpdateService changes only what is given). The deployment
-configuration and load balancers are values (model/deployment.py, model/load_balancer.py)
-that give back the document the service stores. Service registries, the network
-configuration and placement rules keep ECS's document shape, as a task definition's `spec`
-does (model/task_definition.py). `unsupported` names the members given that Portside does not
-act on, so the operation refuses them rather than drop them silently.
+configuration, load balancers and placement rules are values (model/deployment.py,
+model/load_balancer.py, model/placement.py) that give back the document the service stores.
+Service registries and the network configuration keep ECS's document shape, as a task
+definition's `spec` does (model/task_definition.py). `unsupported` names the members given
+that Portside does not act on, so the operation refuses them rather than drop them silently.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from portside.model.deployment import DeploymentConfiguration
-from portside.model.launch import CapacityItem, PlacementRule, Tag
+from portside.model.launch import CapacityItem, Tag
 from portside.model.load_balancer import LoadBalancer
+from portside.model.placement import PlacementConstraint, PlacementStrategy
 
 Document = Mapping[str, Any]
 
@@ -60,8 +61,8 @@ class CreateService:
     platform_version: str | None = None
     deployment_controller: str | None = None  # its type
     deployment_configuration: DeploymentConfiguration | None = None
-    placement_constraints: tuple[PlacementRule, ...] = ()
-    placement_strategy: tuple[PlacementRule, ...] = ()
+    placement_constraints: tuple[PlacementConstraint, ...] = ()
+    placement_strategy: tuple[PlacementStrategy, ...] = ()
     network_configuration: Document | None = None
     health_check_grace_period: int | None = None
     load_balancers: tuple[LoadBalancer, ...] = ()
@@ -86,8 +87,8 @@ class UpdateService:
     platform_version: str | None = None
     deployment_controller: str | None = None
     deployment_configuration: DeploymentConfiguration | None = None
-    placement_constraints: tuple[PlacementRule, ...] | None = None
-    placement_strategy: tuple[PlacementRule, ...] | None = None
+    placement_constraints: tuple[PlacementConstraint, ...] | None = None
+    placement_strategy: tuple[PlacementStrategy, ...] | None = None
     network_configuration: Document | None = None
     health_check_grace_period: int | None = None
     load_balancers: tuple[LoadBalancer, ...] | None = None

@@ -17,6 +17,7 @@ from portside.model.cluster import Cluster
 from portside.model.container_instance import ContainerInstance
 from portside.model.doc import from_doc
 from portside.model.launch import CapacityItem, Launch, StartTask, strategy_of
+from portside.model.placement import PlacementStrategy
 from portside.model.states import InstanceStatus
 from portside.model.task import Task
 from portside.model.task_definition import TaskDefinition
@@ -156,7 +157,7 @@ def _hosts(
     launch: Launch,
     plan: Sequence[Slot],
     pinned: Sequence[ContainerInstance] | None,
-    default_strategy: Sequence[Mapping[str, str]],
+    default_strategy: Sequence[PlacementStrategy],
 ) -> tuple[list[ContainerInstance | None], list[Failure]]:
     """An instance (or None) for each slot that is not FARGATE, and the placement failures."""
     group = launch.group or f"family:{td.family}"
@@ -215,7 +216,7 @@ def launch_tasks(
     plan: Sequence[Slot],
     *,
     pinned: Sequence[ContainerInstance] | None = None,
-    default_strategy: Sequence[Mapping[str, str]] = strategies.RUN_TASK_DEFAULT,
+    default_strategy: Sequence[PlacementStrategy] = strategies.RUN_TASK_DEFAULT,
 ) -> tuple[list[TaskView], list[Failure]]:
     """Place and save a task per slot of `plan` (those that fit somewhere), in `tx`. `pinned`:
     StartTask's instances, one task each. The launch's tags are taken as checked."""

@@ -19,6 +19,7 @@ from portside.model.capacity_provider import CapacityProvider
 from portside.model.cluster import Cluster
 from portside.model.container_instance import INACTIVE, ContainerInstance
 from portside.model.doc import from_doc
+from portside.model.placement import PlacementConstraint, PlacementStrategy, constraints_of
 from portside.model.task_definition import TaskDefinition
 from portside.ops import capacity_providers
 from portside.ops import instances as inst_ops
@@ -217,13 +218,14 @@ def _put(view: _View, arn: str, doc: dict[str, Any], providers: Sequence[Capacit
 
 
 def check_rules(
-    placement_constraints: Sequence[Mapping[str, str]],
-    placement_strategy: Sequence[Mapping[str, str]],
+    placement_constraints: Sequence[PlacementConstraint],
+    placement_strategy: Sequence[PlacementStrategy],
     td: TaskDefinition,
-) -> tuple[list[Mapping[str, str]], list[Mapping[str, str]]]:
-    """The call's placement constraints plus the definition's, and the call's strategy;
-    InvalidParameterException where ECS would refuse them."""
-    rules = [*placement_constraints, *(td.spec.get("placementConstraints") or ())]
+) -> tuple[list[PlacementConstraint], list[PlacementStrategy]]:
+    """The call's placement constraints plus the definition's (its spec is a document: read
+    here as values), and the call's strategy; InvalidParameterException where ECS would refuse
+    them."""
+    rules = [*placement_constraints, *constraints_of(td.spec.get("placementConstraints"))]
     constraints.parse(rules)
     strategy = list(placement_strategy)
     strategies.parse(strategy)
@@ -239,9 +241,9 @@ def choose(
     plan: Sequence[tuple[str, str | None]],
     *,
     group: str,
-    rules: Sequence[Mapping[str, str]],
-    strategy: Sequence[Mapping[str, str]],
-    default_strategy: Sequence[Mapping[str, str]] = strategies.RUN_TASK_DEFAULT,
+    rules: Sequence[PlacementConstraint],
+    strategy: Sequence[PlacementStrategy],
+    default_strategy: Sequence[PlacementStrategy] = strategies.RUN_TASK_DEFAULT,
     rng: random.Random | None = None,
     pinned: frozenset[str] | None = None,
 ) -> tuple[list[ContainerInstance | None], list[dict[str, str]]]:

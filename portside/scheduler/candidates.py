@@ -11,6 +11,7 @@ from itertools import repeat
 from typing import Any
 
 from portside.model.container_instance import ACTIVE, ContainerInstance
+from portside.model.placement import PlacementConstraint, PlacementStrategy
 from portside.model.states import InstanceStatus
 from portside.scheduler.demand import Demand
 
@@ -94,8 +95,8 @@ class Ask:
     gpus: int = 0
     requires_attributes: Sequence[Mapping[str, str]] = ()
     runtime_platform: Mapping[str, str] | None = None
-    constraints: Sequence[Mapping[str, str]] = ()
-    strategy: Sequence[Mapping[str, str]] = ()
+    constraints: Sequence[PlacementConstraint] = ()
+    strategy: Sequence[PlacementStrategy] = ()
     launch_type: str = EC2
     capacity_provider: str | None = None
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from portside.model.launch import AwsVpc, Launch, StartTask, strategy_of
 from portside.model.overrides import TaskOverrides
+from portside.model.placement import constraints_of, strategies_of
 from portside.model.requests import ExecuteCommand, TaskQuery
 
 Wire = Mapping[str, Any]
@@ -24,8 +25,8 @@ def launch(p: Wire) -> Launch:
         count=p.get("count"),
         launch_type=p.get("launchType"),
         capacity_provider_strategy=strategy_of(p.get("capacityProviderStrategy")),
-        placement_constraints=tuple(p.get("placementConstraints") or ()),
-        placement_strategy=tuple(p.get("placementStrategy") or ()),
+        placement_constraints=constraints_of(p.get("placementConstraints")),
+        placement_strategy=strategies_of(p.get("placementStrategy")),
         network=AwsVpc.of(p.get("networkConfiguration")),
         overrides=_overrides(p.get("overrides")),
         tags=tuple(p.get("tags") or ()),

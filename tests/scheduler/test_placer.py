@@ -13,6 +13,7 @@ import pytest
 
 from portside.errors import InvalidParameterException
 from portside.model.container_instance import DRAINING, ContainerInstance
+from portside.model.placement import PlacementConstraint, PlacementStrategy
 from portside.scheduler.candidates import EXTERNAL, Ask, Candidate, task_gpus
 from portside.scheduler.demand import Demand, task_demand
 from portside.scheduler.placer import Placement, place
@@ -22,11 +23,11 @@ from portside.scheduler.strategies import RUN_TASK_DEFAULT, SERVICE_DEFAULT
 ZONE = "ecs.availability-zone"
 MEMBER_OF = "MemberOf placement constraint unsatisfied."
 DISTINCT = "DistinctInstance placement constraint unsatisfied."
-BINPACK_MEMORY = {"type": "binpack", "field": "memory"}
-BINPACK_CPU = {"type": "binpack", "field": "cpu"}
-SPREAD_ZONE = {"type": "spread", "field": "attribute:ecs.availability-zone"}
-SPREAD_INSTANCE = {"type": "spread", "field": "instanceId"}
-RANDOM = {"type": "random"}
+BINPACK_MEMORY = PlacementStrategy("binpack", "memory")
+BINPACK_CPU = PlacementStrategy("binpack", "cpu")
+SPREAD_ZONE = PlacementStrategy("spread", "attribute:ecs.availability-zone")
+SPREAD_INSTANCE = PlacementStrategy("spread", "instanceId")
+RANDOM = PlacementStrategy("random")
 
 
 def arn(name: str) -> str:
@@ -91,12 +92,12 @@ def reasons(p: Placement) -> dict[str, str]:
         ),
         (
             inst("x", attributes={"stack": "dev"}),
-            ask(constraints=[{"type": "memberOf", "expression": "attribute:stack == prod"}]),
+            ask(constraints=[PlacementConstraint("memberOf", "attribute:stack == prod")]),
             MEMBER_OF,
         ),
         (
             inst("x", group_counts={"family:web": 1}),
-            ask(constraints=[{"type": "distinctInstance"}]),
+            ask(constraints=[PlacementConstraint("distinctInstance")]),
             DISTINCT,
         ),
     ],
@@ -121,7 +122,7 @@ def test_each_filter_turns_an_instance_away_with_ecs_reason(
         (inst("x"), ask(runtime_platform={"cpuArchitecture": "X86_64"})),
         (
             inst("x", group_counts={"family:other": 3}),
-            ask(constraints=[{"type": "distinctInstance"}]),
+            ask(constraints=[PlacementConstraint("distinctInstance")]),
         ),
     ],
 )
@@ -167,7 +168,7 @@ def test_instances_of_another_launch_type_or_provider_are_no_candidates() -> Non
 
 def test_an_instance_is_reported_with_the_first_filter_it_fails() -> None:
     starved = inst("x", cpu_free=0, attributes={"stack": "dev"}, agent_connected=False)
-    a = ask(constraints=[{"type": "memberOf", "expression": "attribute:stack == prod"}])
+    a = ask(constraints=[PlacementConstraint("memberOf", "attribute:stack == prod")])
     assert run(a, 1, [starved]).failures == [(starved.arn, "AGENT")]
     assert run(a, 1, [dataclasses.replace(starved, agent_connected=True)]).failures == [
         (starved.arn, "RESOURCE:CPU")
@@ -181,22 +182,22 @@ def test_constraints_of_the_call_and_of_the_task_definition_apply_together() -> 
         inst("c", attributes={"stack": "dev", "tier": "web"}),
     ]
     both = [
-        {"type": "memberOf", "expression": "attribute:stack == prod"},  # the task definition's
-        {"type": "memberOf", "expression": "attribute:tier == web"},  # the call's
+        PlacementConstraint("memberOf", "attribute:stack == prod"),  # the task definition's
+        PlacementConstraint("memberOf", "attribute:tier == web"),  # the call's
     ]
     p = run(ask(constraints=both), 2, fleet)
     assert names(p) == ["a", "a"]
 
 
 def test_memberof_sees_the_tasks_this_batch_placed() -> None:
-    a = ask(constraints=[{"type": "memberOf", "expression": "runningTasksCount < 2"}])
+    a = ask(constraints=[PlacementConstraint("memberOf", "runningTasksCount < 2")])
     p = run(a, 5, [inst("a", cpu_free=4096), inst("b", cpu_free=4096, running_tasks_count=1)])
     assert names(p) == ["a", "a", "b", None, None]
     assert set(reasons(p).values()) == {MEMBER_OF}
 
     # task:group: once a task of the group is on an instance, it is a member.
     a = ask(
-        constraints=[{"type": "memberOf", "expression": "task:group == family:web"}],
+        constraints=[PlacementConstraint("memberOf", "task:group == family:web")],
         strategy=[SPREAD_INSTANCE],
     )
     assert names(run(a, 3, [inst("a", group_counts={"family:web": 1}), inst("b")])) == ["a"] * 3
@@ -204,7 +205,7 @@ def test_memberof_sees_the_tasks_this_batch_placed() -> None:
 
 def test_distinct_instance_covers_the_batch_and_the_group_already_running() -> None:
     fleet = [inst("a"), inst("b", group_counts={"family:web": 1}), inst("c"), inst("d")]
-    p = run(ask(constraints=[{"type": "distinctInstance"}]), 4, fleet)
+    p = run(ask(constraints=[PlacementConstraint("distinctInstance")]), 4, fleet)
     assert names(p) == ["a", "c", "d", None]
     assert reasons(p) == {"a": DISTINCT, "b": DISTINCT, "c": DISTINCT, "d": DISTINCT}
 
@@ -215,29 +216,29 @@ def test_distinct_instance_covers_the_batch_and_the_group_already_running() -> N
 @pytest.mark.parametrize(
     ("constraints", "strategy", "message"),
     [
-        ([{"type": "distinctInstance"}] * 11, [], "maximum of 10 placement constraints"),
-        ([{"type": "sameInstance"}], [], "Invalid placement constraint type"),
-        ([{"type": "memberOf"}], [], "requires an expression"),
-        ([{"type": "memberOf", "expression": "x" * 2001}], [], "at most 2000"),
-        ([{"type": "distinctInstance", "expression": "a == b"}], [], "can't be specified"),
-        ([{"type": "memberOf", "expression": "attribute:stack =="}], [], "column 19"),
+        ([PlacementConstraint("distinctInstance")] * 11, [], "maximum of 10 placement constraints"),
+        ([PlacementConstraint("sameInstance")], [], "Invalid placement constraint type"),
+        ([PlacementConstraint("memberOf")], [], "requires an expression"),
+        ([PlacementConstraint("memberOf", "x" * 2001)], [], "at most 2000"),
+        ([PlacementConstraint("distinctInstance", "a == b")], [], "can't be specified"),
+        ([PlacementConstraint("memberOf", "attribute:stack ==")], [], "column 19"),
         ([], [RANDOM] * 6, "maximum of 5 placement strategies"),
-        ([], [{"type": "binpack", "field": "disk"}], "use cpu or memory"),
-        ([], [{"type": "binpack"}], "use cpu or memory"),
-        ([], [{"type": "spread", "field": "zone"}], "attribute:NAME"),
-        ([], [{"type": "spread"}], "attribute:NAME"),
-        ([], [{"type": "pack"}], "Invalid placement strategy type"),
+        ([], [PlacementStrategy("binpack", "disk")], "use cpu or memory"),
+        ([], [PlacementStrategy("binpack")], "use cpu or memory"),
+        ([], [PlacementStrategy("spread", "zone")], "attribute:NAME"),
+        ([], [PlacementStrategy("spread")], "attribute:NAME"),
+        ([], [PlacementStrategy("pack")], "Invalid placement strategy type"),
     ],
 )
 def test_what_ecs_refuses_is_an_invalid_parameter(
-    constraints: list[dict[str, str]], strategy: list[dict[str, str]], message: str
+    constraints: list[PlacementConstraint], strategy: list[PlacementStrategy], message: str
 ) -> None:
     with pytest.raises(InvalidParameterException, match=message):
         run(ask(constraints=constraints, strategy=strategy), 1, [inst("a")])
 
 
 def test_ten_constraints_and_five_strategies_are_allowed() -> None:
-    a = ask(constraints=[{"type": "distinctInstance"}] * 10, strategy=[RANDOM] * 5)
+    a = ask(constraints=[PlacementConstraint("distinctInstance")] * 10, strategy=[RANDOM] * 5)
     assert run(a, 1, [inst("a")]).chosen == [arn("a")]
 
 
@@ -348,7 +349,7 @@ def test_no_strategy_means_lowest_arn_first() -> None:
 
 
 def test_the_defaults() -> None:
-    assert list(RUN_TASK_DEFAULT) == [{"type": "random"}]
+    assert list(RUN_TASK_DEFAULT) == [PlacementStrategy("random")]
     assert list(SERVICE_DEFAULT) == [SPREAD_ZONE, SPREAD_INSTANCE]
     fleet = [inst(f"{z}{n}", f"us-east-1{z}", cpu_free=4096) for z in "abc" for n in (1, 2)]
     p = run(ask(group="service:web", strategy=SERVICE_DEFAULT), 6, fleet)
@@ -391,7 +392,7 @@ def test_closest_is_the_instance_that_got_furthest() -> None:
         inst("c", attributes={"stack": "dev"}),
         inst("d", cpu_free=0),
     ]
-    a = ask(constraints=[{"type": "memberOf", "expression": "attribute:stack == prod"}])
+    a = ask(constraints=[PlacementConstraint("memberOf", "attribute:stack == prod")])
     assert run(a, 1, fleet).closest == (arn("c"), MEMBER_OF)
 
 

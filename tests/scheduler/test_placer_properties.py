@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portside.model.placement import PlacementConstraint, PlacementStrategy
 from portside.scheduler.candidates import EXTERNAL, Ask, Candidate
 from portside.scheduler.demand import Demand
 from portside.scheduler.placer import Placement, place
@@ -26,19 +27,19 @@ ROOMY = 10**5  # room for any batch
 FAST = settings(max_examples=150, deadline=None, derandomize=True, database=None)
 
 STRATEGIES = [
-    {"type": "binpack", "field": "cpu"},
-    {"type": "binpack", "field": "memory"},
-    {"type": "spread", "field": "instanceId"},
-    {"type": "spread", "field": "attribute:ecs.availability-zone"},
-    {"type": "spread", "field": "attribute:stack"},
-    {"type": "random"},
+    PlacementStrategy("binpack", "cpu"),
+    PlacementStrategy("binpack", "memory"),
+    PlacementStrategy("spread", "instanceId"),
+    PlacementStrategy("spread", "attribute:ecs.availability-zone"),
+    PlacementStrategy("spread", "attribute:stack"),
+    PlacementStrategy("random"),
 ]
 CONSTRAINTS = [
-    {"type": "distinctInstance"},
-    {"type": "memberOf", "expression": "attribute:stack == prod"},
-    {"type": "memberOf", "expression": "runningTasksCount < 3"},
-    {"type": "memberOf", "expression": "task:group == g or runningTasksCount == 0"},
-    {"type": "memberOf", "expression": "not (attribute:ecs.availability-zone == a)"},
+    PlacementConstraint("distinctInstance"),
+    PlacementConstraint("memberOf", "attribute:stack == prod"),
+    PlacementConstraint("memberOf", "runningTasksCount < 3"),
+    PlacementConstraint("memberOf", "task:group == g or runningTasksCount == 0"),
+    PlacementConstraint("memberOf", "not (attribute:ecs.availability-zone == a)"),
 ]
 
 
@@ -79,7 +80,7 @@ def fleets(draw: st.DrawFn, max_size: int = 10, min_size: int = 0) -> list[Candi
 
 
 @st.composite
-def asks(draw: st.DrawFn, strategy: Sequence[Mapping[str, str]] | None = None) -> Ask:
+def asks(draw: st.DrawFn, strategy: Sequence[PlacementStrategy] | None = None) -> Ask:
     if strategy is None:
         strategy = draw(st.lists(st.sampled_from(STRATEGIES), max_size=3))
     return Ask(
@@ -153,10 +154,10 @@ class Model:
             running_tasks_count=s["running"],
             task_groups=frozenset(g for g, n in s["groups"].items() if n > 0),
         )
-        members = [k for k in a.constraints if k["type"] == "memberOf"]
-        if not all(compile_query(k["expression"])(facts) for k in members):
+        members = [k for k in a.constraints if k.type == "memberOf"]
+        if not all(compile_query(k.expression or "")(facts) for k in members):
             return "MemberOf placement constraint unsatisfied."
-        distinct = any(k["type"] == "distinctInstance" for k in a.constraints)
+        distinct = any(k.type == "distinctInstance" for k in a.constraints)
         if distinct and s["groups"]["g"] > 0:
             return "DistinctInstance placement constraint unsatisfied."
         return None
@@ -165,7 +166,7 @@ class Model:
         """The whole strategy key (up to a random), smaller preferred."""
         parts: list[int] = []
         for strategy in self.ask.strategy:
-            kind, field = strategy["type"], strategy.get("field", "")
+            kind, field = strategy.type, strategy.field or ""
             if kind == "random":
                 break
             if kind == "binpack":
@@ -211,7 +212,7 @@ class Model:
 
 
 def is_random(a: Ask) -> bool:
-    return any(s["type"] == "random" for s in a.strategy)
+    return any(s.type == "random" for s in a.strategy)
 
 
 # -- properties -------------------------------------------------------------------------------
@@ -278,7 +279,7 @@ def test_never_over_commits_cpu_memory_gpus_or_a_port(
 def test_distinct_instance_never_shares_an_instance_within_the_group(
     fleet: list[Candidate], a: Ask, count: int, seed: int
 ) -> None:
-    a = dataclasses.replace(a, constraints=[{"type": "distinctInstance"}])
+    a = dataclasses.replace(a, constraints=[PlacementConstraint("distinctInstance")])
     placed = [c for c in place(a, count, fleet, random.Random(seed)).chosen if c]
     assert len(placed) == len(set(placed))
     running = {c.arn for c in fleet if c.group_counts.get("g")}
@@ -294,7 +295,7 @@ def test_distinct_instance_never_shares_an_instance_within_the_group(
     st.integers(0, 2**32),
 )
 def test_spread_over_equal_zones_keeps_counts_within_one(
-    zones: int, per_zone: int, count: int, then: list[dict[str, str]], seed: int
+    zones: int, per_zone: int, count: int, then: list[PlacementStrategy], seed: int
 ) -> None:
     fleet = [
         Candidate(f"arn:{z}:{k}", cpu_free=10**6, memory_free=10**6, attributes={ZONE: str(z)})
@@ -317,12 +318,12 @@ def test_spread_over_equal_zones_keeps_counts_within_one(
     st.sampled_from([[], [STRATEGIES[2]], [STRATEGIES[5]]]),
 )
 def test_binpack_of_uniform_tasks_uses_the_fewest_instances(
-    instances: int, fit: int, count: int, field: str, then: list[dict[str, str]]
+    instances: int, fit: int, count: int, field: str, then: list[PlacementStrategy]
 ) -> None:
     fleet = [
         Candidate(f"arn:{k}", cpu_free=fit * 100, memory_free=fit * 100) for k in range(instances)
     ]
-    a = Ask(Demand(100, 100), "g", strategy=[{"type": "binpack", "field": field}, *then])
+    a = Ask(Demand(100, 100), "g", strategy=[PlacementStrategy("binpack", field), *then])
     p = place(a, count, fleet, random.Random(0))
     placed = [c for c in p.chosen if c]
     assert len(placed) == min(count, instances * fit)
@@ -334,7 +335,7 @@ def test_binpack_of_uniform_tasks_uses_the_fewest_instances(
 def test_the_listed_order_of_instances_does_not_matter(
     fleet: list[Candidate], a: Ask, count: int, shuffler: random.Random
 ) -> None:
-    a = dataclasses.replace(a, strategy=[s for s in a.strategy if s["type"] != "random"])
+    a = dataclasses.replace(a, strategy=[s for s in a.strategy if s.type != "random"])
     shuffled = list(fleet)
     shuffler.shuffle(shuffled)
     first = place(a, count, fleet, random.Random(0))
@@ -343,7 +344,7 @@ def test_the_listed_order_of_instances_does_not_matter(
 
 def test_random_with_a_seed_is_reproducible_and_the_seed_matters() -> None:
     fleet = [Candidate(f"arn:{k}", cpu_free=10**6, memory_free=10**6) for k in range(20)]
-    a = Ask(Demand(1, 1), "g", strategy=[{"type": "random"}])
+    a = Ask(Demand(1, 1), "g", strategy=[PlacementStrategy("random")])
     runs = [place(a, 20, fleet, random.Random(s)) for s in (1, 1, 2)]
     assert runs[0] == runs[1] != runs[2]
     assert isinstance(runs[0], Placement)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Mapping
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portside.model.placement import PlacementConstraint, PlacementStrategy
 from portside.scheduler.candidates import EXTERNAL, Ask, Candidate
 from portside.scheduler.demand import Demand
 from portside.scheduler.placer import place
@@ -25,23 +25,23 @@ from portside.scheduler.session import Session
 ZONE = "ecs.availability-zone"
 SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, database=None)
 
-CHAINS: list[list[Mapping[str, str]]] = [
-    [{"type": "binpack", "field": "memory"}],
-    [{"type": "binpack", "field": "cpu"}, {"type": "spread", "field": "instanceId"}],
-    [{"type": "spread", "field": f"attribute:{ZONE}"}, {"type": "spread", "field": "instanceId"}],
-    [{"type": "spread", "field": f"attribute:{ZONE}"}, {"type": "spread", "field": "attribute:s"}],
-    [{"type": "spread", "field": "instanceId"}],
+CHAINS: list[list[PlacementStrategy]] = [
+    [PlacementStrategy("binpack", "memory")],
+    [PlacementStrategy("binpack", "cpu"), PlacementStrategy("spread", "instanceId")],
+    [PlacementStrategy("spread", f"attribute:{ZONE}"), PlacementStrategy("spread", "instanceId")],
+    [PlacementStrategy("spread", f"attribute:{ZONE}"), PlacementStrategy("spread", "attribute:s")],
+    [PlacementStrategy("spread", "instanceId")],
     [],
-    [{"type": "random"}],
-    [{"type": "spread", "field": f"attribute:{ZONE}"}, {"type": "random"}],
-    [{"type": "binpack", "field": "memory"}, {"type": "random"}],
+    [PlacementStrategy("random")],
+    [PlacementStrategy("spread", f"attribute:{ZONE}"), PlacementStrategy("random")],
+    [PlacementStrategy("binpack", "memory"), PlacementStrategy("random")],
 ]
-CONSTRAINTS: list[list[Mapping[str, str]]] = [
+CONSTRAINTS: list[list[PlacementConstraint]] = [
     [],
-    [{"type": "distinctInstance"}],
-    [{"type": "memberOf", "expression": "attribute:s == prod"}],
-    [{"type": "memberOf", "expression": "runningTasksCount < 3"}],
-    [{"type": "memberOf", "expression": "task:group == g or runningTasksCount == 0"}],
+    [PlacementConstraint("distinctInstance")],
+    [PlacementConstraint("memberOf", "attribute:s == prod")],
+    [PlacementConstraint("memberOf", "runningTasksCount < 3")],
+    [PlacementConstraint("memberOf", "task:group == g or runningTasksCount == 0")],
 ]
 
 
@@ -119,7 +119,7 @@ def test_a_kept_session_decides_what_a_fresh_placer_would(case: dict[str, Any]) 
     ask: Ask = case["ask"]
     truth: dict[str, Candidate] = dict(case["fleet"])
     session = Session(ask, list(truth.values()))
-    shuffled = any(s.get("type") == "random" for s in ask.strategy)
+    shuffled = any(s.type == "random" for s in ask.strategy)
     rng = random.Random(case["seed"])
     changed: dict[str, Candidate | None] = {}
     for kind, arg in case["steps"]:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import orjson
 
 from portside.model.deployment import DeploymentConfiguration
 from portside.model.launch import strategy_of
 from portside.model.load_balancer import LoadBalancer
+from portside.model.placement import constraints_of, strategies_of
 from portside.model.requests import CreateService, DeploymentQuery, ServiceQuery, UpdateService
 
 Wire = Mapping[str, Any]
+T = TypeVar("T")
 
 # Members Portside does not act on: refused when given, rather than silently dropped.
 _UNSUPPORTED = ("volumeConfigurations", "vpcLatticeConfigurations", "gatewayConnectors")
@@ -42,6 +44,11 @@ def _items(p: Wire, key: str) -> tuple[Any, ...] | None:
     return None if given is None else tuple(dict(i) for i in given)
 
 
+def _given(p: Wire, key: str, parse: Callable[[Any], tuple[T, ...]]) -> tuple[T, ...] | None:
+    given = p.get(key)
+    return None if given is None else parse(given)
+
+
 def _deployment_configuration(p: Wire) -> DeploymentConfiguration | None:
     given = p.get("deploymentConfiguration")
     return None if given is None else DeploymentConfiguration.from_doc(given)
@@ -66,8 +73,8 @@ def create_service(p: Wire) -> CreateService:
         platform_version=p.get("platformVersion"),
         deployment_controller=_controller(p),
         deployment_configuration=_deployment_configuration(p),
-        placement_constraints=_items(p, "placementConstraints") or (),
-        placement_strategy=_items(p, "placementStrategy") or (),
+        placement_constraints=constraints_of(p.get("placementConstraints")),
+        placement_strategy=strategies_of(p.get("placementStrategy")),
         network_configuration=p.get("networkConfiguration"),
         health_check_grace_period=p.get("healthCheckGracePeriodSeconds"),
         load_balancers=_load_balancers(p) or (),
@@ -94,8 +101,8 @@ def update_service(p: Wire) -> UpdateService:
         platform_version=p.get("platformVersion"),
         deployment_controller=_controller(p),
         deployment_configuration=_deployment_configuration(p),
-        placement_constraints=_items(p, "placementConstraints"),
-        placement_strategy=_items(p, "placementStrategy"),
+        placement_constraints=_given(p, "placementConstraints", constraints_of),
+        placement_strategy=_given(p, "placementStrategy", strategies_of),
         network_configuration=p.get("networkConfiguration"),
         health_check_grace_period=p.get("healthCheckGracePeriodSeconds"),
         load_balancers=_load_balancers(p),

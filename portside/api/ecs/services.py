@@ -98,8 +98,8 @@ def shape(view: ServiceView, include_tags: bool = False) -> dict[str, Any]:
             if current is not None
             else None,
             "currentServiceRevisions": [_revision(s, d) for d in live],
-            "placementConstraints": s.placement_constraints,
-            "placementStrategy": s.placement_strategy,
+            "placementConstraints": [c.to_doc() for c in s.placement_constraints],
+            "placementStrategy": [p.to_doc() for p in s.placement_strategy],
             "networkConfiguration": s.network_configuration,
             "healthCheckGracePeriodSeconds": s.health_check_grace_period_seconds or 0,
             "schedulingStrategy": s.scheduling_strategy,

@@ -20,10 +20,11 @@ that apply to the ask (swarmkit's SetTask): a task with no host ports skips the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from portside.errors import InvalidParameterException
+from portside.model.placement import PlacementConstraint
 from portside.scheduler.candidates import Ask
 from portside.scheduler.constraints import (
     agent,
@@ -62,7 +63,7 @@ ORDER: Final = (
 UNREPORTED: Final = frozenset({launch_type.REASON})  # counted in explanations, never failures
 
 
-def parse(constraints: Sequence[Mapping[str, str]]) -> list[MemberOf | DistinctInstance]:
+def parse(constraints: Sequence[PlacementConstraint]) -> list[MemberOf | DistinctInstance]:
     """The placement constraints as filters: memberOf ones in the order given, then
     distinctInstance. InvalidParameterException for a list ECS would refuse (the call's and the
     task definition's together may hold 10); validate at CreateService time with this too."""
@@ -75,7 +76,7 @@ def parse(constraints: Sequence[Mapping[str, str]]) -> list[MemberOf | DistinctI
     members: list[MemberOf | DistinctInstance] = []
     distinct = False
     for item in constraints:
-        kind, expression = item.get("type"), item.get("expression")
+        kind, expression = item.type, item.expression
         if kind == "distinctInstance":
             if expression:
                 raise InvalidParameterException(

@@ -19,10 +19,11 @@ The defaults, when a request names no strategy:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final
 
 from portside.errors import InvalidParameterException
+from portside.model.placement import PlacementStrategy
 from portside.scheduler.strategies.binpack import FIELDS as BINPACK_FIELDS
 from portside.scheduler.strategies.binpack import Binpack
 from portside.scheduler.strategies.randomly import Random
@@ -40,10 +41,10 @@ __all__ = [
 ]
 
 MAX_STRATEGIES: Final = 5
-RUN_TASK_DEFAULT: Final[tuple[Mapping[str, str], ...]] = ({"type": "random"},)
-SERVICE_DEFAULT: Final[tuple[Mapping[str, str], ...]] = (
-    {"type": "spread", "field": "attribute:ecs.availability-zone"},
-    {"type": "spread", "field": "instanceId"},
+RUN_TASK_DEFAULT: Final[tuple[PlacementStrategy, ...]] = (PlacementStrategy("random"),)
+SERVICE_DEFAULT: Final[tuple[PlacementStrategy, ...]] = (
+    PlacementStrategy("spread", "attribute:ecs.availability-zone"),
+    PlacementStrategy("spread", "instanceId"),
 )
 
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.\-/\\]{1,128}")
@@ -51,7 +52,7 @@ _ATTRIBUTE_NAME = re.compile(r"[A-Za-z0-9_.\-/\\]{1,128}")
 Parsed = Binpack | SpreadInstance | SpreadAttribute | Random
 
 
-def parse(strategy: Sequence[Mapping[str, str]]) -> list[Parsed]:
+def parse(strategy: Sequence[PlacementStrategy]) -> list[Parsed]:
     """The rankers a placementStrategy list names, in order; InvalidParameterException for
     one ECS would refuse. Validate at CreateService/UpdateService time with this too."""
     # wording: ours, throughout
@@ -62,7 +63,7 @@ def parse(strategy: Sequence[Mapping[str, str]]) -> list[Parsed]:
         )
     parsed: list[Parsed] = []
     for item in strategy:
-        kind, field = item.get("type"), item.get("field")
+        kind, field = item.type, item.field
         if kind == "random":
             parsed.append(Random())  # the API reference: "this field is not used"
         elif kind == "binpack":

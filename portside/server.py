@@ -26,6 +26,7 @@ from portside.controllers.loop import Loops
 from portside.controllers.maintenance import MaintenanceLoop
 from portside.controllers.schedules import ScheduleController
 from portside.controllers.services.service import ServiceController
+from portside.controllers.targets import TargetsLoop
 from portside.dirlock import DirLock
 from portside.events.delivery import DeliveryLoop
 from portside.events.delivery import log as events_log
@@ -92,7 +93,8 @@ def build_with_gateway(
     )
     # Every background loop, with its status (world.loops: what health reports).
     loops = world.loops = Loops(world.clock)
-    for part in (maintenance, liveness, services, schedules, retention, balancers):
+    targets = TargetsLoop(world)
+    for part in (maintenance, liveness, services, schedules, retention, balancers, targets):
         part.register(loops)
     delivery.status = loops.watch("events", interval=delivery.interval, log=events_log)
 

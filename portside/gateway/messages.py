@@ -32,7 +32,8 @@ def agent_task(doc: Document, definition: Mapping[str, Any]) -> AgentTask:
         task_definition_arn=doc["taskDefinitionArn"],
         instance_arn=doc["instanceArn"],
         last_status=doc["lastStatus"],
-        desired_status=doc["desiredStatus"],
+        # A stop held for connection draining (ops/tasks.stop): keep serving until it ends.
+        desired_status="RUNNING" if doc.get("stopHeldUntil") else doc["desiredStatus"],
         version=int(doc.get("version") or 1),
         definition=definition,
         launch_type=doc.get("launchType") or "EC2",

@@ -7,6 +7,7 @@ from typing import Any
 
 from portside.model.deployment import DeploymentConfiguration
 from portside.model.load_balancer import LoadBalancer
+from portside.model.placement import PlacementConstraint, PlacementStrategy
 
 ACTIVE = "ACTIVE"
 DRAINING = "DRAINING"
@@ -76,8 +77,8 @@ class Service:
         default_factory=DeploymentConfiguration
     )
     deployment_controller: dict[str, str] = field(default_factory=lambda: {"type": "ECS"})
-    placement_constraints: list[dict[str, str]] = field(default_factory=list)
-    placement_strategy: list[dict[str, str]] = field(default_factory=list)
+    placement_constraints: list[PlacementConstraint] = field(default_factory=list)
+    placement_strategy: list[PlacementStrategy] = field(default_factory=list)
     network_configuration: dict[str, Any] | None = None
     health_check_grace_period_seconds: int | None = None
     enable_execute_command: bool = False

@@ -76,6 +76,9 @@ class Task:
     platform_family: str | None = None
     client_token: str | None = None
     reservation: Reservation = field(default_factory=Reservation)
+    # A service task's stop waits until then for its load balancer targets to drain: its
+    # agent is told RUNNING meanwhile (gateway/messages.py), DescribeTasks shows DEACTIVATING.
+    stop_held_until: float | None = None
 
     @property
     def id(self) -> str:

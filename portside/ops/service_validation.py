@@ -12,16 +12,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from portside.elb import registrations
 from portside.errors import InvalidParameterException, PlatformUnknownException
 from portside.model import arn as arns
 from portside.model.cluster import Cluster
 from portside.model.deployment import CircuitBreaker, DeploymentConfiguration
 from portside.model.launch import AwsVpc, CapacityItem, strategy_document, strategy_of
 from portside.model.load_balancer import LoadBalancer
+from portside.model.placement import PlacementStrategy
 from portside.model.service import DAEMON, REPLICA, Service
 from portside.model.task_definition import TaskDefinition
 from portside.ops import placement, task_build
 from portside.ops.capacity import check_strategy
+from portside.store.base import Tx
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,36}$")
@@ -252,7 +255,7 @@ def network(given: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
-def check_daemon_placement(scheduling: str, strategy: Sequence[Mapping[str, str]]) -> None:
+def check_daemon_placement(scheduling: str, strategy: Sequence[PlacementStrategy]) -> None:
     if scheduling == DAEMON and strategy:
         raise InvalidParameterException(DAEMON_PLACEMENT_STRATEGY)
 
@@ -327,6 +330,35 @@ def check_load_balancers(items: Sequence[LoadBalancer], td: TaskDefinition) -> N
                 "A load balancer needs the containerName and containerPort to send traffic to."
             )
         check_container_port(td, name, port)
+
+
+def check_target_groups(tx: Tx, items: Sequence[LoadBalancer], td: TaskDefinition) -> None:
+    """Each target group exists, receives traffic from a load balancer and takes the targets
+    the task definition's network mode registers (ECS's wording, from its replies)."""
+    mode = _network_mode(td)
+    for item in items:
+        arn = item.target_group_arn
+        if arn is None:
+            continue
+        group = registrations.group(tx, arn)
+        if group is None:
+            # What ECS answers for a target group it cannot find.
+            raise InvalidParameterException(
+                "Unable to assume role and validate the specified targetGroupArn. Please "
+                "verify that the ECS service role being passed has the proper permissions."
+            )
+        if not group.load_balanced:
+            raise InvalidParameterException(
+                f"The target group with targetGroupArn {arn} does not have an associated "
+                "load balancer."
+            )
+        fits = group.target_type == ("ip" if mode == "awsvpc" else "instance")
+        if not fits:
+            raise InvalidParameterException(
+                f"The provided target group {arn} has target type {group.target_type}, which "
+                f"is incompatible with the {mode} network mode specified in the task "
+                "definition."
+            )
 
 
 def check_service_registries(

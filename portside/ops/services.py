@@ -203,8 +203,8 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
             capacity_provider_strategy=strategy,
             platform_version=sv.platform_version(request.platform_version, kinds),
             deployment_configuration=config,
-            placement_constraints=[dict(i) for i in request.placement_constraints],
-            placement_strategy=[dict(i) for i in request.placement_strategy],
+            placement_constraints=list(request.placement_constraints),
+            placement_strategy=list(request.placement_strategy),
             network_configuration=sv.network(request.network_configuration),
             health_check_grace_period_seconds=grace,
             enable_execute_command=request.enable_execute_command,
@@ -217,6 +217,7 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
             create_digest=digest,
         )
         sv.check_against(td, service)
+        sv.check_target_groups(tx, service.load_balancers, td)
         service.deployments = [_new_deployment(op, service, service.created_at)]
         save(tx, service)
         set_tags(tx, arn, tags)
@@ -274,9 +275,9 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
             redeploy |= value != getattr(service, attr)
             setattr(service, attr, value)
         if request.placement_constraints is not None:
-            service.placement_constraints = [dict(i) for i in request.placement_constraints]
+            service.placement_constraints = list(request.placement_constraints)
         if request.placement_strategy is not None:
-            service.placement_strategy = [dict(i) for i in request.placement_strategy]
+            service.placement_strategy = list(request.placement_strategy)
         if request.deployment_configuration is not None:
             service.deployment_configuration = sv.deployment_configuration(
                 request.deployment_configuration,
@@ -294,6 +295,7 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
         if td is None:
             raise ClientException("TaskDefinition not found.")
         sv.check_against(td, service)
+        sv.check_target_groups(tx, service.load_balancers, td)
         # "Amazon ECS resumes normal scheduling" after an UpdateService (developer guide,
         # service throttle logic): the launch back-off starts over.
         service.launch_failures = 0

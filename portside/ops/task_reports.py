@@ -121,6 +121,9 @@ def _apply(op: Op, tx: Tx, report: TaskReport) -> str | None:
     new_status = TASK_STATUS.get(reported)
     if new_status is None:
         return f"unknown status {reported}"
+    if new_status == TaskStatus.RUNNING and task.last_status == TaskStatus.DEACTIVATING:
+        # Its agent runs it on while the load balancer drains its connections: still so.
+        new_status = TaskStatus.DEACTIVATING
     if new_status < task.last_status:
         log.error(
             "refused backward report for %s: %s -> %s", task.arn, task.last_status, new_status

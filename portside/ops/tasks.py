@@ -3,7 +3,8 @@ DescribeTasks, ListTasks. Starts are ops/launch.py's; what agents report, task_r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -16,7 +17,7 @@ from portside.model.requests import TaskQuery
 from portside.model.states import ContainerStatus, InstanceStatus, TaskStatus
 from portside.model.task import Task
 from portside.ops import instances as inst_ops
-from portside.ops import records
+from portside.ops import records, service_targets
 from portside.ops.clusters import describe_members, get_active
 from portside.ops.context import Op
 from portside.ops.describing import Failure, RefLimits
@@ -50,6 +51,43 @@ def save(tx: Tx, task: Task) -> None:
 def create(tx: Tx, task: Task) -> None:
     """Store a task just made, as built: its first version, no stored one to read."""
     tx.put(TABLE, task.arn, to_doc(task), bump=False)
+
+
+UNSTOPPED = frozenset(s for s in TaskStatus if s != TaskStatus.STOPPED)
+
+
+def of_group(
+    tx: Tx,
+    cluster_arn: str,
+    group: str,
+    *,
+    stopped_since: float | None = None,
+    started_by: Collection[str] = (),
+) -> list[tuple[str, dict[str, Any]]]:
+    """A group's tasks (a service's: "service:NAME") in key order: those not STOPPED, and
+    with `stopped_since` the STOPPED ones started by one of `started_by` (deployment ids)
+    that stopped at or after it. Through the (cluster, group, status, startedBy, stoppedAt)
+    index: no other stopped task of the group is read, however many the store keeps (an
+    hour of them), so the cost follows the live tasks, not the churn behind them."""
+    where: dict[str, Any] = {"cluster": cluster_arn, "grp": group}
+    found = list(tx.scan(TABLE, where={**where, "status": UNSTOPPED}))
+    if stopped_since is None or not started_by:
+        return found
+    # One read per deployment: with `IN` and this order SQLite prefers the (status,
+    # stoppedAt) index, every group's stopped tasks.
+    for deployment in sorted(set(started_by)):
+        rows = tx.select(
+            TABLE,
+            order=["stopped_at"],
+            where={**where, "status": TaskStatus.STOPPED, "started_by": deployment},
+            after=[math.nextafter(stopped_since, -math.inf)],  # `after` is exclusive
+        )
+        for key, _ in rows:
+            doc = tx.get(TABLE, key)
+            if doc is not None:
+                found.append((key, doc))
+    found.sort(key=lambda item: item[0])
+    return found
 
 
 def task_arn(op: Op, cluster_arn: str, ref: str) -> str:
@@ -99,6 +137,14 @@ def stop(tx: Tx, task: Task, *, code: str, reason: str, now: float) -> bool:
     task.stopped_reason = task.stopped_reason or reason
     task.stopping_at = task.stopping_at or now
     finalise = code in FINALISED_WHEN_AGENT_GONE and agent_gone(tx, task)
+    if (task.group or "").startswith("service:"):
+        # Its load balancer targets go first; the container serves what is in flight
+        # through the deregistration delay (controllers/targets.py ends the wait).
+        serving = not finalise and task.last_status == TaskStatus.RUNNING
+        drain = service_targets.on_stop(tx, task.arn, now, can_hold=serving)
+        if drain > 0:
+            task.last_status = TaskStatus.DEACTIVATING
+            task.stop_held_until = now + drain
     if finalise:
         task.last_status = TaskStatus.STOPPED
         task.stopped_at = now

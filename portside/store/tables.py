@@ -68,13 +68,17 @@ INDEXES: dict[str, dict[str, str]] = {
     "elb_target_health": {},
     # ACM (portside/acm): imported certificates by ARN.
     "acm_certificates": {},
+    # The targets a service task registered (controllers/targets.py), by
+    # "TASK_ARN|TG_ARN|ID|PORT": deregistered when the task stops or its service goes.
+    "service_targets": {"service": "serviceArn"},
 }
 
 _INT_COLUMNS = {"revision", "version"}
 _FLOAT_COLUMNS = {"stopped_at"}
 # Read only through a composite index below, or by key: no index of their own (each costs
-# every write).
+# every write). Per table, or (the names) in every table.
 _NO_OWN_INDEX = {"stopped_at", "version"}
+_NO_OWN_INDEX_IN = {"tasks": {"grp"}}
 # Flags, stored as 0/1 (a document's true/false; absent is NULL).
 BOOL_COLUMNS = {"fargate"}
 # Tables with a `version` column keep their documents' versions: a put over a stored document
@@ -94,7 +98,7 @@ def _table(name: str) -> Table:
     cols.append(Column("doc", Text, nullable=False))
     table = Table(name, metadata, *cols)
     for col in INDEXES[name]:
-        if col not in _NO_OWN_INDEX:
+        if col not in _NO_OWN_INDEX and col not in _NO_OWN_INDEX_IN.get(name, ()):
             Index(f"ix_{name}_{col}", table.c[col])
     return table
 
@@ -113,6 +117,18 @@ Index("ix_tasks_cluster_status", TABLES["tasks"].c.cluster, TABLES["tasks"].c.st
 # The maintenance loop's oldest STOPPED tasks first.
 _t = TABLES["tasks"].c
 Index("ix_tasks_status_stopped_at", _t.status, _t.stopped_at, _t.key)
+# A group's (a service's) tasks: those not STOPPED, and those of some deployments stopped
+# since an instant, read without touching the hour of stopped tasks the store keeps
+# (ops/tasks.py `of_group`).
+Index(
+    "ix_tasks_cluster_grp_status_started_by_stopped_at",
+    _t.cluster,
+    _t.grp,
+    _t.status,
+    _t.started_by,
+    _t.stopped_at,
+    _t.key,
+)
 _ci = TABLES["container_instances"].c
 Index("ix_container_instances_cluster_status", _ci.cluster, _ci.status, _ci.fargate)
 

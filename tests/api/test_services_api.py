@@ -9,12 +9,14 @@ deployment on; assertions on those fields use the answer of the call that wrote 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
-from harness import REGION, ServerProcess
+from harness import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess, free_port
 
 ACCOUNT = "000000000000"
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
@@ -161,13 +163,38 @@ def test_create_service_on_fargate_capacity_providers(ecs: Any, cluster: str, na
     assert dep["networkConfiguration"] == created["networkConfiguration"]
 
 
-def test_create_service_with_a_load_balancer_and_settings(ecs: Any, cluster: str, td: str) -> None:
+def load_balanced_group(server: ServerProcess) -> str:
+    """A target group an ALB's listener forwards to (a service's loadBalancers need one)."""
+    elb = boto3.client(
+        "elbv2",
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    name = f"svc-{uuid.uuid4().hex[:8]}"
+    lb = elb.create_load_balancer(Name=name, Subnets=["subnet-0aaa1111", "subnet-0bbb2222"])
+    tg = elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId="vpc-1")
+    arn = str(tg["TargetGroups"][0]["TargetGroupArn"])
+    elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancers"][0]["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=free_port(),
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
+    )
+    return arn
+
+
+def test_create_service_with_a_load_balancer_and_settings(
+    server: ServerProcess, ecs: Any, cluster: str, td: str
+) -> None:
+    target = load_balanced_group(server)
     created = ecs.create_service(
         cluster=cluster,
         serviceName="lb",
         taskDefinition=td,
         desiredCount=1,
-        loadBalancers=[{"targetGroupArn": TARGET, "containerName": "web", "containerPort": 80}],
+        loadBalancers=[{"targetGroupArn": target, "containerName": "web", "containerPort": 80}],
         role="ecsServiceRole",
         healthCheckGracePeriodSeconds=45,
         placementConstraints=[{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}],
@@ -179,7 +206,7 @@ def test_create_service_with_a_load_balancer_and_settings(ecs: Any, cluster: str
         propagateTags="SERVICE",
         enableExecuteCommand=True,
     )["service"]
-    assert created["loadBalancers"][0]["targetGroupArn"] == TARGET
+    assert created["loadBalancers"][0]["targetGroupArn"] == target
     assert created["roleArn"] == f"arn:aws:iam::{ACCOUNT}:role/ecsServiceRole"
     assert created["healthCheckGracePeriodSeconds"] == 45
     assert created["placementStrategy"][0]["field"] == "attribute:ecs.availability-zone"

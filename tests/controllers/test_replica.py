@@ -617,3 +617,48 @@ def test_nothing_starts_for_an_inactive_deployment() -> None:
     plan = run(service(4, deployments=deps), [task(0, OLD)])
     assert {s.deployment_id for s in plan.start} == {NEW}
     assert not plan.stop  # its one healthy task stays until the new ones are healthy
+
+
+# -- load balanced services ---------------------------------------------------------------
+
+TG = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/0123456789abcdef"
+
+
+def balanced(n: int, healthy: bool = True, **kw: Any) -> TaskFact:
+    return task(n, load_balanced=True, targets_healthy=healthy, **kw)
+
+
+def test_a_load_balanced_task_counts_healthy_only_once_its_targets_are() -> None:
+    assert counts_healthy(balanced(0), NOW)
+    assert not counts_healthy(balanced(0, healthy=False), NOW)
+    # Without a container health check it need not wait 40 s: its targets said so.
+    fresh = replace(balanced(0, started=NOW - 1), has_health_check=False, health_status="UNKNOWN")
+    assert counts_healthy(fresh, NOW)
+    svc = service(desired=2, deployments=rolling_deployments())
+    # The new tasks run but their targets are not healthy yet: no old task goes.
+    tasks = [balanced(0, dep=OLD), balanced(1, dep=OLD), balanced(2, False), balanced(3, False)]
+    assert not run(svc, tasks).stop
+    tasks = [balanced(0, dep=OLD), balanced(1, dep=OLD), balanced(2), balanced(3)]
+    assert len(run(svc, tasks).stop) == 2
+
+
+def test_a_failing_target_is_ignored_in_the_grace_period_then_replaced() -> None:
+    svc = service(
+        desired=1,
+        high=100,
+        low=0,
+        deployments=[deployment(rollout=COMPLETED)],
+        health_check_grace_period_seconds=60,
+    )
+    sick = balanced(0, healthy=False, unhealthy_in=TG, started=NOW - 30)
+    plan = run(svc, [sick])
+    assert not plan.stop and plan.recheck_in == pytest.approx(30.0)
+    plan = run(svc, [sick], now=NOW + 30)
+    assert [s.reason for s in plan.stop] == [
+        f"Task failed ELB health checks in (target-group {TG})"
+    ]
+    short = sick.arn.rsplit("/", 1)[1]
+    assert (
+        f"(service web) (task {short}) is unhealthy in (target-group {TG}) due to (reason "
+        "Health checks failed)."
+    ) in plan.events

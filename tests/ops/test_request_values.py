@@ -42,6 +42,7 @@ from portside.model.overrides import (
 from portside.model.service import Service
 from portside.ops import clusters, instances, launch, records, services, task_definitions
 from portside.ops.context import Op
+from portside.testing.elb import load_balanced_group
 from portside.wire import task_requests
 
 ACCOUNT = "000000000000"
@@ -264,6 +265,7 @@ def test_a_service_stores_its_members_as_given_or_defaulted(op: Op) -> None:
     clusters.create_cluster(op, name="c1")
     web = {"name": "web", "image": "busybox", "memory": 64, "portMappings": [{"containerPort": 80}]}
     task_definitions.register(op, {"family": "web", "containerDefinitions": [web]})
+    balancer = {**BALANCER, "targetGroupArn": load_balanced_group(op)}
     created = services.create_service(
         op,
         requests_services.create_service(
@@ -273,12 +275,12 @@ def test_a_service_stores_its_members_as_given_or_defaulted(op: Op) -> None:
                 "taskDefinition": "web",
                 "desiredCount": 1,
                 "deploymentConfiguration": {"minimumHealthyPercent": 50},
-                "loadBalancers": [BALANCER],
+                "loadBalancers": [balancer],
             }
         ),
     ).service
     doc = stored_doc(op, "services", created.arn)
-    assert orjson.dumps(doc["loadBalancers"]) == orjson.dumps([BALANCER])
+    assert orjson.dumps(doc["loadBalancers"]) == orjson.dumps([balancer])
     assert orjson.dumps(doc["deploymentConfiguration"]) == (
         b'{"deploymentCircuitBreaker":{"enable":false,"rollback":false},'
         b'"maximumPercent":200,"minimumHealthyPercent":50}'

@@ -13,6 +13,7 @@ import pytest
 
 from portside import testing
 from portside.api.ecs import requests_services as wire
+from portside.elb import target_groups
 from portside.errors import (
     ClientException,
     ClusterNotFoundException,
@@ -37,6 +38,7 @@ from portside.ops import clusters, service_deployments, services, task_definitio
 from portside.ops import service_validation as sv
 from portside.ops.context import Op, root_principal
 from portside.ops.tags import get_tags
+from portside.testing.elb import load_balanced_group
 
 ACCOUNT = "000000000000"
 REGION = "us-east-1"
@@ -225,7 +227,7 @@ def test_create_with_a_strategy_checks_it_against_the_cluster(op: Op) -> None:
 
 
 def test_create_stores_the_optional_settings(op: Op) -> None:
-    target = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/0123456789"
+    target = load_balanced_group(op)
     service = create(
         op,
         loadBalancers=[{"targetGroupArn": target, "containerName": "web", "containerPort": 80}],
@@ -242,8 +244,10 @@ def test_create_stores_the_optional_settings(op: Op) -> None:
     assert service.health_check_grace_period_seconds == 30
     assert service.enable_execute_command and service.enable_ecs_managed_tags
     assert service.propagate_tags == "SERVICE"
-    assert service.placement_constraints == [{"type": "distinctInstance"}]
-    assert service.placement_strategy == [{"type": "binpack", "field": "memory"}]
+    assert [c.to_doc() for c in service.placement_constraints] == [{"type": "distinctInstance"}]
+    assert [s.to_doc() for s in service.placement_strategy] == [
+        {"type": "binpack", "field": "memory"}
+    ]
     with op.store.read() as tx:
         assert get_tags(tx, service.arn) == [{"key": "team", "value": "web"}]
 
@@ -529,6 +533,60 @@ def test_load_balancer_rules(op: Op, balancer: dict[str, Any], message: str) -> 
     refused(InvalidParameterException, message, create, op, loadBalancers=[balancer])
 
 
+def test_target_group_rules(op: Op) -> None:
+    """The target group must exist, have a load balancer, and take the network mode's targets
+    (ECS's wording)."""
+    balancer = {"containerName": "web", "containerPort": 80}
+    refused(
+        InvalidParameterException,
+        "Unable to assume role and validate the specified targetGroupArn",
+        create,
+        op,
+        loadBalancers=[{**balancer, "targetGroupArn": TARGET}],
+    )
+    lonely = target_groups.create(
+        op, {"Name": "lonely", "Protocol": "HTTP", "Port": 80, "VpcId": "vpc-1"}
+    )["TargetGroups"][0]["TargetGroupArn"]
+    refused(
+        InvalidParameterException,
+        f"The target group with targetGroupArn {lonely} does not have an associated load balancer.",
+        create,
+        op,
+        loadBalancers=[{**balancer, "targetGroupArn": lonely}],
+    )
+    by_instance = load_balanced_group(op, "inst", listener_port=8081)
+    by_ip = load_balanced_group(op, "byip", target_type="ip", listener_port=8082)
+    refused(
+        InvalidParameterException,
+        f"The provided target group {by_ip} has target type ip, which is incompatible with "
+        "the bridge network mode specified in the task definition.",
+        create,
+        op,
+        loadBalancers=[{**balancer, "targetGroupArn": by_ip}],
+    )
+    register(op, "vpc", networkMode="awsvpc")
+    refused(
+        InvalidParameterException,
+        f"The provided target group {by_instance} has target type instance, which is "
+        "incompatible with the awsvpc network mode specified in the task definition.",
+        create,
+        op,
+        taskDefinition="vpc",
+        networkConfiguration=NETWORK,
+        loadBalancers=[{**balancer, "targetGroupArn": by_instance}],
+    )
+    assert rows(op) == 0
+    create(op, loadBalancers=[{**balancer, "targetGroupArn": by_instance}])
+    # UpdateService checks the groups it is given too.
+    refused(
+        InvalidParameterException,
+        "has target type ip",
+        update,
+        op,
+        loadBalancers=[{**balancer, "targetGroupArn": by_ip}],
+    )
+
+
 def test_role_rules(op: Op) -> None:
     refused(InvalidParameterException, "only permitted with a load balancer", create, op, role="r")
     register_fargate(op)
@@ -683,7 +741,7 @@ def test_placement_and_deployment_settings_change_without_a_deployment(op: Op) -
         enableExecuteCommand=True,
     )
     assert len(service.deployments) == 1
-    assert service.placement_constraints == [{"type": "distinctInstance"}]
+    assert [c.to_doc() for c in service.placement_constraints] == [{"type": "distinctInstance"}]
     assert service.deployment_configuration.maximum_percent == 300
     assert service.deployment_configuration.minimum_healthy_percent == 100
     assert service.health_check_grace_period_seconds == 60
@@ -691,7 +749,7 @@ def test_placement_and_deployment_settings_change_without_a_deployment(op: Op) -
 
 
 def test_update_checks_the_result_against_the_task_definition(op: Op) -> None:
-    lb = {"targetGroupArn": TARGET, "containerName": "web", "containerPort": 80}
+    lb = {"targetGroupArn": load_balanced_group(op), "containerName": "web", "containerPort": 80}
     before = create(op, loadBalancers=[lb])
     task_definitions.register(
         op,
@@ -709,7 +767,7 @@ def test_update_checks_the_result_against_the_task_definition(op: Op) -> None:
 
 def test_load_balancer_changes_start_a_deployment(op: Op) -> None:
     create(op)
-    lb = {"targetGroupArn": TARGET, "containerName": "web", "containerPort": 80}
+    lb = {"targetGroupArn": load_balanced_group(op), "containerName": "web", "containerPort": 80}
     service = update(op, loadBalancers=[lb])
     assert [i.to_doc() for i in service.load_balancers] == [lb]
     assert len(service.deployments) == 2

@@ -76,6 +76,10 @@ def is_failure(task: TaskFact) -> bool:
 def reached_healthy(task: TaskFact, now: float) -> bool:
     if is_failure(task) or task.started_at is None:
         return False
+    if task.load_balanced and not task.targets_healthy:
+        return False
+    if task.load_balanced and not task.has_health_check:
+        return task.health_status != "UNHEALTHY"
     if task.has_health_check:
         return task.health_status == "HEALTHY"
     ran = (task.stopped_at if task.stopped_at is not None else now) - task.started_at

@@ -29,6 +29,12 @@ class TaskFact:
     # task.stoppedReason once a stop was asked for: the circuit breaker counts tasks the
     # scheduler stopped for failing their health checks ("Task failed ... health checks").
     stopped_reason: str | None = None
+    # Its service has load balancers: it is healthy only once every target group has its
+    # target healthy (`targets_healthy`); `unhealthy_in` names a group whose health checks it
+    # fails (controllers/targets.py copies ELB's verdicts into `service_targets`).
+    load_balanced: bool = False
+    targets_healthy: bool = False
+    unhealthy_in: str | None = None
 
     @property
     def live(self) -> bool:

@@ -154,6 +154,11 @@ class _Pass:
         for stop in self.stops.values():
             if stop.reason == cb.HEALTH_CHECK_REASON:
                 plan.events.append(words.failed_health_checks(service.name, stop.task_arn))
+            elif stop.reason.startswith(words.ELB_HEALTH_REASON):
+                group = stop.reason.removeprefix(words.ELB_HEALTH_REASON).removesuffix(")")
+                plan.events.append(
+                    words.unhealthy_in_target_group(service.name, stop.task_arn, group)
+                )
         plan.stop = list(self.stops.values())
         if starts:
             plan.start.append(StartTasks(self.primary.id, starts))
@@ -169,7 +174,9 @@ class _Pass:
         for task in rest:
             sick = failed_health(task, self.grace, self.now)
             why = (
-                cb.HEALTH_CHECK_REASON
+                words.failed_elb_health_checks(task.unhealthy_in)
+                if sick and task.unhealthy_in and task.health_status != "UNHEALTHY"
+                else cb.HEALTH_CHECK_REASON
                 if sick
                 else words.draining(self.service.name)
                 if self.on_draining(task)
@@ -292,7 +299,8 @@ class _Pass:
                 ran = now - task.started_at
                 if not task.has_health_check and ran < HEALTHY_AFTER_RUNNING:
                     waits.append(HEALTHY_AFTER_RUNNING - ran)
-                if task.health_status == "UNHEALTHY" and ran < self.grace:
+                sick = task.health_status == "UNHEALTHY" or task.unhealthy_in is not None
+                if sick and ran < self.grace:
                     waits.append(self.grace - ran)
             inst = self.instances.get(task.instance_arn) if task.instance_arn else None
             if inst is not None and not inst.connected and inst.disconnected_since is not None:

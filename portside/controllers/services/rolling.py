@@ -29,20 +29,26 @@ DEFAULT_MAX_PERCENT = 200  # REPLICA
 
 def counts_healthy(task: TaskFact, now: float) -> bool:
     """Counts toward minimumHealthyPercent: RUNNING and HEALTHY when an essential container
-    has a health check; RUNNING for HEALTHY_AFTER_RUNNING seconds when none has."""
+    has a health check; RUNNING for HEALTHY_AFTER_RUNNING seconds when none has. With load
+    balancers, only once its target in every target group is healthy (and not before)."""
     if not task.running:
+        return False
+    if task.load_balanced and not task.targets_healthy:
         return False
     if task.has_health_check:
         return task.health_status == "HEALTHY"
     if task.health_status == "UNHEALTHY":
         return False
-    return task.started_at is None or now - task.started_at >= HEALTHY_AFTER_RUNNING
+    if task.load_balanced or task.started_at is None:
+        return True  # with a load balancer, its healthy targets said so
+    return now - task.started_at >= HEALTHY_AFTER_RUNNING
 
 
 def failed_health(task: TaskFact, grace: float, now: float) -> bool:
-    """UNHEALTHY once healthCheckGracePeriodSeconds have passed since the task started: the
-    scheduler replaces it."""
-    if not task.running or task.health_status != "UNHEALTHY":
+    """UNHEALTHY, or failing a target group's health checks, once
+    healthCheckGracePeriodSeconds have passed since the task started: the scheduler replaces
+    it."""
+    if not task.running or (task.health_status != "UNHEALTHY" and task.unhealthy_in is None):
         return False
     return grace <= 0 or task.started_at is None or now - task.started_at >= grace
 

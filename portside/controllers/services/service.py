@@ -30,7 +30,8 @@ log = logging.getLogger("portside.services")
 TABLE = "services"
 RESYNC_EVERY = 30.0  # seconds: look at every service now and then, whatever changed
 # The changes that can make a service's reconcile come out differently (`dirty`).
-_WATCHED = (TABLE, "tasks", "container_instances", "attributes")
+# `service_targets`: a load balanced task's targets registered, or their health changed.
+_WATCHED = (TABLE, "tasks", "container_instances", "attributes", "service_targets")
 _FEED_PAGE = 20000
 
 
@@ -89,6 +90,8 @@ class ServiceController:
                 tasks[change.key] = change.doc
             elif change.table == "container_instances":
                 clusters.add(_cluster_of_instance(change.key) or _cluster_in(change.doc))
+            elif change.table == "service_targets":
+                found.add(str(orjson.loads(change.doc)["serviceArn"]))
             elif change.table == "attributes":
                 clusters.add(change.key.split("|", 1)[0])
         for text in tasks.values():

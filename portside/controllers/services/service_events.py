@@ -78,6 +78,21 @@ def unable_to_place(service: str, failures: Sequence[dict[str, str]]) -> str:
     )
 
 
+ELB_HEALTH_REASON = "Task failed ELB health checks in (target-group "
+
+
+def failed_elb_health_checks(target_group: str) -> str:
+    """The stoppedReason of a task replaced for failing a target group's health checks."""
+    return f"{ELB_HEALTH_REASON}{target_group})"
+
+
+def unhealthy_in_target_group(service: str, task_arn: str, target_group: str) -> str:
+    return (
+        f"(service {service}) (task {_short(task_arn)}) is unhealthy in (target-group "
+        f"{target_group}) due to (reason Health checks failed)."
+    )
+
+
 def failed_health_checks(service: str, task_arn: str) -> str:
     return f"(service {service}) (task {_short(task_arn)}) failed container health checks."
 

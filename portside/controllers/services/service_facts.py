@@ -12,6 +12,8 @@ from portside.model.service import IN_PROGRESS, PRIMARY, REPLICA, Service
 from portside.model.service import INACTIVE as GONE
 from portside.model.states import TASK_STATUS, TaskStatus
 from portside.model.task_definition import TaskDefinition
+from portside.ops import service_targets
+from portside.ops import tasks as task_ops
 from portside.scheduler import constraints
 from portside.scheduler.constraints.member_of import MemberOf
 from portside.scheduler.query import InstanceFacts
@@ -38,7 +40,18 @@ def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool], now: float)
     in_progress = {d.id for d in service.deployments if d.rollout_state == IN_PROGRESS}
     primary = next((d.id for d in service.deployments if d.status == PRIMARY), "")
     facts: list[TaskFact] = []
-    for _, doc in tx.scan("tasks", where={"cluster": service.cluster_arn, "grp": group(service)}):
+    groups = {lb.target_group_arn for lb in service.load_balancers if lb.target_group_arn}
+    targets = _target_health(tx, service.arn) if groups else {}
+    # Through the group's index: its other stopped tasks (an hour of them kept) are never
+    # read, so a reconcile costs what the service runs, not its churn.
+    docs = task_ops.of_group(
+        tx,
+        service.cluster_arn,
+        group(service),
+        stopped_since=now - FACTS_WINDOW,
+        started_by={d for d in (primary, *in_progress) if d},
+    )
+    for _, doc in docs:
         last = TASK_STATUS[doc["lastStatus"]]
         stopped = last == TaskStatus.STOPPED
         deployment = str(doc.get("startedBy") or "")
@@ -60,9 +73,25 @@ def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool], now: float)
                 stop_code=doc.get("stopCode"),
                 failed_to_start=stopped and doc.get("startedAt") is None,
                 stopped_reason=doc.get("stoppedReason"),
+                load_balanced=bool(groups),
+                targets_healthy=bool(groups)
+                and all(targets.get((doc["arn"], g)) == "healthy" for g in groups),
+                unhealthy_in=next(
+                    (g for g in sorted(groups) if targets.get((doc["arn"], g)) == "unhealthy"),
+                    None,
+                ),
             )
         )
     return facts
+
+
+def _target_health(tx: Tx, service_arn: str) -> dict[tuple[str, str], str | None]:
+    """(task ARN, target group ARN) -> the ELB state of the target the task registered."""
+    return {
+        (row.task_arn, row.target.group): row.health
+        for row in service_targets.of_service(tx, service_arn)
+        if not row.deregistered
+    }
 
 
 def health_checks(tx: Tx, service: Service) -> dict[str, bool]:

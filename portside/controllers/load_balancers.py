@@ -32,8 +32,9 @@ from pathlib import Path
 
 from portside.acm.records import CERTIFICATES
 from portside.controllers.loop import Loops
-from portside.dataplane.haproxy.health import TargetHealth
+from portside.dataplane.haproxy.health import INITIAL, TargetHealth
 from portside.dataplane.haproxy.process import HAProxy
+from portside.dataplane.haproxy.spec import Backend
 from portside.elb import view
 from portside.elb.proxy import Translation, translate
 from portside.elb.records import HEALTH, LBS, LISTENERS, RULES, TARGETS, TGS
@@ -155,7 +156,8 @@ class LoadBalancerPlane:
         self, translation: Translation, health: dict[tuple[str, str], TargetHealth], now: float
     ) -> None:
         """Write the observations that changed: healthy or unhealthy with ELB's reason; a
-        target HAProxy has not judged yet has no observation (ELB's initial state)."""
+        target HAProxy has not judged yet has no observation (ELB's initial state), nor
+        one whose first checks fail but that has not yet failed as many as ELB waits for."""
         if self._written is None:
             with self.store.read() as tx:
                 self._written = {k: (d["state"], d.get("reason")) for k, d in tx.scan(HEALTH)}
@@ -164,8 +166,10 @@ class LoadBalancerPlane:
         drops: list[str] = []
         for (group, _target, _port), key in translation.servers.items():
             seen = health.get((group, key))
-            if seen is None:
+            backend = translation.spec.backend(group)
+            if seen is None or backend is None:
                 continue
+            seen = judged(seen, written.get(key), translation.registered.get(key), backend, now)
             if seen.state == "unknown":
                 if key in written:
                     drops.append(key)
@@ -204,3 +208,22 @@ def _bindable(host: str, port: int) -> bool:
                 return False
             raise
     return True
+
+
+def judged(
+    seen: TargetHealth,
+    before: tuple[str, str | None] | None,
+    registered_at: float | None,
+    backend: Backend,
+    now: float,
+) -> TargetHealth:
+    """HAProxy's verdict as ELB gives it. A new target HAProxy holds down after one failed
+    check is, for ELB, initial until it has failed UnhealthyThresholdCount checks in a row:
+    until that many intervals (and a timeout) have passed since it was registered with no
+    verdict yet. Pure."""
+    if seen.state != "unhealthy" or before is not None or registered_at is None:
+        return seen
+    check = backend.health
+    if now - registered_at < check.unhealthy_threshold * check.interval + check.timeout:
+        return INITIAL
+    return seen

@@ -33,6 +33,8 @@ class Translation:
     problems: tuple[str, ...] = ()
     # (target group ARN, target id, port) -> the server key the proxy knows it by
     servers: dict[tuple[str, str, int], str] = field(default_factory=dict)
+    # server key -> when its target was registered (epoch seconds)
+    registered: dict[str, float] = field(default_factory=dict)
 
 
 def server_key(target_group_arn: str, target_id: str, port: int) -> str:
@@ -50,6 +52,7 @@ def translate(
     backends: dict[str, spec.Backend] = {}
     problems: list[str] = []
     servers: dict[tuple[str, str, int], str] = {}
+    registered: dict[str, float] = {}
     taken: dict[int, str] = {}
     for lb in sorted(balancers, key=lambda b: b.arn):
         idle = float(lb.attributes.get("idle_timeout.timeout_seconds", "60"))
@@ -65,11 +68,12 @@ def translate(
             frontends.append(_frontend(listener, bind_host, idle, cert_file))
         for group in lb.target_groups.values():
             if group.arn not in backends:
-                backends[group.arn] = _backend(group, instance_address, servers)
+                backends[group.arn] = _backend(group, instance_address, servers, registered)
     return Translation(
         spec.ProxySpec(tuple(frontends), tuple(backends[k] for k in sorted(backends))),
         tuple(problems),
         servers,
+        registered,
     )
 
 
@@ -144,6 +148,7 @@ def _backend(
     group: view.TargetGroup,
     instance_address: Callable[[str], str | None],
     servers: dict[tuple[str, str, int], str],
+    registered: dict[str, float],
 ) -> spec.Backend:
     check = group.health_check
     attrs = group.attributes
@@ -160,6 +165,7 @@ def _backend(
             continue
         key = server_key(group.arn, target.id, target.port)
         servers[(group.arn, target.id, target.port)] = key
+        registered[key] = target.registered_at
         members.append(spec.Server(key, address, target.port, 1, target.draining))
     mode: spec.Mode = "tcp" if group.protocol in TCP_PROTOCOLS else "http"
     protocol: spec.CheckProtocol = (

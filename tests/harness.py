@@ -139,6 +139,9 @@ class AgentCommand(Process):
         return self
 
 
+AWS_V2 = "/usr/bin/aws"  # Debian's awscli (2.9)
+
+
 class ServerProcess(Process):
     """`portside server` as a user runs it, with preset credentials."""
 
@@ -224,10 +227,15 @@ class ServerProcess(Process):
         attach(client)
         return client
 
-    def aws(self, *args: str, check: bool = True) -> Any:
-        """Run the AWS CLI (v1, from the venv) and return its parsed JSON output."""
+    def aws(self, *args: str, check: bool = True, v2: bool = False) -> Any:
+        """Run the AWS CLI and return its parsed JSON output: v1 from the venv (it honours
+        AWS_ENDPOINT_URL), or with `v2` Debian's /usr/bin/aws 2.9 (which needs
+        --endpoint-url)."""
+        command = (
+            [AWS_V2, *args, "--endpoint-url", self.endpoint] if v2 else [str(BIN / "aws"), *args]
+        )
         proc = subprocess.run(
-            [str(BIN / "aws"), *args, "--output", "json"],
+            [*command, "--output", "json"],
             env=self.env(),
             capture_output=True,
             text=True,

@@ -1,21 +1,27 @@
-"""ELBv2 and ACM through the AWS CLI as a user types it. Only version 1 of the CLI is on
-these machines (the venv's and Debian's /usr/bin/aws); each run costs a few hundred
-milliseconds, so one test walks the whole path."""
+"""ELBv2 and ACM through the AWS CLI as a user types it, version 1 (the venv's) and version 2
+(Debian's /usr/bin/aws 2.9); each run costs a few hundred milliseconds, so one test per
+version walks the whole path."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 from certificates import self_signed
 from harness import ServerProcess
 
 
-def test_load_balancer_path(server: ServerProcess, name: str, tmp_path: Path) -> None:
-    lb = server.aws(
-        "elbv2", "create-load-balancer", "--name", name, "--subnets", "subnet-a", "subnet-b"
-    )["LoadBalancers"][0]
+@pytest.mark.parametrize("v2", [False, True], ids=["v1", "v2"])
+def test_load_balancer_path(server: ServerProcess, name: str, tmp_path: Path, v2: bool) -> None:
+    def aws(*args: str, check: bool = True) -> Any:
+        return server.aws(*args, check=check, v2=v2)
+
+    lb = aws("elbv2", "create-load-balancer", "--name", name, "--subnets", "subnet-a", "subnet-b")[
+        "LoadBalancers"
+    ][0]
     assert lb["DNSName"].endswith(".us-east-1.elb.portside.internal")
-    tg = server.aws(
+    tg = aws(
         "elbv2",
         "create-target-group",
         "--name",
@@ -35,7 +41,7 @@ def test_load_balancer_path(server: ServerProcess, name: str, tmp_path: Path) ->
     cert, key = self_signed()
     (tmp_path / "cert.pem").write_bytes(cert)
     (tmp_path / "key.pem").write_bytes(key)
-    cert_arn = server.aws(
+    cert_arn = aws(
         "acm",
         "import-certificate",
         "--certificate",
@@ -43,7 +49,7 @@ def test_load_balancer_path(server: ServerProcess, name: str, tmp_path: Path) ->
         "--private-key",
         f"fileb://{tmp_path / 'key.pem'}",
     )["CertificateArn"]
-    listener = server.aws(
+    listener = aws(
         "elbv2",
         "create-listener",
         "--load-balancer-arn",
@@ -58,7 +64,7 @@ def test_load_balancer_path(server: ServerProcess, name: str, tmp_path: Path) ->
         f"Type=forward,TargetGroupArn={tg['TargetGroupArn']}",
     )["Listeners"][0]
     assert listener["Certificates"] == [{"CertificateArn": cert_arn}]
-    rule = server.aws(
+    rule = aws(
         "elbv2",
         "create-rule",
         "--listener-arn",
@@ -71,7 +77,7 @@ def test_load_balancer_path(server: ServerProcess, name: str, tmp_path: Path) ->
         "Type=fixed-response,FixedResponseConfig={StatusCode=404}",
     )["Rules"][0]
     assert rule["Priority"] == "10"
-    server.aws(
+    aws(
         "elbv2",
         "register-targets",
         "--target-group-arn",
@@ -79,18 +85,18 @@ def test_load_balancer_path(server: ServerProcess, name: str, tmp_path: Path) ->
         "--targets",
         "Id=10.0.0.5,Port=8080",
     )
-    health = server.aws(
-        "elbv2", "describe-target-health", "--target-group-arn", tg["TargetGroupArn"]
-    )["TargetHealthDescriptions"]
+    health = aws("elbv2", "describe-target-health", "--target-group-arn", tg["TargetGroupArn"])[
+        "TargetHealthDescriptions"
+    ]
     assert health[0]["Target"]["Id"] == "10.0.0.5"
     # `initial` until the data plane's first health check result; nothing answers there.
     assert health[0]["TargetHealth"]["State"] in ("initial", "unhealthy")
-    rules = server.aws("elbv2", "describe-rules", "--listener-arn", listener["ListenerArn"])
+    rules = aws("elbv2", "describe-rules", "--listener-arn", listener["ListenerArn"])
     assert [r["Priority"] for r in rules["Rules"]] == ["10", "default"]
     # The CLI follows NextMarker itself.
-    found = server.aws("elbv2", "describe-load-balancers", "--page-size", "1")["LoadBalancers"]
+    found = aws("elbv2", "describe-load-balancers", "--page-size", "1")["LoadBalancers"]
     assert lb["LoadBalancerArn"] in {x["LoadBalancerArn"] for x in found}
-    failed = server.aws(
+    failed = aws(
         "elbv2", "delete-target-group", "--target-group-arn", tg["TargetGroupArn"], check=False
     )
     assert failed.returncode != 0 and "ResourceInUse" in failed.stderr

@@ -65,6 +65,7 @@ class CreateService:
     placement_strategy: tuple[PlacementStrategy, ...] = ()
     network_configuration: Document | None = None
     health_check_grace_period: int | None = None
+    availability_zone_rebalancing: str | None = None  # ENABLED | DISABLED
     load_balancers: tuple[LoadBalancer, ...] = ()
     service_registries: tuple[Document, ...] = ()
     role: str | None = None
@@ -91,6 +92,7 @@ class UpdateService:
     placement_strategy: tuple[PlacementStrategy, ...] | None = None
     network_configuration: Document | None = None
     health_check_grace_period: int | None = None
+    availability_zone_rebalancing: str | None = None  # ENABLED | DISABLED
     load_balancers: tuple[LoadBalancer, ...] | None = None
     service_registries: tuple[Document, ...] | None = None
     enable_execute_command: bool | None = None

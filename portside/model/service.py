@@ -81,6 +81,9 @@ class Service:
     placement_strategy: list[PlacementStrategy] = field(default_factory=list)
     network_configuration: dict[str, Any] | None = None
     health_check_grace_period_seconds: int | None = None
+    # Stored as given (ENABLED when CreateService left it out); None: a service made before
+    # Portside kept it, which ECS treats as DISABLED. Tasks are not rebalanced yet (README).
+    availability_zone_rebalancing: str | None = None
     enable_execute_command: bool = False
     enable_ecs_managed_tags: bool = False
     propagate_tags: str | None = None

@@ -207,6 +207,7 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
             placement_strategy=list(request.placement_strategy),
             network_configuration=sv.network(request.network_configuration),
             health_check_grace_period_seconds=grace,
+            availability_zone_rebalancing=request.availability_zone_rebalancing or "ENABLED",
             enable_execute_command=request.enable_execute_command,
             enable_ecs_managed_tags=request.enable_ecs_managed_tags,
             propagate_tags=request.propagate_tags or "NONE",
@@ -286,6 +287,8 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
             )
         if grace is not None:
             service.health_check_grace_period_seconds = grace
+        if request.availability_zone_rebalancing is not None:
+            service.availability_zone_rebalancing = request.availability_zone_rebalancing
         if request.enable_execute_command is not None:
             service.enable_execute_command = request.enable_execute_command
         if request.enable_ecs_managed_tags is not None:

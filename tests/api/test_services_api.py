@@ -364,6 +364,30 @@ def test_update_service_deployments(ecs: Any, cluster: str, td: str, name: str) 
     assert forced["deployments"][0]["id"] not in (first, new["id"])
 
 
+def test_availability_zone_rebalancing_is_kept(ecs: Any, cluster: str, td: str) -> None:
+    # ECS: ENABLED when CreateService leaves it out; an update without it keeps the value.
+    made = ecs.create_service(
+        cluster=cluster, serviceName="az", taskDefinition=td, desiredCount=0
+    )["service"]
+    assert made["availabilityZoneRebalancing"] == "ENABLED"
+    off = ecs.create_service(
+        cluster=cluster,
+        serviceName="az-off",
+        taskDefinition=td,
+        desiredCount=0,
+        availabilityZoneRebalancing="DISABLED",
+    )["service"]
+    assert off["availabilityZoneRebalancing"] == "DISABLED"
+    kept = ecs.update_service(cluster=cluster, service="az-off", desiredCount=0)["service"]
+    assert kept["availabilityZoneRebalancing"] == "DISABLED"
+    ecs.update_service(cluster=cluster, service="az", availabilityZoneRebalancing="DISABLED")
+    (described,) = ecs.describe_services(cluster=cluster, services=["az"])["services"]
+    assert described["availabilityZoneRebalancing"] == "DISABLED"
+    with pytest.raises(ClientError) as err:
+        ecs.update_service(cluster=cluster, service="az", availabilityZoneRebalancing="SOMETIMES")
+    assert err.value.response["Error"]["Code"] in ("InvalidParameterException", "ClientException")
+
+
 def test_update_service_errors_change_nothing(ecs: Any, cluster: str, td: str, name: str) -> None:
     fails("ServiceNotFoundException", ecs.update_service, cluster=cluster, service="nope")
     fails("ClusterNotFoundException", ecs.update_service, cluster=name + "x", service="web")

@@ -102,6 +102,7 @@ def shape(view: ServiceView, include_tags: bool = False) -> dict[str, Any]:
             "placementStrategy": [p.to_doc() for p in s.placement_strategy],
             "networkConfiguration": s.network_configuration,
             "healthCheckGracePeriodSeconds": s.health_check_grace_period_seconds or 0,
+            "availabilityZoneRebalancing": s.availability_zone_rebalancing or "DISABLED",
             "schedulingStrategy": s.scheduling_strategy,
             "deploymentController": s.deployment_controller,
             "createdBy": s.created_by,

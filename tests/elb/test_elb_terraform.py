@@ -1,6 +1,6 @@
 """Terraform's AWS provider (5.100, from the local mirror) drives ELBv2: aws_lb,
-aws_lb_target_group, aws_lb_listener and aws_lb_listener_rule apply, a plan then finds
-nothing to change, and destroy removes them."""
+aws_lb_target_group, aws_lb_listener, aws_lb_listener_rule and an aws_ecs_service with a
+`load_balancer` block apply, a plan then finds nothing to change, and destroy removes them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ pytestmark = needs_terraform
 
 
 def _config(endpoint: str, name: str) -> str:
-    services = ("sts", "elbv2", "ec2", "acm")  # ec2: asked for ENIs when a LB is deleted
+    services = ("sts", "elbv2", "ec2", "acm", "ecs")  # ec2: asked for ENIs when a LB is deleted
     return (
         provider(endpoint, services)
         + f"""
@@ -135,6 +135,38 @@ resource "aws_lb_listener_rule" "weighted" {{
   }}
 }}
 
+resource "aws_ecs_cluster" "web" {{
+  name = "{name}"
+}}
+
+resource "aws_ecs_task_definition" "web" {{
+  family       = "{name}"
+  network_mode = "bridge"
+  container_definitions = jsonencode([{{
+    name         = "web"
+    image        = "httpd:2.4"
+    memory       = 64
+    essential    = true
+    portMappings = [{{ containerPort = 80, hostPort = 0, protocol = "tcp" }}]
+  }}])
+}}
+
+# Bridge mode registers instances: the instance-type group `api`, which a rule forwards to.
+# No agent runs here, so the task is never placed; the service is ACTIVE all the same.
+resource "aws_ecs_service" "web" {{
+  name            = "{name}"
+  cluster         = aws_ecs_cluster.web.id
+  task_definition = aws_ecs_task_definition.web.arn
+  desired_count   = 1
+  health_check_grace_period_seconds = 30
+  load_balancer {{
+    target_group_arn = aws_lb_target_group.api.arn
+    container_name   = "web"
+    container_port   = 80
+  }}
+  depends_on = [aws_lb_listener_rule.weighted]
+}}
+
 output "dns" {{ value = aws_lb.web.dns_name }}
 output "certificate" {{ value = aws_acm_certificate.web.arn }}
 """
@@ -154,8 +186,23 @@ def test_apply_plan_destroy(server: ServerProcess, elb: Any, name: str, tmp_path
     (lb,) = elb.describe_load_balancers(Names=[name])["LoadBalancers"]
     attrs = elb.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])
     assert {"Key": "idle_timeout.timeout_seconds", "Value": "120"} in attrs["Attributes"]
-    terraform.assert_no_changes()
-    terraform.destroy()
+    ecs = server.client("ecs")
+    (service,) = ecs.describe_services(cluster=name, services=[name])["services"]
+    (api,) = elb.describe_target_groups(Names=[f"{name}-api"])["TargetGroups"]
+    assert service["status"] == "ACTIVE"
+    assert service["loadBalancers"] == [
+        {"targetGroupArn": api["TargetGroupArn"], "containerName": "web", "containerPort": 80}
+    ]
+    assert service["healthCheckGracePeriodSeconds"] == 30
+    try:
+        terraform.assert_no_changes()
+    finally:  # whatever the plan says, leave the shared server without these listeners
+        terraform.destroy()
+    try:
+        left = ecs.describe_services(cluster=name, services=[name])["services"]
+    except ecs.exceptions.ClusterNotFoundException:
+        left = []
+    assert [s["status"] for s in left] in ([], ["INACTIVE"])
     with pytest.raises(elb.exceptions.LoadBalancerNotFoundException):
         elb.describe_load_balancers(Names=[name])
     with pytest.raises(elb.exceptions.TargetGroupNotFoundException):

@@ -93,9 +93,18 @@ def test_load_balancer_path(server: ServerProcess, name: str, tmp_path: Path, v2
     assert health[0]["TargetHealth"]["State"] in ("initial", "unhealthy")
     rules = aws("elbv2", "describe-rules", "--listener-arn", listener["ListenerArn"])
     assert [r["Priority"] for r in rules["Rules"]] == ["10", "default"]
-    # The CLI follows NextMarker itself.
-    found = aws("elbv2", "describe-load-balancers", "--page-size", "1")["LoadBalancers"]
-    assert lb["LoadBalancerArn"] in {x["LoadBalancerArn"] for x in found}
+    # ELBv2's own PageSize takes --page-size, so the CLI does not page for itself: one page
+    # a call, and NextMarker to ask for the next (other tests' load balancers may be there).
+    seen: list[str] = []
+    marker: list[str] = []
+    while True:
+        page = aws("elbv2", "describe-load-balancers", "--page-size", "1", *marker)
+        assert len(page["LoadBalancers"]) == 1
+        seen.append(page["LoadBalancers"][0]["LoadBalancerArn"])
+        if "NextMarker" not in page:
+            break
+        marker = ["--marker", page["NextMarker"]]
+    assert lb["LoadBalancerArn"] in seen and len(seen) == len(set(seen))
     failed = aws(
         "elbv2", "delete-target-group", "--target-group-arn", tg["TargetGroupArn"], check=False
     )

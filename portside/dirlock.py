@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from portside.processes import alive
 from portside.startup import StartupError
 
 SERVER_LOCK = "portside.lock"
@@ -92,18 +93,8 @@ def _read(fd: int) -> dict[str, Any]:
 
 def _describe(holder: dict[str, Any]) -> str:
     # The file may still name an earlier holder (gone) while the new one starts up.
-    if not isinstance(holder.get("pid"), int) or not _alive(holder["pid"]):
+    if not isinstance(holder.get("pid"), int) or not alive(holder["pid"]):
         return "pid unknown: it is still starting"
     parts = [f"pid {holder['pid']}"]
     parts += [f"{k.replace('_', ' ')} {v}" for k, v in holder.items() if k != "pid"]
     return ", ".join(parts)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from portside.dataplane.haproxy import pids
+from portside import processes as pids
 from portside.dataplane.haproxy.changes import needs_reload, server_changes, state_lines_to_keep
 from portside.dataplane.haproxy.health import UNAVAILABLE, TargetHealth, target_health
 from portside.dataplane.haproxy.layout import Layout, binds_of, write_atomic

@@ -1,4 +1,5 @@
-"""Processes by pid: alive, signalled, waited for."""
+"""Processes by pid: alive, signalled, waited for (HAProxy's master, a data directory's
+holder)."""
 
 from __future__ import annotations
 

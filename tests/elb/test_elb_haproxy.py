@@ -100,13 +100,12 @@ def states(elb: Any, tg: str) -> dict[int, tuple[str, str | None]]:
     }
 
 
-def test_targets_answer_in_turn_go_unhealthy_and_drain(
-    lb_server: ServerProcess, backends: list[Backend]
-) -> None:
-    elb = query_client(lb_server, "elbv2")
-    lb = elb.create_load_balancer(Name="web", Subnets=SUBNETS)["LoadBalancers"][0]
+def alb(elb: Any, name: str, **health: Any) -> tuple[str, int]:
+    """An application load balancer whose HTTP listener (on a free port) forwards to a new
+    `ip` target group checking /health every 5 s: (the group's ARN, the listener's port)."""
+    lb = elb.create_load_balancer(Name=name, Subnets=SUBNETS)["LoadBalancers"][0]
     tg = elb.create_target_group(
-        Name="web",
+        Name=name,
         Protocol="HTTP",
         Port=80,
         VpcId="vpc-1",
@@ -115,18 +114,26 @@ def test_targets_answer_in_turn_go_unhealthy_and_drain(
         HealthCheckIntervalSeconds=5,
         HealthCheckTimeoutSeconds=2,
         HealthyThresholdCount=2,
-        UnhealthyThresholdCount=2,
+        **health,
     )["TargetGroups"][0]["TargetGroupArn"]
-    elb.modify_target_group_attributes(
-        TargetGroupArn=tg,
-        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "2"}],
-    )
     port = free_port()
     elb.create_listener(
         LoadBalancerArn=lb["LoadBalancerArn"],
         Protocol="HTTP",
         Port=port,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
+    )
+    return str(tg), port
+
+
+def test_targets_answer_in_turn_go_unhealthy_and_drain(
+    lb_server: ServerProcess, backends: list[Backend]
+) -> None:
+    elb = query_client(lb_server, "elbv2")
+    tg, port = alb(elb, "web", UnhealthyThresholdCount=2)
+    elb.modify_target_group_attributes(
+        TargetGroupArn=tg,
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "2"}],
     )
     elb.register_targets(
         TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": b.port} for b in backends]
@@ -326,25 +333,7 @@ def test_restarted_portside_keeps_the_load_balancer_serving(
     lb_server: ServerProcess, backends: list[Backend]
 ) -> None:
     elb = query_client(lb_server, "elbv2")
-    lb = elb.create_load_balancer(Name="restart", Subnets=SUBNETS)["LoadBalancers"][0]
-    tg = elb.create_target_group(
-        Name="restart",
-        Protocol="HTTP",
-        Port=80,
-        VpcId="vpc-1",
-        TargetType="ip",
-        HealthCheckPath="/health",
-        HealthCheckIntervalSeconds=5,
-        HealthCheckTimeoutSeconds=2,
-        HealthyThresholdCount=2,
-    )["TargetGroups"][0]["TargetGroupArn"]
-    port = free_port()
-    elb.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=port,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}],
-    )
+    tg, port = alb(elb, "restart")
     first, second, third = backends
     elb.register_targets(
         TargetGroupArn=tg,

@@ -109,7 +109,7 @@ class LoadBalancerPlane:
         and health is read at least every `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            if not self.store.wait(after, left):
+            if not self.store.wait(after, left, tables=CONFIG_TABLES):
                 return
             last = self.store.last_seq()
             if self.store.changes_raw(after, 1, tables=CONFIG_TABLES, upto=last):

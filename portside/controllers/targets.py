@@ -234,7 +234,7 @@ class TargetsLoop:
     def step(self) -> float:
         """Wait up to 1 s for a change that matters (or a hold to end), then one pass."""
         store = self.world.store
-        store.wait(self._after, 1.0)
+        store.wait(self._after, 1.0, tables=_WATCHED)
         upto = store.last_seq()
         changes = store.changes_raw(self._after, limit=_FEED_PAGE, tables=_WATCHED, upto=upto)
         self._after = changes[-1].seq if len(changes) == _FEED_PAGE else max(self._after, upto)

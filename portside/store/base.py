@@ -8,7 +8,7 @@ gateway, the event bus) see every committed change exactly once and in order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -176,8 +176,9 @@ class Store(Protocol):
     def trim(self, before: float) -> int:
         """Forget changes committed before `before`; return how many."""
 
-    def wait(self, after: int, timeout: float) -> bool:
-        """Block until a change newer than `after` is committed or `timeout` passes."""
+    def wait(self, after: int, timeout: float, *, tables: Iterable[str] | None = None) -> bool:
+        """Block until a change newer than `after` is committed or `timeout` passes; with
+        `tables`, a change to one of them (a wake-up only: read the feed for what changed)."""
 
     def subscribe(self, callback: Callable[[int], None]) -> None:
         """Call `callback(seq)` after every commit that wrote, from the committing thread."""

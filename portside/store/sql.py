@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -74,6 +74,7 @@ class SqlTx:
         self._writable = writable
         self.wrote = False
         self.seq: int | None = None  # the seq of this transaction's last change, when known
+        self.tables: set[str] = set()  # the tables it changed
         self.committed: list[Callable[[], None]] = []
         # Versioned documents' stored versions as this transaction knows them (None: none
         # stored): what it read, wrote or deleted. A put of one of them needs no SELECT.
@@ -283,6 +284,7 @@ class SqlTx:
         self.committed.append(callback)
 
     def _record(self, table: str, key: str, op: str, body: str | None) -> None:
+        self.tables.add(table)
         ph = self._store.placeholder
         self._cur.execute(
             f"INSERT INTO changes (at, tbl, key, op, doc) VALUES ({ph}, {ph}, {ph}, {ph}, {ph})",
@@ -304,6 +306,10 @@ class SqlStore:
         self._cond = threading.Condition()
         self._local = threading.local()
         self._subscribers: list[Callable[[int], None]] = []
+        # Per table, the seq of the newest commit this process made that changed it, so that a
+        # loop waits for its own tables only; a commit whose tables are unknown counts for all.
+        self._table_seq: dict[str, int] = {}
+        self._any_seq = 0
         self._writer = threading.RLock()
         self._seq = self._query_last_seq()
 
@@ -360,7 +366,7 @@ class SqlStore:
             for callback in tx.committed:
                 callback()
         if tx.wrote:
-            self._notify(tx.seq)
+            self._notify(tx.seq, tx.tables)
 
     @contextmanager
     def read(self) -> Iterator[SqlTx]:
@@ -383,11 +389,17 @@ class SqlStore:
             value = tx._cur.fetchone()[0]
         return int(value or 0)
 
-    def _notify(self, seq: int | None = None) -> None:
+    def _notify(self, seq: int | None = None, tables: Iterable[str] = ()) -> None:
+        known = seq is not None and bool(tables)
         if seq is None:
             seq = self._query_last_seq()
         with self._cond:
             self._seq = max(self._seq, seq)
+            if known:
+                for table in tables:
+                    self._table_seq[table] = max(self._table_seq.get(table, 0), seq)
+            else:
+                self._any_seq = max(self._any_seq, seq)
             self._cond.notify_all()
         for callback in list(self._subscribers):
             callback(seq)
@@ -485,9 +497,19 @@ class SqlStore:
             cur.execute(f"DELETE FROM changes WHERE seq < {ph}", (int(row[0]),))
             return int(cur.rowcount or 0)
 
-    def wait(self, after: int, timeout: float) -> bool:
+    def wait(self, after: int, timeout: float, *, tables: Iterable[str] | None = None) -> bool:
+        if tables is None:
+            return self._wait_for(lambda: self._seq > after, timeout)
+        watched = tuple(tables)
+        seqs = self._table_seq
+        return self._wait_for(
+            lambda: self._any_seq > after or any(seqs.get(t, 0) > after for t in watched),
+            timeout,
+        )
+
+    def _wait_for(self, ready: Callable[[], bool], timeout: float) -> bool:
         with self._cond:
-            return self._cond.wait_for(lambda: self._seq > after, timeout=timeout)
+            return self._cond.wait_for(ready, timeout=timeout)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -18,6 +18,7 @@ import boto3
 import httpx
 import pytest
 from e2e.images import busybox_image, docker_available
+from e2e.target_groups import fast_target_group
 from harness import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess, free_port
 
 if TYPE_CHECKING:
@@ -89,19 +90,7 @@ class Balanced:
         self.name = f"lb-{uuid.uuid4().hex[:8]}"
         lb = self.elb.create_load_balancer(Name=self.name, Subnets=SUBNETS)["LoadBalancers"][0]
         self.lb = lb["LoadBalancerArn"]
-        self.tg = self.elb.create_target_group(
-            Name=self.name,
-            Protocol="HTTP",
-            Port=80,
-            VpcId="vpc-0abc",
-            HealthCheckIntervalSeconds=5,
-            HealthCheckTimeoutSeconds=2,
-            HealthyThresholdCount=2,
-        )["TargetGroups"][0]["TargetGroupArn"]
-        self.elb.modify_target_group_attributes(
-            TargetGroupArn=self.tg,
-            Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(delay)}],
-        )
+        self.tg = fast_target_group(self.elb, self.name, delay)
         self.port = free_port()
         self.elb.create_listener(
             LoadBalancerArn=self.lb,

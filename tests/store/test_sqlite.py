@@ -81,6 +81,22 @@ def test_wait_wakes_on_commit_from_another_thread(store: SqliteStore) -> None:
     assert store.last_seq() > seq
 
 
+def test_wait_for_tables_ignores_commits_to_other_tables(store: SqliteStore) -> None:
+    seq = store.last_seq()
+    with store.transaction() as tx:
+        tx.put("clusters", "arn:x", {"clusterName": "x", "status": "ACTIVE"})
+    assert store.wait(seq, timeout=5)  # any table
+    assert not store.wait(seq, timeout=0.05, tables=("tasks", "services"))
+
+    def write() -> None:
+        with store.transaction() as tx:
+            tx.put("tasks", "arn:t", {"lastStatus": "RUNNING"})
+
+    threading.Timer(0.05, write).start()
+    assert store.wait(seq, timeout=5, tables=("tasks", "services"))
+    assert store.last_seq() > seq
+
+
 def test_concurrent_writers_lose_nothing(store: SqliteStore) -> None:
     def work(n: int) -> None:
         for i in range(50):

@@ -283,6 +283,8 @@ class _Pass:
             and plan.pending_count == 0
             # A pass that stops tasks (a scale-in, say) is not steady yet: the next one is.
             and not self.stops
+            # Behind a load balancer, not before every task's targets are healthy.
+            and all(counts_healthy(t, self.now) for t in after if t.load_balanced)
         )
         if steady and not service.steady:
             plan.events.append(f"(service {service.name}) has reached a steady state.")

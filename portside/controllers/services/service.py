@@ -131,7 +131,7 @@ class ServiceController:
     def step(self) -> float:
         """The loop's pass (controllers/loop.py): wait up to 1 s for a change, then reconcile
         until nothing is left: one thread hop per wake-up, and no pause after it."""
-        self.world.store.wait(self._after, 1.0)
+        self.world.store.wait(self._after, 1.0, tables=_WATCHED)
         while self.run_once():
             pass
         return 0.0

@@ -34,6 +34,7 @@ from portside.events.stream import stream_routes
 from portside.exec import frames
 from portside.exec.registry import ExecRegistry
 from portside.gateway.server import AgentGateway
+from portside.kms import master as master_key
 from portside.logs.retention import RetentionLoop
 from portside.logs.store import LogStore
 from portside.ops.context import World
@@ -70,6 +71,7 @@ def build_with_gateway(
         allow_link_local_destinations=config.allow_link_local_destinations,
     )
     world.exec = ExecRegistry(endpoint=config.endpoint)
+    world.keys = master_key.load_or_create(config.data_dir)  # KMS: wraps key material
     logs = LogStore(config.data_dir / "logs.db", synchronous=config.synchronous)
     world.logs = logs
     keys = StaticKeyRing({creds.access_key_id: creds.secret_access_key}, config.account)

@@ -40,8 +40,17 @@ COMMON_ERRORS = frozenset(
     }
 )
 
-# Coral sends these bare, {"__type": ...} with no message, when it cannot read the request.
-MESSAGELESS_ERRORS = frozenset({"SerializationException", "UnknownOperationException"})
+# Coral sends these bare, {"__type": ...} with no message, when it cannot read the request;
+# Parameter Store's ParameterNotFound and KMS's InvalidCiphertextException come with an
+# empty one.
+MESSAGELESS_ERRORS = frozenset(
+    {
+        "SerializationException",
+        "UnknownOperationException",
+        "ParameterNotFound",
+        "InvalidCiphertextException",
+    }
+)
 
 
 @cache

@@ -14,6 +14,7 @@ from portside.store.base import Store
 if TYPE_CHECKING:
     from portside.controllers.loop import Loops
     from portside.exec.registry import ExecRegistry
+    from portside.kms.master import MasterKey
     from portside.logs.store import LogStore
 
 
@@ -42,6 +43,7 @@ class World:
     exec: ExecRegistry | None = None  # live ECS Exec sessions (portside/exec)
     logs: LogStore | None = None  # CloudWatch Logs groups, streams, events (portside/logs)
     loops: Loops | None = None  # the server's background loops and their status
+    keys: MasterKey | None = None  # wraps KMS key material at rest (portside/kms/master.py)
     # EventBridge API destinations may call link-local addresses (events/egress.py).
     allow_link_local_destinations: bool = False
 

@@ -68,6 +68,19 @@ INDEXES: dict[str, dict[str, str]] = {
     "elb_target_health": {},
     # ACM (portside/acm): imported certificates by ARN.
     "acm_certificates": {},
+    # KMS (portside/kms/records.py): keys by key ARN (material wrapped by the master key),
+    # aliases by alias ARN with their target's key id.
+    "kms_keys": {},
+    "kms_aliases": {"target": "TargetKeyId"},
+    # Secrets Manager (portside/secretsmanager/records.py): secrets by ARN with their name
+    # indexed; versions, their values sealed by KMS, by "SECRET_ARN|VERSION_ID".
+    "sm_secrets": {"name": "Name"},
+    "sm_secret_versions": {},
+    # SSM Parameter Store (portside/ssm/records.py): parameters by "ACCOUNT|REGION|NAME" (no
+    # leading slash: a path is a prefix scan) holding the newest version; older versions,
+    # SecureString values sealed by KMS, by "PARAMETER_KEY|VERSION" (ten digits).
+    "ssm_parameters": {},
+    "ssm_parameter_versions": {},
     # The targets a service task registered (controllers/targets.py), by
     # "TASK_ARN|TG_ARN|ID|PORT": deregistered when the task stops or its service goes.
     "service_targets": {"service": "serviceArn"},

@@ -14,6 +14,10 @@ What the loop must honour:
   is STOPPED and its replacement comes on a later pass (maximumPercent is 100 for daemons:
   stop first, then start), so an instance never holds two unstopped tasks of the service.
 - StartTasks carries the PRIMARY deployment and the instances to start one task each on.
+- A task that fails its container's or a target group's health checks (`unhealthy_in`) once
+  healthCheckGracePeriodSeconds have passed is stopped; its replacement starts on the same
+  instance when it has STOPPED. A replacement counts as healthy (and the service as steady)
+  only once its targets are.
 - `desired_count`: the service's computed desiredCount; DeploymentUpdate.desired_count the
   deployment's. `rollback`, events, `steady`, `launch_*`: as for REPLICA (replica.py).
 - `recheck_in`: a grace period, a back-off or a task's first healthy seconds end then, with
@@ -83,6 +87,19 @@ def backoff(failures: int) -> float:
     if failures <= 0:
         return 0.0
     return min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** min(failures - 1, 20))
+
+
+def health_failure(service: str, task: TaskFact) -> tuple[str, str]:
+    """The stoppedReason of a task replaced for failing its health checks, and the service
+    event that says so: its container's health check's when UNHEALTHY, else the first target
+    group whose health checks it fails."""
+    group = task.unhealthy_in
+    if task.health_status == "UNHEALTHY" or group is None:
+        return cb.HEALTH_CHECK_REASON, words.failed_health_checks(service, task.arn)
+    return (
+        words.failed_elb_health_checks(group),
+        words.unhealthy_in_target_group(service, task.arn, group),
+    )
 
 
 def launch_failed(t: TaskFact) -> bool:
@@ -241,17 +258,20 @@ class _Pass:
         return kept
 
     def _replace_unhealthy(self, kept: Mapping[str, TaskFact]) -> None:
-        """Stop first, start on a later pass: there is no room for both (maximumPercent 100)."""
+        """A task failing its container's or a target group's health checks once the grace
+        period is over: stop first, start on a later pass, on the same instance (there is no
+        room for both: maximumPercent is 100)."""
         grace = float(self.service.health_check_grace_period_seconds or 0)
         for arn in self.targets:
             t = kept.get(arn)
-            if t is None or not t.running or t.health_status != "UNHEALTHY":
-                continue
+            if t is None or not failed_health(t, 0.0, self.now):
+                continue  # not failing any health check
             if not failed_health(t, grace, self.now):
                 self.rechecks.append((t.started_at or self.now) + grace - self.now)
                 continue
-            self._stop(t, cb.HEALTH_CHECK_REASON)
-            self.plan.events.append(words.failed_health_checks(self.service.name, t.arn))
+            reason, event = health_failure(self.service.name, t)
+            self._stop(t, reason)
+            self.plan.events.append(event)
 
     def _roll_out(self, primary: Deployment, kept: Mapping[str, TaskFact]) -> None:
         """Stops older deployments' tasks, keeping minimumHealthyPercent of the instances
@@ -331,7 +351,9 @@ class _Pass:
             update.desired_count = self.desired if d is primary else len(mine)
         for a in self.targets:
             t = kept.get(a)
-            if t is not None and t.running and not t.has_health_check and t.started_at:
+            if t is None or t.has_health_check or t.load_balanced:
+                continue  # healthy when its checks or its targets say so, not with time
+            if t.running and t.started_at:
                 ran = self.now - t.started_at
                 if ran < HEALTHY_AFTER_RUNNING:
                     self.rechecks.append(HEALTHY_AFTER_RUNNING - ran)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from portside.controllers.services import circuit_breaker as cb
 from portside.controllers.services import daemon
+from portside.controllers.services import service_events as words
 from portside.controllers.services.daemon import FACTS_WINDOW, compute
 from portside.controllers.services.facts import DeploymentUpdate, InstanceFact, Plan, TaskFact
 from portside.model.deployment import CircuitBreaker, DeploymentConfiguration
@@ -304,7 +305,7 @@ def test_an_unhealthy_task_is_replaced_after_the_grace_period() -> None:
     early = compute(service, tasks, fleet(inst("a")), T0 + 20)
     assert early.stop == [] and early.recheck_in == 40
     late = compute(service, tasks, fleet(inst("a")), T0 + 60)
-    assert stopped(late) == {"sick": cb.HEALTH_CHECK_REASON}
+    assert stopped(late) == {"sick": words.HEALTH_CHECK_REASON}
     assert late.start == []  # maximumPercent 100: the replacement starts once it stopped
     assert late.events == ["(service web) (task sick) failed container health checks."]
 
@@ -427,7 +428,7 @@ def test_a_task_that_turns_healthy_resets_the_failure_count() -> None:
             checks=True,
             started=T0 + 6,
             stopped=T0 + 7 + k,
-            reason=cb.HEALTH_CHECK_REASON,
+            reason=words.HEALTH_CHECK_REASON,
         )
         for k in range(3)
     ]

@@ -15,6 +15,7 @@ from test_replica import balanced, deployment, service
 from test_replica import run as replica_run
 
 from portside.controllers.services import daemon
+from portside.controllers.services import service_events as words
 from portside.controllers.services.facts import Plan, TaskFact
 from portside.model.service import COMPLETED
 
@@ -83,13 +84,13 @@ def test_a_failing_container_health_check_names_the_container_not_the_target_gro
 
 def test_health_failure_words_each_cause() -> None:
     sick = lb_task("t1", "a", sick=True)
-    assert daemon.health_failure("web", sick) == (
+    assert words.health_failure("web", sick) == (
         ELB_REASON,
         f"(service web) (task t1) is unhealthy in (target-group {TG}) due to (reason Health "
         "checks failed).",
     )
     unwell = dataclasses.replace(sick, health_status="UNHEALTHY")
-    assert daemon.health_failure("web", unwell)[0] == "Task failed container health checks"
+    assert words.health_failure("web", unwell)[0] == "Task failed container health checks"
 
 
 # -- the steady state waits for the replacement's targets --------------------------------------

@@ -40,7 +40,6 @@ THROTTLE_CAP = 27 * 60.0
 # launches apart at the cap, so a streak is always visible past its last success.
 FACTS_WINDOW = 2 * THROTTLE_CAP + 60.0
 
-HEALTH_CHECK_REASON = "Task failed container health checks"
 FAILED_REASON = "ECS deployment circuit breaker: tasks failed to start."
 
 

@@ -89,19 +89,6 @@ def backoff(failures: int) -> float:
     return min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** min(failures - 1, 20))
 
 
-def health_failure(service: str, task: TaskFact) -> tuple[str, str]:
-    """The stoppedReason of a task replaced for failing its health checks, and the service
-    event that says so: its container's health check's when UNHEALTHY, else the first target
-    group whose health checks it fails."""
-    group = task.unhealthy_in
-    if task.health_status == "UNHEALTHY" or group is None:
-        return cb.HEALTH_CHECK_REASON, words.failed_health_checks(service, task.arn)
-    return (
-        words.failed_elb_health_checks(group),
-        words.unhealthy_in_target_group(service, task.arn, group),
-    )
-
-
 def launch_failed(t: TaskFact) -> bool:
     """Stopped without ever running, for a reason of its own."""
     return (
@@ -269,7 +256,7 @@ class _Pass:
             if not failed_health(t, grace, self.now):
                 self.rechecks.append((t.started_at or self.now) + grace - self.now)
                 continue
-            reason, event = health_failure(self.service.name, t)
+            reason, event = words.health_failure(self.service.name, t)
             self._stop(t, reason)
             self.plan.events.append(event)
 

@@ -95,6 +95,7 @@ class _Pass:
         self.live = [t for t in tasks if t.live]
         self.plan = Plan()
         self.stops: dict[str, StopTask] = {}
+        self.sick: dict[str, str] = {}  # task ARN -> the event of its failed health checks
 
     # -- facts about one task ------------------------------------------------------------
 
@@ -151,14 +152,7 @@ class _Pass:
             )
             for stop in stops:
                 self.stops[stop.task_arn] = stop
-        for stop in self.stops.values():
-            if stop.reason == cb.HEALTH_CHECK_REASON:
-                plan.events.append(words.failed_health_checks(service.name, stop.task_arn))
-            elif stop.reason.startswith(words.ELB_HEALTH_REASON):
-                group = stop.reason.removeprefix(words.ELB_HEALTH_REASON).removesuffix(")")
-                plan.events.append(
-                    words.unhealthy_in_target_group(service.name, stop.task_arn, group)
-                )
+        plan.events += [self.sick[arn] for arn in self.stops if arn in self.sick]
         plan.stop = list(self.stops.values())
         if starts:
             plan.start.append(StartTasks(self.primary.id, starts))
@@ -173,10 +167,10 @@ class _Pass:
         fleet = Fleet()
         for task in rest:
             sick = failed_health(task, self.grace, self.now)
+            if sick:  # its stop's reason, and the event said if it is stopped for it
+                reason, self.sick[task.arn] = words.health_failure(self.service.name, task)
             why = (
-                words.failed_elb_health_checks(task.unhealthy_in)
-                if sick and task.unhealthy_in and task.health_status != "UNHEALTHY"
-                else cb.HEALTH_CHECK_REASON
+                reason
                 if sick
                 else words.draining(self.service.name)
                 if self.on_draining(task)

@@ -4,8 +4,12 @@ words."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from portside.scheduler import constraints
+
+if TYPE_CHECKING:
+    from portside.controllers.services.facts import TaskFact
 
 TROUBLESHOOTING = (
     "For more information, see the Troubleshooting section of the Amazon ECS Developer Guide."
@@ -78,7 +82,18 @@ def unable_to_place(service: str, failures: Sequence[dict[str, str]]) -> str:
     )
 
 
+HEALTH_CHECK_REASON = "Task failed container health checks"
 ELB_HEALTH_REASON = "Task failed ELB health checks in (target-group "
+
+
+def health_failure(service: str, task: TaskFact) -> tuple[str, str]:
+    """The stoppedReason of a task replaced for failing its health checks, and the service
+    event that says so: its container's health check's when UNHEALTHY, else the first target
+    group whose health checks it fails."""
+    group = task.unhealthy_in
+    if task.health_status == "UNHEALTHY" or group is None:
+        return HEALTH_CHECK_REASON, failed_health_checks(service, task.arn)
+    return failed_elb_health_checks(group), unhealthy_in_target_group(service, task.arn, group)
 
 
 def failed_elb_health_checks(target_group: str) -> str:

@@ -8,6 +8,7 @@ from portside.agent.client import ControlPlaneClient
 from portside.agent.driver import Driver
 from portside.agent.session import Agent, AgentConfig
 from portside.agent.state import AgentState
+from portside.credentials import Credentials
 
 
 def make_driver(name: str, pull_behavior: str = "prefer-cached") -> Driver:
@@ -23,13 +24,9 @@ def make_driver(name: str, pull_behavior: str = "prefer-cached") -> Driver:
 
 
 def make_agent(
-    *,
-    endpoint: str,
-    access_key: str,
-    secret_key: str,
-    state_dir: Path,
-    driver: Driver,
-    config: AgentConfig,
+    *, endpoint: str, credentials: Credentials, state_dir: Path, driver: Driver, config: AgentConfig
 ) -> Agent:
-    client = ControlPlaneClient(endpoint, access_key, secret_key, config.region)
+    """An agent that signs its calls to `endpoint` with `credentials`."""
+    key, secret = credentials.access_key_id, credentials.secret_access_key
+    client = ControlPlaneClient(endpoint, key, secret, config.region)
     return Agent(client, driver, AgentState(state_dir), config)

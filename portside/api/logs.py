@@ -23,7 +23,7 @@ from portside.errors import (
 )
 from portside.logs import rules, tokens
 from portside.logs.patterns import compile_pattern
-from portside.logs.store import Group, LogStore, Stream
+from portside.logs.store import Group, LogStore, Stream, Window
 from portside.logs.tokens import Cursor, Position
 from portside.ops.context import Op
 from portside.wire.replies import drop_none, page
@@ -343,21 +343,23 @@ def _size(message: str) -> int:
     return (len(message) if message.isascii() else len(message.encode())) + rules.EVENT_OVERHEAD
 
 
+def _window(p: dict[str, Any], cursor: Cursor | None, from_head: bool) -> Window:
+    """The events a Get/FilterLogEvents request reads: on from its token's cursor, else from
+    the head or the tail as startFromHead says (`from_head` when it does not), within
+    startTime and endTime."""
+    forward = cursor.forward if cursor else bool(p.get("startFromHead", from_head))
+    after = cursor.position if cursor else None
+    return Window(forward, after, p.get("startTime"), p.get("endTime"))
+
+
 @action("GetLogEvents")
 def get_log_events(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     store = _store(op)
     stream = store.stream(_group_name(p), p["logStreamName"])
     token = p.get("nextToken")
     cursor = tokens.parse(token) if token is not None else None
-    forward = cursor.forward if cursor else bool(p.get("startFromHead", False))
-    rows = store.read_rows(
-        stream.id,
-        forward=forward,
-        after=cursor.position if cursor else None,
-        start=p.get("startTime"),
-        end=p.get("endTime"),
-        limit=int(p.get("limit") or 10_000),
-    )
+    window = _window(p, cursor, from_head=False)
+    rows = store.read_rows(stream.id, window, int(p.get("limit") or 10_000))
     # One pass in reading order (nearest the cursor first), stopping at 1 MB: the hot loop of
     # the API, so it builds the wire dicts directly.
     events: list[dict[str, Any]] = []
@@ -377,7 +379,7 @@ def get_log_events(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         # Nothing here: the tokens stay where the caller was, so a caller polling forward
         # sees the same token back and knows it reached the end.
         first = last = cursor.position if cursor else tokens.START
-    elif forward:
+    elif window.forward:
         first, last = Position(*nearest), Position(*farthest)
     else:
         events.reverse()
@@ -401,17 +403,11 @@ def filter_log_events(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     match = compile_pattern(p.get("filterPattern"))
     token = p.get("nextToken")
     cursor = tokens.parse_filter_token(token) if token is not None else None
-    forward = cursor.forward if cursor else bool(p.get("startFromHead", True))
+    window = _window(p, cursor, from_head=True)
     limit = int(p.get("limit") or 10_000)
     streams = store.stream_ids(group.id, names, prefix)
     names_by_id = {s.id: s.name for s in streams}
-    scan = store.scan(
-        list(names_by_id),
-        forward=forward,
-        after=cursor.position if cursor else None,
-        start=p.get("startTime"),
-        end=p.get("endTime"),
-    )
+    scan = store.scan(list(names_by_id), window)
     found: list[dict[str, Any]] = []
     size = 0
     last: Position | None = None
@@ -438,7 +434,7 @@ def filter_log_events(op: Op, p: dict[str, Any]) -> dict[str, Any]:
             last = event.position
     out: dict[str, Any] = {"events": found, "searchedLogStreams": []}
     if more and last is not None:
-        out["nextToken"] = tokens.filter_token(Cursor(forward, last))
+        out["nextToken"] = tokens.filter_token(Cursor(window.forward, last))
     return out
 
 

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
 from pathlib import Path
 
 import click
 
+from portside.cli import agent_options
 from portside.cli.options import setup_logging
-from portside.config import DEFAULT_REGION
-
-
-def _attributes(values: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in values:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise click.BadParameter(f"expected NAME=VALUE, got {item!r}", param_hint="--attribute")
-        out[name] = value
-    return out
 
 
 @click.command()
-@click.option(
-    "--endpoint",
-    envvar="AWS_ENDPOINT_URL",
-    required=True,
-    help="The control plane's URL (default: $AWS_ENDPOINT_URL).",
-)
-@click.option("--cluster", default="default", show_default=True)
+@agent_options.control_plane
 @click.option(
     "--attribute",
     "attributes",
@@ -86,17 +67,13 @@ def agent(
 ) -> None:
     """Run an agent against a Portside control plane. It signs its calls with the AWS_*
     credentials in the environment, like any client."""
-    from portside.agent.factory import make_agent, make_driver
-    from portside.agent.runtime import run_agent
+    from portside.agent.factory import make_driver
     from portside.agent.session import AgentConfig
     from portside.dirlock import AGENT_LOCK, DirLock
     from portside.startup import StartupError
 
     setup_logging(log_level)
-    key = os.environ.get("AWS_ACCESS_KEY_ID")
-    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if not key or not secret:
-        raise click.UsageError("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (portside env)")
+    keys = agent_options.signing_keys()
     try:
         lock = DirLock.acquire(state_dir, AGENT_LOCK, "agent state")
     except StartupError as exc:
@@ -104,25 +81,14 @@ def agent(
     lock.record(endpoint=endpoint, metadata_port=metadata_port)
     config = AgentConfig(
         cluster=cluster,
-        region=os.environ.get("AWS_DEFAULT_REGION")
-        or os.environ.get("AWS_REGION")
-        or DEFAULT_REGION,
+        region=agent_options.region(),
         zone=zone,
         instance_type=instance_type,
-        attributes=_attributes(attributes),
+        attributes=agent_options.attributes(attributes),
         fargate=fargate,
         metadata_port=metadata_port,
         cleanup_wait=cleanup_wait,
     )
-    the_agent = make_agent(
-        endpoint=endpoint,
-        access_key=key,
-        secret_key=secret,
-        state_dir=state_dir,
-        driver=make_driver(driver, pull_behavior),
-        config=config,
+    agent_options.run_until_signalled(
+        endpoint, keys, state_dir, make_driver(driver, pull_behavior), config
     )
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    run_agent(the_agent, done)

@@ -1,7 +1,9 @@
-"""Options shared by the commands that run a control plane."""
+"""Options shared by the commands that run a control plane, and running one."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -9,9 +11,16 @@ from typing import Any
 
 import click
 
-from portside.config import DEFAULT_HOST, DEFAULT_PORT, default_account, default_data_dir
+from portside.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    ServerConfig,
+    default_account,
+    default_data_dir,
+)
 
 F = Callable[..., Any]
+_CONFIG_MEMBERS = frozenset(member.name for member in dataclasses.fields(ServerConfig))
 
 
 def data_dir_option(fn: F) -> F:
@@ -25,12 +34,22 @@ def data_dir_option(fn: F) -> F:
 
 
 def server_options(fn: F) -> F:
+    """The options of a control plane, each named for the `ServerConfig` member it sets; `fn`
+    takes them as one `config: ServerConfig`, with `log_level` and its own options beside it."""
+
+    @functools.wraps(fn)
+    def command(**options: Any) -> Any:
+        given = {name: options.pop(name) for name in _CONFIG_MEMBERS & options.keys()}
+        return fn(config=ServerConfig(**given), **options)
+
+    decorated: F = command
     for opt in reversed(
         [
             click.option("--host", default=DEFAULT_HOST, show_default=True),
             click.option("--port", type=int, default=DEFAULT_PORT, show_default=True),
             click.option(
                 "--account-id",
+                "account",
                 default=default_account,
                 show_default="000000000000 or $PORTSIDE_ACCOUNT_ID",
             ),
@@ -63,8 +82,20 @@ def server_options(fn: F) -> F:
             ),
         ]
     ):
-        fn = opt(fn)
-    return data_dir_option(fn)
+        decorated = opt(decorated)
+    return data_dir_option(decorated)
+
+
+def serve(config: ServerConfig, log_level: str, **hooks: Any) -> None:
+    """Run the control plane until stopped (`hooks`: those `portside.server.run` takes); a
+    failed start is the command's error."""
+    from portside import server as runner
+    from portside.startup import StartupError
+
+    try:
+        runner.run(config, log_level=log_level, **hooks)
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def setup_logging(level: str) -> None:

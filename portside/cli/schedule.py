@@ -16,6 +16,7 @@ data directory's server.json and admin key.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from datetime import UTC, datetime
@@ -74,6 +75,14 @@ def _when(value: Any) -> str:
 
 
 def _connection(fn: Any) -> Any:
+    """The options that find the control plane (--endpoint, --region, --data-dir); `fn`
+    takes them as one `clients: Clients`."""
+
+    @functools.wraps(fn)
+    def command(*, endpoint: str | None, region: str | None, data_dir: Path, **rest: Any) -> Any:
+        return fn(clients=Clients(endpoint, region, data_dir), **rest)
+
+    decorated: Any = command
     for opt in reversed(
         [
             click.option(
@@ -87,8 +96,21 @@ def _connection(fn: Any) -> Any:
             ),
         ]
     ):
-        fn = opt(fn)
-    return data_dir_option(fn)
+        decorated = opt(decorated)
+    return data_dir_option(decorated)
+
+
+def _one_schedule(fn: Any) -> Any:
+    """A command on schedule NAME of --group (the default group unless given)."""
+    return click.argument("name")(click.option("--group", default=None)(_connection(fn)))
+
+
+def _call(method: Any, name: str, group: str | None) -> Any:
+    """The Scheduler's `method` on schedule `name` of `group`; an error ends the command."""
+    try:
+        return method(Name=name, **({"GroupName": group} if group else {}))
+    except ClientError as err:
+        _fail(err)
 
 
 @click.group()
@@ -127,12 +149,9 @@ def create(
     disabled: bool,
     delete_after_completion: bool,
     description: str | None,
-    endpoint: str | None,
-    region: str | None,
-    data_dir: Path,
+    clients: Clients,
 ) -> None:
     """Create schedule NAME that runs a task definition."""
-    clients = Clients(endpoint, region, data_dir)
     try:
         found = clients.ecs.describe_clusters(clusters=[cluster])
         if not found["clusters"]:
@@ -175,16 +194,8 @@ def create(
 @click.option("--prefix", default=None, help="Only names starting with this.")
 @click.option("--state", type=click.Choice(["ENABLED", "DISABLED"]), default=None)
 @_connection
-def list_(
-    group: str | None,
-    prefix: str | None,
-    state: str | None,
-    endpoint: str | None,
-    region: str | None,
-    data_dir: Path,
-) -> None:
+def list_(group: str | None, prefix: str | None, state: str | None, clients: Clients) -> None:
     """List schedules: name, group, state, target."""
-    clients = Clients(endpoint, region, data_dir)
     query: dict[str, Any] = {}
     if group:
         query["GroupName"] = group
@@ -207,18 +218,10 @@ def list_(
 
 
 @schedule.command()
-@click.argument("name")
-@click.option("--group", default=None)
-@_connection
-def get(
-    name: str, group: str | None, endpoint: str | None, region: str | None, data_dir: Path
-) -> None:
+@_one_schedule
+def get(name: str, group: str | None, clients: Clients) -> None:
     """Show schedule NAME and the tasks it started."""
-    clients = Clients(endpoint, region, data_dir)
-    try:
-        got = clients.scheduler.get_schedule(Name=name, **({"GroupName": group} if group else {}))
-    except ClientError as err:
-        _fail(err)
+    got = _call(clients.scheduler.get_schedule, name, group)
     target = got["Target"]
     ecs = target.get("EcsParameters") or {}
     window = got["FlexibleTimeWindow"]
@@ -276,16 +279,8 @@ def get(
 
 
 @schedule.command()
-@click.argument("name")
-@click.option("--group", default=None)
-@_connection
-def delete(
-    name: str, group: str | None, endpoint: str | None, region: str | None, data_dir: Path
-) -> None:
+@_one_schedule
+def delete(name: str, group: str | None, clients: Clients) -> None:
     """Delete schedule NAME."""
-    clients = Clients(endpoint, region, data_dir)
-    try:
-        clients.scheduler.delete_schedule(Name=name, **({"GroupName": group} if group else {}))
-    except ClientError as err:
-        _fail(err)
+    _call(clients.scheduler.delete_schedule, name, group)
     click.echo(f"deleted {name}")

@@ -3,27 +3,17 @@ their tasks with the simulated driver (real state reports, optional delays and f
 
 from __future__ import annotations
 
-import os
-import signal
 import tempfile
-import threading
 from pathlib import Path
 
 import click
 
-from portside.cli.agent import _attributes
+from portside.cli import agent_options
 from portside.cli.options import setup_logging
-from portside.config import DEFAULT_REGION
 
 
 @click.command()
-@click.option(
-    "--endpoint",
-    envvar="AWS_ENDPOINT_URL",
-    required=True,
-    help="The control plane's URL (default: $AWS_ENDPOINT_URL).",
-)
-@click.option("--cluster", default="default", show_default=True)
+@agent_options.control_plane
 @click.option("--instances", type=click.IntRange(1, 100_000), default=10, show_default=True)
 @click.option("--cpu", type=int, default=4096, show_default=True, help="CPU units per instance.")
 @click.option("--memory", type=int, default=16384, show_default=True, help="MiB per instance.")
@@ -80,18 +70,13 @@ def sim(
     log_level: str,
 ) -> None:
     """Register a simulated fleet and run its tasks until interrupted."""
-    from portside.agent.factory import make_agent
-    from portside.agent.runtime import run_agent
     from portside.agent.session import AgentConfig
     from portside.agent.simulated import SimulatedDriver
 
     setup_logging(log_level)
-    key = os.environ.get("AWS_ACCESS_KEY_ID")
-    secret = os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if not key or not secret:
-        raise click.UsageError("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (portside env)")
-    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or DEFAULT_REGION
-    zone_names = [z if "-" in z else f"{region}{z}" for z in zones.split(",") if z]
+    keys = agent_options.signing_keys()
+    region_name = agent_options.region()
+    zone_names = [z if "-" in z else f"{region_name}{z}" for z in zones.split(",") if z]
     driver = SimulatedDriver(
         cpu=cpu,
         memory=memory,
@@ -101,26 +86,15 @@ def sim(
     )
     config = AgentConfig(
         cluster=cluster,
-        region=region,
+        region=region_name,
         zone=zone_names[0],
         zones=zone_names,
         instance_type=instance_type,
-        attributes=_attributes(attributes),
+        attributes=agent_options.attributes(attributes),
         instances=instances,
         metadata_port=0,
         threads=16,
         cleanup_wait=60.0,
     )
     state = state_dir or Path(tempfile.mkdtemp(prefix="portside-sim-"))
-    agent = make_agent(
-        endpoint=endpoint,
-        access_key=key,
-        secret_key=secret,
-        state_dir=state,
-        driver=driver,
-        config=config,
-    )
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
-    run_agent(agent, done)
+    agent_options.run_until_signalled(endpoint, keys, state, driver, config)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 
 import click
 from starlette.applications import Starlette
 
-from portside.cli.options import server_options, setup_logging
+from portside.cli.options import serve, server_options, setup_logging
 from portside.config import DEFAULT_REGION, ServerConfig
 
 log = logging.getLogger("portside.up")
@@ -33,14 +32,8 @@ log = logging.getLogger("portside.up")
     help="Port of the task metadata endpoint (0: any free port).",
 )
 def up(
-    host: str,
-    port: int,
-    account_id: str,
-    lost_instance_grace: float,
-    allow_link_local_destinations: bool,
-    load_balancer_host: str,
+    config: ServerConfig,
     log_level: str,
-    data_dir: Path,
     driver: str,
     no_agent: bool,
     metadata_port: int,
@@ -48,20 +41,10 @@ def up(
     """Run Portside on this machine: control plane with embedded SQLite, and a local agent
     registered to the `default` cluster that also provides FARGATE capacity."""
     from portside import credentials
-    from portside import server as runner
     from portside.dirlock import AGENT_LOCK, DirLock
-    from portside.startup import StartupError
 
     setup_logging(log_level)
-    config = ServerConfig(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        account=account_id,
-        lost_instance_grace=lost_instance_grace,
-        allow_link_local_destinations=allow_link_local_destinations,
-        load_balancer_host=load_balancer_host,
-    )
+    data_dir = config.data_dir
     click.echo(
         f'Portside {config.endpoint}  —  eval "$(portside env --data-dir {data_dir})" '
         "to point the AWS CLI here",
@@ -92,8 +75,7 @@ def up(
         creds = credentials.load_or_create(data_dir)
         the_agent = make_agent(
             endpoint=config.endpoint,
-            access_key=creds.access_key_id,
-            secret_key=creds.secret_access_key,
+            credentials=creds,
             state_dir=data_dir / "agent",
             driver=the_driver,
             config=AgentConfig(
@@ -107,13 +89,10 @@ def up(
     async def stop_agent(_: Starlette) -> None:
         done.set()
 
-    try:
-        runner.run(
-            config,
-            log_level=log_level,
-            startup_hooks=[start_agent],
-            shutdown_hooks=[stop_agent],
-            on_bound=[lock_agent_dir],
-        )
-    except StartupError as exc:
-        raise click.ClickException(str(exc)) from None
+    serve(
+        config,
+        log_level,
+        startup_hooks=[start_agent],
+        shutdown_hooks=[stop_agent],
+        on_bound=[lock_agent_dir],
+    )

@@ -13,7 +13,7 @@ from portside.elb.errors import (
     listener_not_found,
 )
 from portside.elb.operations import action
-from portside.elb.records import LISTENERS, RULES, TGS, either, get, get_all, page, usage, wire
+from portside.elb.records import LISTENER, LISTENERS, RULES, TGS, either, page, usage, wire
 from portside.elb.ssl_policies import DEFAULT_POLICY, POLICIES
 from portside.errors import NamedError
 from portside.ops.context import Op
@@ -27,8 +27,7 @@ _LISTENER_ATTRIBUTES = {
 
 
 def load(tx: Tx, arn: str) -> Document:
-    missing = listener_not_found(f"Listener '{arn}' not found")
-    return get(tx, LISTENERS, arn, "listener", "listener", missing)
+    return LISTENER.get(tx, arn, listener_not_found(f"Listener '{arn}' not found"))
 
 
 def checked_actions(
@@ -75,9 +74,16 @@ def _protocol_settings(tx: Tx, lb: Document, doc: Document, p: dict[str, Any]) -
     doc["SslPolicy"] = policy
 
 
+def _of(tx: Tx, lb: Document) -> list[Document]:
+    """The load balancer's listeners."""
+    return [
+        doc for _, doc in tx.scan(LISTENERS, prefix=names.listener_prefix(lb["LoadBalancerArn"]))
+    ]
+
+
 def _on_port(tx: Tx, lb: Document, port: int | None, other_than: str = "") -> Document | None:
     """The load balancer's listener on `port` but `other_than`, if there is one."""
-    for _, held in tx.scan(LISTENERS, prefix=names.listener_prefix(lb["LoadBalancerArn"])):
+    for held in _of(tx, lb):
         if held["Port"] == port and held["ListenerArn"] != other_than:
             return held
     return None
@@ -141,13 +147,9 @@ def describe(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     either(arns, lb_arn, "listener ARNs", "a load balancer ARN")
     with op.store.read() as tx:
         if arns:
-            docs = get_all(tx, LISTENERS, arns, "listener", "listener", listener_not_found())
+            docs = LISTENER.get_all(tx, arns)
         else:
-            lb = load_balancers.load(tx, lb_arn or "")
-            prefix = names.listener_prefix(lb["LoadBalancerArn"])
-            docs = sorted(
-                (doc for _, doc in tx.scan(LISTENERS, prefix=prefix)), key=lambda d: d["Port"]
-            )
+            docs = sorted(_of(tx, load_balancers.load(tx, lb_arn or "")), key=lambda d: d["Port"])
     return page(p, "Listeners", docs, "ListenerArn", lambda d: wire(d, "ExtraCertificates"))
 
 

@@ -4,13 +4,12 @@ attributes, subnets, security groups."""
 from __future__ import annotations
 
 import zlib
-from functools import partial
 from typing import Any
 
 from portside.elb import attributes, defaults, names, tags
 from portside.elb.errors import ValidationError, lb_not_found, not_permitted
 from portside.elb.operations import action
-from portside.elb.records import LBS, LISTENERS, RULES, get, get_all, get_named, page, wire
+from portside.elb.records import LB, LBS, LISTENERS, RULES, page, wire
 from portside.errors import NamedError
 from portside.ops.context import Op
 from portside.store.base import Document, Tx
@@ -47,8 +46,7 @@ def shape(doc: Document, now: float) -> dict[str, Any]:
 
 
 def load(tx: Tx, arn: str) -> Document:
-    missing = lb_not_found(f"Load balancer '{arn}' not found")
-    return get(tx, LBS, arn, "loadbalancer", "load balancer", missing)
+    return LB.get(tx, arn, lb_not_found(f"Load balancer '{arn}' not found"))
 
 
 def by_name(tx: Tx, region: str, account: str, name: str) -> Document | None:
@@ -118,14 +116,7 @@ def describe(op: Op, p: dict[str, Any]) -> dict[str, Any]:
             "Load balancer names and load balancer ARNs cannot be specified at the same time"
         )
     with op.store.read() as tx:
-        if arns:
-            docs = get_all(tx, LBS, arns, "loadbalancer", "load balancer", lb_not_found())
-        elif wanted:
-            find = partial(by_name, tx, op.region, op.account)
-            docs = get_named(wanted, find, lb_not_found, "Load balancers")
-        else:
-            prefix = names.base(op.region, op.account) + "loadbalancer/"
-            docs = [doc for _, doc in tx.scan(LBS, prefix=prefix)]
+        docs = LB.described(tx, op.region, op.account, arns, wanted, by_name)
     now = op.now()
     return page(p, "LoadBalancers", docs, "LoadBalancerArn", lambda d: shape(d, now))
 
@@ -151,14 +142,9 @@ def delete_listener_rows(tx: Tx, listener: str) -> None:
     tx.delete(LISTENERS, listener)
 
 
-@action("DescribeLoadBalancerAttributes")
-def describe_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    return attributes.describe(op, load, p["LoadBalancerArn"])
-
-
-@action("ModifyLoadBalancerAttributes")
-def modify_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    return attributes.modify(op, load, LBS, "LoadBalancerArn", p, "Load balancer")
+describe_attributes, modify_attributes = attributes.actions(
+    "LoadBalancer", load, LBS, "LoadBalancerArn", "Load balancer"
+)
 
 
 @action("SetSubnets")

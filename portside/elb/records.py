@@ -10,10 +10,19 @@ listener's default rule is stored as a rule (Priority `default`), so DescribeRul
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from portside.elb import names
-from portside.elb.errors import ValidationError
+from portside.elb.errors import (
+    ValidationError,
+    lb_not_found,
+    listener_not_found,
+    rule_not_found,
+    tg_not_found,
+)
+from portside.errors import NamedError
 from portside.ops import paging
 from portside.store.base import Document, Tx
 
@@ -24,12 +33,6 @@ RULES = "elb_rules"
 TARGETS = "elb_targets"
 HEALTH = "elb_target_health"  # written by the data plane: see health.py
 
-TABLE_OF = {
-    "loadbalancer": LBS,
-    "targetgroup": TGS,
-    "listener": LISTENERS,
-    "listener-rule": RULES,
-}
 PRIVATE = ("Attributes", "Tags", "DefaultRuleArn", "Subnets")
 
 
@@ -140,3 +143,47 @@ def get_named(
     if gone:
         raise missing(f"{what} '[{', '.join(gone)}]' not found")
     return docs
+
+
+@dataclass(frozen=True)
+class Family:
+    """One kind of ELB resource as its operations read it: its table, the kind its ARNs name
+    (`loadbalancer`), what ELB's messages call it (`load balancer`) and its not-found error
+    (ELB's "One or more ... not found" unless given a message)."""
+
+    table: str
+    kind: str
+    what: str
+    missing: Callable[..., NamedError]
+
+    def get(self, tx: Tx, arn: str, missing: Exception | None = None) -> Document:
+        return get(tx, self.table, arn, self.kind, self.what, missing or self.missing())
+
+    def get_all(self, tx: Tx, arns: list[str]) -> list[Document]:
+        return get_all(tx, self.table, arns, self.kind, self.what, self.missing())
+
+    def described(
+        self,
+        tx: Tx,
+        region: str,
+        account: str,
+        arns: list[str],
+        wanted: list[str],
+        by_name: Callable[[Tx, str, str, str], Document | None],
+    ) -> list[Document]:
+        """What a DescribeX that takes ARNs or names asks for: the documents of `arns`, else
+        those `by_name` finds for the names `wanted`, else every one in the account."""
+        if arns:
+            return self.get_all(tx, arns)
+        if wanted:
+            plural = f"{self.what[:1].upper()}{self.what[1:]}s"
+            return get_named(wanted, partial(by_name, tx, region, account), self.missing, plural)
+        prefix = f"{names.base(region, account)}{self.kind}/"
+        return [doc for _, doc in tx.scan(self.table, prefix=prefix)]
+
+
+LB = Family(LBS, "loadbalancer", "load balancer", lb_not_found)
+TG = Family(TGS, "targetgroup", "target group", tg_not_found)
+LISTENER = Family(LISTENERS, "listener", "listener", listener_not_found)
+RULE = Family(RULES, "listener-rule", "rule", rule_not_found)
+FAMILY_OF = {family.kind: family for family in (LB, TG, LISTENER, RULE)}

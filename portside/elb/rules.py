@@ -8,14 +8,14 @@ from typing import Any
 from portside.elb import actions, limits, listeners, load_balancers, names, tags
 from portside.elb.errors import ValidationError, not_permitted, rule_not_found
 from portside.elb.operations import action
-from portside.elb.records import LISTENERS, RULES, either, get, get_all, page, wire
+from portside.elb.records import LISTENERS, RULE, RULES, either, page, wire
 from portside.errors import NamedError
 from portside.ops.context import Op
 from portside.store.base import Document, Tx
 
 
 def load(tx: Tx, arn: str) -> Document:
-    return get(tx, RULES, arn, "listener-rule", "rule", rule_not_found(f"Rule '{arn}' not found"))
+    return RULE.get(tx, arn, rule_not_found(f"Rule '{arn}' not found"))
 
 
 def ordered(docs: list[Document]) -> list[Document]:
@@ -23,6 +23,11 @@ def ordered(docs: list[Document]) -> list[Document]:
     return sorted(
         docs, key=lambda d: (d["IsDefault"], int(d["Priority"] or 0) if not d["IsDefault"] else 0)
     )
+
+
+def _of(tx: Tx, listener: Document) -> list[Document]:
+    """The listener's rules, its default rule among them."""
+    return [doc for _, doc in tx.scan(RULES, prefix=names.rule_prefix(listener["ListenerArn"]))]
 
 
 def _priorities_in_use(tx: Tx, listener: str, *, skip: set[str]) -> set[str]:
@@ -76,11 +81,9 @@ def describe(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     either(arns, listener_arn, "listener rule ARNs", "a listener ARN")
     with op.store.read() as tx:
         if arns:
-            docs = get_all(tx, RULES, arns, "listener-rule", "rule", rule_not_found())
+            docs = RULE.get_all(tx, arns)
         else:
-            listener = listeners.load(tx, listener_arn or "")
-            prefix = names.rule_prefix(listener["ListenerArn"])
-            docs = ordered([doc for _, doc in tx.scan(RULES, prefix=prefix)])
+            docs = ordered(_of(tx, listeners.load(tx, listener_arn or "")))
     return page(p, "Rules", docs, "RuleArn", wire)
 
 

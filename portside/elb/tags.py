@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from portside.elb import names
-from portside.elb.errors import (
-    ValidationError,
-    lb_not_found,
-    listener_not_found,
-    rule_not_found,
-    tg_not_found,
-)
+from portside.elb.errors import ValidationError
 from portside.elb.operations import action
-from portside.elb.records import TABLE_OF
+from portside.elb.records import FAMILY_OF
 from portside.errors import NamedError
 from portside.ops.context import Op
 from portside.store.base import Document, Tx
 
 MAX_TAGS = 50
-_MISSING = {
-    "loadbalancer": lb_not_found,
-    "targetgroup": tg_not_found,
-    "listener": listener_not_found,
-    "listener-rule": rule_not_found,
-}
+Tag = dict[str, Any]
 
 
 def checked(given: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -37,42 +27,43 @@ def checked(given: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _resource(tx: Tx, arn: str) -> tuple[str, Document]:
-    kind = names.kind(arn)
-    if kind not in TABLE_OF:
+    family = FAMILY_OF.get(names.kind(arn) or "")
+    if family is None:
         raise ValidationError(f"'{arn}' is not a valid resource ARN")
-    table = TABLE_OF[kind]
-    doc = tx.get(table, arn)
+    doc = tx.get(family.table, arn)
     if doc is None:
-        raise _MISSING[kind]()
-    return table, doc
+        raise family.missing()
+    return family.table, doc
+
+
+def _retag(op: Op, arns: list[str], change: Callable[[list[Tag]], list[Tag]]) -> dict[str, Any]:
+    """Each resource's tags replaced by what `change` makes of them, all in one transaction."""
+    with op.store.transaction() as tx:
+        for arn in arns:
+            table, doc = _resource(tx, arn)
+            doc["Tags"] = change(doc.get("Tags") or [])
+            tx.put(table, arn, doc)
+    return {}
 
 
 @action("AddTags")
 def add_tags(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     given = checked(p["Tags"])
-    with op.store.transaction() as tx:
-        for arn in p["ResourceArns"]:
-            table, doc = _resource(tx, arn)
-            merged = {t["Key"]: t for t in doc.get("Tags") or []}
-            merged.update({t["Key"]: t for t in given})
-            if len(merged) > MAX_TAGS:
-                raise NamedError(
-                    "TooManyTags", "The quota for the number of tags per resource is 50"
-                )
-            doc["Tags"] = list(merged.values())
-            tx.put(table, arn, doc)
-    return {}
+
+    def add(held: list[Tag]) -> list[Tag]:
+        merged = {t["Key"]: t for t in held}
+        merged.update({t["Key"]: t for t in given})
+        if len(merged) > MAX_TAGS:
+            raise NamedError("TooManyTags", "The quota for the number of tags per resource is 50")
+        return list(merged.values())
+
+    return _retag(op, p["ResourceArns"], add)
 
 
 @action("RemoveTags")
 def remove_tags(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     keys = set(p["TagKeys"])
-    with op.store.transaction() as tx:
-        for arn in p["ResourceArns"]:
-            table, doc = _resource(tx, arn)
-            doc["Tags"] = [t for t in doc.get("Tags") or [] if t["Key"] not in keys]
-            tx.put(table, arn, doc)
-    return {}
+    return _retag(op, p["ResourceArns"], lambda held: [t for t in held if t["Key"] not in keys])
 
 
 @action("DescribeTags")

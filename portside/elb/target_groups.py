@@ -3,24 +3,12 @@ attributes."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from portside.elb import attributes, defaults, names, tags
-from portside.elb.errors import ValidationError, lb_not_found, tg_not_found
+from portside.elb.errors import ValidationError, tg_not_found
 from portside.elb.operations import action
-from portside.elb.records import (
-    HEALTH,
-    LBS,
-    TARGETS,
-    TGS,
-    get,
-    get_all,
-    get_named,
-    page,
-    usage,
-    wire,
-)
+from portside.elb.records import HEALTH, LB, TARGETS, TG, TGS, page, usage, wire
 from portside.errors import NamedError
 from portside.ops.context import Op
 from portside.store.base import Document, Tx
@@ -41,8 +29,7 @@ _HEALTH_MEMBERS = (
 
 
 def load(tx: Tx, arn: str) -> Document:
-    missing = tg_not_found(f"Target groups '{arn}' not found")
-    return get(tx, TGS, arn, "targetgroup", "target group", missing)
+    return TG.get(tx, arn, tg_not_found(f"Target groups '{arn}' not found"))
 
 
 def by_name(tx: Tx, region: str, account: str, name: str) -> Document | None:
@@ -135,17 +122,10 @@ def describe(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         )
     with op.store.read() as tx:
         used = usage(tx, op.region, op.account)
-        if arns:
-            docs = get_all(tx, TGS, arns, "targetgroup", "target group", tg_not_found())
-        elif wanted:
-            find = partial(by_name, tx, op.region, op.account)
-            docs = get_named(wanted, find, tg_not_found, "Target groups")
-        else:
-            prefix = names.base(op.region, op.account) + "targetgroup/"
-            docs = [doc for _, doc in tx.scan(TGS, prefix=prefix)]
-            if lb:
-                get(tx, LBS, lb, "loadbalancer", "load balancer", lb_not_found())
-                docs = [d for d in docs if lb in used.get(d["TargetGroupArn"], ())]
+        docs = TG.described(tx, op.region, op.account, arns, wanted, by_name)
+        if lb:  # given alone: `docs` is every target group
+            LB.get(tx, lb)
+            docs = [d for d in docs if lb in used.get(d["TargetGroupArn"], ())]
     return page(p, "TargetGroups", docs, "TargetGroupArn", lambda d: shape(d, used))
 
 
@@ -187,11 +167,6 @@ def delete(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-@action("DescribeTargetGroupAttributes")
-def describe_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    return attributes.describe(op, load, p["TargetGroupArn"])
-
-
-@action("ModifyTargetGroupAttributes")
-def modify_attributes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    return attributes.modify(op, load, TGS, "TargetGroupArn", p, "Target group")
+describe_attributes, modify_attributes = attributes.actions(
+    "TargetGroup", load, TGS, "TargetGroupArn", "Target group"
+)

@@ -9,6 +9,7 @@ receives traffic, and of the data plane's last observation (`elb_target_health`,
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from typing import Any
 
 from portside.elb import health, limits, target_groups
@@ -48,15 +49,30 @@ def _targets(tg: Document, given: list[dict[str, Any]], region: str) -> list[dic
     return out
 
 
+def _asked(
+    tx: Tx, tg: Document, given: list[dict[str, Any]], region: str
+) -> Iterator[tuple[str, dict[str, Any], Document | None]]:
+    """The targets a request names, checked, each with its key and its stored document (None
+    when it is not registered), read as the caller reaches it: after what the caller wrote
+    for the ones before."""
+    for target in _targets(tg, given, region):
+        key = target_key(tg["TargetGroupArn"], target["Id"], target["Port"])
+        yield key, target, tx.get(TARGETS, key)
+
+
+def _in_use(tx: Tx, tg: Document) -> bool:
+    """Whether a listener or rule forwards to the target group."""
+    arn = tg["TargetGroupArn"]
+    return arn in usage(tx, *arn.split(":")[3:5])
+
+
 @action("RegisterTargets")
 def register(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     now = op.now()
     with op.store.transaction() as tx:
         tg = target_groups.load(tx, p["TargetGroupArn"])
         arn = tg["TargetGroupArn"]
-        for target in _targets(tg, p["Targets"], op.region):
-            key = target_key(arn, target["Id"], target["Port"])
-            held = tx.get(TARGETS, key)
+        for key, target, held in _asked(tx, tg, p["Targets"], op.region):
             if held is not None and held.get("DrainingUntil") is None:
                 continue  # already registered: nothing changes
             tx.put(TARGETS, key, {"TargetGroupArn": arn, **target, "RegisteredAt": now})
@@ -75,10 +91,8 @@ def deregister(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         tg = target_groups.load(tx, p["TargetGroupArn"])
         arn = tg["TargetGroupArn"]
         delay = int(tg["Attributes"]["deregistration_delay.timeout_seconds"])
-        in_use = arn in usage(tx, *arn.split(":")[3:5])
-        for target in _targets(tg, p["Targets"], op.region):
-            key = target_key(arn, target["Id"], target["Port"])
-            held = tx.get(TARGETS, key)
+        in_use = _in_use(tx, tg)
+        for key, target, held in _asked(tx, tg, p["Targets"], op.region):
             if held is None:
                 raise NamedError(
                     "InvalidTarget",
@@ -128,18 +142,16 @@ def describe_health(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     now = op.now()
     with op.store.read() as tx:
         tg = target_groups.load(tx, p["TargetGroupArn"])
-        arn = tg["TargetGroupArn"]
-        in_use = arn in usage(tx, *arn.split(":")[3:5])
+        in_use = _in_use(tx, tg)
         out = []
         if p.get("Targets"):
-            for target in _targets(tg, p["Targets"], op.region):
-                doc = tx.get(TARGETS, target_key(arn, target["Id"], target["Port"]))
+            for _, target, doc in _asked(tx, tg, p["Targets"], op.region):
                 shown = {"Id": target["Id"], "Port": target["Port"]}
                 if doc is not None:
                     shown["AvailabilityZone"] = doc["AvailabilityZone"]
                 out.append(_description(tx, tg, shown, doc, in_use, now))
         else:
-            for _, doc in tx.scan(TARGETS, prefix=arn + "|"):
+            for _, doc in tx.scan(TARGETS, prefix=tg["TargetGroupArn"] + "|"):
                 shown = {k: doc[k] for k in ("Id", "Port", "AvailabilityZone")}
                 out.append(_description(tx, tg, shown, doc, in_use, now))
     return {"TargetHealthDescriptions": out}

@@ -3,8 +3,9 @@ the only writer of their store rows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from portside.errors import ResourceNotFoundException
@@ -20,12 +21,76 @@ from portside.store.base import Tx
 CONNECTIONS = "event_connections"
 DESTINATIONS = "event_api_destinations"
 
+T = TypeVar("T")
+
 
 def _by_name(tx: Tx, table: str, op: Op, kind: str, name: str) -> tuple[str, dict[str, Any]] | None:
     prefix = events_arn(op.region, op.account, f"{kind}/{name}/")
     for key, doc in tx.scan(table, prefix=prefix, limit=1):
         return key, doc
     return None
+
+
+def _uid(op: Op) -> str:
+    """The UUID that ends a new connection's or API destination's ARN."""
+    ident = op.world.new_id()
+    return f"{ident[:8]}-{ident[8:12]}-{ident[12:16]}-{ident[16:20]}-{ident[20:32]}"
+
+
+@dataclass(frozen=True)
+class _Family(Generic[T]):
+    """Connections or API destinations as their operations read them: one document per
+    resource in `table`, under its ARN (`.../{kind}/{name}/{uuid}`)."""
+
+    table: str
+    kind: str
+    cls: type[T]
+    missing: str  # DescribeX's message for a name not found, with {name}
+
+    def _found(self, tx: Tx, op: Op, name: str) -> tuple[str, T]:
+        found = _by_name(tx, self.table, op, self.kind, name)
+        if found is None:
+            raise ResourceNotFoundException(self.missing.format(name=name))
+        return found[0], from_doc(self.cls, found[1])
+
+    def describe(self, op: Op, name: str) -> T:
+        with op.store.read() as tx:
+            return self._found(tx, op, name)[1]
+
+    def delete(self, op: Op, name: str) -> T:
+        """The one named `name`, as it was before it was deleted."""
+        with op.store.transaction() as tx:
+            key, held = self._found(tx, op, name)
+            tx.delete(self.table, key)
+        return held
+
+    def listed(
+        self, op: Op, p: Mapping[str, Any], keep: Callable[[T], bool]
+    ) -> tuple[list[T], str | None]:
+        """A List* page: those whose name starts with NamePrefix that `keep` admits, past
+        NextToken, at most Limit of them, and the token of the next page when more remain."""
+        limit = int(p.get("Limit") or 100)
+        prefix = events_arn(op.region, op.account, f"{self.kind}/{p.get('NamePrefix') or ''}")
+        with op.store.read() as tx:
+            rows = list(tx.scan(self.table, prefix=prefix, after=decode_token(p.get("NextToken"))))
+        items = [(key, from_doc(self.cls, doc)) for key, doc in rows]
+        found = [(key, item) for key, item in items if keep(item)]
+        token = encode_token(found[limit - 1][0]) if len(found) > limit else None
+        return [item for _, item in found[:limit]], token
+
+
+_CONNECTION = _Family(
+    CONNECTIONS,
+    "connection",
+    Connection,
+    "Failed to describe the connection(s). Connection '{name}' does not exist.",
+)
+_DESTINATION = _Family(
+    DESTINATIONS,
+    "api-destination",
+    ApiDestination,
+    "Failed to describe the api-destination(s). An api-destination '{name}' does not exist.",
+)
 
 
 # -- connections -------------------------------------------------------------------------------
@@ -51,8 +116,7 @@ def create_connection(op: Op, p: Mapping[str, Any]) -> Connection:
     with op.store.transaction() as tx:
         if _by_name(tx, CONNECTIONS, op, "connection", name) is not None:
             raise ResourceAlreadyExistsException(f"Connection {name} already exists.")
-        ident = op.world.new_id()
-        uid = f"{ident[:8]}-{ident[8:12]}-{ident[12:16]}-{ident[16:20]}-{ident[20:32]}"
+        uid = _uid(op)
         now = op.now()
         conn = Connection(
             arn=events_arn(op.region, op.account, f"connection/{name}/{uid}"),
@@ -72,38 +136,19 @@ def create_connection(op: Op, p: Mapping[str, Any]) -> Connection:
     return conn
 
 
-def load_connection(tx: Tx, op: Op, name: str) -> Connection:
-    found = _by_name(tx, CONNECTIONS, op, "connection", name)
-    if found is None:
-        raise ResourceNotFoundException(
-            f"Failed to describe the connection(s). Connection '{name}' does not exist."
-        )
-    return from_doc(Connection, found[1])
-
-
 def describe_connection(op: Op, p: Mapping[str, Any]) -> Connection:
-    with op.store.read() as tx:
-        return load_connection(tx, op, p["Name"])
+    return _CONNECTION.describe(op, p["Name"])
 
 
 def delete_connection(op: Op, p: Mapping[str, Any]) -> Connection:
-    with op.store.transaction() as tx:
-        conn = load_connection(tx, op, p["Name"])
-        tx.delete(CONNECTIONS, conn.arn)
+    conn = _CONNECTION.delete(op, p["Name"])
     conn.state = "DELETING"
     return conn
 
 
 def list_connections(op: Op, p: Mapping[str, Any]) -> tuple[list[Connection], str | None]:
-    limit = int(p.get("Limit") or 100)
-    prefix = events_arn(op.region, op.account, f"connection/{p.get('NamePrefix') or ''}")
-    with op.store.read() as tx:
-        rows = list(tx.scan(CONNECTIONS, prefix=prefix, after=decode_token(p.get("NextToken"))))
-    found = [from_doc(Connection, doc) for _, doc in rows]
-    if p.get("ConnectionState"):
-        found = [c for c in found if c.state == p["ConnectionState"]]
-    token = encode_token(found[limit - 1].arn) if len(found) > limit else None
-    return found[:limit], token
+    state = p.get("ConnectionState")
+    return _CONNECTION.listed(op, p, lambda c: not state or c.state == state)
 
 
 # -- API destinations --------------------------------------------------------------------------
@@ -128,8 +173,7 @@ def create_api_destination(op: Op, p: Mapping[str, Any]) -> ApiDestination:
             raise ResourceAlreadyExistsException(f"An api-destination '{name}' already exists.")
         if tx.get(CONNECTIONS, p["ConnectionArn"]) is None:
             raise ResourceNotFoundException(f"Connection '{p['ConnectionArn']}' does not exist.")
-        ident = op.world.new_id()
-        uid = f"{ident[:8]}-{ident[8:12]}-{ident[12:16]}-{ident[16:20]}-{ident[20:32]}"
+        uid = _uid(op)
         now = op.now()
         dest = ApiDestination(
             arn=events_arn(op.region, op.account, f"api-destination/{name}/{uid}"),
@@ -147,34 +191,14 @@ def create_api_destination(op: Op, p: Mapping[str, Any]) -> ApiDestination:
     return dest
 
 
-def load_destination(tx: Tx, op: Op, name: str) -> ApiDestination:
-    found = _by_name(tx, DESTINATIONS, op, "api-destination", name)
-    if found is None:
-        raise ResourceNotFoundException(
-            "Failed to describe the api-destination(s). "
-            f"An api-destination '{name}' does not exist."
-        )
-    return from_doc(ApiDestination, found[1])
-
-
 def describe_api_destination(op: Op, p: Mapping[str, Any]) -> ApiDestination:
-    with op.store.read() as tx:
-        return load_destination(tx, op, p["Name"])
+    return _DESTINATION.describe(op, p["Name"])
 
 
 def delete_api_destination(op: Op, p: Mapping[str, Any]) -> None:
-    with op.store.transaction() as tx:
-        dest = load_destination(tx, op, p["Name"])
-        tx.delete(DESTINATIONS, dest.arn)
+    _DESTINATION.delete(op, p["Name"])
 
 
 def list_api_destinations(op: Op, p: Mapping[str, Any]) -> tuple[list[ApiDestination], str | None]:
-    limit = int(p.get("Limit") or 100)
-    prefix = events_arn(op.region, op.account, f"api-destination/{p.get('NamePrefix') or ''}")
-    with op.store.read() as tx:
-        rows = list(tx.scan(DESTINATIONS, prefix=prefix, after=decode_token(p.get("NextToken"))))
-    found = [from_doc(ApiDestination, doc) for _, doc in rows]
-    if p.get("ConnectionArn"):
-        found = [d for d in found if d.connection_arn == p["ConnectionArn"]]
-    token = encode_token(found[limit - 1].arn) if len(found) > limit else None
-    return found[:limit], token
+    conn = p.get("ConnectionArn")
+    return _DESTINATION.listed(op, p, lambda d: not conn or d.connection_arn == conn)

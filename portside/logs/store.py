@@ -100,6 +100,18 @@ class Event:
         return Position(self.timestamp, self.seq)
 
 
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which events a read wants: those past `after` in reading order, ascending when
+    `forward`, else descending (None: from the head going forward, from the tail going
+    backward), with timestamps from `start` up to `end` (None: unbounded)."""
+
+    forward: bool = True
+    after: Position | None = None
+    start: int | None = None
+    end: int | None = None
+
+
 _GROUP_COLS = (
     "g.id, g.name, g.created, g.retention, g.tags, "
     "(SELECT COALESCE(SUM(s.stored_bytes), 0) FROM streams s WHERE s.group_id = g.id), g.class"
@@ -459,47 +471,29 @@ class LogStore:
         # an unused number is harmless anyway.
         self._seq = base + len(events)
 
-    def read(
-        self,
-        stream_id: int,
-        *,
-        forward: bool,
-        after: Position | None,
-        start: int | None,
-        end: int | None,
-        limit: int,
-    ) -> list[Event]:
-        """Up to `limit` events of a stream within [start, end), in ascending order: the first
-        ones after position `after` when `forward`, else the last ones before it (None: from
-        the head going forward, from the tail going backward)."""
-        with contextlib.closing(
-            self.read_rows(
-                stream_id, forward=forward, after=after, start=start, end=end, limit=limit
-            )
-        ) as rows:
+    def read(self, stream_id: int, window: Window, limit: int) -> list[Event]:
+        """Up to `limit` events of a stream in the window, its `end` excluded, in ascending
+        order: the first ones past `after` going forward, the last ones before it going
+        backward."""
+        with contextlib.closing(self.read_rows(stream_id, window, limit)) as rows:
             found = [Event(*r) for r in rows]
-        if not forward:
+        if not window.forward:
             found.reverse()
         return found
 
-    def read_rows(
-        self,
-        stream_id: int,
-        *,
-        forward: bool,
-        after: Position | None,
-        start: int | None,
-        end: int | None,
-        limit: int,
-    ) -> sqlite3.Cursor:
+    def read_rows(self, stream_id: int, window: Window, limit: int) -> sqlite3.Cursor:
         """`read`'s rows as (timestamp, seq, ingestion, message), lazily and in reading
         order: descending when not `forward`. The hot path of GetLogEvents. Close the cursor
         when done: an unfinished statement would hold its read snapshot open."""
+        start, end = window.start, window.end
         # Both bounds are exclusive positions; seq -1 sorts before every event of a millisecond.
         low, high = _past(
-            after, forward, Position(start or 0, -1), _END if end is None else Position(end, -1)
+            window.after,
+            window.forward,
+            Position(start or 0, -1),
+            _END if end is None else Position(end, -1),
         )
-        order = "" if forward else " DESC"
+        order = "" if window.forward else " DESC"
         sql = (
             "SELECT timestamp, seq, ingestion, message FROM events WHERE stream_id = ? "
             "AND (timestamp, seq) > (?, ?) AND (timestamp, seq) < (?, ?) "
@@ -508,20 +502,13 @@ class LogStore:
         args = (stream_id, low.timestamp, low.seq, high.timestamp, high.seq, limit)
         return self._reader().execute(sql, args)
 
-    def scan(
-        self,
-        streams: Sequence[int],
-        *,
-        forward: bool,
-        after: Position | None,
-        start: int | None,
-        end: int | None,
-    ) -> Generator[Event, None, None]:
-        """Every event of the given streams within [start, end], merged in (timestamp, seq)
-        order (descending when not `forward`), strictly after (before) `after`. Lazy: each
-        stream is one cursor that SQLite steps only as far as the caller reads."""
+    def scan(self, streams: Sequence[int], window: Window) -> Generator[Event, None, None]:
+        """Every event of the given streams in the window, its `end` included, merged in
+        (timestamp, seq) order (descending when not `forward`). Lazy: each stream is one
+        cursor that SQLite steps only as far as the caller reads."""
+        start, end, forward = window.start, window.end, window.forward
         low, high = _past(
-            after,
+            window.after,
             forward,
             Position(start, -1) if start is not None else Position(0, -1),
             Position(end, 1 << 62) if end is not None else _END,

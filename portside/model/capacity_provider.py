@@ -4,9 +4,8 @@ the built-in FARGATE and FARGATE_SPOT providers every account has."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from portside.model.doc import from_doc, to_doc
+from portside.model.doc import Stored
 
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
@@ -78,8 +77,20 @@ class AutoScalingGroupRequest:
     managed_draining: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderRequest:
+    """What a Create/UpdateCapacityProvider request says of the provider's capacity: its
+    autoScalingGroupProvider (None when left out), whether it named a managedInstancesProvider,
+    and its cluster (which only a Managed Instances provider takes)."""
+
+    auto_scaling_group: AutoScalingGroupRequest | None = None
+    managed_instances: bool = False
+    cluster: str | None = None
+
+
 @dataclass(slots=True)
-class CapacityProvider:
+class CapacityProvider(Stored):
+    # Indexed columns (store/tables.py) read `name` and `status` from the document.
     arn: str
     name: str
     type: str = EC2_AUTOSCALING  # or FARGATE / FARGATE_SPOT for the built-in ones
@@ -88,12 +99,3 @@ class CapacityProvider:
     update_status: str | None = None
     update_status_reason: str | None = None
     created_at: float = 0.0
-
-    def to_doc(self) -> dict[str, Any]:
-        # Indexed columns (store/tables.py) read `name` and `status` from the document.
-        doc: dict[str, Any] = to_doc(self)
-        return doc
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> CapacityProvider:
-        return from_doc(cls, doc)

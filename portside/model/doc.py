@@ -29,6 +29,21 @@ def camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+class Stored:
+    """A dataclass kept in the store as its document, with the rules above: `to_doc()` and
+    `from_doc()`."""
+
+    __slots__ = ()
+
+    def to_doc(self) -> dict[str, Any]:
+        out: dict[str, Any] = to_doc(self)
+        return out
+
+    @classmethod
+    def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
+        return from_doc(cls, doc)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class GivenMembers:
     """A value whose None members were not given: its document leaves them out. Subclasses are

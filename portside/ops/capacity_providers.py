@@ -39,6 +39,7 @@ from portside.model.capacity_provider import (
     AutoScalingGroupRequest,
     CapacityProvider,
     ManagedScaling,
+    ProviderRequest,
     ScalingRequest,
     asg_name,
 )
@@ -47,6 +48,7 @@ from portside.ops.capacity import provider_name
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
 from portside.ops.describing import Failure, found_or_missing
+from portside.ops.given import apply_given
 from portside.ops.paging import check_max_results, decode_token, encode_token
 from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
 from portside.store.base import Tx
@@ -155,19 +157,12 @@ def _check_group(op: Op, value: str) -> str:
 
 def _scaling(given: ScalingRequest | None, base: ManagedScaling) -> ManagedScaling:
     out = dataclasses.replace(base)
-    for attr in _SCALING_FIELDS:
-        value = getattr(given, attr) if given is not None else None
-        if value is not None:
-            setattr(out, attr, value)
+    if given is not None:
+        apply_given(out, given, _SCALING_FIELDS)
     return out
 
 
-def _refuse_managed_instances(managed: bool, cluster: str | None) -> None:
-    if managed:
-        raise ClientException(
-            "Portside does not support Amazon ECS Managed Instances capacity providers "
-            "(managedInstancesProvider). Use an autoScalingGroupProvider."
-        )
+def _refuse_cluster(cluster: str | None) -> None:
     if cluster is not None:
         raise InvalidParameterException(
             "The cluster parameter applies only to Amazon ECS Managed Instances capacity "
@@ -175,26 +170,26 @@ def _refuse_managed_instances(managed: bool, cluster: str | None) -> None:
         )
 
 
-def _require(asg: AutoScalingGroupRequest | None) -> AutoScalingGroupRequest:
-    if asg is None:
+def _asg_request(request: ProviderRequest) -> AutoScalingGroupRequest:
+    """The request's Auto Scaling group provider, the only kind Portside has: a Managed
+    Instances provider is refused, and so is a request with neither."""
+    if request.managed_instances:
+        raise ClientException(
+            "Portside does not support Amazon ECS Managed Instances capacity providers "
+            "(managedInstancesProvider). Use an autoScalingGroupProvider."
+        )
+    _refuse_cluster(request.cluster)
+    if request.auto_scaling_group is None:
         # The ECS front end's wording for a required member left out (api/validation.py).
         raise InvalidParameterException("AutoScalingGroupProvider can not be blank.")
-    return asg
+    return request.auto_scaling_group
 
 
 def create_capacity_provider(
-    op: Op,
-    *,
-    name: str,
-    auto_scaling_group_provider: AutoScalingGroupRequest | None,
-    managed_instances_provider: bool = False,
-    cluster: str | None = None,
-    tags: Sequence[Mapping[str, Any]] = (),
+    op: Op, *, name: str, request: ProviderRequest, tags: Sequence[Mapping[str, Any]] = ()
 ) -> ProviderView:
-    """`managed_instances_provider`: whether the request named one (refused)."""
     _check_name(name)
-    _refuse_managed_instances(managed_instances_provider, cluster)
-    given = _require(auto_scaling_group_provider)
+    given = _asg_request(request)
     group_arn = given.auto_scaling_group_arn or ""  # required by the shape (api/validation.py)
     group = _check_group(op, group_arn)
     checked_tags = validate_tags(tags)
@@ -248,27 +243,16 @@ def _get_live(op: Op, tx: Tx, ref: str) -> CapacityProvider:
     return provider
 
 
-def update_capacity_provider(
-    op: Op,
-    ref: str,
-    *,
-    auto_scaling_group_provider: AutoScalingGroupRequest | None,
-    managed_instances_provider: bool = False,
-    cluster: str | None = None,
-) -> ProviderView:
+def update_capacity_provider(op: Op, ref: str, request: ProviderRequest) -> ProviderView:
     """Change managed scaling, termination protection and draining. The call answers
     UPDATE_IN_PROGRESS, as ECS's does; the stored provider reads UPDATE_COMPLETE at once."""
-    _refuse_managed_instances(managed_instances_provider, cluster)
-    given = _require(auto_scaling_group_provider)
+    given = _asg_request(request)
     with op.store.transaction() as tx:
         provider = _get_live(op, tx, ref)
         asg = provider.auto_scaling_group_provider
         assert asg is not None  # _get_live checked
         asg.managed_scaling = _scaling(given.managed_scaling, asg.managed_scaling)
-        if given.managed_termination_protection is not None:
-            asg.managed_termination_protection = given.managed_termination_protection
-        if given.managed_draining is not None:
-            asg.managed_draining = given.managed_draining
+        apply_given(asg, given, ("managed_termination_protection", "managed_draining"))
         provider.update_status, provider.update_status_reason = UPDATE_COMPLETE, None
         tx.put(TABLE, provider.arn, provider.to_doc())
         answer = dataclasses.replace(provider, update_status=UPDATE_IN_PROGRESS)
@@ -308,7 +292,7 @@ def _associated(cluster: str) -> str:
 def delete_capacity_provider(op: Op, ref: str, *, cluster: str | None = None) -> ProviderView:
     """Delete, or record why not (DELETE_FAILED). The call answers what ECS's answers: ACTIVE
     with DELETE_IN_PROGRESS, or DELETE_FAILED and its reason."""
-    _refuse_managed_instances(False, cluster)
+    _refuse_cluster(cluster)
     with op.store.transaction() as tx:
         provider = _get_live(op, tx, ref)
         reason = in_use(op, tx, provider.name)

@@ -41,6 +41,7 @@ from portside.ops import service_validation as sv
 from portside.ops.clusters import describe_members, get_active
 from portside.ops.context import Op, World
 from portside.ops.describing import Failure, RefLimits
+from portside.ops.given import apply_given
 from portside.ops.paging import check_max_results, decode_token, keys_page
 from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
 from portside.ops.task_definitions import find as find_task_definition
@@ -57,6 +58,13 @@ DESCRIBE_LIMITS = RefLimits(  # wording: ours
 # Replaced deployments kept for ListServiceDeployments (ECS keeps 90 days of history).
 HISTORY_SECONDS = 90 * 86400.0
 HISTORY_MAX = 100
+# UpdateService members that replace the service's as they are when given (no deployment).
+_AS_GIVEN = (
+    "availability_zone_rebalancing",
+    "enable_execute_command",
+    "enable_ecs_managed_tags",
+    "propagate_tags",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,14 +295,7 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
             )
         if grace is not None:
             service.health_check_grace_period_seconds = grace
-        if request.availability_zone_rebalancing is not None:
-            service.availability_zone_rebalancing = request.availability_zone_rebalancing
-        if request.enable_execute_command is not None:
-            service.enable_execute_command = request.enable_execute_command
-        if request.enable_ecs_managed_tags is not None:
-            service.enable_ecs_managed_tags = request.enable_ecs_managed_tags
-        if request.propagate_tags is not None:
-            service.propagate_tags = request.propagate_tags
+        apply_given(service, request, _AS_GIVEN)
         if td is None:
             raise ClientException("TaskDefinition not found.")
         sv.check_against(td, service)

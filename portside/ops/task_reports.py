@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from portside.model.states import CONTAINER_STATUS, TASK_STATUS, TaskStatus
 from portside.model.task import Container, Task
 from portside.ops.context import Op
+from portside.ops.given import apply_given
 from portside.ops.tasks import load, release, save
 from portside.store.base import Tx
 
@@ -88,6 +89,8 @@ class TaskReport(Protocol):
 
 
 _TIMES = ("pull_started_at", "pull_stopped_at", "execution_stopped_at")
+# A container's members a report carries as they are, when it has them.
+_CONTAINER_MEMBERS = ("runtime_id", "image_digest", "exit_code", "reason", "health_status")
 
 
 def aggregate_health(task: Task) -> str:
@@ -179,21 +182,12 @@ def _apply(op: Op, tx: Tx, report: TaskReport) -> str | None:
 
 def _apply_container(container: Container, crep: ContainerReport) -> None:
     """The members the report carries replace the container's; absent ones leave it."""
-    if crep.runtime_id is not None:
-        container.runtime_id = crep.runtime_id
-    if crep.image_digest is not None:
-        container.image_digest = crep.image_digest
-    if crep.exit_code is not None:
-        container.exit_code = crep.exit_code
-    if crep.reason is not None:
-        container.reason = crep.reason
+    apply_given(container, crep, _CONTAINER_MEMBERS)
     if crep.network_bindings:
         container.network_bindings = [dict(b) for b in crep.network_bindings]
     if crep.private_ipv4 is not None:
         attachment, address = crep.private_ipv4
         container.network_interfaces = [{"attachmentId": attachment, "privateIpv4Address": address}]
-    if crep.health_status is not None:
-        container.health_status = crep.health_status
     if crep.managed_agents:
         container.managed_agents = [_managed_agent_doc(a) for a in crep.managed_agents]
 

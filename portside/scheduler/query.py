@@ -152,13 +152,13 @@ class _Parser:
         preds = [self._and()]
         while self._keyword("or", "||"):
             preds.append(self._and())
-        return _any_of(preds)
+        return _joined(preds, any_=True)
 
     def _and(self) -> Predicate:
         preds = [self._unary()]
         while self._keyword("and", "&&"):
             preds.append(self._unary())
-        return _all_of(preds)
+        return _joined(preds, any_=False)
 
     def _unary(self) -> Predicate:
         self._skip()
@@ -317,38 +317,24 @@ class _Parser:
 # -- closures -------------------------------------------------------------------------------
 
 
-def _all_of(preds: list[Predicate]) -> Predicate:
+def _joined(preds: list[Predicate], any_: bool) -> Predicate:
+    """`preds` joined by `or` (`any_`) or by `and`: as with those operators, the first answer
+    that settles it ends the evaluation."""
     if len(preds) == 1:
         return preds[0]
     if len(preds) == 2:
         a, b = preds
-        return lambda f: a(f) and b(f)
+        return (lambda f: a(f) or b(f)) if any_ else (lambda f: a(f) and b(f))
     chain = tuple(preds)
+    false_settles = not any_  # `and` is settled by a false answer, `or` by a true one
 
-    def every(f: InstanceFacts) -> bool:
-        for p in chain:  # noqa: SIM110 - all() over a generator costs more per instance
-            if not p(f):
-                return False
-        return True
+    def joined(f: InstanceFacts) -> bool:
+        for p in chain:  # not all()/any(): a generator costs more per instance
+            if (not p(f)) is false_settles:
+                return any_
+        return not any_
 
-    return every
-
-
-def _any_of(preds: list[Predicate]) -> Predicate:
-    if len(preds) == 1:
-        return preds[0]
-    if len(preds) == 2:
-        a, b = preds
-        return lambda f: a(f) or b(f)
-    chain = tuple(preds)
-
-    def some(f: InstanceFacts) -> bool:
-        for p in chain:  # noqa: SIM110 - any() over a generator costs more per instance
-            if p(f):
-                return True
-        return False
-
-    return some
+    return joined
 
 
 def _string_test(op: str, arg: str | frozenset[str]) -> StrTest:

@@ -19,6 +19,7 @@ from typing import Any, cast
 from portside.agent.factory import make_agent
 from portside.agent.session import Agent, AgentConfig
 from portside.agent.simulated import SimulatedDriver
+from portside.credentials import Credentials
 from portside.gateway.protocol import AgentTask
 from portside.testing.world import ACCOUNT, REGION
 
@@ -116,8 +117,7 @@ def start_simulated_agent(
     agent's poller finishes its long poll before it notices: `poll_wait` keeps that short."""
     agent = make_agent(
         endpoint=endpoint,
-        access_key=access_key,
-        secret_key=secret_key,
+        credentials=Credentials(access_key, secret_key),
         state_dir=state_dir,
         driver=driver or SimulatedDriver(cpu=cpu, memory=memory),
         config=AgentConfig(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from portside.model.doc import from_doc
 from portside.model.launch import AwsVpc, Launch, StartTask, strategy_of
 from portside.model.overrides import TaskOverrides
 from portside.model.placement import constraints_of, strategies_of
@@ -48,17 +49,8 @@ def start_task(p: Wire) -> StartTask:
 
 
 def task_query(p: Wire) -> TaskQuery:
-    return TaskQuery(
-        cluster=p.get("cluster"),
-        container_instance=p.get("containerInstance"),
-        family=p.get("family"),
-        started_by=p.get("startedBy"),
-        service_name=p.get("serviceName"),
-        desired_status=p.get("desiredStatus"),
-        launch_type=p.get("launchType"),
-        max_results=p.get("maxResults"),
-        next_token=p.get("nextToken"),
-    )
+    """ListTasks: its members are the query's fields, in ECS's names."""
+    return from_doc(TaskQuery, dict(p))
 
 
 def execute_command(p: Wire) -> ExecuteCommand:

@@ -7,7 +7,7 @@ from pathlib import Path
 from portside.logs import retention
 from portside.logs.retention import Expiry
 from portside.logs.rules import DAY_MS
-from portside.logs.store import LogStore
+from portside.logs.store import LogStore, Window
 
 NOW = 1_800_000_000_000
 
@@ -36,7 +36,7 @@ def test_apply_deletes_only_expired_events(tmp_path: Path) -> None:
 
     def left(group: str) -> list[str]:
         sid = store.stream(group, "s").id
-        got = store.read(sid, forward=True, after=None, start=None, end=None, limit=10)
+        got = store.read(sid, Window(), 10)
         return [e.message for e in got]
 
     assert left("short") == ["new"]

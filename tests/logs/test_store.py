@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from portside.errors import ResourceNotFoundException
-from portside.logs.store import LogStore
+from portside.logs.store import LogStore, Window
 from portside.logs.tokens import Position
 
 
@@ -31,7 +31,7 @@ def test_retried_agent_batches_are_not_duplicated(store: LogStore) -> None:
     assert store.put_shipped("g", "s", 0, batch, now_ms=5) == 2  # the retry
     assert store.put_shipped("g", "s", 1, [(11, "b"), (12, "c")], now_ms=5) == 3
     sid = store.stream("g", "s").id
-    got = store.read(sid, forward=True, after=None, start=None, end=None, limit=100)
+    got = store.read(sid, Window(), 100)
     assert [e.message for e in got] == ["a", "b", "c"]
 
 
@@ -40,11 +40,11 @@ def test_read_orders_by_timestamp_then_arrival(store: LogStore) -> None:
     store.append("g", "s", [(20, "late-ts"), (10, "x")], now_ms=1)
     store.append("g", "s", [(10, "y")], now_ms=2)
     sid = store.stream("g", "s").id
-    got = store.read(sid, forward=True, after=None, start=None, end=None, limit=10)
+    got = store.read(sid, Window(), 10)
     assert [e.message for e in got] == ["x", "y", "late-ts"]
-    tail = store.read(sid, forward=False, after=None, start=None, end=None, limit=2)
+    tail = store.read(sid, Window(forward=False), 2)
     assert [e.message for e in tail] == ["y", "late-ts"]
-    after = store.read(sid, forward=True, after=got[0].position, start=None, end=20, limit=10)
+    after = store.read(sid, Window(after=got[0].position, end=20), 10)
     assert [e.message for e in after] == ["y"]
     stream = store.stream("g", "s")
     assert (stream.first_ts, stream.last_ts, stream.last_ingest) == (10, 20, 2)
@@ -58,13 +58,7 @@ def test_events_survive_reopening(tmp_path: Path) -> None:
     again = LogStore(tmp_path / "logs.db")
     again.ensure_stream("g", "s2", create_group=False, now_ms=2)
     again.append("g", "s2", [(1, "new")], now_ms=2)
-    merged = again.scan(
-        [again.stream("g", "s").id, again.stream("g", "s2").id],
-        forward=True,
-        after=None,
-        start=None,
-        end=None,
-    )
+    merged = again.scan([again.stream("g", "s").id, again.stream("g", "s2").id], Window())
     events = list(merged)
     assert [e.message for e in events] == ["kept", "new"]
     assert events[0].seq < events[1].seq  # the sequence continues after a restart
@@ -79,4 +73,4 @@ def test_delete_group_removes_its_streams_and_events(store: LogStore) -> None:
         store.group("g")
     store.ensure_stream("g", "s", create_group=True, now_ms=2)
     sid = store.stream("g", "s").id
-    assert store.read(sid, forward=True, after=None, start=None, end=None, limit=10) == []
+    assert store.read(sid, Window(), 10) == []

@@ -19,6 +19,7 @@ from portside.model.capacity_provider import (
     AutoScalingGroupProvider,
     AutoScalingGroupRequest,
     CapacityProvider,
+    ProviderRequest,
     asg_name,
 )
 from portside.ops import capacity_providers as cps
@@ -60,7 +61,7 @@ def in_region(op: Op, region: str) -> Op:
 
 def create(op: Op, name: str, group: str | None = None) -> CapacityProvider:
     asg = AutoScalingGroupRequest(group_arn(group or f"{name}-asg", op.region))
-    return cps.create_capacity_provider(op, name=name, auto_scaling_group_provider=asg).provider
+    return cps.create_capacity_provider(op, name=name, request=ProviderRequest(asg)).provider
 
 
 def add_service(

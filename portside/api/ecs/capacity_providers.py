@@ -9,6 +9,7 @@ from portside.api.ecs.registry import action
 from portside.model.capacity_provider import (
     AutoScalingGroupProvider,
     AutoScalingGroupRequest,
+    ProviderRequest,
     ScalingRequest,
 )
 from portside.ops import capacity_providers
@@ -57,6 +58,14 @@ def _asg_request(d: Mapping[str, Any] | None) -> AutoScalingGroupRequest | None:
     )
 
 
+def _provider_request(p: dict[str, Any]) -> ProviderRequest:
+    return ProviderRequest(
+        auto_scaling_group=_asg_request(p.get("autoScalingGroupProvider")),
+        managed_instances=p.get("managedInstancesProvider") is not None,
+        cluster=p.get("cluster"),
+    )
+
+
 def shape(view: ProviderView, *, tags: bool = True) -> dict[str, Any]:
     p = view.provider
     out: dict[str, Any] = {
@@ -79,25 +88,14 @@ def shape(view: ProviderView, *, tags: bool = True) -> dict[str, Any]:
 @action("CreateCapacityProvider")
 def create_capacity_provider(op: Op, p: dict[str, Any]) -> dict[str, Any]:
     view = capacity_providers.create_capacity_provider(
-        op,
-        name=p["name"],
-        auto_scaling_group_provider=_asg_request(p.get("autoScalingGroupProvider")),
-        managed_instances_provider=p.get("managedInstancesProvider") is not None,
-        cluster=p.get("cluster"),
-        tags=p.get("tags") or (),
+        op, name=p["name"], request=_provider_request(p), tags=p.get("tags") or ()
     )
     return {"capacityProvider": shape(view)}
 
 
 @action("UpdateCapacityProvider")
 def update_capacity_provider(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    view = capacity_providers.update_capacity_provider(
-        op,
-        p["name"],
-        auto_scaling_group_provider=_asg_request(p.get("autoScalingGroupProvider")),
-        managed_instances_provider=p.get("managedInstancesProvider") is not None,
-        cluster=p.get("cluster"),
-    )
+    view = capacity_providers.update_capacity_provider(op, p["name"], _provider_request(p))
     return {"capacityProvider": shape(view)}
 
 

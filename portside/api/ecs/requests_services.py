@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import orjson
 
 from portside.model.deployment import DeploymentConfiguration
+from portside.model.doc import from_doc
 from portside.model.launch import strategy_of
 from portside.model.load_balancer import LoadBalancer
 from portside.model.placement import constraints_of, strategies_of
@@ -118,14 +119,8 @@ def update_service(p: Wire) -> UpdateService:
 
 
 def service_query(p: Wire) -> ServiceQuery:
-    return ServiceQuery(
-        cluster=p.get("cluster"),
-        launch_type=p.get("launchType"),
-        scheduling_strategy=p.get("schedulingStrategy"),
-        resource_management_type=p.get("resourceManagementType"),
-        max_results=p.get("maxResults"),
-        next_token=p.get("nextToken"),
-    )
+    """ListServices: its members are the query's fields, in ECS's names."""
+    return from_doc(ServiceQuery, dict(p))
 
 
 def deployment_query(p: Wire) -> DeploymentQuery:

@@ -366,9 +366,9 @@ def test_update_service_deployments(ecs: Any, cluster: str, td: str, name: str) 
 
 def test_availability_zone_rebalancing_is_kept(ecs: Any, cluster: str, td: str) -> None:
     # ECS: ENABLED when CreateService leaves it out; an update without it keeps the value.
-    made = ecs.create_service(
-        cluster=cluster, serviceName="az", taskDefinition=td, desiredCount=0
-    )["service"]
+    made = ecs.create_service(cluster=cluster, serviceName="az", taskDefinition=td, desiredCount=0)[
+        "service"
+    ]
     assert made["availabilityZoneRebalancing"] == "ENABLED"
     off = ecs.create_service(
         cluster=cluster,

@@ -93,14 +93,18 @@ def wait_for_fleet(ecs: Ecs, n: int, sim: Sim, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def proc_usage(pid: int) -> tuple[float, int]:
-    """(RSS in MiB, open file descriptors) of a process, from /proc."""
-    rss = 0.0
+def proc_usage(pid: int) -> tuple[float, int, float, float]:
+    """(RSS in MiB, open file descriptors, anonymous and file-backed parts of the RSS in MiB)
+    of a process, from /proc: a leak grows the anonymous part; the file part is pages of
+    files the process maps (SQLite's mmap of its databases), which the kernel can reclaim."""
+    fields = {"VmRSS:": 0.0, "RssAnon:": 0.0, "RssFile:": 0.0}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) / 1024
-    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+            name = line.split(maxsplit=1)[0] if line.strip() else ""
+            if name in fields:
+                fields[name] = int(line.split()[1]) / 1024
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    return fields["VmRSS:"], fds, fields["RssAnon:"], fields["RssFile:"]
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -165,8 +169,9 @@ class Sampler(threading.Thread):
         while not self.done.is_set():
             row: dict[str, float] = {"at": self.recorder.now()}
             for name, pid in self.pids.items():
-                rss, fds = proc_usage(pid)
+                rss, fds, anon, mapped = proc_usage(pid)
                 row[f"{name}_rss_mib"], row[f"{name}_fds"] = round(rss, 1), fds
+                row[f"{name}_anon_mib"], row[f"{name}_file_mib"] = round(anon, 1), round(mapped, 1)
             self.samples.append(row)
             self.done.wait(SAMPLE_S)
 

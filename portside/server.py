@@ -14,7 +14,7 @@ import orjson
 import uvicorn
 from starlette.applications import Starlette
 
-from portside import credentials
+from portside import credentials, heap
 from portside.api.app import ApiConfig, Edge, create_app
 from portside.api.auth import SigV4Verifier, StaticKeyRing
 from portside.api.http import CorkedHttpToolsProtocol
@@ -63,6 +63,7 @@ def build_with_gateway(
     shutdown_hooks: Sequence[Hook] = (),
 ) -> tuple[Edge, World, AgentGateway]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    heap.limit_arenas()  # before the loops' and the edge's threads allocate (heap.py)
     creds = credentials.load_or_create(config.data_dir)
     store = SqliteStore(config.data_dir / "portside.db", synchronous=config.synchronous)
     world = World(

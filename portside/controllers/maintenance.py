@@ -1,12 +1,13 @@
 """Housekeeping on a timer: remove deleted task definitions nothing uses, forget stopped
 tasks after an hour (ECS keeps them describable for at least that long), trim the change
 feed (agents further behind get a full snapshot; controllers resync every 30 s; event targets
-hold it back while they lag, up to a day)."""
+hold it back while they lag, up to a day), and hand the heap's free pages back (heap.py)."""
 
 from __future__ import annotations
 
 import logging
 
+from portside import heap
 from portside.controllers.loop import Loop, Loops
 from portside.model.states import TaskStatus
 from portside.ops import task_definitions
@@ -92,6 +93,7 @@ class MaintenanceLoop:
         now = self.world.clock()
         removed += reap_stopped_tasks(self.world.store, now)
         self.world.store.trim(feed_trim_point(self.world.store, now))
+        heap.release()  # what this pass and the others freed goes back to the system
         return removed
 
     def step(self) -> None:

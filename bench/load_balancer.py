@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
 """Load balancing (issue 13): a Portside ALB (ELBv2 API, served by the server's HAProxy)
 against the same load straight to a target, how soon a registered target serves, and failed
-requests while targets are swapped under load.
+requests through an ECS rolling deployment of a service behind the ALB.
 
-One `portside server` (fresh data dir), one load balancer, ip targets on 127.0.0.1 that are
-busybox httpd processes (`busybox httpd -f`, Debian's busybox-static: it forks per
-connection and answers `Connection: close`, fast enough not to be the bottleneck, unlike
-Python's ThreadingHTTPServer). Every target answers its own name on `/`, and `/health.html`
-to the health checks (HTTP, interval 5 s, timeout 2 s, healthy threshold 2).
+Parts 1 and 2 run on one `portside server` (fresh data dir), one load balancer, ip targets on
+127.0.0.1 that are busybox httpd processes (`busybox httpd -f`, Debian's busybox-static: it
+forks per connection and answers `Connection: close`, fast enough not to be the bottleneck,
+unlike Python's ThreadingHTTPServer). Every target answers its own name on `/`, and
+`/health.html` to the health checks (HTTP, interval 5 s, timeout 2 s, healthy threshold 2).
 
-1. throughput: `wrk --latency` (Debian's wrk; installed with apt-get when absent and run as
-   root) with fixed threads, connections and duration, straight to one target's port and
-   through the ALB's HTTP listener (one target group of 3 targets), in `--rounds` rounds
-   whose order alternates. Reported: requests/s, p50/p99 latency, errors, the ALB/direct
-   ratios (median of the rounds' ratios, and of the totals). The ALB spreads the load over
-   3 targets (HAProxy's per-server session counts are recorded), direct is one target.
+1. throughput: `wrk` (Debian's wrk; installed with apt-get when absent and run as root), the
+   same threads, connections and duration on every side, straight to one target's port and
+   through the ALB's HTTP listener (one target group of 3 targets), `--rounds` short rounds
+   whose order rotates, so that what else runs on the machine weighs on every side alike.
+   No side is pinned: wrk, HAProxy (the thread count Portside renders) and the targets share
+   both cores on every side. Per round: requests/s, wrk's latency, errors, the CPU each
+   process took per request (wrk, HAProxy, the targets) and the CPU other processes took.
+   Reported: the ALB/direct ratios (median of the rounds' ratios, and of the totals).
+   `--ab-threads` adds a side: a copy of the rendered haproxy.cfg with HAProxy's default
+   thread count (a thread per core), on its own port, to the same targets.
 2. registration: on the running ALB (a second listener and target group holding one anchor
    target), `--registrations` times: a fresh target (already listening, as a RUNNING task's
    would be) is registered after a random 0-1 s pause, and the ALB is polled (keep-alive,
@@ -23,21 +27,23 @@ to the health checks (HTTP, interval 5 s, timeout 2 s, healthy threshold 2).
    written): the first passing check, and the check that made it healthy (the 2nd, healthy
    threshold 2); also when HAProxy had the server (runtime API) and when
    DescribeTargetHealth said healthy. Target deregistered (delay 0) after each.
-3. swap: a paced open-loop client (this script with --paced-client: asyncio, keep-alive
-   HTTP/1.1, a request every 1/rate s whatever the answers do) at `--rate` requests/s
-   through the first listener, while `--swaps` times 3 new targets are registered, awaited
-   healthy (DescribeTargetHealth), and the 3 old ones deregistered (deregistration delay
-   5 s), awaited gone, then stopped (as ECS stops a task after its drain). Every request that
-   is not a 200 from a target is a failure (goal 0). This is the target-swap equivalent of
-   the issue's rolling deployment of a service: the service integration is not built yet.
+3. deploy: `portside up --driver docker` (its own data dir), a service of `--tasks` (10)
+   busybox httpd tasks (bridge, dynamic host ports) behind an ALB (instance target group,
+   the same health check, deregistration delay 5 s), minimumHealthyPercent 100,
+   maximumPercent 200. A paced open-loop client (this script with --paced-client: asyncio,
+   keep-alive HTTP/1.1, a request every 1/rate s whatever the answers do) sends `--rate`
+   (200) requests/s through the listener from before `UpdateService --force-new-deployment`
+   until after the deployment is COMPLETED and every old task is STOPPED. Every request that
+   is not a 200 (an error status, a connection error or timeout) is a failure (goal 0).
 
-    .venv/bin/python bench/load_balancer.py            # all three parts, ~6 minutes
+    .venv/bin/python bench/load_balancer.py            # all three parts, ~7 minutes
     .venv/bin/python bench/load_balancer.py --quick    # short, writes nothing
-    .venv/bin/python bench/load_balancer.py --part swap --swaps 1
+    .venv/bin/python bench/load_balancer.py --part throughput --ab-threads
+    .venv/bin/python bench/load_balancer.py --part deploy
 
 Writes bench/results/load-balancer-<short commit>.json (with "dirty": true when the working
-tree has uncommitted changes). HAProxy, the server and every httpd are stopped on the way out,
-whatever happens.
+tree has uncommitted changes). HAProxy, the servers, every httpd and the deployment's
+containers are stopped on the way out, whatever happens.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import http.client
 import json
 import os
@@ -61,6 +68,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,11 +84,11 @@ HEALTH_INTERVAL_S = 5
 HEALTH_TIMEOUT_S = 2
 HEALTHY_THRESHOLD = 2
 UNHEALTHY_THRESHOLD = 2
-SWAP_DEREGISTRATION_DELAY_S = 5
+DEREGISTRATION_DELAY_S = 5
 GOALS = {
     "alb_over_direct_rps_min": 0.8,
     "serving_after_passing_check_p99_s_max": 1.0,
-    "swap_failed_requests_max": 0,
+    "deployment_failed_requests_max": 0,
 }
 
 
@@ -406,6 +414,20 @@ def accepts(port: int) -> bool:
         return False
 
 
+def stop_group(proc: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM to the process group a child leads (started in a session of its own), then
+    SIGKILL if it has not exited within `grace` seconds."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
 class Httpd:
     """A busybox httpd target on 127.0.0.1 answering its name on `/`. With `log_checks`, it
     runs with -vv and the arrival time of every health-check request is kept."""
@@ -457,46 +479,43 @@ class Httpd:
         return cpu_seconds(self.proc.pid, children=True)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+        stop_group(self.proc, 5)
         if self.proc.stderr is not None:
             with contextlib.suppress(OSError):
                 self.proc.stderr.close()
 
 
+def stop_haproxy(data_dir: Path) -> None:
+    """Stop the HAProxy a server ran from `data_dir` (it outlives the server)."""
+    from portside.dataplane.haproxy.process import HAProxy
+
+    HAProxy(data_dir / "haproxy").stop_adopted()
+
+
 @contextlib.contextmanager
-def cleanup(data_dir: Path) -> Iterator[dict[str, Any]]:
+def cleanup() -> Iterator[dict[str, Any]]:
     """Everything started goes into the dict; on the way out (SIGTERM included) the paced
-    client, the server, HAProxy and every httpd are stopped, in that order."""
+    client, each server and then its HAProxy, every httpd, and the `later` steps (a copy of
+    HAProxy, the deployment's containers) are stopped, in that order."""
 
     def on_term(signum: int, _frame: Any) -> None:
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, on_term)
-    started: dict[str, Any] = {"server": None, "client": None, "httpd": []}
+    started: dict[str, Any] = {"client": None, "servers": [], "httpd": [], "later": []}
     try:
         yield started
     finally:
         steps: list[tuple[str, Callable[[], None]]] = []
         if started["client"] is not None:
             steps.append(("paced client", started["client"].kill))
-        if started["server"] is not None:
-            steps.append(("server", started["server"].stop))
-
-        def stop_haproxy() -> None:
-            from portside.dataplane.haproxy.process import HAProxy
-
-            HAProxy(data_dir / "haproxy").stop_adopted()
-
-        steps.append(("haproxy", stop_haproxy))
+        for server, data_dir in started["servers"]:
+            steps.append((server.name, server.stop))
+            steps.append(
+                (f"the haproxy of {server.name}", functools.partial(stop_haproxy, data_dir))
+            )
         steps += [(f"httpd {h.name}", h.stop) for h in started["httpd"]]
+        steps += started["later"]
         for name, step in steps:
             try:
                 step()
@@ -510,30 +529,30 @@ def cleanup(data_dir: Path) -> Iterator[dict[str, Any]]:
 # =============================================================================================
 
 
+def aws_client(service: str, endpoint: str) -> Any:
+    import boto3
+    from api_throughput import ACCESS_KEY, REGION, SECRET_KEY
+    from botocore.config import Config
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(retries={"max_attempts": 2}),
+    )
+
+
 class Balancer:
-    """One ALB with two HTTP listeners: `main` (3 targets: throughput and swap) and `reg`
-    (one anchor target: registrations)."""
+    """One ALB, its target groups (of `target_type`) and HTTP listeners."""
 
-    def __init__(self, endpoint: str) -> None:
-        import boto3
-        from api_throughput import ACCESS_KEY, REGION, SECRET_KEY
-        from botocore.config import Config
-
-        self.elb = boto3.client(
-            "elbv2",
-            endpoint_url=endpoint,
-            region_name=REGION,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-            config=Config(retries={"max_attempts": 2}),
-        )
-        self.arn = self.elb.create_load_balancer(Name="bench", Subnets=SUBNETS)["LoadBalancers"][0][
+    def __init__(self, endpoint: str, name: str = "bench", target_type: str = "ip") -> None:
+        self.elb = aws_client("elbv2", endpoint)
+        self.target_type = target_type
+        self.arn = self.elb.create_load_balancer(Name=name, Subnets=SUBNETS)["LoadBalancers"][0][
             "LoadBalancerArn"
         ]
-        self.main = self.group("bench-main", SWAP_DEREGISTRATION_DELAY_S)
-        self.reg = self.group("bench-reg", 0)
-        self.main_port = self.listener(self.main)
-        self.reg_port = self.listener(self.reg)
 
     def group(self, name: str, delay: int) -> str:
         arn = self.elb.create_target_group(
@@ -541,7 +560,7 @@ class Balancer:
             Protocol="HTTP",
             Port=80,
             VpcId="vpc-1",
-            TargetType="ip",
+            TargetType=self.target_type,
             HealthCheckPath=HEALTH_PATH,
             HealthCheckIntervalSeconds=HEALTH_INTERVAL_S,
             HealthCheckTimeoutSeconds=HEALTH_TIMEOUT_S,
@@ -588,6 +607,18 @@ class Balancer:
             time.sleep(0.1)
 
 
+class Listeners(Balancer):
+    """The ALB of parts 1 and 2: listener `main` (3 targets: throughput) and listener `reg`
+    (one anchor target: registrations), each to a target group of its own."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(endpoint)
+        self.main = self.group("bench-main", DEREGISTRATION_DELAY_S)
+        self.reg = self.group("bench-reg", 0)
+        self.main_port = self.listener(self.main)
+        self.reg_port = self.listener(self.reg)
+
+
 def all_healthy(ports: set[int]) -> Callable[[dict[int, str]], bool]:
     return lambda states: all(states.get(p) == "healthy" for p in ports)
 
@@ -603,9 +634,17 @@ class Haproxy:
         from portside.dataplane.haproxy.layout import Layout
         from portside.dataplane.haproxy.runtime import MasterApi, RuntimeApi
 
-        layout = Layout(data_dir / "haproxy")
-        self.api = RuntimeApi(str(layout.admin_socket), timeout=2)
-        self.master = MasterApi(str(layout.master_socket), timeout=2)
+        self.layout = Layout(data_dir / "haproxy")
+        self.api = RuntimeApi(str(self.layout.admin_socket), timeout=2)
+        self.master = MasterApi(str(self.layout.master_socket), timeout=2)
+
+    def config(self) -> str:
+        return self.layout.config.read_text()
+
+    def cpu_seconds(self) -> float:
+        """CPU of the master and its workers (one process group)."""
+        pid = self.master_pid()
+        return group_cpu_seconds(pid) if pid else 0.0
 
     def master_pid(self) -> int | None:
         try:
@@ -727,43 +766,119 @@ def get(port: int, path: str = "/", timeout: float = 5) -> tuple[int, str]:
         conn.close()
 
 
-def throughput(
-    lb: Balancer, proxy: Haproxy, targets: list[Httpd], args: argparse.Namespace
-) -> dict[str, Any]:
-    # every target answers through the ALB before the clock starts
-    deadline = time.monotonic() + 30
-    while {get(lb.main_port)[1] for _ in range(12)} != {t.name for t in targets}:
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has taken so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def haproxy_threads(config: str) -> str:
+    """The `nbthread` of a haproxy.cfg, or what HAProxy runs without one."""
+    m = re.search(r"^\s*nbthread\s+(\d+)\s*$", config, re.M)
+    return m.group(1) if m else f"default ({len(os.sched_getaffinity(0))}: a thread per core)"
+
+
+class DefaultThreadsCopy:
+    """The server's rendered haproxy.cfg without its `nbthread` (so HAProxy runs its default,
+    a thread per core), on listener ports and a stats socket of its own, to the same
+    targets: the rendering from before the thread count was set, measured in the same
+    rounds."""
+
+    def __init__(self, data_dir: Path, workdir: Path) -> None:
+        text = (data_dir / "haproxy" / "haproxy.cfg").read_text()
+        self.ports: dict[int, int] = {}
+
+        def rebind(m: re.Match[str]) -> str:
+            self.ports[int(m.group(2))] = free_port()
+            return f"bind {m.group(1)}:{self.ports[int(m.group(2))]}"
+
+        text = re.sub(r"bind (\S+):(\d+)", rebind, text)
+        text = re.sub(r"stats socket '[^']*'", f"stats socket '{workdir / 'copy.sock'}'", text)
+        text = re.sub(r"^\s*nbthread .*\n", "", text, flags=re.M)
+        self.config = workdir / "haproxy-default-threads.cfg"
+        self.config.write_text(text)
+        with open(workdir / "haproxy-default-threads.log", "ab") as log:
+            self.proc = subprocess.Popen(
+                ["haproxy", "-W", "-f", str(self.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+
+    def cpu_seconds(self) -> float:
+        return group_cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        stop_group(self.proc, 10)
+
+
+def answer_from_all(port: int, targets: list[Httpd], timeout: float = 30) -> None:
+    """Until the listener on `port` has answered from every target."""
+    deadline = time.monotonic() + timeout
+    while {get(port)[1] for _ in range(4 * len(targets))} != {t.name for t in targets}:
         if time.monotonic() > deadline:
-            raise RuntimeError("the ALB did not answer from all 3 targets")
+            raise RuntimeError(f"the listener on port {port} did not answer from every target")
         time.sleep(0.2)
-    sides = {
-        "direct": f"http://127.0.0.1:{targets[0].port}/",
-        "alb": f"http://127.0.0.1:{lb.main_port}/",
+
+
+def one_side(
+    url: str, args: argparse.Namespace, proxy_cpu: Callable[[], float], targets: list[Httpd]
+) -> dict[str, Any]:
+    """One wrk run, with the CPU each party took per request and what other processes took."""
+    load = load_average()
+    busy0, proxy0 = machine_busy_seconds(), proxy_cpu()
+    targets0 = sum(t.cpu_seconds() for t in targets)
+    tcp0 = tcp_counters()
+    res = run_wrk(url, args)
+    tcp1 = tcp_counters()
+    spent = {
+        "wrk": res["wrk_cpu_s"],
+        "haproxy": proxy_cpu() - proxy0,
+        "targets": sum(t.cpu_seconds() for t in targets) - targets0,
     }
+    others = machine_busy_seconds() - busy0 - sum(spent.values())
+    n = max(1, res.get("requests", 0))
+    res["cpu_us_per_request"] = {k: round(v / n * 1e6, 1) for k, v in spent.items()}
+    res["cpu_us_per_request"]["total"] = round(sum(spent.values()) / n * 1e6, 1)
+    res["others_cpu_percent_of_one_core"] = round(100 * others / res.get("duration_s", 1), 1)
+    res["kernel_tcp_counters"] = {k: tcp1[k] - tcp0[k] for k in tcp0}
+    res["load_average_before"] = load
+    # Little's law: each connection carries one request at a time, so requests/s x mean
+    # latency cannot exceed the connections; wrk's latency figures are not believable when
+    # it does
+    res["implied_concurrency"] = round(
+        res["requests_per_s"] * res.get("latency_avg_ms", 0) / 1000, 1
+    )
+    return res
+
+
+def throughput(
+    lb: Listeners,
+    proxy: Haproxy,
+    targets: list[Httpd],
+    copy: DefaultThreadsCopy | None,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    answer_from_all(lb.main_port, targets)
+    sides: dict[str, tuple[str, Callable[[], float]]] = {
+        "direct": (f"http://127.0.0.1:{targets[0].port}/", lambda: 0.0),
+        "alb": (f"http://127.0.0.1:{lb.main_port}/", proxy.cpu_seconds),
+    }
+    if copy is not None:
+        answer_from_all(copy.ports[lb.main_port], targets)
+        url = f"http://127.0.0.1:{copy.ports[lb.main_port]}/"
+        sides["alb_default_threads"] = (url, copy.cpu_seconds)
+    names = list(sides)
     rounds: list[dict[str, Any]] = []
     for r in range(args.rounds):
-        order = ["direct", "alb"] if r % 2 == 0 else ["alb", "direct"]
+        order = names[r % len(names) :] + names[: r % len(names)]
         one: dict[str, Any] = {"order": order}
         for side in order:
-            load = load_average()
-            pid = proxy.master_pid()
-            hap0 = group_cpu_seconds(pid) if pid else 0.0
-            tgt0 = sum(t.cpu_seconds() for t in targets)
             sess0 = proxy.sessions(lb.main) if side == "alb" else {}
             be0 = proxy.backend_stats(lb.main) if side == "alb" else {}
-            tcp0 = tcp_counters()
-            res = run_wrk(sides[side], args)
-            tcp1 = tcp_counters()
-            res["kernel_tcp_counters"] = {k: tcp1[k] - tcp0[k] for k in tcp0}
-            res["haproxy_cpu_s"] = round((group_cpu_seconds(pid) if pid else 0.0) - hap0, 2)
-            res["targets_cpu_s"] = round(sum(t.cpu_seconds() for t in targets) - tgt0, 2)
-            res["load_average_before"] = load
-            # Little's law: each connection carries one request at a time, so requests/s x
-            # mean latency cannot exceed the connections; wrk's latency figures are not
-            # believable when it does
-            res["implied_concurrency"] = round(
-                res["requests_per_s"] * res.get("latency_avg_ms", 0) / 1000, 1
-            )
+            res = one_side(sides[side][0], args, sides[side][1], targets)
             if side == "alb":
                 sess1 = proxy.sessions(lb.main)
                 res["sessions_per_target"] = sorted(
@@ -776,80 +891,26 @@ def throughput(
                 }
             one[side] = res
             print(
-                f"  round {r + 1} {side:6s} {res['requests_per_s']:9.0f} req/s  "
-                f"p50 {res.get('latency_p50_ms', float('nan')):7.2f} ms  "
-                f"p99 {res.get('latency_p99_ms', float('nan')):7.2f} ms  "
-                f"errors {sum(res['errors'].values())}  load {load[0]}  "
-                f"tcp {res['kernel_tcp_counters']}",
+                f"  round {r + 1} {side:19s} {res['requests_per_s']:7.0f} req/s  "
+                f"cpu/request {res['cpu_us_per_request']} us  errors "
+                f"{sum(res['errors'].values())}  others {res['others_cpu_percent_of_one_core']}%"
+                f"  load {res['load_average_before'][0]}",
                 flush=True,
             )
-        one["ratio_rps"] = round(one["alb"]["requests_per_s"] / one["direct"]["requests_per_s"], 3)
+        for side in names[1:]:
+            one[f"ratio_rps_{side}"] = round(
+                one[side]["requests_per_s"] / one["direct"]["requests_per_s"], 3
+            )
         rounds.append(one)
-
-    def total(side: str, key: str) -> float:
-        return sum(r[side][key] for r in rounds)
-
-    def median(side: str, key: str) -> float:
-        return round(statistics.median(r[side][key] for r in rounds), 3)
-
-    summary: dict[str, Any] = {}
-    for side in ("direct", "alb"):
-        summary[side] = {
-            "requests_per_s_total": round(total(side, "requests") / total(side, "duration_s"), 1),
-            "requests_per_s_median": median(side, "requests_per_s"),
-            "latency_p50_ms_median": median(side, "latency_p50_ms"),
-            "latency_p99_ms_median": median(side, "latency_p99_ms"),
-            "errors": {
-                k: sum(r[side]["errors"].get(k, 0) for r in rounds)
-                for k in ("connect", "read", "write", "timeout", "non_2xx_3xx")
-            },
-        }
-    for side in ("direct", "alb"):
-        worst = max(r[side]["implied_concurrency"] for r in rounds)
-        summary[side]["wrk_latency_consistent"] = worst <= args.connections * 1.1
-        summary[side]["implied_concurrency_max"] = worst
-    ratios = {
-        "alb_over_direct_rps_median_of_rounds": round(
-            statistics.median(r["ratio_rps"] for r in rounds), 3
-        ),
-        "alb_over_direct_rps_totals": round(
-            summary["alb"]["requests_per_s_total"] / summary["direct"]["requests_per_s_total"], 3
-        ),
-        "alb_over_direct_p50_latency": round(
-            summary["alb"]["latency_p50_ms_median"] / summary["direct"]["latency_p50_ms_median"],
-            3,
-        ),
-        "alb_over_direct_p99_latency": round(
-            summary["alb"]["latency_p99_ms_median"] / summary["direct"]["latency_p99_ms_median"],
-            3,
-        ),
-    }
-    crosscheck: dict[str, Any] = {}
-    if args.crosscheck > 0:
-        for side, port in (("direct", targets[0].port), ("alb", lb.main_port)):
-            tcp0 = tcp_counters()
-            crosscheck[side] = run_closed_client(port, args.connections, args.crosscheck)
-            tcp1 = tcp_counters()
-            crosscheck[side]["kernel_tcp_counters"] = {k: tcp1[k] - tcp0[k] for k in tcp0}
-            c = crosscheck[side]
-            print(
-                f"  crosscheck {side:6s} {c['requests_per_s']:9.0f} req/s  "
-                f"latency {c['latency_ms']}  >200 ms {c['over_200ms']}  errors {c['errors']}",
-                flush=True,
-            )
-        crosscheck["note"] = (
-            "the same connections from a closed-loop Python asyncio client (this script, "
-            f"--closed-client), {args.crosscheck} s per side after the wrk rounds: a second "
-            "look at the latency tail (Python costs more CPU per request than wrk, so its "
-            "requests/s are lower, straight to the target most of all, where it reconnects "
-            "for every request); its latency includes the connect on a new connection, which "
-            "wrk's leaves out"
-        )
+    summary = {side: side_summary(rounds, side, args.connections) for side in names}
+    ratios = throughput_ratios(rounds, summary, names)
+    crosscheck = latency_crosscheck(lb, targets, args)
     if "alb" in crosscheck and "direct" in crosscheck:
         for q in ("p50", "p99"):
             ratios[f"alb_over_direct_{q}_latency_crosscheck"] = round(
                 crosscheck["alb"]["latency_ms"][q] / crosscheck["direct"]["latency_ms"][q], 3
             )
+    config = proxy.config()
     return {
         "crosscheck_latency": crosscheck,
         "client": {
@@ -858,10 +919,18 @@ def throughput(
             "connections": args.connections,
             "duration_s": args.duration,
             "rounds": args.rounds,
-            "order": "alternating each round (direct first in round 1)",
+            "order": "rotating each round (direct first in round 1)",
             "path": "/ (a 2-byte file; busybox httpd answers Connection: close, so straight to "
             "the target every request is a new TCP connection and a fork; through the ALB wrk "
             "keeps its connections and HAProxy opens one to a target per request)",
+        },
+        "cpu_placement": "no pinning on any side: wrk (the same -t/-c everywhere), HAProxy and "
+        "the busybox targets all run on both cores, with whatever else the machine runs; the "
+        "sides alternate in short rounds so that the others' load weighs on each alike "
+        "(others_cpu_percent_of_one_core per round says how much it was)",
+        "haproxy_threads": {
+            "alb": haproxy_threads(config),
+            **({"alb_default_threads": haproxy_threads(copy.config.read_text())} if copy else {}),
         },
         "note": "direct is one target's port; the ALB spreads the same client over 3 targets "
         "(round robin; sessions_per_target shows the split)",
@@ -876,6 +945,95 @@ def throughput(
         "goal_met": ratios["alb_over_direct_rps_median_of_rounds"]
         >= GOALS["alb_over_direct_rps_min"],
     }
+
+
+def side_summary(rounds: list[dict[str, Any]], side: str, connections: int) -> dict[str, Any]:
+    def median(get: Callable[[dict[str, Any]], float]) -> float:
+        return round(statistics.median(get(r[side]) for r in rounds), 3)
+
+    def cpu(key: str) -> float:
+        return round(statistics.median(r[side]["cpu_us_per_request"][key] for r in rounds), 1)
+
+    total = sum(r[side]["requests"] for r in rounds) / sum(r[side]["duration_s"] for r in rounds)
+    worst = max(r[side]["implied_concurrency"] for r in rounds)
+    return {
+        "requests_per_s_total": round(total, 1),
+        "requests_per_s_median": median(lambda s: s["requests_per_s"]),
+        "latency_p50_ms_median": median(lambda s: s["latency_p50_ms"]),
+        "latency_p99_ms_median": median(lambda s: s["latency_p99_ms"]),
+        "cpu_us_per_request_median": {k: cpu(k) for k in ("wrk", "haproxy", "targets", "total")},
+        "others_cpu_percent_of_one_core_median": median(
+            lambda s: s["others_cpu_percent_of_one_core"]
+        ),
+        "errors": {
+            k: sum(r[side]["errors"].get(k, 0) for r in rounds)
+            for k in ("connect", "read", "write", "timeout", "non_2xx_3xx")
+        },
+        "wrk_latency_consistent": worst <= connections * 1.1,
+        "implied_concurrency_max": worst,
+    }
+
+
+def throughput_ratios(
+    rounds: list[dict[str, Any]], summary: dict[str, Any], names: list[str]
+) -> dict[str, float]:
+    direct = summary["direct"]
+    ratios: dict[str, float] = {}
+    for side in names[1:]:
+        s = summary[side]
+        ratios[f"{side}_over_direct_rps_median_of_rounds"] = round(
+            statistics.median(r[f"ratio_rps_{side}"] for r in rounds), 3
+        )
+        ratios[f"{side}_over_direct_rps_totals"] = round(
+            s["requests_per_s_total"] / direct["requests_per_s_total"], 3
+        )
+        ratios[f"direct_over_{side}_cpu_per_request"] = round(
+            direct["cpu_us_per_request_median"]["total"] / s["cpu_us_per_request_median"]["total"],
+            3,
+        )
+    ratios["alb_over_direct_p50_latency"] = round(
+        summary["alb"]["latency_p50_ms_median"] / direct["latency_p50_ms_median"], 3
+    )
+    ratios["alb_over_direct_p99_latency"] = round(
+        summary["alb"]["latency_p99_ms_median"] / direct["latency_p99_ms_median"], 3
+    )
+    if "alb_default_threads" in names:
+        ratios["alb_over_alb_default_threads_rps_median_of_rounds"] = round(
+            statistics.median(
+                r["alb"]["requests_per_s"] / r["alb_default_threads"]["requests_per_s"]
+                for r in rounds
+            ),
+            3,
+        )
+    return ratios
+
+
+def latency_crosscheck(
+    lb: Listeners, targets: list[Httpd], args: argparse.Namespace
+) -> dict[str, Any]:
+    crosscheck: dict[str, Any] = {}
+    if args.crosscheck <= 0:
+        return crosscheck
+    for side, port in (("direct", targets[0].port), ("alb", lb.main_port)):
+        tcp0 = tcp_counters()
+        crosscheck[side] = run_closed_client(port, args.connections, args.crosscheck)
+        tcp1 = tcp_counters()
+        crosscheck[side]["kernel_tcp_counters"] = {k: tcp1[k] - tcp0[k] for k in tcp0}
+        c = crosscheck[side]
+        print(
+            f"  crosscheck {side:6s} {c['requests_per_s']:9.0f} req/s  "
+            f"latency {c['latency_ms']}  >200 ms {c['over_200ms']}  errors {c['errors']}",
+            flush=True,
+        )
+    crosscheck["note"] = (
+        "the same connections from a closed-loop Python asyncio client (this script, "
+        f"--closed-client), {args.crosscheck} s per side after the wrk rounds: a second "
+        "look at the latency tail (Python costs more CPU per request than wrk, so its "
+        "requests/s are lower, straight to the target most of all, where it reconnects "
+        "for every request); its latency includes the connect on a new connection, which "
+        "wrk's leaves out"
+    )
+    return crosscheck
 
 
 # =============================================================================================
@@ -898,7 +1056,7 @@ class Registration:
     polls: int = 0
 
 
-def _watch_api(lb: Balancer, target: Httpd, reg: Registration, stop: threading.Event) -> None:
+def _watch_api(lb: Listeners, target: Httpd, reg: Registration, stop: threading.Event) -> None:
     while not stop.is_set() and reg.api_healthy is None:
         try:
             if lb.states(lb.reg).get(target.port) == "healthy":
@@ -910,7 +1068,7 @@ def _watch_api(lb: Balancer, target: Httpd, reg: Registration, stop: threading.E
 
 
 def one_registration(
-    lb: Balancer, proxy: Haproxy, target: Httpd, timeout: float = 40
+    lb: Listeners, proxy: Haproxy, target: Httpd, timeout: float = 40
 ) -> Registration:
     reg = Registration(target.name)
     conn = http.client.HTTPConnection("127.0.0.1", lb.reg_port, timeout=5)
@@ -933,7 +1091,10 @@ def one_registration(
                 state = proxy.server_state(lb.reg, target)
                 if state is not None:
                     reg.haproxy_added = reg.haproxy_added or now
-                    if state.op_state == 2 and not state.in_maintenance:
+                    # up with its weight: Portside adds a server at weight 0, briefly up
+                    # before it is forced down to await its checks
+                    up = state.op_state == 2 and state.user_weight > 0
+                    if up and not state.in_maintenance:
                         reg.haproxy_up = now
             if reg.serving is None:
                 reg.polls += 1
@@ -962,7 +1123,7 @@ def one_registration(
 
 
 def registrations(
-    lb: Balancer, proxy: Haproxy, workdir: Path, started: dict[str, Any], args: argparse.Namespace
+    lb: Listeners, proxy: Haproxy, workdir: Path, started: dict[str, Any], args: argparse.Namespace
 ) -> dict[str, Any]:
     anchor = Httpd("anchor", workdir)
     started["httpd"].append(anchor)
@@ -1036,7 +1197,8 @@ def registrations(
             "the 2nd passing check (healthy threshold 2), so the 1st is ~one interval (5 s) "
             "before any ELB could serve it; the goal is read as 'serving <= 1 s after the "
             "passing check that makes it healthy' (rise_check_to_serving). haproxy_added/up = "
-            "`show servers state` polled every 20 ms; api_healthy = DescribeTargetHealth "
+            "`show servers state` polled every 20 ms (up: running with a weight above 0); "
+            "api_healthy = DescribeTargetHealth "
             "first healthy (polled every 100 ms)"
         ),
         "figures_ms": figures,
@@ -1073,99 +1235,303 @@ def _relative(reg: Registration) -> dict[str, Any]:
 
 
 # =============================================================================================
-# 3. Swap: 3 new targets in, 3 old out, under a steady paced load
+# 3. Deploy: an ECS rolling deployment of a service behind the ALB, under a steady paced load
 # =============================================================================================
 
+# Each task answers its hostname (its container's: one per task) on / and "ok" on the health path.
+SERVE = (
+    "mkdir -p /tmp/www && hostname > /tmp/www/index.html "
+    f"&& echo ok > /tmp/www{HEALTH_PATH} && exec httpd -f -p 8080 -h /tmp/www"
+)
+GRACE_S = 30  # the service's health check grace period
 
-def swap(
-    lb: Balancer,
-    proxy: Haproxy,
-    targets: list[Httpd],
-    workdir: Path,
-    started: dict[str, Any],
-    args: argparse.Namespace,
-) -> dict[str, Any]:
-    old = list(targets)
-    workers_before = proxy.workers()
-    client = PacedClient(lb.main_port, args.rate, workdir / "paced-client.log")
-    started["client"] = client
+
+class Service:
+    """A service of busybox httpd tasks (bridge, dynamic host ports) behind its own ALB (an
+    `instance` target group), on `portside up`'s local Docker agent."""
+
+    def __init__(self, endpoint: str, cluster: str, image: str, count: int) -> None:
+        self.ecs = aws_client("ecs", endpoint)
+        self.cluster, self.name, self.count = cluster, "bench-deploy", count
+        self.lb = Balancer(endpoint, name="bench-deploy", target_type="instance")
+        self.group = self.lb.group("bench-deploy", DEREGISTRATION_DELAY_S)
+        self.port = self.lb.listener(self.group)
+        container = {
+            "name": "web",
+            "image": image,
+            "memory": 32,
+            "command": ["sh", "-c", SERVE],
+            "portMappings": [{"containerPort": 8080}],
+            # docker-init in front of httpd: SIGTERM ends it at once
+            "linuxParameters": {"initProcessEnabled": True},
+            "stopTimeout": 2,
+        }
+        td = self.ecs.register_task_definition(family=self.name, containerDefinitions=[container])
+        self.ecs.create_service(
+            cluster=cluster,
+            serviceName=self.name,
+            taskDefinition=td["taskDefinition"]["taskDefinitionArn"],
+            desiredCount=count,
+            launchType="EC2",
+            loadBalancers=[
+                {"targetGroupArn": self.group, "containerName": "web", "containerPort": 8080}
+            ],
+            deploymentConfiguration={"maximumPercent": 200, "minimumHealthyPercent": 100},
+            healthCheckGracePeriodSeconds=GRACE_S,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        found = self.ecs.describe_services(cluster=self.cluster, services=[self.name])
+        return dict(found["services"][0])
+
+    def tasks(self, arns: list[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(arns), 100):
+            out += self.ecs.describe_tasks(cluster=self.cluster, tasks=arns[i : i + 100])["tasks"]
+        return out
+
+    def running(self) -> list[dict[str, Any]]:
+        arns = self.ecs.list_tasks(
+            cluster=self.cluster, serviceName=self.name, desiredStatus="RUNNING"
+        )["taskArns"]
+        return self.tasks(arns)
+
+    def snapshot(self, old: list[str]) -> dict[str, Any]:
+        """The deployment as DescribeServices, DescribeTargetHealth and the old tasks show it."""
+        service = self.describe()
+        targets = self.lb.elb.describe_target_health(TargetGroupArn=self.group)
+        return {
+            "deployments": [
+                f"{d['status']} {d.get('rolloutState')} running {d['runningCount']} pending "
+                f"{d['pendingCount']}"
+                for d in service["deployments"]
+            ],
+            "primary": service["deployments"][0]["id"] if service["deployments"] else None,
+            "running": service["runningCount"],
+            "pending": service["pendingCount"],
+            "targets": dict(
+                sorted(
+                    Counter(
+                        d["TargetHealth"]["State"] for d in targets["TargetHealthDescriptions"]
+                    ).items()
+                )
+            ),
+            "old_tasks": dict(sorted(Counter(t["lastStatus"] for t in self.tasks(old)).items())),
+        }
+
+    def steady(self, snap: dict[str, Any]) -> bool:
+        return (
+            len(snap["deployments"]) == 1
+            and " COMPLETED " in snap["deployments"][0]
+            and snap["running"] == self.count
+            and snap["pending"] == 0
+            and snap["targets"] == {"healthy": self.count}
+        )
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+    return found
+
+
+def hostname(docker_client: Any, task: dict[str, Any]) -> str:
+    """The hostname a task's container answers with (Docker's: its id's first 12 digits)."""
+    runtime_id = task["containers"][0].get("runtimeId") or ""
+    with contextlib.suppress(Exception):
+        return str(docker_client.api.inspect_container(runtime_id)["Config"]["Hostname"])
+    return runtime_id[:12]
+
+
+@dataclass
+class Launched:
+    up: Any  # `portside up` (api_throughput.Server)
+    service: Service
+    docker: Any
+    proxy: Haproxy
+    seconds: float  # CreateService -> steady, every target healthy
+
+
+def launch(workdir: Path, started: dict[str, Any], args: argparse.Namespace) -> Launched:
+    """`portside up --driver docker` and the service, steady with every target healthy; its
+    containers are removed on the way out (by the agent's instance), whatever happens."""
+    import docker
+    from services import DOCKER_CLUSTER, portside_up, wait_for_agent
+    from signed import Ecs
+    from task_start import agent_instance_arns, busybox, remove_portside_containers
+
+    client = docker.from_env()
+    image = busybox(client)
+    up = portside_up(workdir)
+    data_dir = workdir / "up-data"
+    started["later"].append(
+        (
+            "the deployment's containers",
+            lambda: remove_portside_containers(client, agent_instance_arns(data_dir), set()),
+        )
+    )
+    started["servers"].append((up, data_dir))
+    up.start()
+    api = Ecs(up.port)
+    wait_for_agent(api, up)
+    api.close()
+    created = time.monotonic()
+    svc = Service(f"http://127.0.0.1:{up.port}", DOCKER_CLUSTER, image, args.tasks)
+    wait_until(lambda: svc.steady(svc.snapshot([])), 300, "the first deployment", every=1.0)
+    return Launched(up, svc, client, Haproxy(data_dir), time.monotonic() - created)
+
+
+def deploy(workdir: Path, started: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    launched = launch(workdir, started, args)
+    up, svc, proxy = launched.up, launched.service, launched.proxy
+    first_deployment_s = launched.seconds
+    old = svc.running()
+    initial = svc.describe()["deployments"][0]["id"]
+    print(f"  {args.tasks} tasks healthy after {first_deployment_s:.1f} s", flush=True)
+
+    client_log = workdir / "paced-client.log"
+    paced = PacedClient(svc.port, args.rate, client_log)
+    started["client"] = paced
     t0 = time.monotonic()
+    wall = time.time() - t0  # epoch = monotonic + wall
+    time.sleep(args.settle)
+    cpu0 = (up.cpu_seconds(), proxy.cpu_seconds(), load_average())
+    updated = time.monotonic()
+    svc.ecs.update_service(cluster=svc.cluster, service=svc.name, forceNewDeployment=True)
+    old_arns = [t["taskArn"] for t in old]
     timeline: list[dict[str, Any]] = []
 
-    def mark(event: str, **more: Any) -> None:
-        timeline.append({"t_s": round(time.monotonic() - t0, 3), "event": event, **more})
+    def done() -> bool:
+        snap = svc.snapshot(old_arns)
+        view = {k: v for k, v in snap.items() if k != "primary"}
+        if not timeline or {k: timeline[-1][k] for k in view} != view:
+            timeline.append({"t_s": round(time.monotonic() - updated, 2), **view})
+        return (
+            snap["primary"] != initial
+            and svc.steady(snap)
+            and snap["old_tasks"] == {"STOPPED": len(old_arns)}
+        )
 
+    wait_until(done, args.deploy_timeout, "the deployment to complete", every=0.25)
+    finished = time.monotonic()
+    cpu1 = (up.cpu_seconds(), proxy.cpu_seconds(), load_average())
     time.sleep(args.settle)
-    for n in range(1, args.swaps + 1):
-        new = [Httpd(f"gen{n}-{i}", workdir) for i in range(3)]
-        started["httpd"] += new
-        lb.register(lb.main, new)
-        mark("registered", swap=n, targets=[t.name for t in new])
-        ports = {t.port for t in new}
-        lb.wait(lb.main, all_healthy(ports), "new targets healthy")
-        mark("new healthy (DescribeTargetHealth)", swap=n)
-        lb.deregister(lb.main, old)
-        mark("deregistered", swap=n, targets=[t.name for t in old])
-        gone = {t.port for t in old}
-        lb.wait(lb.main, all_gone(gone), "old targets gone")
-        mark("old gone (DescribeTargetHealth)", swap=n)
-        for t in old:
-            t.stop()
-        mark("old httpd stopped", swap=n)
-        old = new
-    time.sleep(args.settle)
-    result = client.finish()
+    result = paced.finish()
     started["client"] = None
-    workers_after = proxy.workers()
 
-    def rel(t: float) -> float:
-        return round(t - t0, 3)
-
-    failures = [{**f, "at": rel(f["at"])} for f in result.pop("failures")]
-    per_target = {
-        name: {"requests": v["requests"], "first_s": rel(v["first"]), "last_s": rel(v["last"])}
-        for name, v in sorted(result.pop("targets").items())
-    }
-    deregistered = {
-        name: e["t_s"] for e in timeline if e["event"] == "deregistered" for name in e["targets"]
-    }
-    late = {
-        name: round(per_target[name]["last_s"] - at, 3)
-        for name, at in deregistered.items()
-        if name in per_target
-    }
+    new = svc.running()
+    events = [
+        {"t_s": round(e["createdAt"].timestamp() - wall - updated, 2), "message": e["message"]}
+        for e in reversed(svc.describe()["events"])
+        if e["createdAt"].timestamp() - wall >= updated - 1
+    ]
+    per_task = task_figures(
+        launched.docker,
+        svc.tasks(old_arns),
+        new,
+        result.pop("targets"),
+        lambda t: t - updated,
+        wall,
+    )
+    failures = [{**f, "at": round(f["at"] - updated, 3)} for f in result.pop("failures")]
+    during = [f for f in failures if 0 <= f["at"] <= finished - updated]
     duration = result["ended"] - result["started"]
     return {
-        "note": "the target-swap equivalent of the issue's rolling deployment of a service "
-        "(service integration is not built yet): each swap registers 3 new targets, waits "
-        "for them healthy, deregisters the 3 old ones (deregistration delay "
-        f"{SWAP_DEREGISTRATION_DELAY_S} s), waits until they are gone, then stops them",
+        "service": {
+            "tasks": args.tasks,
+            "task": "busybox httpd (the e2e tests' FROM-scratch busybox image), 32 MiB, bridge "
+            "network, dynamic host port; answers its hostname on /",
+            "deployment_configuration": {"minimumHealthyPercent": 100, "maximumPercent": 200},
+            "health_check_grace_period_s": GRACE_S,
+            "target_group": f"instance targets, deregistration delay {DEREGISTRATION_DELAY_S} "
+            f"s, health check HTTP {HEALTH_PATH} every {HEALTH_INTERVAL_S} s, healthy "
+            f"threshold {HEALTHY_THRESHOLD}",
+            "first_deployment_s": round(first_deployment_s, 1),
+        },
         "client": {
             "kind": "open-loop paced asyncio client, keep-alive HTTP/1.1 connections (a new "
             "one when none is idle), GET /, 5 s connect / 10 s read timeouts; failure = any "
             "answer but 200, or a connection error or timeout",
             "rate_per_s": args.rate,
             "settle_s": args.settle,
+            "sent": result["sent"],
+            "answered_200": result["answered_200"],
+            "achieved_rate_per_s": round(result["sent"] / duration, 1) if duration else None,
+            "latency_ms": result["latency_ms"],
+            "send_lag_ms": result["send_lag_ms"],
+            "connections_opened": result["connections_opened"],
+            "unfinished": result["unfinished"],
+            "cpu_s": result.get("cpu_s"),
         },
-        "swaps": args.swaps,
-        "duration_s": round(duration, 2),
-        "sent": result["sent"],
-        "answered_200": result["answered_200"],
+        "deployment_s": round(finished - updated, 2),
+        "measured": "from UpdateService(forceNewDeployment) returned to the first poll (every "
+        "0.25 s) showing one deployment, COMPLETED, runningCount = desired, pendingCount 0, "
+        "every target healthy and every old task STOPPED; the client ran from "
+        f"{args.settle} s before to {args.settle} s after",
+        "failed_during_deployment": len(during),
         "failed": len(failures),
-        "unfinished": result["unfinished"],
-        "achieved_rate_per_s": round(result["sent"] / duration, 1) if duration else None,
-        "latency_ms": result["latency_ms"],
-        "send_lag_ms": result["send_lag_ms"],
-        "connections_opened": result["connections_opened"],
-        "client_cpu_s": result.get("cpu_s"),
         "failures": failures[:50],
+        "cpu_during_deployment_s": {
+            "portside_up": round(cpu1[0] - cpu0[0], 2),
+            "haproxy": round(cpu1[1] - cpu0[1], 2),
+        },
+        "load_average": {"before": cpu0[2], "after": cpu1[2]},
         "timeline": timeline,
-        "per_target": per_target,
-        "old_target_last_answer_after_deregistration_s": late,
-        "haproxy_processes": {"before": workers_before, "after": workers_after},
-        "goal_met": len(failures) <= GOALS["swap_failed_requests_max"]
+        "service_events": events[:60],
+        "tasks": per_task,
+        "goal_met": len(failures) <= GOALS["deployment_failed_requests_max"]
         and result["unfinished"] == 0,
     }
+
+
+def task_figures(
+    docker_client: Any,
+    old: list[dict[str, Any]],
+    new: list[dict[str, Any]],
+    answers: dict[str, dict[str, Any]],
+    rel: Callable[[float], float],
+    wall: float,
+) -> dict[str, Any]:
+    """What the client saw of each task: its answers, and (old) the last one after ECS began
+    stopping it, (new) the first one after it was RUNNING."""
+
+    def at(task: dict[str, Any], key: str) -> float | None:
+        value = task.get(key)
+        return None if value is None else round(rel(value.timestamp() - wall), 3)
+
+    rows: dict[str, Any] = {"old": [], "new": []}
+    for kind, tasks in (("old", old), ("new", new)):
+        for task in tasks:
+            seen = answers.pop(hostname(docker_client, task), None) or {}
+            row: dict[str, Any] = {
+                "task": task["taskArn"].rsplit("/", 1)[1],
+                "requests": seen.get("requests", 0),
+                "first_s": round(rel(seen["first"]), 3) if seen else None,
+                "last_s": round(rel(seen["last"]), 3) if seen else None,
+                "started_s": at(task, "startedAt"),
+            }
+            if kind == "old":
+                row["stopping_s"] = at(task, "stoppingAt")
+                row["stopped_s"] = at(task, "stoppedAt")
+            rows[kind].append(row)
+    if answers:
+        rows["unknown_answers"] = {k: v["requests"] for k, v in answers.items()}
+    for kind, start, end, key in (
+        ("old", "stopping_s", "last_s", "old_last_answer_after_stopping_s"),
+        ("new", "started_s", "first_s", "new_first_answer_after_running_s"),
+    ):
+        gaps = sorted(
+            round(r[end] - r[start], 3)
+            for r in rows[kind]
+            if r.get(end) is not None and r[start] is not None
+        )
+        rows[key] = (
+            {"min": gaps[0], "p50": statistics.median(gaps), "max": gaps[-1]} if gaps else {}
+        )
+    return rows
 
 
 # =============================================================================================
@@ -1195,101 +1561,124 @@ def print_table(doc: dict[str, Any]) -> None:
         f"({m['cores']} cores)"
     )
     if "throughput" in doc:
-        t = doc["throughput"]
-        c = t["client"]
-        print(
-            f"\n1. throughput (wrk -t{c['threads']} -c{c['connections']} -d{c['duration_s']}s "
-            f"--latency, {c['rounds']} rounds)"
-        )
-        print(f"   {'':8s} {'req/s':>10s} {'p50 ms':>9s} {'p99 ms':>9s}  errors")
-        for side in ("direct", "alb"):
-            s = t["summary"][side]
-            print(
-                f"   {side:8s} {s['requests_per_s_total']:10.0f} {s['latency_p50_ms_median']:9.2f}"
-                f" {s['latency_p99_ms_median']:9.2f}  {s['errors']}"
-            )
-        for side in ("direct", "alb"):
-            if not t["summary"][side]["wrk_latency_consistent"]:
-                print(
-                    f"   warning: wrk's {side} latency fails Little's law (requests/s x mean "
-                    f"latency = {t['summary'][side]['implied_concurrency_max']} > "
-                    f"{c['connections']} connections): its histogram is not believable; see "
-                    "the cross-check"
-                )
-        r = t["ratios"]
-        print(
-            f"   ALB/direct requests/s: {r['alb_over_direct_rps_median_of_rounds']}x (median of "
-            f"rounds), {r['alb_over_direct_rps_totals']}x (totals); goal >= "
-            f"{GOALS['alb_over_direct_rps_min']}x: {'met' if t['goal_met'] else 'NOT met'}"
-        )
-        print(
-            f"   ALB/direct latency: p50 {r['alb_over_direct_p50_latency']}x, "
-            f"p99 {r['alb_over_direct_p99_latency']}x"
-        )
-        print(f"   note: {t['note']}")
-        for side in ("direct", "alb"):
-            c = t["crosscheck_latency"].get(side)
-            if c:
-                print(
-                    f"   crosscheck (Python closed loop) {side:6s} {c['requests_per_s']:7.0f} req/s"
-                    f"  latency ms {c['latency_ms']}  >200 ms: {c['over_200ms']}"
-                )
+        print_throughput(doc["throughput"])
     if "registration" in doc:
-        g = doc["registration"]
-        f = g["figures_ms"]
-        print(f"\n2. registration -> serving ({g['settings']['registrations']} registrations)")
-        for key in (
-            "registered_to_serving_ms",
-            "rise_check_to_serving_ms",
-            "first_check_to_serving_ms",
-            "haproxy_up_to_serving_ms",
-            "serving_to_api_healthy_ms",
-            "registered_to_haproxy_added_ms",
-            "registered_to_first_check_ms",
-            "first_to_rise_check_ms",
-        ):
-            v = f[key]
+        print_registration(doc["registration"])
+    if "deploy" in doc:
+        print_deploy(doc["deploy"])
+
+
+def print_throughput(t: dict[str, Any]) -> None:
+    c = t["client"]
+    print(
+        f"\n1. throughput (wrk -t{c['threads']} -c{c['connections']} -d{c['duration_s']}s "
+        f"--latency, {c['rounds']} rounds; HAProxy threads {t['haproxy_threads']})"
+    )
+    print(f"   {'':20s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s}  {'cpu us/req':>10s}  errors")
+    for side, s in t["summary"].items():
+        print(
+            f"   {side:20s} {s['requests_per_s_total']:8.0f} {s['latency_p50_ms_median']:8.2f}"
+            f" {s['latency_p99_ms_median']:8.2f}  {s['cpu_us_per_request_median']['total']:10.0f}"
+            f"  {sum(s['errors'].values())}"
+        )
+        if not s["wrk_latency_consistent"]:
             print(
-                f"   {key:34s} p50 {v.get('p50', float('nan')):8.1f}  p99 "
-                f"{v.get('p99', float('nan')):8.1f}  max {v.get('max', float('nan')):8.1f}"
+                f"   warning: wrk's {side} latency fails Little's law (requests/s x mean "
+                f"latency = {s['implied_concurrency_max']} > {c['connections']} connections): "
+                "its histogram is not believable; see the cross-check"
             )
+    r = t["ratios"]
+    print(
+        f"   ALB/direct requests/s: {r['alb_over_direct_rps_median_of_rounds']}x (median of "
+        f"rounds), {r['alb_over_direct_rps_totals']}x (totals); goal >= "
+        f"{GOALS['alb_over_direct_rps_min']}x: {'met' if t['goal_met'] else 'NOT met'}"
+    )
+    if "alb_over_alb_default_threads_rps_median_of_rounds" in r:
         print(
-            f"   goal p99 <= {GOALS['serving_after_passing_check_p99_s_max']} s after the passing "
-            f"check that makes it healthy: {'met' if g['goal_met'] else 'NOT met'}"
+            "   ALB/ALB with HAProxy's default threads requests/s: "
+            f"{r['alb_over_alb_default_threads_rps_median_of_rounds']}x (median of rounds)"
         )
-    if "swap" in doc:
-        s = doc["swap"]
+    print(
+        f"   ALB/direct latency: p50 {r['alb_over_direct_p50_latency']}x, "
+        f"p99 {r['alb_over_direct_p99_latency']}x"
+    )
+    for side in ("direct", "alb"):
+        x = t["crosscheck_latency"].get(side)
+        if x:
+            print(
+                f"   crosscheck (Python closed loop) {side:6s} {x['requests_per_s']:7.0f} req/s"
+                f"  latency ms {x['latency_ms']}  >200 ms: {x['over_200ms']}"
+            )
+
+
+def print_registration(g: dict[str, Any]) -> None:
+    f = g["figures_ms"]
+    print(f"\n2. registration -> serving ({g['settings']['registrations']} registrations)")
+    for key in (
+        "registered_to_serving_ms",
+        "rise_check_to_serving_ms",
+        "first_check_to_serving_ms",
+        "haproxy_up_to_serving_ms",
+        "serving_to_api_healthy_ms",
+        "registered_to_haproxy_added_ms",
+        "registered_to_first_check_ms",
+        "first_to_rise_check_ms",
+    ):
+        v = f[key]
         print(
-            f"\n3. target swap under load ({s['swaps']} swaps of 3 targets at "
-            f"{s['client']['rate_per_s']} req/s; the target-swap equivalent of a rolling "
-            "deployment: service integration is not built yet)"
+            f"   {key:34s} p50 {v.get('p50', float('nan')):8.1f}  p99 "
+            f"{v.get('p99', float('nan')):8.1f}  max {v.get('max', float('nan')):8.1f}"
         )
-        print(
-            f"   sent {s['sent']}, 200s {s['answered_200']}, failed {s['failed']}, unfinished "
-            f"{s['unfinished']}, achieved {s['achieved_rate_per_s']} req/s, latency "
-            f"{s['latency_ms']}, send lag {s['send_lag_ms']}"
-        )
-        for fail in s["failures"][:10]:
-            print(f"   failure: {fail}")
-        print(
-            f"   goal {GOALS['swap_failed_requests_max']} failed: "
-            f"{'met' if s['goal_met'] else 'NOT met'}"
-        )
+    print(
+        f"   goal p99 <= {GOALS['serving_after_passing_check_p99_s_max']} s after the passing "
+        f"check that makes it healthy: {'met' if g['goal_met'] else 'NOT met'}"
+    )
+
+
+def print_deploy(d: dict[str, Any]) -> None:
+    c = d["client"]
+    print(
+        f"\n3. rolling deployment (UpdateService --force-new-deployment) of {d['service']['tasks']}"
+        f" tasks at {c['rate_per_s']} req/s: {d['deployment_s']} s to COMPLETED with every old "
+        "task stopped"
+    )
+    print(
+        f"   sent {c['sent']}, 200s {c['answered_200']}, failed {d['failed']} "
+        f"({d['failed_during_deployment']} during the deployment), unfinished {c['unfinished']},"
+        f" achieved {c['achieved_rate_per_s']} req/s, latency {c['latency_ms']}"
+    )
+    for fail in d["failures"][:10]:
+        print(f"   failure: {fail}")
+    tasks = d["tasks"]
+    print(
+        f"   old tasks' last answer after stoppingAt {tasks['old_last_answer_after_stopping_s']};"
+        f" new tasks' first answer after startedAt {tasks['new_first_answer_after_running_s']}"
+    )
+    print(
+        f"   goal {GOALS['deployment_failed_requests_max']} failed: "
+        f"{'met' if d['goal_met'] else 'NOT met'}"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--part", choices=("all", "throughput", "registration", "swap"), default="all"
+        "--part", choices=("all", "throughput", "registration", "deploy"), default="all"
     )
-    parser.add_argument("--duration", type=int, default=10, help="wrk seconds per run")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5, help="wrk seconds per side a round")
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--ab-threads",
+        action="store_true",
+        help="also measure a copy of the rendered haproxy.cfg with HAProxy's default threads",
+    )
     parser.add_argument("--registrations", type=int, default=20)
     parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--swaps", type=int, default=3)
-    parser.add_argument("--settle", type=float, default=3.0, help="load before/after the swaps")
+    parser.add_argument("--tasks", type=int, default=10, help="the deployed service's tasks")
+    parser.add_argument("--deploy-timeout", type=float, default=300.0)
+    parser.add_argument("--settle", type=float, default=3.0, help="load before/after the deploy")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="short run; writes nothing")
     parser.add_argument("--output", type=Path)
@@ -1311,7 +1700,7 @@ def main() -> int:
         closed_client_main(args.closed_client, args.connections, args.seconds)
         return 0
     if args.quick:
-        args.duration, args.rounds, args.registrations, args.swaps = 3, 1, 3, 1
+        args.duration, args.rounds, args.registrations, args.tasks = 3, 2, 3, 3
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
     installed = [
@@ -1342,8 +1731,9 @@ def main() -> int:
     if installed:
         doc["installed"] = installed
     doc["targets"] = {
-        "kind": "busybox httpd -f (fork per connection, Connection: close) on 127.0.0.1, ip "
-        "targets; each answers its name on /",
+        "kind": "busybox httpd -f (fork per connection, Connection: close): processes on "
+        "127.0.0.1 as ip targets (parts 1 and 2), ECS tasks on Docker as instance targets "
+        "(part 3); each answers its name on /",
         "health_check": f"HTTP GET {HEALTH_PATH}, interval {HEALTH_INTERVAL_S} s, timeout "
         f"{HEALTH_TIMEOUT_S} s, healthy threshold {HEALTHY_THRESHOLD}, unhealthy threshold "
         f"{UNHEALTHY_THRESHOLD}",
@@ -1352,40 +1742,16 @@ def main() -> int:
     print(f"load average {doc['machine']['load_average_at_start']}; {doc['versions']['haproxy']}")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-lb-"))
-    data_dir = workdir / "data"
     ok = False
     try:
-        with cleanup(data_dir) as started:
-            server = start_server(workdir, data_dir)
-            started["server"] = server
-            server.start()
-            lb = Balancer(f"http://127.0.0.1:{server.port}")
-            main_targets = [Httpd(f"t{i}", workdir) for i in range(3)]
-            started["httpd"] += main_targets
-            lb.register(lb.main, main_targets)
-            ports = {t.port for t in main_targets}
-            lb.wait(
-                lb.main, lambda s: all(s.get(p) == "healthy" for p in ports), "3 targets healthy"
-            )
-            proxy = Haproxy(data_dir)
-            if args.part in ("all", "throughput"):
-                print("1. throughput", flush=True)
-                doc["throughput"] = throughput(lb, proxy, main_targets, args)
-            if args.part in ("all", "registration"):
-                print("2. registration -> serving", flush=True)
-                doc["registration"] = registrations(lb, proxy, workdir, started, args)
-            if args.part in ("all", "swap"):
-                print("3. swap under load", flush=True)
-                doc["swap"] = swap(lb, proxy, main_targets, workdir, started, args)
-            doc["haproxy_log_tail"] = (
-                (data_dir / "haproxy" / "haproxy.log").read_text(errors="replace")[-2000:]
-                if (data_dir / "haproxy" / "haproxy.log").exists()
-                else ""
-            )
-            server_log = (workdir / "server.log").read_text(errors="replace")
-            doc["server_log_warnings"] = [
-                ln for ln in server_log.splitlines() if "WARNING" in ln or "ERROR" in ln
-            ][:30]
+        if args.part in ("all", "throughput", "registration"):
+            with cleanup() as started:
+                doc.update(on_server(workdir, started, args))
+        if args.part in ("all", "deploy"):
+            print("3. rolling deployment under load", flush=True)
+            with cleanup() as started:
+                doc["deploy"] = deploy(workdir, started, args)
+            doc["deploy"]["log_warnings"] = warnings_in(workdir / "up.log")
         ok = True
     finally:
         if args.keep or not ok:
@@ -1400,6 +1766,39 @@ def main() -> int:
     output.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"\nwrote {output}")
     return 0
+
+
+def on_server(workdir: Path, started: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """Parts 1 and 2, on one `portside server` and its ALB of ip targets."""
+    data_dir = workdir / "data"
+    server = start_server(workdir, data_dir)
+    started["servers"].append((server, data_dir))
+    server.start()
+    lb = Listeners(f"http://127.0.0.1:{server.port}")
+    main_targets = [Httpd(f"t{i}", workdir) for i in range(3)]
+    started["httpd"] += main_targets
+    lb.register(lb.main, main_targets)
+    lb.wait(lb.main, all_healthy({t.port for t in main_targets}), "3 targets healthy")
+    proxy = Haproxy(data_dir)
+    out: dict[str, Any] = {}
+    if args.part in ("all", "throughput"):
+        print("1. throughput", flush=True)
+        copy = DefaultThreadsCopy(data_dir, workdir) if args.ab_threads else None
+        if copy is not None:
+            started["later"].append(("the copy of haproxy", copy.stop))
+        out["throughput"] = throughput(lb, proxy, main_targets, copy, args)
+    if args.part in ("all", "registration"):
+        print("2. registration -> serving", flush=True)
+        out["registration"] = registrations(lb, proxy, workdir, started, args)
+    log = data_dir / "haproxy" / "haproxy.log"
+    out["haproxy_log_tail"] = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    out["server_log_warnings"] = warnings_in(workdir / "server.log")
+    return out
+
+
+def warnings_in(log: Path) -> list[str]:
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return [ln for ln in text.splitlines() if "WARNING" in ln or "ERROR" in ln][:30]
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class Upstream:
         self.health_delay = 0.0
         self.in_flight = 0
         self.served: list[str] = []
+        self.peers: list[tuple[str, int]] = []  # each served request's connection (its source)
         self._lock = threading.Lock()
         upstream = self
 
@@ -79,6 +80,7 @@ class Upstream:
             self.in_flight += 1
             if not health:
                 self.served.append(req.path)
+                self.peers.append(req.client_address)
         try:
             delay = self.slow_paths.get(req.path.split("?")[0], 0.0)
             if delay and not health:

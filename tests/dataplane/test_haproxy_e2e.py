@@ -72,6 +72,26 @@ def test_three_backends_answer_in_turn(proxy: HAProxy, upstreams: Make) -> None:
     assert all(names[i] != names[i + 1] for i in range(8)), names
 
 
+def test_connections_to_targets_are_kept_alive(proxy: HAProxy, upstreams: Make) -> None:
+    up = upstreams("a")
+    port = free_port()
+    proxy.apply(web(port, up.server()))
+    wait_for(lambda: all_healthy(proxy), what="a healthy target")
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        for _ in range(10):
+            conn.request("GET", "/")
+            reply = conn.getresponse()
+            reply.read()
+            assert reply.status == 200
+    finally:
+        conn.close()
+    # As ALB, one connection to the target carries a keep-alive client's requests (no
+    # connection per request, which would cost a TCP handshake and close each).
+    assert len(up.peers) == 10
+    assert len(set(up.peers)) == 1, up.peers
+
+
 def test_path_and_host_rules_route_to_two_backends(proxy: HAProxy, upstreams: Make) -> None:
     api, site, other = upstreams("api"), upstreams("site"), upstreams("other")
     port = free_port()

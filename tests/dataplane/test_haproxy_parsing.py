@@ -5,6 +5,7 @@ health verdicts drawn from it."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,13 @@ def test_health_without_the_server_or_checks() -> None:
     maint = ServerState("be_tg", "s_x", "10.0.0.1", 80, OP_STOPPED, 1, 1, 1, 0, 0)
     assert target_health(maint, stats["s_bad"], True) == REGISTERING
     assert target_health(states["s_new"], stats["s_new"], True) == INITIAL
+
+
+def test_a_server_up_before_its_first_check_is_initial() -> None:
+    # Started or reloaded without saved state, HAProxy counts a server up until its first
+    # check: ELB says initial, never healthy, until one passes.
+    stats = {r.server: r for r in parse_stat(captured("show_stat.csv"))}
+    unchecked = dataclasses.replace(stats["s_ok"], check_status="INI", status="UP 1/2")
+    up = ServerState("be_tg", "s_ok", "10.0.0.1", 80, OP_RUNNING, 0, 1, 1, 0, 0)
+    assert target_health(up, unchecked, True) == INITIAL
+    assert target_health(up, stats["s_ok"], True).state == "healthy"

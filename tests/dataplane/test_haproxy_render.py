@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from hypothesis import strategies as st
 
 from portside.dataplane.haproxy.backends import server_args
 from portside.dataplane.haproxy.conditions import acl, wildcard
+from portside.dataplane.haproxy.layout import Layout, proxy_threads
 from portside.dataplane.haproxy.names import backend_name, quote, server_name
 from portside.dataplane.haproxy.redirects import redirect_lines
 from portside.dataplane.haproxy.render import Runtime, render
@@ -99,6 +102,20 @@ def test_global_has_master_worker_and_the_admin_socket() -> None:
     assert "stats socket '/run/ps/admin.sock' mode 600 level admin expose-fd listeners" in glob
     assert "server-state-file '/run/ps/servers.state'" in glob
     assert "load-server-state-from-file global" in section(text, "defaults")
+
+
+def test_threads_are_the_runtimes_or_haproxys_default() -> None:
+    assert not [ln for ln in section(render(SPEC, RUNTIME), "global") if "nbthread" in ln]
+    one = replace(RUNTIME, threads=1)
+    assert "nbthread 1" in section(render(SPEC, one), "global")
+    with pytest.raises(ValueError, match="below 1"):
+        render(SPEC, replace(RUNTIME, threads=0))
+
+
+def test_haproxy_takes_half_the_hosts_cores() -> None:
+    assert [proxy_threads(n) for n in (1, 2, 3, 4, 16)] == [1, 1, 1, 2, 8]
+    runtime = Layout(Path("/run/ps")).runtime()
+    assert runtime.threads == proxy_threads(len(os.sched_getaffinity(0)))
 
 
 def test_rules_are_tried_in_priority_order_then_the_default() -> None:

@@ -61,7 +61,9 @@ def target_health(
     if not checks_enabled:
         return UNCHECKED
     if state.op_state != OP_STOPPED:
-        return TargetHealth("healthy")
+        # HAProxy starts a server it has no saved state for as up, before any check: not
+        # healthy until a check says so (ELB's initial).
+        return INITIAL if stat.check_status == "INI" else TargetHealth("healthy")
     if stat.check_status in _PASSED:
         return INITIAL
     return failure(stat)

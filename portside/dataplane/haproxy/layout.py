@@ -19,7 +19,11 @@ class Layout:
         self.log = directory / "haproxy.log"
 
     def runtime(self) -> Runtime:
-        return Runtime(admin_socket=str(self.admin_socket), state_file=str(self.state_file))
+        return Runtime(
+            admin_socket=str(self.admin_socket),
+            state_file=str(self.state_file),
+            threads=proxy_threads(usable_cores()),
+        )
 
     def check(self, binary: str, text: str) -> str | None:
         """What `haproxy -c` says is wrong with configuration `text` (None: nothing)."""
@@ -44,6 +48,26 @@ class Layout:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity; every core when unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def proxy_threads(cores: int) -> int:
+    """HAProxy's threads on a host of `cores`: half of them, at least one.
+
+    HAProxy's default is a thread per core, as for a host of its own; here it shares the host
+    with the server, the agent and the very tasks it balances, and on a busy host a second
+    thread adds cross-thread wake-ups more than it adds capacity. On 2 cores, one thread took
+    7-13% less CPU a request than two and served 6% more requests/s (median of 4 runs of
+    bench/load_balancer.py --ab-threads; bench/results/load-balancer-6312996.json).
+    """
+    return max(1, cores // 2)
 
 
 def binds_of(config: str) -> set[tuple[str, int]]:

@@ -14,11 +14,13 @@ DEFAULT_IDLE = 60.0
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where the process keeps its runtime files, and how long an old worker may linger."""
+    """Where the process keeps its runtime files, how long an old worker may linger, and how
+    many threads it runs."""
 
     admin_socket: str
     state_file: str | None = None  # servers' state, saved before a reload and loaded by it
     hard_stop_after: float = 300.0
+    threads: int | None = None  # None: HAProxy's default, a thread per usable core
 
 
 def render(spec: ProxySpec, runtime: Runtime) -> str:
@@ -43,6 +45,10 @@ def _global(runtime: Runtime) -> list[str]:
         "    stats timeout 30s",
         f"    hard-stop-after {ms(runtime.hard_stop_after)}",
     ]
+    if runtime.threads is not None:
+        if runtime.threads < 1:
+            raise ValueError(f"haproxy threads {runtime.threads} is below 1")
+        lines.append(f"    nbthread {runtime.threads}")
     if runtime.state_file is not None:
         lines.append(f"    server-state-file {quote(runtime.state_file)}")
     return lines

@@ -1,7 +1,8 @@
 """Housekeeping on a timer: remove deleted task definitions nothing uses, forget stopped
-tasks after an hour (ECS keeps them describable for at least that long), trim the change
-feed (agents further behind get a full snapshot; controllers resync every 30 s; event targets
-hold it back while they lag, up to a day), and hand the heap's free pages back (heap.py)."""
+tasks after an hour (ECS keeps them describable for at least that long), remove secrets whose
+recovery window has ended, trim the change feed (agents further behind get a full snapshot;
+controllers resync every 30 s; event targets hold it back while they lag, up to a day), and
+hand the heap's free pages back (heap.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from portside.controllers.loop import Loop, Loops
 from portside.model.states import TaskStatus
 from portside.ops import task_definitions
 from portside.ops.context import Caller, Op, World, root_principal
+from portside.secretsmanager import records as secrets
 from portside.store.base import Store
 
 log = logging.getLogger("portside.maintenance")
@@ -92,6 +94,7 @@ class MaintenanceLoop:
             removed += task_definitions.reap_deleted(Op(self.world, caller))
         now = self.world.clock()
         removed += reap_stopped_tasks(self.world.store, now)
+        secrets.purge_expired(self.world.store, now)
         self.world.store.trim(feed_trim_point(self.world.store, now))
         heap.release()  # what this pass and the others freed goes back to the system
         return removed

@@ -20,7 +20,7 @@ from typing import Any
 
 from portside.ops.context import Op
 from portside.secretsmanager import errors, names
-from portside.store.base import Document, Tx
+from portside.store.base import Document, Store, Tx
 
 SECRETS = "sm_secrets"
 VERSIONS = "sm_secret_versions"
@@ -85,6 +85,25 @@ def purge(tx: Tx, doc: Document) -> None:
     for key, *_ in tx.index(VERSIONS, prefix=doc["ARN"] + "|"):
         tx.delete(VERSIONS, key)
     tx.delete(SECRETS, doc["ARN"])
+
+
+def purge_expired(store: Store, now: float) -> int:
+    """Remove for good the secrets whose recovery window has ended (AWS deletes them then);
+    how many. A read already treats them as gone; this frees their storage."""
+    with store.read() as tx:
+        due = [
+            key
+            for key, doc in tx.scan(SECRETS)
+            if doc.get("DeletionDate") is not None and doc["DeletionDate"] <= now
+        ]
+    removed = 0
+    for key in due:
+        with store.transaction() as tx:
+            doc = tx.get(SECRETS, key)
+            if doc is not None and live(doc, now) is None:
+                purge(tx, doc)
+                removed += 1
+    return removed
 
 
 def stages_map(doc: Document) -> dict[str, list[str]]:

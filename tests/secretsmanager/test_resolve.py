@@ -124,3 +124,23 @@ def test_the_secret_region_comes_from_its_arn(world: World) -> None:
     other = make_op(world, region="eu-west-1")
     arn = _create(other, "db", SecretString="eu")["ARN"]
     assert resolve(world, ACCOUNT, REGION, arn) == "eu"
+
+
+def test_a_secret_past_its_recovery_window_is_removed_by_maintenance(world: World) -> None:
+    from portside.controllers.maintenance import MaintenanceLoop
+    from portside.secretsmanager import records
+
+    now = [1_700_000_000.0]
+    world.clock = lambda: now[0]
+    op = make_op(world)
+    gone = _create(op, "gone", SecretString="a")["ARN"]
+    kept = _create(op, "kept", SecretString="b")["ARN"]
+    secrets.delete(op, {"SecretId": gone, "RecoveryWindowInDays": 7})
+    secrets.delete(op, {"SecretId": kept, "RecoveryWindowInDays": 30})
+    now[0] += 8 * 86400
+    MaintenanceLoop(world, account=ACCOUNT).run_once()
+    with world.store.read() as tx:
+        assert tx.get(records.SECRETS, gone) is None
+        assert list(tx.scan(records.VERSIONS, prefix=gone + "|")) == []
+        assert tx.get(records.SECRETS, kept) is not None
+        assert list(tx.scan(records.VERSIONS, prefix=kept + "|")) != []

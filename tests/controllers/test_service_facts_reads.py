@@ -79,3 +79,36 @@ def test_task_facts_read_only_the_stopped_tasks_they_count(tmp_path: Path) -> No
         cost[kept] = steps[0]
         assert sorted(f.arn.rsplit("/", 1)[1] for f in facts) == ["live", "recent"]
     assert cost[5000] <= cost[50] + 5, cost
+
+
+def test_instances_are_parsed_again_only_when_their_stored_text_changes(tmp_path: Path) -> None:
+    from portside.controllers.services.service_facts import ParsedInstances, instance_facts
+    from portside.model.container_instance import ContainerInstance
+    from portside.model.doc import to_doc
+
+    store = testing.sqlite_store(tmp_path)
+    arns = [f"{PREFIX}:container-instance/web/{n}" for n in ("a", "b")]
+    for arn in arns:
+        inst = ContainerInstance(
+            arn, CLUSTER, "i-1", NOW, attributes=[{"name": "stack", "value": "x"}]
+        )
+        with store.transaction() as tx:
+            tx.put("container_instances", arn, to_doc(inst))
+    service = Service(f"{PREFIX}:service/web/api", "api", CLUSTER, TD, 1, 0.0, "me")
+    parsed = ParsedInstances()
+    with store.read() as tx:
+        first = {inst.arn: inst for inst, _ in parsed.of_cluster(tx, CLUSTER)}
+        again = {inst.arn: inst for inst, _ in parsed.of_cluster(tx, CLUSTER)}
+    assert all(again[arn] is first[arn] for arn in arns)  # nothing changed: not parsed again
+    # A reservation is written without a new version: its text still tells.
+    with store.transaction() as tx:
+        doc = tx.get("container_instances", arns[0])
+        assert doc is not None
+        doc["groupCounts"] = {"service:api": 1}
+        tx.put("container_instances", arns[0], doc, bump=False)
+    with store.read() as tx:
+        facts = instance_facts(tx, service, parsed)
+        later = {inst.arn: inst for inst, _ in parsed.of_cluster(tx, CLUSTER)}
+    assert later[arns[1]] is first[arns[1]] and later[arns[0]] is not first[arns[0]]
+    assert facts[arns[0]].replica_tasks == 0  # the service is not stored: no replica group
+    assert later[arns[0]].group_counts == {"service:api": 1}

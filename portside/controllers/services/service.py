@@ -14,7 +14,12 @@ import orjson
 from portside.controllers.loop import Loop, Loops
 from portside.controllers.services.apply import apply
 from portside.controllers.services.facts import InstanceFact, TaskFact
-from portside.controllers.services.service_facts import health_checks, instance_facts, task_facts
+from portside.controllers.services.service_facts import (
+    ParsedInstances,
+    health_checks,
+    instance_facts,
+    task_facts,
+)
 from portside.errors import PortsideError
 from portside.model import arn as arns
 from portside.model.doc import from_doc, to_doc
@@ -64,6 +69,7 @@ class ServiceController:
         self._after = world.store.last_seq()
         self._due: dict[str, float] = {}
         self._last_resync = 0.0
+        self._instances = ParsedInstances()  # the clusters' instances, parsed once per change
 
     # -- what to look at -----------------------------------------------------------------
 
@@ -162,7 +168,7 @@ class ServiceController:
                 return
             now = op.now()
             tasks = task_facts(tx, service, health_checks(tx, service), now)
-            instances = instance_facts(tx, service)
+            instances = instance_facts(tx, service, self._instances)
             if service.scheduling_strategy == DAEMON:
                 plan = daemon.compute(service, tasks, instances, now)
             else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from portside.controllers.services.facts import InstanceFact, TaskFact
 from portside.model.container_instance import INACTIVE, ContainerInstance
 from portside.model.doc import from_doc
@@ -113,7 +115,36 @@ def _replica_groups(tx: Tx, cluster_arn: str) -> set[str]:
     }
 
 
-def instance_facts(tx: Tx, service: Service) -> dict[str, InstanceFact]:
+class ParsedInstances:
+    """Container instances parsed once per stored text: a reconcile reads every instance of
+    its service's cluster, and most have not changed since the last one. (The text, not the
+    stored `version`, says which: reservations are written without a new version.) One per
+    controller; not shared between threads."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, tuple[str, ContainerInstance, dict[str, str | None]]] = {}
+
+    def of_cluster(
+        self, tx: Tx, cluster_arn: str
+    ) -> list[tuple[ContainerInstance, dict[str, str | None]]]:
+        """The cluster's instances with their registered attributes, as stored now."""
+        out = []
+        for key, text in tx.scan_raw("container_instances", where={"cluster": cluster_arn}):
+            held = self._held.get(key)
+            if held is None or held[0] != text:
+                inst = from_doc(ContainerInstance, orjson.loads(text))
+                held = (text, inst, {a["name"]: a.get("value") for a in inst.attributes})
+                self._held[key] = held
+            out.append((held[1], held[2]))
+        if len(self._held) > 2 * len(out) + 1000:  # forget instances long gone
+            seen = {inst.arn for inst, _ in out}
+            self._held = {k: v for k, v in self._held.items() if k in seen}
+        return out
+
+
+def instance_facts(
+    tx: Tx, service: Service, parsed: ParsedInstances | None = None
+) -> dict[str, InstanceFact]:
     # The service's constraints were checked when it was created or updated.
     queries = [
         rule.predicate
@@ -125,12 +156,10 @@ def instance_facts(tx: Tx, service: Service) -> dict[str, InstanceFact]:
         custom.setdefault(doc["targetId"], {})[doc["name"]] = doc.get("value")
     replica_groups = _replica_groups(tx, service.cluster_arn)
     out: dict[str, InstanceFact] = {}
-    for _, doc in tx.scan("container_instances", where={"cluster": service.cluster_arn}):
-        inst = from_doc(ContainerInstance, doc)
+    for inst, registered in (parsed or ParsedInstances()).of_cluster(tx, service.cluster_arn):
         if inst.fargate or inst.status == INACTIVE:
             continue
-        attrs = {a["name"]: a.get("value") for a in inst.attributes}
-        attrs.update(custom.get(inst.arn, {}))
+        attrs = {**registered, **custom.get(inst.arn, {})}
         view = InstanceFacts(
             attributes=attrs,
             ec2_instance_id=inst.ec2_instance_id,

@@ -11,6 +11,7 @@ PYTEST_ARGS ?=
 setup: $(STAMP)
 	@bash scripts/ensure-docker.sh
 	@bash scripts/ensure-haproxy.sh
+	@bash scripts/ensure-registry.sh
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

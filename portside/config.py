@@ -34,6 +34,9 @@ class ServerConfig:
     allow_link_local_destinations: bool = False
     # Where load balancer listeners bind on this host (each on its own port).
     load_balancer_host: str = "127.0.0.1"
+    # ECR's registry's loopback port (0: the one kept in the data directory, else the port
+    # after `port` when free, else any free one; portside/registry/plane.py).
+    registry_port: int = 0
 
     @property
     def endpoint(self) -> str:

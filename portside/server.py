@@ -28,6 +28,7 @@ from portside.controllers.schedules import ScheduleController
 from portside.controllers.services.service import ServiceController
 from portside.controllers.targets import TargetsLoop
 from portside.dirlock import DirLock
+from portside.ecr import wiring as ecr_wiring
 from portside.events.delivery import DeliveryLoop
 from portside.events.delivery import log as events_log
 from portside.events.stream import stream_routes
@@ -78,12 +79,21 @@ def build_with_gateway(
     keys = StaticKeyRing({creds.access_key_id: creds.secret_access_key}, config.account)
     gateway = AgentGateway(world, SigV4Verifier(keys, world.clock), config.account)
     delivery = DeliveryLoop(store, allow_link_local=config.allow_link_local_destinations)
+    ecr = ecr_wiring.build(
+        store,
+        config.data_dir,
+        registry_port=config.registry_port,
+        server_port=config.port,
+        endpoint=config.endpoint,
+        clock=world.clock,
+    )
     app = create_app(
         ApiConfig(world=world, account=config.account, keys=keys),
         extra_routes=lambda api: [
             *gateway.routes(),
             *stream_routes(store, api.verifier, delivery.signal),
             *status_routes(api.authenticate, world, config.account),
+            *ecr.routes,
         ],
     )
     maintenance = MaintenanceLoop(world, account=config.account)
@@ -97,7 +107,8 @@ def build_with_gateway(
     # Every background loop, with its status (world.loops: what health reports).
     loops = world.loops = Loops(world.clock)
     targets = TargetsLoop(world)
-    for part in (maintenance, liveness, services, schedules, retention, balancers, targets):
+    parts = (maintenance, liveness, services, schedules, retention, balancers, targets, ecr.loop)
+    for part in parts:
         part.register(loops)
     delivery.status = loops.watch("events", interval=delivery.interval, log=events_log)
 
@@ -120,6 +131,7 @@ def build_with_gateway(
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         balancers.detach()  # HAProxy keeps serving; the next server adopts it
+        await asyncio.to_thread(ecr.stop)  # the registry does not outlive the server
         store.close()
         logs.close()
 

@@ -18,17 +18,4 @@ MSG
 fi
 
 echo "portside: installing Debian's haproxy ..." >&2
-export DEBIAN_FRONTEND=noninteractive
-# policy-rc.d answering 101 keeps the package's maintainer scripts from starting the
-# system haproxy service; it is removed again whatever happens.
-policy=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy"
-  chmod +x "$policy"
-  created_policy=1
-fi
-cleanup() { if [ "$created_policy" = 1 ]; then rm -f "$policy"; fi; }
-trap cleanup EXIT
-apt-get update -qq >/dev/null
-apt-get install -y -qq haproxy >/dev/null
+bash "$(dirname "$0")/apt-install.sh" haproxy

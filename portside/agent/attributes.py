@@ -22,6 +22,12 @@ CAPABILITIES = (
     "com.amazonaws.ecs.capability.task-iam-role-network-host",
     "com.amazonaws.ecs.capability.ecr-auth",
     "ecs.capability.execution-role-ecr-pull",
+    # secrets, secretOptions and repositoryCredentials, resolved through the control plane
+    "ecs.capability.secrets.asm.environment-variables",
+    "ecs.capability.secrets.ssm.environment-variables",
+    "ecs.capability.secrets.asm.bootstrap.log-driver",
+    "ecs.capability.secrets.ssm.bootstrap.log-driver",
+    "ecs.capability.private-registry-authentication.secretsmanager",
 )
 
 

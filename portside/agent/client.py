@@ -11,7 +11,13 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from portside.gateway import protocol
-from portside.gateway.protocol import LogsPrepare, LogsPut, LogsPutAnswer
+from portside.gateway.protocol import (
+    LogsPrepare,
+    LogsPut,
+    LogsPutAnswer,
+    SecretsRequest,
+    TaskSecrets,
+)
 
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
 
@@ -41,12 +47,21 @@ class ControlPlaneClient:
         self._signer = SigV4Auth(Credentials(access_key, secret_key), "ecs", region)
         self._http = httpx.Client(timeout=timeout)
 
-    def _post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    def _post(
+        self,
+        path: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        timeout: float | None = None,
+    ) -> Any:
         data = orjson.dumps(body)
         request = AWSRequest(method="POST", url=self.endpoint + path, data=data, headers=headers)
         self._signer.add_auth(request)
         response = self._http.post(
-            self.endpoint + path, content=data, headers=dict(request.headers.items())
+            self.endpoint + path,
+            content=data,
+            headers=dict(request.headers.items()),
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
         payload = orjson.loads(response.content) if response.content else {}
         if response.status_code != 200:
@@ -85,6 +100,12 @@ class ControlPlaneClient:
         stream got from us before it. Returns the server's count after the batch."""
         batch = LogsPut(group, stream, first, events)
         return LogsPutAnswer.from_wire(self.send(protocol.LOGS_PUT, batch), batch).next
+
+    def secrets(self, session: str, task_arn: str, timeout: float = 10.0) -> TaskSecrets:
+        """A task's secrets, resolved by the control plane (held in memory only)."""
+        ask = SecretsRequest(session, task_arn)
+        headers = {"Content-Type": "application/json"}
+        return TaskSecrets.from_wire(self._post(protocol.SECRETS, ask.to_wire(), headers, timeout))
 
     def close(self) -> None:
         self._http.close()

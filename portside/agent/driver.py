@@ -14,6 +14,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from portside.gateway.protocol.secrets import NO_SECRETS, ContainerSecrets, RegistryAuth
+
 # Labels every managed container carries (ECS's own, plus ours for re-adoption).
 LABEL_CLUSTER = "com.amazonaws.ecs.cluster"
 LABEL_TASK_ARN = "com.amazonaws.ecs.task-arn"
@@ -83,6 +85,9 @@ class ContainerSpec:
     labels: Mapping[str, str]  # ECS's labels plus ours, added to dockerLabels
     # runtime ids of containers named in volumesFrom, by container name
     volumes_from: Mapping[str, str] = field(default_factory=dict)
+    # the values of the definition's `secrets` and log `secretOptions`, resolved at the
+    # task's start: for the container's environment and log options only, never its labels
+    secrets: ContainerSecrets = field(default=NO_SECRETS, repr=False)
 
 
 @dataclass(slots=True)
@@ -136,8 +141,9 @@ class ExecProcess(Protocol):
 class Driver(Protocol):
     name: str
 
-    def pull(self, image: str) -> str | None:
-        """Make the image available (per the pull behaviour) and return its digest if known."""
+    def pull(self, image: str, auth: RegistryAuth | None = None) -> str | None:
+        """Make the image available (per the pull behaviour) and return its digest if known;
+        `auth`: the registry credentials of the container's repositoryCredentials."""
 
     def setup_task(self, task: TaskSpec) -> TaskResources:
         """Prepare what the task's containers share: network (awsvpc pause container on a

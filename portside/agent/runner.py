@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from portside.agent.driver import ContainerState, TaskResources
-from portside.gateway.protocol import AgentTask
+from portside.gateway.protocol import AgentTask, TaskSecrets
+from portside.gateway.protocol.secrets import takes_secrets
 
 # ECS's wording for why a task stopped.
 ESSENTIAL_EXITED = "Essential container in task exited"
@@ -69,6 +70,11 @@ class TaskRun:
     stop_code: str | None = None  # set when this host decides the task must stop
     stopped_reason: str | None = None
     stopped_at: float | None = None
+    # The task's secrets, asked of the control plane at its start and kept in memory only
+    # (never written to the state directory) until its last container is created.
+    secrets: TaskSecrets | None = field(
+        default=None, repr=False, compare=False, metadata={"stored": False}
+    )
 
     @property
     def definition(self) -> Mapping[str, Any]:
@@ -83,10 +89,19 @@ class TaskRun:
     def wants_stop(self) -> bool:
         return self.task.desired_status == "STOPPED" or self.stop_code is not None
 
+    @property
+    def creating(self) -> bool:
+        """Whether a container is still to be pulled or created (and may need secrets)."""
+        return any(c.state in ("none", "pulled") for c in self.containers.values())
+
+    @property
+    def needs_secrets(self) -> bool:
+        return self.secrets is None and self.creating and takes_secrets(self.definition)
+
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    kind: str  # setup | pull | launch | start | stop | teardown | finish | fail
+    kind: str  # secrets | setup | pull | launch | start | stop | teardown | finish | fail
     container: str | None = None
     timeout: float = 0.0
     stop_code: str | None = None
@@ -130,6 +145,9 @@ def next_action(run: TaskRun) -> Action | None:
         return None
     if run.wants_stop:
         return _stopping(run)
+    if run.needs_secrets:
+        # Before anything of the task is made: a secret that cannot be had stops it bare.
+        return Action("secrets")
     if run.resources is None:
         return Action("setup")
     for c in run.containers.values():

@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from portside.agent import reports
+from portside.agent import secrets as task_secrets
 from portside.agent.client import ApiError, ControlPlaneClient
 from portside.agent.driver import Driver
 from portside.agent.exec import ExecSessions
@@ -32,6 +33,7 @@ from portside.gateway.protocol import (
     SyncAnswer,
     SyncRequest,
     TaskReport,
+    TaskSecrets,
 )
 
 if TYPE_CHECKING:
@@ -110,7 +112,22 @@ class Agent:
             cleanup_wait=self.config.cleanup_wait,
             pools=self._pools,
             logs=self.logs,
+            secrets=self._secrets_for,
         )
+
+    def _secrets_for(self, run: TaskRun) -> TaskSecrets:
+        """A task's secrets from the control plane, asked when the task starts."""
+        url = self.client.endpoint + protocol.SECRETS
+        return task_secrets.fetch(self._ask_secrets, run.arn, run.definition, url=url)
+
+    def _ask_secrets(self, task_arn: str) -> TaskSecrets:
+        try:
+            return self.client.secrets(self._session, task_arn)
+        except ApiError as exc:
+            if "UnknownSession" not in exc.message:
+                raise
+            self._open_session()  # the control plane restarted: a new session, then again
+            return self.client.secrets(self._session, task_arn)
 
     def _start_metadata(self) -> None:
         from portside.agent.metadata.server import MetadataServer

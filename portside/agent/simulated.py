@@ -21,6 +21,7 @@ from portside.agent.driver import (
     TaskResources,
     TaskSpec,
 )
+from portside.gateway.protocol import RegistryAuth
 
 
 class SimulatedDriver:
@@ -59,7 +60,7 @@ class SimulatedDriver:
         self._containers: dict[str, ContainerState] = {}
         self._events: queue.Queue[DriverEvent] = queue.Queue()
 
-    def pull(self, image: str) -> str | None:
+    def pull(self, image: str, auth: RegistryAuth | None = None) -> str | None:
         if image in self.missing_images:
             raise DriverError(
                 f"CannotPullContainerError: pull image manifest has been retried 1 time(s): "

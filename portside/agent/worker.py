@@ -29,8 +29,10 @@ from portside.agent.runner import (
     next_action,
     task_status,
 )
+from portside.agent.secrets import FAILED
 from portside.agent.specs import labels, new_run, task_spec
-from portside.gateway.protocol import AgentTask
+from portside.gateway.protocol import AgentTask, ContainerSecrets, RegistryAuth, TaskSecrets
+from portside.gateway.protocol.secrets import NO_SECRETS
 from portside.model.states import TaskStatus
 
 log = logging.getLogger("portside.agent")
@@ -40,6 +42,8 @@ RETRY_EVERY = 10.0  # seconds between two tries of a step the runtime's outage p
 
 Reporter = Callable[[TaskRun], None]
 EnvFor = Callable[[TaskRun, ContainerRun], dict[str, str]]
+SecretsFor = Callable[[TaskRun], TaskSecrets]  # a task's secrets, or why it cannot have them
+NO_CONTROL_PLANE = FAILED + "this agent has no control plane to resolve them"
 
 
 def shared_pools(threads: int = 8) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
@@ -67,6 +71,7 @@ class Worker:
         pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None,
         sweep_every: float | None = SWEEP_EVERY,
         logs: LogShipper | None = None,
+        secrets: SecretsFor | None = None,
     ) -> None:
         self.driver = driver
         self.instance_arn = instance_arn
@@ -81,6 +86,7 @@ class Worker:
         self.clock = clock
         self.cleanup_wait = cleanup_wait
         self.logs = logs  # awslogs shipping (agent/logs.py); None: no container logs shipped
+        self.secrets = secrets  # None: a task that takes secrets cannot start
         self.sweep_every = None if getattr(driver, "reliable_events", False) else sweep_every
         self.runs: dict[str, TaskRun] = {}
         self._refreshed: dict[str, float] = {}  # ARN -> when the driver was last asked
@@ -212,16 +218,20 @@ class Worker:
 
     def _execute(self, run: TaskRun, action: Action) -> None:
         kind = action.kind
-        if kind == "setup":
+        if kind == "secrets":
+            got = self.secrets(run) if self.secrets is not None else None
+            if got is None:
+                self._failed_before_anything(run, NO_CONTROL_PLANE)
+            elif got.failure is not None:
+                self._failed_before_anything(run, got.failure)
+            else:
+                run.secrets = got
+        elif kind == "setup":
             try:
                 run.resources = self.driver.setup_task(task_spec(run, self.instance_arn))
             except DriverError as exc:
                 # Nothing was made (the driver rolls back), so there is nothing to tear down.
-                run.stop_code = "TaskFailedToStart"
-                run.stopped_reason = exc.reason
-                for c in run.containers.values():
-                    if c.state == "none":
-                        c.state = "exited"
+                self._failed_before_anything(run, exc.reason)
         elif kind == "pull":
             self._pull(run, run.containers[str(action.container)])
         elif kind == "launch":
@@ -246,14 +256,26 @@ class Worker:
             run.execution_stopped_at = run.execution_stopped_at or now
             run.stopped_at = now
             run.status = "STOPPED"
+            run.secrets = None
         elif kind == "fail":
             run.stop_code = action.stop_code
             run.stopped_reason = action.reason
 
+    @staticmethod
+    def _failed_before_anything(run: TaskRun, reason: str) -> None:
+        """The task stops before any container of it was made."""
+        run.stop_code = "TaskFailedToStart"
+        run.stopped_reason = reason
+        for c in run.containers.values():
+            if c.state == "none":
+                c.state = "exited"
+
     def _pull(self, run: TaskRun, c: ContainerRun) -> None:
         run.pull_started_at = run.pull_started_at or self.clock()
+        image = str(c.definition.get("image"))
+        auth = self._secrets_of(run, c).registry_auth
         try:
-            c.digest = self.driver.pull(str(c.definition.get("image")))
+            c.digest = self._pull_image(image, auth)
             c.state = "pulled"
         except DriverError as exc:
             c.state = "exited"
@@ -262,6 +284,15 @@ class Worker:
             run.stopped_reason = exc.reason
         if all(x.state != "none" for x in run.containers.values()):
             run.pull_stopped_at = self.clock()
+
+    def _pull_image(self, image: str, auth: RegistryAuth | None) -> str | None:
+        if auth is None:
+            return self.driver.pull(image)
+        return self.driver.pull(image, auth)
+
+    @staticmethod
+    def _secrets_of(run: TaskRun, c: ContainerRun) -> ContainerSecrets:
+        return run.secrets.of(c.name) if run.secrets is not None else NO_SECRETS
 
     def _launch(self, run: TaskRun, c: ContainerRun) -> None:
         assert run.resources is not None
@@ -277,6 +308,7 @@ class Worker:
                 for v in c.definition.get("volumesFrom") or ()
                 if v.get("sourceContainer") in run.containers
             },
+            secrets=self._secrets_of(run, c),
         )
         try:
             c.runtime_id = self.driver.create(spec)
@@ -288,6 +320,9 @@ class Worker:
         except DriverError as exc:
             self._failed_to_start(run, c, exc)
             return
+        finally:
+            if not run.creating:
+                run.secrets = None  # every container has its values: none kept longer
         self._start(run, c)
 
     def _start(self, run: TaskRun, c: ContainerRun) -> None:

@@ -11,10 +11,11 @@ def default_services() -> list[ServiceSpec]:
     from portside.api.ecs import SERVICE as ECS
     from portside.api.events import SERVICE as EVENTS
     from portside.api.logs import SERVICE as LOGS
+    from portside.ecr.api import SERVICE as ECR
     from portside.elb.api import SERVICE as ELB
     from portside.kms.api import SERVICE as KMS
     from portside.secretsmanager.api import SERVICE as SECRETS_MANAGER
     from portside.ssm.api import SERVICE as SSM
     from portside.sts.api import SERVICE as STS
 
-    return [ECS, LOGS, EVENTS, scheduler.SERVICE, STS, ELB, ACM, KMS, SECRETS_MANAGER, SSM]
+    return [ECS, LOGS, EVENTS, scheduler.SERVICE, STS, ELB, ACM, KMS, SECRETS_MANAGER, SSM, ECR]

@@ -75,6 +75,13 @@ def server_options(fn: F) -> F:
                 "own port (0.0.0.0: every address).",
             ),
             click.option(
+                "--registry-port",
+                type=click.IntRange(0, 65535),
+                default=0,
+                help="The loopback port of ECR's registry (images are pushed to "
+                "127.0.0.1:PORT/REPOSITORY). Default: the one used before, else --port + 1.",
+            ),
+            click.option(
                 "--log-level",
                 type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
                 default="info",

@@ -37,6 +37,7 @@ from portside.gateway.protocol import (
     SyncAnswer,
     SyncRequest,
 )
+from portside.gateway.secrets import SecretsDesk
 from portside.model.container_instance import InstanceResources
 from portside.model.task_definition import TaskDefinition
 from portside.ops import instances as inst_ops
@@ -96,7 +97,12 @@ class AgentGateway:
             from portside.gateway.logs import LogIngest
 
             routes += LogIngest(self.world).routes(self._endpoint)
+        routes += SecretsDesk(self.world, self._instances_of).routes(self._endpoint)
         return routes
+
+    def _instances_of(self, session_id: str) -> set[str] | None:
+        session = self.sessions.get(session_id)
+        return None if session is None else session.instances
 
     def start(self) -> None:
         """Hook the store's commits into the event loop (call from within the loop)."""

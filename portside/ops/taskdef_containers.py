@@ -45,7 +45,7 @@ def check_containers(
         if container.get("secrets") and not execution_role:
             raise ClientException(
                 "When you are specifying container secrets, you must also specify a value "
-                "for 'executionRoleArn'"
+                "for 'executionRoleArn'."
             )
 
 

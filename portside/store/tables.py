@@ -81,6 +81,14 @@ INDEXES: dict[str, dict[str, str]] = {
     # SecureString values sealed by KMS, by "PARAMETER_KEY|VERSION" (ten digits).
     "ssm_parameters": {},
     "ssm_parameter_versions": {},
+    # ECR (portside/ecr/records.py): repositories by "ACCOUNT|REGION|NAME" with the name
+    # indexed (one registry namespace per server); immutable tags' pins by "NAME|TAG".
+    # Images are the registry's, never copied here.
+    "ecr_repositories": {"name": "repositoryName"},
+    "ecr_tag_pins": {},
+    # The targets a service task registered (controllers/targets.py), by
+    # "TASK_ARN|TG_ARN|ID|PORT": deregistered when the task stops or its service goes.
+    "service_targets": {"service": "serviceArn"},
     # The targets a service task registered (controllers/targets.py), by
     # "TASK_ARN|TG_ARN|ID|PORT": deregistered when the task stops or its service goes.
     "service_targets": {"service": "serviceArn"},

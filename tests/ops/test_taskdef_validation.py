@@ -643,7 +643,7 @@ def test_secrets_need_an_execution_role() -> None:
     validate(request(container(secrets=secrets), executionRoleArn=EXEC_ROLE))
     assert refused(request(container(secrets=secrets))) == (
         "When you are specifying container secrets, you must also specify a value for "
-        "'executionRoleArn'"
+        "'executionRoleArn'."
     )
 
 

@@ -7,10 +7,15 @@ them all):
 - Secrets Manager: aws_secretsmanager_secret and _version, one under a customer key with a
   recovery window, one binary without;
 - Parameter Store: aws_ssm_parameter, a String with tags and two SecureStrings (under the
-  customer key and under the default one).
+  customer key and under the default one);
+- ECR: aws_ecr_repository (immutable tags, scan on push, tags, force_delete) and
+  aws_ecr_lifecycle_policy;
+- ECS: an aws_ecs_task_definition whose container takes a secret, a JSON key of it and a
+  parameter, its image in that repository.
 
 They apply, a plan then finds nothing to change, and destroy removes them (keys scheduled for
-deletion, aliases gone, the secret with a recovery window scheduled, the one without gone).
+deletion, aliases gone, the secret with a recovery window scheduled, the one without gone, the
+repository gone, the task definition INACTIVE).
 What the provider calls for secrets (TF_LOG=DEBUG): CreateSecret, DescribeSecret,
 GetResourcePolicy, PutSecretValue, GetSecretValue, DeleteSecret."""
 
@@ -28,7 +33,7 @@ pytestmark = needs_terraform
 
 def _config(endpoint: str, name: str) -> str:
     return (
-        provider(endpoint, ("sts", "kms", "secretsmanager", "ssm"))
+        provider(endpoint, ("sts", "kms", "secretsmanager", "ssm", "ecr", "ecs"))
         + f"""
 data "aws_caller_identity" "me" {{}}
 
@@ -108,7 +113,51 @@ resource "aws_ssm_parameter" "token" {{
   value = "t0ken"
 }}
 
+resource "aws_ecr_repository" "app" {{
+  name                 = "{name}/app"
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = true
+  image_scanning_configuration {{
+    scan_on_push = true
+  }}
+  tags = {{ team = "web" }}
+}}
+
+resource "aws_ecr_lifecycle_policy" "app" {{
+  repository = aws_ecr_repository.app.name
+  policy = jsonencode({{
+    rules = [{{
+      rulePriority = 1
+      description  = "keep ten untagged"
+      selection = {{
+        tagStatus   = "untagged"
+        countType   = "imageCountMoreThan"
+        countNumber = 10
+      }}
+      action = {{ type = "expire" }}
+    }}]
+  }})
+}}
+
+resource "aws_ecs_task_definition" "app" {{
+  family             = "{name.replace("/", "-")}"
+  execution_role_arn = "arn:aws:iam::${{data.aws_caller_identity.me.account_id}}:role/exec"
+  container_definitions = jsonencode([{{
+    name      = "app"
+    image     = "${{aws_ecr_repository.app.repository_url}}:v1"
+    memory    = 64
+    essential = true
+    secrets = [
+      {{ name = "DB", valueFrom = aws_secretsmanager_secret.db.arn }},
+      {{ name = "DB_USER", valueFrom = "${{aws_secretsmanager_secret.db.arn}}:user::" }},
+      {{ name = "TOKEN", valueFrom = aws_ssm_parameter.token.arn }},
+    ]
+  }}])
+}}
+
 output "db" {{ value = aws_secretsmanager_secret.db.arn }}
+output "url" {{ value = aws_ecr_repository.app.repository_url }}
+output "task_definition" {{ value = aws_ecs_task_definition.app.arn }}
 output "version" {{ value = aws_secretsmanager_secret_version.db.version_id }}
 output "password_arn" {{ value = aws_ssm_parameter.password.arn }}
 """
@@ -117,6 +166,7 @@ output "password_arn" {{ value = aws_ssm_parameter.password.arn }}
 
 def test_apply_plan_destroy(server: ServerProcess, name: str, tmp_path: Path) -> None:
     kms, sm, ssm = server.client("kms"), server.client("secretsmanager"), server.client("ssm")
+    ecr, ecs = server.client("ecr"), server.client("ecs")
     (tmp_path / "main.tf").write_text(_config(server.endpoint, name))
     terraform = Terraform(tmp_path, timeout=600)
     terraform.apply()
@@ -150,6 +200,20 @@ def test_apply_plan_destroy(server: ServerProcess, name: str, tmp_path: Path) ->
         )
         tagged = ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=f"/{name}/db/url")
         assert tagged["TagList"] == [{"Key": "team", "Value": "web"}]
+
+        (repo,) = ecr.describe_repositories(repositoryNames=[f"{name}/app"])["repositories"]
+        assert outputs["url"]["value"] == repo["repositoryUri"]
+        assert repo["imageTagMutability"] == "IMMUTABLE"
+        assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+        lifecycle = ecr.get_lifecycle_policy(repositoryName=f"{name}/app")
+        assert json.loads(lifecycle["lifecyclePolicyText"])["rules"][0]["rulePriority"] == 1
+
+        family = outputs["task_definition"]["value"]
+        (container,) = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"][
+            "containerDefinitions"
+        ]
+        assert [s["name"] for s in container["secrets"]] == ["DB", "DB_USER", "TOKEN"]
+        assert container["secrets"][1]["valueFrom"] == f"{secret}:user::"
         terraform.assert_no_changes()
     finally:  # whatever the plan says, leave the shared server without these resources
         terraform.destroy()
@@ -160,5 +224,9 @@ def test_apply_plan_destroy(server: ServerProcess, name: str, tmp_path: Path) ->
     with pytest.raises(sm.exceptions.ResourceNotFoundException):
         sm.describe_secret(SecretId=f"{name}/token")
     assert ssm.get_parameters_by_path(Path=f"/{name}", Recursive=True)["Parameters"] == []
+    with pytest.raises(ecr.exceptions.RepositoryNotFoundException):
+        ecr.describe_repositories(repositoryNames=[f"{name}/app"])
+    gone = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+    assert gone["status"] == "INACTIVE"
     with pytest.raises(ssm.exceptions.ParameterNotFound):
         ssm.get_parameter(Name=f"/{name}/api/token")

@@ -53,13 +53,15 @@ def create_kwargs(
     d = spec.definition
     mode = network_mode(spec.task.definition)
     res = spec.resources
-    _check_secrets(d, spec.environment)
+    secret_env = dict(spec.secrets.environment)
+    _check_secrets(d, {**secret_env, **spec.environment})
     kw: dict[str, Any] = {
         "image": str(d["image"]),
         "name": docker_name(spec.task, spec.name),
-        # ECS agent: its own labels are applied last, over any the user gave.
+        # ECS agent: its own labels are applied last, over any the user gave. Never a
+        # secret's value: labels are what anyone listing containers sees.
         "labels": {**_str_map(d.get("dockerLabels")), **spec.labels},
-        "environment": environment(d, spec.environment, env_files),
+        "environment": environment(d, {**secret_env, **spec.environment}, env_files),
     }
     _put(kw, "command", _str_list(d.get("command")))
     _put(kw, "entrypoint", _str_list(d.get("entryPoint")))
@@ -77,7 +79,7 @@ def create_kwargs(
             kw[key] = True
     _put(kw, "security_opt", _str_list(d.get("dockerSecurityOptions")))
     _put(kw, "ulimits", ulimits(d.get("ulimits")))
-    _put(kw, "log_config", log_config(d.get("logConfiguration")))
+    _put(kw, "log_config", log_config(d.get("logConfiguration"), dict(spec.secrets.log_options)))
     _put(kw, "healthcheck", healthcheck(d.get("healthCheck")))
     kw.update(network_kwargs(d, mode, res.pause_id))
     _put(kw, "links", links(d, spec.task) if mode == "bridge" else None)
@@ -93,8 +95,9 @@ def environment(
     d: Json, extra: Mapping[str, str], env_files: Sequence[Mapping[str, str]] = ()
 ) -> dict[str, str]:
     """ECS agent (MergeEnvironmentVariablesFromEnvfiles): the definition's `environment` wins
-    over environment files, and an earlier file over a later one; the agent's own variables
-    (metadata URIs...) are merged last and win over everything."""
+    over environment files, and an earlier file over a later one; `extra`, the resolved
+    `secrets` then the agent's own variables (metadata URIs...), is merged last and wins over
+    everything (the ECS agent merges secrets over the environment too)."""
     env: dict[str, str] = {}
     for variables in reversed(env_files):
         env.update(variables)
@@ -131,15 +134,19 @@ def parse_env_file(text: str) -> dict[str, str]:
     return out
 
 
-def _check_secrets(d: Json, extra: Mapping[str, str]) -> None:
-    """Portside resolves no SSM or Secrets Manager references itself: a secret must arrive
-    resolved in the agent's variables, or the container must not start without it."""
-    for secret in d.get("secrets") or ():
-        if secret.get("name") not in extra:
+def _check_secrets(d: Json, resolved: Mapping[str, str]) -> None:
+    """The agent resolves a task's secrets before it makes anything of the task (worker.py,
+    through the control plane): a container whose secret did not arrive must not start
+    without it."""
+    _check_resolved("secret", d.get("secrets"), resolved)
+
+
+def _check_resolved(what: str, secrets: Any, resolved: Mapping[str, str]) -> None:
+    for secret in secrets or ():
+        if secret.get("name") not in resolved:
             raise DriverError(
                 "ResourceInitializationError: unable to pull secrets or registry auth: "
-                f"secret {secret.get('name')!r} ({secret.get('valueFrom')}) was not resolved: "
-                "Portside does not read SSM Parameter Store or Secrets Manager"
+                f"{what} {secret.get('name')!r} ({secret.get('valueFrom')}) was not resolved"
             )
 
 
@@ -193,12 +200,18 @@ def ulimits(items: Sequence[Json] | None) -> list[dict[str, Any]]:
     ]
 
 
-def log_config(lc: Json | None) -> dict[str, Any] | None:
-    """Other drivers go to Docker as given. `awslogs` becomes Docker's json-file: the agent's
-    log shipper reads that stream and sends it to Portside's CloudWatch Logs, with the
-    definition's awslogs options. FireLens needs a log router Portside does not run."""
+def log_config(
+    lc: Json | None, secret_options: Mapping[str, str] | None = None
+) -> dict[str, Any] | None:
+    """Other drivers go to Docker as given, with the resolved `secretOptions` among their
+    options (the ECS agent's way: a log driver's token is one of its options). `awslogs`
+    becomes Docker's json-file: the agent's log shipper reads that stream and sends it to
+    Portside's CloudWatch Logs, with the definition's awslogs options. FireLens needs a log
+    router Portside does not run."""
     if not lc:
         return None
+    secret_options = secret_options or {}
+    _check_resolved("log option", lc.get("secretOptions"), secret_options)
     driver = str(lc.get("logDriver") or "")
     if driver == "awslogs":
         return {"type": "json-file", "config": {}}
@@ -207,7 +220,7 @@ def log_config(lc: Json | None) -> dict[str, Any] | None:
             "CannotCreateContainerError: the awsfirelens log driver (FireLens) is not "
             "supported by Portside"
         )
-    return {"type": driver, "config": _str_map(lc.get("options"))}
+    return {"type": driver, "config": {**_str_map(lc.get("options")), **secret_options}}
 
 
 def healthcheck(hc: Json | None) -> dict[str, Any] | None:

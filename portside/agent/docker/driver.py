@@ -57,6 +57,7 @@ from portside.agent.driver import (
     TaskSpec,
 )
 from portside.agent.outage import Outage
+from portside.gateway.protocol import RegistryAuth
 
 log = logging.getLogger("portside.agent.docker")
 
@@ -139,7 +140,7 @@ class DockerDriver:
     # -- images ---------------------------------------------------------------------------
 
     @_engine
-    def pull(self, image: str) -> str | None:
+    def pull(self, image: str, auth: RegistryAuth | None = None) -> str | None:
         local = self._local_image(image)
         cached_ok = self.pull_behavior == "prefer-cached" or (
             self.pull_behavior == "once" and image in self._pulled
@@ -147,7 +148,7 @@ class DockerDriver:
         if local is not None and cached_ok:
             return image_digest(local)
         try:
-            self._pull(image)
+            self._pull(image, auth)
         except DriverError:
             if self.pull_behavior == "default" and local is not None:
                 log.warning("pull of %s failed; using the cached image", image)
@@ -157,9 +158,16 @@ class DockerDriver:
         local = self._local_image(image)
         return image_digest(local) if local is not None else None
 
-    def _pull(self, image: str) -> None:
+    def _pull(self, image: str, auth: RegistryAuth | None) -> None:
+        # Without repositoryCredentials, the Engine's client config may hold some (docker
+        # login); with them, only they are sent, never written down anywhere.
+        credentials = (
+            None if auth is None else {"username": auth.username, "password": auth.password}
+        )
         try:
-            for chunk in self.client.api.pull(image, stream=True, decode=True):
+            for chunk in self.client.api.pull(
+                image, stream=True, decode=True, auth_config=credentials
+            ):
                 if isinstance(chunk, dict) and chunk.get("error"):
                     raise DriverError(f"CannotPullContainerError: {chunk['error']}")
         except docker.errors.APIError as exc:

@@ -5,6 +5,7 @@
     POST /_portside/agent/v1/fargate       FargateRegistration  -> FargateRegistered
     POST /_portside/agent/v1/logs/prepare  LogsPrepare          -> {}
     POST /_portside/agent/v1/logs/put      LogsPut              -> LogsPutAnswer
+    POST /_portside/agent/v1/secrets       SecretsRequest       -> TaskSecrets
     WS   /_portside/agent/v1/exec/<sessionId>  header X-Portside-Exec-Token: the agent token
                                            of the sync's ExecOffer  (exec/relay.py)
 
@@ -18,13 +19,21 @@ Each message is a frozen dataclass with `to_wire()` (an orjson-ready dict, camel
 `from_wire(dict)`: nothing else on either side reads or writes the agent protocol's JSON. A
 member the sender leaves out takes its default. The messages live by subject: `sync.py`
 (session, sync, instances, exec offers, FARGATE registration), `tasks.py` (the task as the
-agent sees it), `reports.py` (what the agent says of it), `logs.py` (awslogs shipping).
+agent sees it), `reports.py` (what the agent says of it), `logs.py` (awslogs shipping),
+`secrets.py` (a task's secrets, resolved when it starts).
 """
 
 from __future__ import annotations
 
 from portside.gateway.protocol.logs import LogsPrepare, LogsPut, LogsPutAnswer
 from portside.gateway.protocol.reports import ContainerReport, ManagedAgent, TaskReport
+from portside.gateway.protocol.secrets import (
+    ContainerSecrets,
+    RegistryAuth,
+    SecretReference,
+    SecretsRequest,
+    TaskSecrets,
+)
 from portside.gateway.protocol.sync import (
     MAX_WAIT,
     AgentInstance,
@@ -52,6 +61,7 @@ SYNC = f"{PREFIX}/sync"
 FARGATE = f"{PREFIX}/fargate"
 LOGS_PREPARE = f"{PREFIX}/logs/prepare"
 LOGS_PUT = f"{PREFIX}/logs/put"
+SECRETS = f"{PREFIX}/secrets"
 EXEC = f"{PREFIX}/exec/"  # + the session id
 EXEC_TOKEN_HEADER = "X-Portside-Exec-Token"
 
@@ -64,6 +74,7 @@ __all__ = [
     "LOGS_PUT",
     "MAX_WAIT",
     "PREFIX",
+    "SECRETS",
     "SESSION",
     "SYNC",
     "AgentInstance",
@@ -71,6 +82,7 @@ __all__ = [
     "Attachment",
     "ContainerOverride",
     "ContainerReport",
+    "ContainerSecrets",
     "ExecOffer",
     "FargateRegistered",
     "FargateRegistration",
@@ -79,6 +91,9 @@ __all__ = [
     "LogsPutAnswer",
     "ManagedAgent",
     "Refusal",
+    "RegistryAuth",
+    "SecretReference",
+    "SecretsRequest",
     "SessionOpen",
     "SessionOpened",
     "SyncAnswer",
@@ -86,4 +101,5 @@ __all__ = [
     "TaskContainer",
     "TaskOverrides",
     "TaskReport",
+    "TaskSecrets",
 ]

@@ -89,9 +89,6 @@ INDEXES: dict[str, dict[str, str]] = {
     # The targets a service task registered (controllers/targets.py), by
     # "TASK_ARN|TG_ARN|ID|PORT": deregistered when the task stops or its service goes.
     "service_targets": {"service": "serviceArn"},
-    # The targets a service task registered (controllers/targets.py), by
-    # "TASK_ARN|TG_ARN|ID|PORT": deregistered when the task stops or its service goes.
-    "service_targets": {"service": "serviceArn"},
 }
 
 _INT_COLUMNS = {"revision", "version"}

@@ -11,6 +11,7 @@ def default_services() -> list[ServiceSpec]:
     from portside.api.ecs import SERVICE as ECS
     from portside.api.events import SERVICE as EVENTS
     from portside.api.logs import SERVICE as LOGS
+    from portside.ec2.api import SERVICE as EC2
     from portside.ecr.api import SERVICE as ECR
     from portside.elb.api import SERVICE as ELB
     from portside.kms.api import SERVICE as KMS
@@ -18,4 +19,17 @@ def default_services() -> list[ServiceSpec]:
     from portside.ssm.api import SERVICE as SSM
     from portside.sts.api import SERVICE as STS
 
-    return [ECS, LOGS, EVENTS, scheduler.SERVICE, STS, ELB, ACM, KMS, SECRETS_MANAGER, SSM, ECR]
+    return [
+        ECS,
+        LOGS,
+        EVENTS,
+        scheduler.SERVICE,
+        STS,
+        ELB,
+        ACM,
+        KMS,
+        SECRETS_MANAGER,
+        SSM,
+        ECR,
+        EC2,
+    ]

@@ -89,6 +89,22 @@ INDEXES: dict[str, dict[str, str]] = {
     # The targets a service task registered (controllers/targets.py), by
     # "TASK_ARN|TG_ARN|ID|PORT": deregistered when the task stops or its service goes.
     "service_targets": {"service": "serviceArn"},
+    # EC2 networking (portside/ec2/records.py): objects by "ACCOUNT|REGION|ID"; the account's
+    # default VPC marker by "ACCOUNT|REGION". A group's rules are rows of their own (read by
+    # group for enforcement; by referenced group before a delete); an ENI's address is
+    # indexed with its subnet, so the allocator reads a subnet's addresses without documents.
+    "ec2_accounts": {},
+    "ec2_vpcs": {},
+    "ec2_subnets": {"vpc": "VpcId"},
+    "ec2_security_groups": {"vpc": "VpcId", "name": "GroupName"},
+    "ec2_security_group_rules": {"grp": "GroupId", "ref": "ReferencedGroupId"},
+    "ec2_network_interfaces": {
+        "subnet": "SubnetId",
+        "vpc": "VpcId",
+        "address": "PrivateIpAddress",
+    },
+    "ec2_route_tables": {"vpc": "VpcId"},
+    "ec2_network_acls": {"vpc": "VpcId"},
 }
 
 _INT_COLUMNS = {"revision", "version"}

@@ -22,7 +22,7 @@ from portside.model.states import InstanceStatus
 from portside.model.task import Task
 from portside.model.task_definition import TaskDefinition
 from portside.ops import instances as inst_ops
-from portside.ops import placement, task_build
+from portside.ops import placement, task_build, task_enis
 from portside.ops.capacity import check_strategy
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
@@ -221,6 +221,8 @@ def launch_tasks(
     """Place and save a task per slot of `plan` (those that fit somewhere), in `tx`. `pinned`:
     StartTask's instances, one task each. The launch's tags are taken as checked."""
     demand = task_demand(td.spec, launch.overrides)
+    awsvpc = td.spec.get("networkMode") == "awsvpc"
+    subnets = task_enis.subnets(op, tx, launch.network, len(plan)) if awsvpc else []
     hosts, failures = _hosts(op, tx, cluster, td, demand, launch, plan, pinned, default_strategy)
     fargate: list[ContainerInstance] = []
     if any(lt == "FARGATE" for lt, _ in plan):
@@ -261,6 +263,7 @@ def launch_tasks(
             capacity_provider=provider,
             availability_zone=host.attribute("ecs.availability-zone"),
         )
+        task_enis.attach(op, tx, task, subnets, launch.network, host)
         create(tx, task)
         set_tags(tx, task.arn, [dict(t) for t in task_tags])
         views.append(TaskView(task, [dict(t) for t in task_tags]))

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from portside.model.states import CONTAINER_STATUS, TASK_STATUS, TaskStatus
 from portside.model.task import Container, Task
+from portside.ops import task_enis
 from portside.ops.context import Op
 from portside.ops.given import apply_given
 from portside.ops.tasks import load, release, save
@@ -157,8 +158,10 @@ def _apply(op: Op, tx: Tx, report: TaskReport) -> str | None:
         task.stopped_reason = report.stopped_reason
         changed = True
     if report.attachments is not None:
-        task.attachments = [_attachment_doc(a) for a in report.attachments]
+        stored = {a.get("id"): a for a in task.attachments}
+        task.attachments = [_attachment_doc(a, stored.get(a.id)) for a in report.attachments]
         changed = True
+    address = task_enis.allocated_address(task)
     by_name = {c.name: c for c in task.containers}
     for crep in report.containers:
         container = by_name.get(crep.name)
@@ -169,7 +172,7 @@ def _apply(op: Op, tx: Tx, report: TaskReport) -> str | None:
             log.error("refused backward container report for %s/%s", task.arn, container.name)
             continue
         container.last_status = status
-        _apply_container(container, crep)
+        _apply_container(container, crep, address)
         changed = True
     if not changed:
         return None
@@ -180,25 +183,29 @@ def _apply(op: Op, tx: Tx, report: TaskReport) -> str | None:
     return None
 
 
-def _apply_container(container: Container, crep: ContainerReport) -> None:
-    """The members the report carries replace the container's; absent ones leave it."""
+def _apply_container(container: Container, crep: ContainerReport, address: str | None) -> None:
+    """The members the report carries replace the container's; absent ones leave it.
+    `address`: the task's ENI address when the control plane allocated it."""
     apply_given(container, crep, _CONTAINER_MEMBERS)
     if crep.network_bindings:
         container.network_bindings = [dict(b) for b in crep.network_bindings]
     if crep.private_ipv4 is not None:
-        attachment, address = crep.private_ipv4
-        container.network_interfaces = [{"attachmentId": attachment, "privateIpv4Address": address}]
+        attachment, reported = crep.private_ipv4
+        container.network_interfaces = [
+            {"attachmentId": attachment, "privateIpv4Address": address or reported}
+        ]
     if crep.managed_agents:
         container.managed_agents = [_managed_agent_doc(a) for a in crep.managed_agents]
 
 
 # The stored task keeps ECS's document shape for these (DescribeTasks shows them as stored).
-def _attachment_doc(a: AttachmentReport) -> dict[str, Any]:
+def _attachment_doc(a: AttachmentReport, stored: dict[str, Any] | None) -> dict[str, Any]:
+    """The reported attachment; the details the control plane gave it (its ENI) stand."""
     return {
         "id": a.id,
         "type": a.type,
         "status": a.status,
-        "details": [{"name": k, "value": v} for k, v in a.details],
+        "details": task_enis.merged_details(stored, a.details),
     }
 
 

@@ -17,7 +17,7 @@ from portside.model.requests import TaskQuery
 from portside.model.states import ContainerStatus, InstanceStatus, TaskStatus
 from portside.model.task import Task
 from portside.ops import instances as inst_ops
-from portside.ops import records, service_targets
+from portside.ops import records, service_targets, task_enis
 from portside.ops.clusters import describe_members, get_active
 from portside.ops.context import Op
 from portside.ops.describing import Failure, RefLimits
@@ -104,7 +104,8 @@ def find(op: Op, tx: Tx, cluster: Cluster, ref: str) -> tuple[str, Task | None]:
 
 
 def release(tx: Tx, task: Task) -> None:
-    """Give a stopped task's reservation back to its instance."""
+    """Give a stopped task's reservation back to its instance, its address to its subnet."""
+    task_enis.detach(tx, task)
     inst = inst_ops.load(tx, task.instance_arn)
     if inst is None or inst.fargate:
         return

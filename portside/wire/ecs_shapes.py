@@ -11,6 +11,7 @@ A view is anything with the resource and its tags (ops' TaskView and InstanceVie
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from portside.model.container_instance import ContainerInstance
@@ -95,7 +96,7 @@ def task_document(t: Task, tags: list[dict[str, str]]) -> Json:
             "capacityProviderName": t.capacity_provider_name,
             "platformVersion": t.platform_version,
             "platformFamily": t.platform_family,
-            "attachments": t.attachments,
+            "attachments": [_shown_attachment(a) for a in t.attachments],
             "attributes": t.attributes or None,
             "availabilityZone": t.availability_zone,
             "healthStatus": t.health_status,
@@ -166,3 +167,15 @@ def instance_document(
     if i.capacity_provider_name:
         out["capacityProviderName"] = i.capacity_provider_name
     return out
+
+
+# What the control plane tells the agent about a task's ENI and ECS does not show its callers.
+_AGENT_ONLY_DETAILS = frozenset({"subnetGatewayIpv4Address"})
+
+
+def _shown_attachment(attachment: Mapping[str, Any]) -> dict[str, Any]:
+    details = attachment.get("details")
+    if not details:
+        return dict(attachment)
+    shown = [d for d in details if d.get("name") not in _AGENT_ONLY_DETAILS]
+    return {**attachment, "details": shown}

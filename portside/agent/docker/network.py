@@ -1,12 +1,12 @@
-"""Task networking on Docker: awsvpc as a dedicated bridge network per task plus a pause
+"""Task networking on Docker: awsvpc as its EC2 subnet's network (subnets.py) or, for a task
+whose ENI names no subnet record, a dedicated bridge network per task, plus a pause
 container that holds the network namespace every container of the task joins (ECS agent: the
 `~internal~ecs~pause` container, CNI-configured there, a Docker network here); and the pause
 image itself, built locally from a static busybox because no registry may be reachable.
 
-Docker's IPAM picks each task network's subnet from the daemon's address pools, so networks
-never collide with each other or the host's routes. With the daemon's default pools that is
-about 30 networks (15 /16s in 172.17-31 and 16 /20s in 192.168); a host that runs more awsvpc
-tasks at once needs `default-address-pools` with smaller subnets in daemon.json.
+A network of its own takes its block from the daemon's address pools: with the default pools
+about 30 networks (15 /16s in 172.17-31 and 16 /20s in 192.168) a host. Subnet networks take
+no pool: any number of a subnet's tasks share one.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import docker
 import docker.errors
 
+from portside.agent.docker import subnets
 from portside.agent.driver import LABEL_CONTAINER, LABEL_ROLE, DriverError
 
 log = logging.getLogger(__name__)
@@ -134,18 +135,24 @@ def create_awsvpc(
     pause_image: str,
     labels: Mapping[str, str],
     sysctls: Mapping[str, str],
+    attachment: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The task's network and its running pause container (both reused when they exist, so a
-    retried setup is harmless). Returns network_name, pause_id, ip_address, mac_address,
-    gateway."""
-    name = network_name(task_id)
+    retried setup is harmless): its subnet's network at its ENI's address when `attachment`
+    (the task's ENI attachment) names them (subnets.py), else a network of its own. Returns
+    network_name, pause_id, ip_address, mac_address, gateway."""
+    ep = subnets.endpoint(attachment)
+    name = ep.network_name if ep is not None else network_name(task_id)
     try:
-        existing = client.networks.list(names=[name])
-        if not any(n.name == name for n in existing):
-            client.networks.create(name, driver="bridge", labels=dict(labels))
-        pause = _pause_container(client, pause_name, pause_image, name, labels, sysctls)
-        if pause.status != "running":
-            pause.start()
+        if ep is not None:
+            pause = _subnet_pause(client, ep, pause_name, pause_image, labels, sysctls)
+        else:
+            existing = client.networks.list(names=[name])
+            if not any(n.name == name for n in existing):
+                client.networks.create(name, driver="bridge", labels=dict(labels))
+            pause = _pause_container(client, pause_name, pause_image, name, labels, sysctls)
+            if pause.status != "running":
+                pause.start()
         pause.reload()
     except docker.errors.APIError as exc:
         raise DriverError(
@@ -159,6 +166,43 @@ def create_awsvpc(
         "mac_address": endpoint.get("MacAddress") or None,
         "gateway": endpoint.get("Gateway") or None,
     }
+
+
+def _subnet_pause(
+    client: Any,
+    ep: subnets.SubnetEndpoint,
+    pause_name: str,
+    pause_image: str,
+    labels: Mapping[str, str],
+    sysctls: Mapping[str, str],
+) -> Any:
+    """The running pause on its subnet's network. Under the lock until it runs: a network
+    lists only running containers, so an empty-looking one may be removed before. Another
+    agent on this Docker Engine may still remove it (it has its own lock): then once more."""
+    tries = 3
+    while True:
+        tries -= 1
+        with subnets.lock():
+            subnets.ensure_network(client, ep, labels)
+            networking = subnets.networking_config(client, ep)
+            pause = _pause_container(
+                client,
+                pause_name,
+                pause_image,
+                ep.network_name,
+                labels,
+                sysctls,
+                networking,
+                ep.mac,
+            )
+            try:
+                if pause.status != "running":
+                    pause.start()
+                return pause
+            except docker.errors.NotFound:
+                if not tries:
+                    raise
+                remove_container(client, pause.id)
 
 
 def create_namespace_pause(
@@ -189,8 +233,13 @@ def remove_network(client: Any, name: str) -> None:
 
 
 def remove_container(client: Any, container_id: str) -> None:
-    with contextlib.suppress(docker.errors.NotFound):
-        client.api.remove_container(container_id, force=True, v=True)
+    """Remove a container; a subnet network it was the last one on goes with it."""
+    with subnets.lock():
+        shared = subnets.networks_of(client, container_id)
+        with contextlib.suppress(docker.errors.NotFound):
+            client.api.remove_container(container_id, force=True, v=True)
+        for name in shared:
+            subnets.remove_if_unused(client, name)
 
 
 def _pause_container(
@@ -200,6 +249,8 @@ def _pause_container(
     network: str,
     labels: Mapping[str, str],
     sysctls: Mapping[str, str],
+    networking: Mapping[str, Any] | None = None,
+    mac_address: str | None = None,
 ) -> Any:
     with contextlib.suppress(docker.errors.NotFound):
         return client.containers.get(name)
@@ -215,6 +266,10 @@ def _pause_container(
         kwargs["network_mode"] = "none"
     else:
         kwargs["network"] = network
+        if networking:
+            kwargs["networking_config"] = dict(networking)
+        if mac_address:
+            kwargs["mac_address"] = mac_address
     if sysctls:
         kwargs["sysctls"] = dict(sysctls)
     return client.containers.create(image, **kwargs)

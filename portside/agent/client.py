@@ -20,6 +20,7 @@ from portside.gateway.protocol import (
 )
 
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
+ECR_TARGET = "AmazonEC2ContainerRegistry_V20150921"
 
 
 class Message(Protocol):
@@ -44,7 +45,9 @@ class ControlPlaneClient:
         timeout: float = 40.0,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
-        self._signer = SigV4Auth(Credentials(access_key, secret_key), "ecs", region)
+        keys = Credentials(access_key, secret_key)
+        # ECS and the gateway take calls signed for ecs; ECR's for ecr.
+        self._signers = {name: SigV4Auth(keys, name, region) for name in ("ecs", "ecr")}
         self._http = httpx.Client(timeout=timeout)
 
     def _post(
@@ -53,10 +56,11 @@ class ControlPlaneClient:
         body: dict[str, Any],
         headers: dict[str, str],
         timeout: float | None = None,
+        service: str = "ecs",
     ) -> Any:
         data = orjson.dumps(body)
         request = AWSRequest(method="POST", url=self.endpoint + path, data=data, headers=headers)
-        self._signer.add_auth(request)
+        self._signers[service].add_auth(request)
         response = self._http.post(
             self.endpoint + path,
             content=data,
@@ -81,6 +85,14 @@ class ControlPlaneClient:
                 "X-Amz-Target": f"{ECS_TARGET}.{action}",
             },
         )
+
+    def ecr(self, action: str, **params: Any) -> Any:
+        """A call of ECR's API (the agent's registry login)."""
+        headers = {
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"{ECR_TARGET}.{action}",
+        }
+        return self._post("/", params, headers, service="ecr")
 
     def agent(self, path: str, **params: Any) -> Any:
         """A gateway call with the body given as is."""

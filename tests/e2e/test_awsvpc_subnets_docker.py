@@ -4,7 +4,7 @@ allocated, tasks of one subnet share one network and reach each other, and the n
 with its last task.
 
 Driven through network.py with the ENI attachments as the control plane writes them
-(ops/task_enis.py), since the driver does not hand a task's attachment to network.py yet.
+(ops/task_enis.py), and once through RunTask and `portside agent`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
 import pytest
+from aws_query import query_client
 from e2e.images import INDEX_HTML, LABELS, busybox_image, docker_available
 
 from portside.agent.docker import network as net
@@ -180,3 +181,50 @@ def test_a_task_without_a_subnet_block_keeps_a_network_of_its_own(
     net.remove_container(client, info["pause_id"])
     net.remove_network(client, info["network_name"])
     assert not network_exists(client, info["network_name"])
+
+
+def test_awsvpc_tasks_through_the_agent_take_their_subnets_addresses(
+    server: Any, agent: Any, client: Any
+) -> None:
+    """RunTask with an EC2 subnet: the agent puts each task at the address the control plane
+    allocated in that subnet, two tasks reach each other there, and the subnet's network goes
+    when they stop."""
+    from e2e.test_tasks_docker import HTTPD, register, run, wait_task
+
+    ec2, ecs = query_client(server, "ec2"), server.client("ecs")
+    vpc = ec2.create_vpc(CidrBlock="10.93.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.93.4.0/24")["Subnet"]["SubnetId"]
+    image = busybox_image(client)
+    td = register(
+        ecs,
+        [{"name": "web", "image": image, "memory": 32, "command": HTTPD, "stopTimeout": 2}],
+        networkMode="awsvpc",
+    )
+    config = {"awsvpcConfiguration": {"subnets": [subnet]}}
+    arns = [run(ecs, agent, td, networkConfiguration=config) for _ in range(2)]
+    tasks = [wait_task(ecs, agent, arn, "RUNNING") for arn in arns]
+    addresses = []
+    for task in tasks:
+        (eni,) = task["attachments"]
+        details = {d["name"]: d["value"] for d in eni["details"]}
+        assert details["subnetId"] == subnet
+        assert IPv4Address(details["privateIPv4Address"]) in IPv4Network("10.93.4.0/24")
+        addresses.append(details["privateIPv4Address"])
+        (container,) = task["containers"]
+        docker_id = container["runtimeId"]
+        attached = client.containers.get(docker_id).attrs["NetworkSettings"]
+        mode = client.containers.get(docker_id).attrs["HostConfig"]["NetworkMode"]
+        pause = client.containers.get(mode.removeprefix("container:"))
+        (network,) = pause.attrs["NetworkSettings"]["Networks"].values()
+        assert network["IPAddress"] == details["privateIPv4Address"], attached
+    assert len(set(addresses)) == 2
+    probe = ["wget", "-q", "-O", "-", f"http://{addresses[1]}:8080/index.html"]
+    first = client.containers.get(tasks[0]["containers"][0]["runtimeId"])
+    code, out = first.exec_run(probe)
+    assert code == 0 and out == INDEX_HTML
+    for arn in arns:
+        ecs.stop_task(cluster=agent.cluster, task=arn)
+    for arn in arns:
+        wait_task(ecs, agent, arn, "STOPPED")
+    left = client.networks.list(filters={"label": f"{subnets.LABEL_ROLE}={subnets.ROLE}"})
+    assert not [n for n in left if subnet in n.name], [n.name for n in left]

@@ -56,6 +56,7 @@ from portside.agent.driver import (
     TaskResources,
     TaskSpec,
 )
+from portside.agent.ecr_login import RegistryLogin
 from portside.agent.outage import Outage
 from portside.gateway.protocol import RegistryAuth
 
@@ -66,6 +67,8 @@ MIB = 1024 * 1024
 # What a call raises when the Engine does not answer at all (socket gone, connection
 # refused, no reply in time), as opposed to answering with an error.
 UNREACHABLE = (requests.ConnectionError, requests.Timeout)
+# How the daemon words a registry that refused a pull's credentials (token auth).
+REFUSED = ("unauthorized", "authentication required", "denied", "no basic auth credentials")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -98,7 +101,8 @@ class DockerDriver:
     failure fails), once (pull the first time this driver sees the image). `task_cgroups`:
     None enforces task-level cpu/memory when this host's cgroups can be written (else warns
     and runs without), True requires it, False never does. `reserved_memory` (MiB) is
-    ECS_RESERVED_MEMORY (default 0)."""
+    ECS_RESERVED_MEMORY (default 0). `registry_login` logs pulls into the control plane's
+    ECR (agent/ecr_login.py); a container's repositoryCredentials win over it."""
 
     name = "docker"
 
@@ -112,6 +116,7 @@ class DockerDriver:
         task_cgroups: bool | None = None,
         cgroup_root: Path = CGROUP_ROOT,
         reserved_memory: int = 0,
+        registry_login: RegistryLogin | None = None,
     ) -> None:
         if pull_behavior not in PULL_BEHAVIORS:
             raise ValueError(f"pull_behavior must be one of {', '.join(PULL_BEHAVIORS)}")
@@ -128,6 +133,7 @@ class DockerDriver:
         self._bridge_gateway: str | None = None
         self._lock = threading.Lock()
         self.outage = Outage("the Docker Engine")
+        self.registry_login = registry_login
 
     def unreachable(self, what: str, exc: BaseException) -> bool:
         """Whether `exc`, raised by a call to the Engine outside this driver (`what`), says
@@ -158,12 +164,33 @@ class DockerDriver:
         local = self._local_image(image)
         return image_digest(local) if local is not None else None
 
+    def use_registry_login(self, login: RegistryLogin) -> None:
+        """Pull images of the login's registry with it (the control plane's ECR)."""
+        self.registry_login = login
+
     def _pull(self, image: str, auth: RegistryAuth | None) -> None:
-        # Without repositoryCredentials, the Engine's client config may hold some (docker
-        # login); with them, only they are sent, never written down anywhere.
-        credentials = (
-            None if auth is None else {"username": auth.username, "password": auth.password}
-        )
+        # repositoryCredentials win; else the registry login's, for an image of its
+        # registry; else the Engine's client config may hold some (docker login). What is
+        # sent is never written down anywhere.
+        if auth is not None:
+            self._pull_with(image, {"username": auth.username, "password": auth.password})
+            return
+        login = self.registry_login
+        credentials = login.auth_for(image) if login is not None else None
+        try:
+            self._pull_with(image, credentials)
+        except DriverError as exc:
+            if login is None or credentials is None or not _refused(exc.reason):
+                raise
+            # The kept token may have been revoked (a new signing key, a restored data
+            # directory): ask for a new one, once.
+            fresh = login.auth_for(image, fresh=True)
+            if fresh is None:
+                raise
+            log.info("pull of %s refused (%s); trying again with a new login", image, exc.reason)
+            self._pull_with(image, fresh)
+
+    def _pull_with(self, image: str, credentials: dict[str, str] | None) -> None:
         try:
             for chunk in self.client.api.pull(
                 image, stream=True, decode=True, auth_config=credentials
@@ -216,6 +243,7 @@ class DockerDriver:
                 pause_image=self._pause.ensure(),
                 labels=net.pause_labels(labels, PAUSE_CONTAINER_NAME),
                 sysctls=task_network_sysctls(task.definition),
+                attachment=task.attachment,
             )
             res.network_name = info["network_name"]
             res.pause_id = info["pause_id"]
@@ -468,6 +496,12 @@ def _close_when(stream: Any, stop: threading.Event, done: threading.Event) -> No
             with contextlib.suppress(Exception):
                 stream.close()
             return
+
+
+def _refused(reason: str) -> bool:
+    """Whether a pull failed because the registry would not take its credentials."""
+    words = reason.lower()
+    return any(w in words for w in REFUSED)
 
 
 def _daemon(exc: docker.errors.APIError) -> str:

@@ -37,6 +37,10 @@ class ServerConfig:
     # ECR's registry's loopback port (0: the one kept in the data directory, else the port
     # after `port` when free, else any free one; portside/registry/plane.py).
     registry_port: int = 0
+    # Where the DNS server answers, UDP and TCP (port 0: the one kept in the data directory,
+    # else 4853 when free, else any free one; portside/dns/plane.py).
+    dns_host: str = "127.0.0.1"
+    dns_port: int = 0
 
     @property
     def endpoint(self) -> str:

@@ -28,6 +28,7 @@ from portside.controllers.schedules import ScheduleController
 from portside.controllers.services.service import ServiceController
 from portside.controllers.targets import TargetsLoop
 from portside.dirlock import DirLock
+from portside.dns.plane import DnsPlane
 from portside.ecr import wiring as ecr_wiring
 from portside.events.delivery import DeliveryLoop
 from portside.events.delivery import log as events_log
@@ -64,6 +65,7 @@ def build_with_gateway(
     shutdown_hooks: Sequence[Hook] = (),
 ) -> tuple[Edge, World, AgentGateway]:
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    dns = DnsPlane.open(config)  # its port first: a taken one stops the start here
     heap.limit_arenas()  # before the loops' and the edge's threads allocate (heap.py)
     creds = credentials.load_or_create(config.data_dir)
     store = SqliteStore(config.data_dir / "portside.db", synchronous=config.synchronous)
@@ -110,12 +112,16 @@ def build_with_gateway(
     parts = (maintenance, liveness, services, schedules, retention, balancers, targets, ecr.loop)
     for part in parts:
         part.register(loops)
+    dns.follower(store).register(loops)
     delivery.status = loops.watch("events", interval=delivery.interval, log=events_log)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await dns.start()
         (config.data_dir / STATE_FILE).write_bytes(
-            orjson.dumps({"endpoint": config.endpoint, "account": config.account})
+            orjson.dumps(
+                {"endpoint": config.endpoint, "account": config.account, "dns": dns.address}
+            )
         )
         gateway.start()
         running = [asyncio.create_task(loop.run()) for loop in loops.all()]
@@ -130,6 +136,7 @@ def build_with_gateway(
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        await dns.stop()
         balancers.detach()  # HAProxy keeps serving; the next server adopts it
         await asyncio.to_thread(ecr.stop)  # the registry does not outlive the server
         store.close()

@@ -6,6 +6,7 @@ import click
 
 from portside import __version__
 from portside.cli import agent, env, server, sim, up
+from portside.cli import dns as dns_cli
 from portside.cli import events as events_cli
 from portside.cli import exec as exec_cli
 from portside.cli import logs as logs_cli
@@ -34,6 +35,7 @@ cli.add_command(exec_cli.exec_)
 cli.add_command(logs_cli.logs)
 cli.add_command(events_cli.events)
 cli.add_command(status_cli.status)
+cli.add_command(dns_cli.dns_)
 
 
 def main() -> None:

@@ -82,6 +82,20 @@ def server_options(fn: F) -> F:
                 "127.0.0.1:PORT/REPOSITORY). Default: the one used before, else --port + 1.",
             ),
             click.option(
+                "--dns-host",
+                default="127.0.0.1",
+                show_default=True,
+                help="The address the DNS server answers on (UDP and TCP); for task "
+                "containers to use it, an address they reach, e.g. docker0's 172.17.0.1.",
+            ),
+            click.option(
+                "--dns-port",
+                type=click.IntRange(0, 65535),
+                default=0,
+                help="The DNS server's port. Default: the one used before, else 4853 when "
+                "free, else any free one (53 needs root). `portside dns` shows it.",
+            ),
+            click.option(
                 "--log-level",
                 type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
                 default="info",

@@ -1,0 +1,77 @@
+"""Where records come from: one `RecordSource` per kind of resource, read from the store.
+
+A source names the tables it reads and the zones it alone answers for, reads every record
+from a snapshot at start, and says which owners' records a change of one of its tables
+sets. Tasks and load balancers are sources today; Cloud Map's namespaces become one more
+(its services and instances tables, its namespaces' names as zones) with nothing else to
+change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+import orjson
+
+from portside.dns.records import SERVED, Record, load_balancer_records, task_records
+from portside.elb.names import DNS_SUFFIX
+from portside.elb.records import LBS
+from portside.ops.tasks import TABLE as TASKS
+from portside.store.base import Tx
+
+Owned = tuple[str, tuple[Record, ...]]  # an owner (a resource's key) and all its records
+
+
+class RecordSource(Protocol):
+    name: str  # owners are kept as "<name>:<key>", so two sources never share one
+    tables: tuple[str, ...]
+    zones: tuple[str, ...]  # names only this source answers for: a miss there is NXDOMAIN
+
+    def load(self, tx: Tx) -> Iterator[Owned]:
+        """Every owner's records as the snapshot `tx` holds them."""
+        ...
+
+    def changed(self, table: str, key: str, doc: str | None) -> Iterator[Owned]:
+        """The owners whose records one change sets, with their records now (none: they
+        have none). `doc` is the document's stored JSON text, None when it was deleted."""
+        ...
+
+
+class TaskSource:
+    """awsvpc tasks' private DNS names and their reverse (records.task_records)."""
+
+    name: str = "task"
+    tables: tuple[str, ...] = (TASKS,)
+    zones: tuple[str, ...] = ("ec2.internal", "compute.internal")
+    # Only a task with an address has records; most task changes are not of those.
+    _MARK = "privateIPv4Address"
+
+    def load(self, tx: Tx) -> Iterator[Owned]:
+        for key, doc in tx.scan_raw(TASKS, where={"status": sorted(SERVED)}):
+            if self._MARK in doc:
+                yield from self.changed(TASKS, key, doc)
+
+    def changed(self, table: str, key: str, doc: str | None) -> Iterator[Owned]:
+        if doc is None or self._MARK not in doc:
+            yield key, ()
+        else:
+            yield key, task_records(key, orjson.loads(doc))
+
+
+class LoadBalancerSource:
+    """ELB load balancers' DNS names, pointing at the address their listeners bind on."""
+
+    name: str = "elb"
+    tables: tuple[str, ...] = (LBS,)
+    zones: tuple[str, ...] = (DNS_SUFFIX,)
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def load(self, tx: Tx) -> Iterator[Owned]:
+        for key, doc in tx.scan_raw(LBS):
+            yield from self.changed(LBS, key, doc)
+
+    def changed(self, table: str, key: str, doc: str | None) -> Iterator[Owned]:
+        yield key, () if doc is None else load_balancer_records(orjson.loads(doc), self.address)

@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The suite runs on pytest-xdist workers, each with its own Portside server (and the agents,
+# HAProxy and containers its tests start); a test file stays on one worker, so its module
+# fixtures start once. PYTEST_WORKERS=0 runs it in pytest's own process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: setup up test lint typecheck check bench clean
 
@@ -24,7 +28,7 @@ up: setup
 
 test: setup
 	@bash scripts/ensure-test-deps.sh
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check portside tests bench

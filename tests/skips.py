@@ -3,6 +3,10 @@
 Every skip in this suite means the host lacks something a test needs (a Docker Engine, a
 tool, a kernel feature): on a developer's laptop that is a note, in CI a hole in what was
 tested, so there it fails the run.
+
+The list is made from the reports as they are logged, not where the tests run: under
+pytest-xdist (`make test` runs two workers) the workers turn skips into failures and the
+controller, which prints the summary, sees only their reports.
 """
 
 from __future__ import annotations
@@ -14,43 +18,59 @@ from typing import Any
 import pytest
 
 STRICT = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SKIPPED = pytest.StashKey[list[tuple[str, str]]]()
+REFUSED = "skipped, which CI=true does not allow: "
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
-    if not report.skipped or hasattr(report, "wasxfail"):
-        return
-    reason = _reason(report.longrepr)
-    item.config.stash.setdefault(SKIPPED, []).append((item.nodeid, reason))
-    if STRICT:
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
-        report.longrepr = f"skipped, which CI=true does not allow: {reason}"
+        report.longrepr = REFUSED + _reason(report.longrepr)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
     outcome = yield
     report: pytest.CollectReport = outcome.get_result()  # type: ignore[attr-defined]
-    if report.skipped:  # pytest.skip(allow_module_level=True)
-        reason = _reason(report.longrepr)
-        collector.config.stash.setdefault(SKIPPED, []).append((report.nodeid, reason))
-        if STRICT:
-            report.outcome = "failed"
-            report.longrepr = f"skipped, which CI=true does not allow: {reason}"
+    if STRICT and report.skipped:  # pytest.skip(allow_module_level=True)
+        report.outcome = "failed"
+        report.longrepr = REFUSED + _reason(report.longrepr)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(SkipList(), "portside-skip-list")
+
+
+class SkipList:
+    """The skips (or skips made failures) of the run, from the logged reports."""
+
+    def __init__(self) -> None:
+        self.skips: list[tuple[str, str]] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._note(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self._note(report)
+
+    def _note(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        longrepr = report.longrepr
+        if report.skipped and not hasattr(report, "wasxfail"):
+            self.skips.append((report.nodeid, _reason(longrepr)))
+        elif report.failed and isinstance(longrepr, str) and longrepr.startswith(REFUSED):
+            self.skips.append((report.nodeid, longrepr.removeprefix(REFUSED)))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.skips:
+            title = "skips (failures: CI=true)" if STRICT else "skips (failures under CI=true)"
+            terminalreporter.section(title)
+            for nodeid, reason in sorted(self.skips):  # the same order however the run was split
+                terminalreporter.line(f"{nodeid}: {reason}")
 
 
 def _reason(longrepr: object) -> str:
-    text = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr)
+    # (path, line, message); a list once it has come from an xdist worker
+    text = str(longrepr[2]) if isinstance(longrepr, tuple | list) else str(longrepr)
     return text.removeprefix("Skipped: ")
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    skipped = config.stash.get(SKIPPED, [])
-    if skipped:
-        title = "skips (failures: CI=true)" if STRICT else "skips (failures under CI=true)"
-        terminalreporter.section(title)
-        for nodeid, reason in skipped:
-            terminalreporter.line(f"{nodeid}: {reason}")

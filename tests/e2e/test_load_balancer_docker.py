@@ -172,6 +172,11 @@ class Balanced:
 
     def close(self) -> None:
         self.http.close()
+        # The test is over: its targets need not drain before their tasks stop.
+        self.elb.modify_target_group_attributes(
+            TargetGroupArn=self.tg,
+            Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "0"}],
+        )
         self.ecs.delete_service(cluster=self.cluster, service=self.name, force=True)
         until(lambda: self.describe()["status"] == "INACTIVE", 60, "the service's tasks to stop")
         self.elb.delete_load_balancer(LoadBalancerArn=self.lb)

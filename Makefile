@@ -16,6 +16,7 @@ setup: $(STAMP)
 	@bash scripts/ensure-docker.sh
 	@bash scripts/ensure-haproxy.sh
 	@bash scripts/ensure-registry.sh
+	@bash scripts/ensure-network-tools.sh
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -158,3 +158,12 @@ def delete_task_eni(op: Op, tx: Tx, eni_id: str) -> None:
     """Remove a task's ENI (its address is free again); EC2's error when there is none."""
     ENI.get(tx, op, eni_id)
     ENI.delete(tx, op, eni_id)
+
+
+def release_task_eni(tx: Tx, account: str, region: str, eni_id: str) -> None:
+    """Remove a stopped task's ENI, if it is still there (its address is free again): ECS
+    calls this when the task stops, with the task's account and region, and again harmlessly
+    on a repeated stop."""
+    stored = f"{account}|{region}|{eni_id}"  # records.key's form
+    if tx.get(ENI.table, stored) is not None:
+        tx.delete(ENI.table, stored)

@@ -36,7 +36,7 @@ from portside.model.service import (
     Service,
 )
 from portside.model.task_definition import TaskDefinition
-from portside.ops import records
+from portside.ops import network_validation, records
 from portside.ops import service_validation as sv
 from portside.ops.clusters import describe_members, get_active
 from portside.ops.context import Op, World
@@ -226,6 +226,7 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
             create_digest=digest,
         )
         sv.check_against(td, service)
+        network_validation.check_service(op, tx, td, service.network_configuration)
         sv.check_target_groups(tx, service.load_balancers, td)
         service.deployments = [_new_deployment(op, service, service.created_at)]
         save(tx, service)
@@ -299,6 +300,8 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
         if td is None:
             raise ClientException("TaskDefinition not found.")
         sv.check_against(td, service)
+        if request.network_configuration is not None:
+            network_validation.check_service(op, tx, td, service.network_configuration)
         sv.check_target_groups(tx, service.load_balancers, td)
         # "Amazon ECS resumes normal scheduling" after an UpdateService (developer guide,
         # service throttle logic): the launch back-off starts over.

@@ -2,15 +2,14 @@
 `create_task_eni`), shown in the task's ElasticNetworkInterface attachment, deleted when the
 task stops, so its address goes back to the subnet.
 
-ECS checks the subnets and groups when the task is started and words EC2's answer as its own
-InvalidParameterException: "Error retrieving subnet information for [subnet-x]: The subnet ID
-'subnet-x' does not exist (ErrorCode: InvalidSubnetID.NotFound)" (CreateService's, seen in
-eddmann/serverless-fargate#20; RunTask's the same call to EC2). The security-group message
-follows that shape.
+The subnets and groups are checked first, as ECS checks them when a task is started
+(ops/network_validation.py: the same checks as CreateService's), then whether the subnets
+have an address for every task of the start, so a start is refused whole, never half made.
+EC2 is read only through ec2/lookup.py and written only through ec2/interfaces.py.
 
-Transitional: a subnet id EC2 could not even parse (not `subnet-` and 8 or 17 hex digits,
-as older tests and fixtures use) gets no ENI; the task keeps the address its agent gives it,
-as before subnets were records. Every well-formed id must name a subnet of the account.
+Transitional (network_validation.py): a configuration none of whose subnet ids EC2 could
+parse gets no ENI; its tasks keep the address their agent gives them, as before subnets were
+records.
 """
 
 from __future__ import annotations
@@ -19,16 +18,17 @@ from collections.abc import Sequence
 from ipaddress import IPv4Network
 from typing import Any
 
-from portside.ec2 import addresses, defaults
-from portside.ec2.interfaces import create_task_eni
-from portside.ec2.records import ENIS, GROUP, SUBNET
+from portside.ec2 import lookup
+from portside.ec2.interfaces import create_task_eni, release_task_eni
+from portside.ec2.lookup import Subnet
 from portside.errors import InvalidParameterException, NamedError
 from portside.model import arn as arns
 from portside.model.container_instance import ContainerInstance
 from portside.model.launch import AwsVpc
 from portside.model.task import Task
+from portside.ops import network_validation
 from portside.ops.context import Op
-from portside.store.base import Document, Tx
+from portside.store.base import Tx
 
 ENI_TYPE = "ElasticNetworkInterface"
 # The details ECS shows for a task's ENI, in its order.
@@ -37,74 +37,36 @@ DETAILS = ("subnetId", "networkInterfaceId", "macAddress", "privateDnsName", "pr
 GATEWAY_DETAIL = "subnetGatewayIpv4Address"
 
 
-def _well_formed(subnet_id: str) -> bool:
-    try:
-        SUBNET.check_id(subnet_id)
-    except NamedError:
-        return False
-    return True
-
-
-def _ecs_error(what: str, ids: Sequence[str], exc: NamedError) -> InvalidParameterException:
-    return InvalidParameterException(
-        f"Error retrieving {what} information for [{', '.join(ids)}]: {exc} (ErrorCode: {exc.code})"
-    )
-
-
-def subnets(op: Op, tx: Tx, awsvpc: AwsVpc | None, count: int) -> list[Document]:
-    """The subnets of a start's awsvpcConfiguration (none when it names no subnet EC2 could
-    parse), checked as ECS checks them before anything is written: each exists, so do the
-    groups, in the subnets' VPC, and the subnets have an address for each of `count` tasks
-    (so a start is refused whole, never half made)."""
-    given = [s for s in (awsvpc.subnets if awsvpc is not None else None) or () if _well_formed(s)]
-    if not given or awsvpc is None:
-        return []
-    defaults.ensure_in(op, tx)
-    try:
-        found = SUBNET.get_many(tx, op, given)
-    except NamedError as exc:
-        raise _ecs_error("subnet", given, exc) from exc
-    groups = list(awsvpc.security_groups or ())
-    if groups:
-        try:
-            docs = GROUP.get_many(tx, op, groups)
-        except NamedError as exc:
-            raise _ecs_error("security group", groups, exc) from exc
-        for subnet in found:
-            for group in docs:
-                if group["VpcId"] != subnet["VpcId"]:
-                    raise InvalidParameterException(
-                        f"Security group {group['GroupId']} and subnet {subnet['SubnetId']} "
-                        "belong to different networks."
-                    )
-    if sum(_free(tx, s) for s in found) < count:
+def subnets(op: Op, tx: Tx, awsvpc: AwsVpc | None, count: int) -> list[Subnet]:
+    """The subnets a start's tasks take their ENIs from, checked (network_validation.py),
+    with an address for each of `count` tasks among them; none when the configuration is
+    left unchecked (transitional)."""
+    found = network_validation.check(op, tx, awsvpc)
+    if found and sum(lookup.free_addresses(tx, s) for s in found) < count:
+        # wording: ours, in the frame of ECS's other EC2 errors
         raise InvalidParameterException(
-            f"There are not enough free addresses in subnets [{', '.join(given)}] to start "
-            f"{count} tasks (ErrorCode: InsufficientFreeAddressesInSubnet)"
+            f"There are not enough free addresses in subnets "
+            f"[{', '.join(s.subnet_id for s in found)}] to start {count} tasks "
+            "(ErrorCode: InsufficientFreeAddressesInSubnet)"
         )
     return found
 
 
-def _free(tx: Tx, subnet: Document) -> int:
-    used = sum(1 for _ in tx.index(ENIS, where={"subnet": subnet["SubnetId"]}))
-    return addresses.available(IPv4Network(subnet["CidrBlock"]), used)
-
-
-def _pick(tx: Tx, choices: Sequence[Document], zone: str | None) -> Document:
+def _pick(tx: Tx, choices: Sequence[Subnet], zone: str | None) -> Subnet:
     """ECS spreads a task's ENIs over its subnets: one in the instance's zone if any has room
     (an ENI attaches only there), the one with most free addresses, the first given on a
     tie; `subnets` saw to it that one has room."""
-    free = {s["SubnetId"]: _free(tx, s) for s in choices} if len(choices) > 1 else {}
-    roomy = [s for s in choices if free.get(s["SubnetId"], 1) > 0]
-    local = [s for s in roomy if s.get("AvailabilityZone") == zone] or roomy or list(choices)
-    return max(local, key=lambda s: free.get(s["SubnetId"], 0))
+    free = {s.subnet_id: lookup.free_addresses(tx, s) for s in choices} if len(choices) > 1 else {}
+    roomy = [s for s in choices if free.get(s.subnet_id, 1) > 0]
+    local = [s for s in roomy if s.availability_zone == zone] or roomy or list(choices)
+    return max(local, key=lambda s: free.get(s.subnet_id, 0))
 
 
 def attach(
     op: Op,
     tx: Tx,
     task: Task,
-    choices: Sequence[Document],
+    choices: Sequence[Subnet],
     awsvpc: AwsVpc | None,
     host: ContainerInstance | None,
 ) -> None:
@@ -121,13 +83,16 @@ def attach(
         eni = create_task_eni(
             op,
             tx,
-            subnet["SubnetId"],
+            subnet.subnet_id,
             (awsvpc.security_groups if awsvpc is not None else None) or (),
             description,
             instance_id=instance_id or None,
         )
     except NamedError as exc:
-        raise _ecs_error("subnet", [subnet["SubnetId"]], exc) from exc
+        raise InvalidParameterException(
+            f"Error retrieving subnet information for [{subnet.subnet_id}]: {exc.message} "
+            f"(ErrorCode: {exc.code})"
+        ) from exc
     values = {
         "subnetId": eni["SubnetId"],
         "networkInterfaceId": eni["NetworkInterfaceId"],
@@ -138,7 +103,7 @@ def attach(
     attachment["details"] = [{"name": k, "value": values[k]} for k in DETAILS]
     # For the agent, which makes the subnet's network on its host (agent/docker/subnets.py):
     # the VPC router's address with the block's length, as ACS gives it to the ECS agent.
-    block = IPv4Network(subnet["CidrBlock"])
+    block = IPv4Network(subnet.cidr_block)
     router = f"{block.network_address + 1}/{block.prefixlen}"
     attachment["details"].append({"name": GATEWAY_DETAIL, "value": router})
     if task.availability_zone is None:
@@ -169,15 +134,9 @@ def detach(tx: Tx, task: Task) -> None:
     """Delete a stopped task's ENI (its address is free again). Idempotent; an ENI the
     agent only reported (no record) is not there to delete."""
     eni = eni_id(task)
-    if eni is None:
-        return
     parsed = arns.parse(task.arn)
-    if parsed is None:
-        return
-    # ec2/records.py keys every object ACCOUNT|REGION|ID.
-    key = f"{parsed.account}|{parsed.region}|{eni}"
-    if tx.get(ENIS, key) is not None:
-        tx.delete(ENIS, key)
+    if eni is not None and parsed is not None:
+        release_task_eni(tx, parsed.account, parsed.region, eni)
 
 
 def merged_details(

@@ -80,6 +80,7 @@ def build_with_gateway(
     world.logs = logs
     keys = StaticKeyRing({creds.access_key_id: creds.secret_access_key}, config.account)
     gateway = AgentGateway(world, SigV4Verifier(keys, world.clock), config.account)
+    gateway.dns_address = dns.address  # agents' task resolvers relay to it
     delivery = DeliveryLoop(store, allow_link_local=config.allow_link_local_destinations)
     ecr = ecr_wiring.build(
         store,

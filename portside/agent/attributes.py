@@ -3,7 +3,11 @@ this agent really supports."""
 
 from __future__ import annotations
 
+import ipaddress
 import platform
+import socket
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 DOCKER_API_VERSIONS = [f"1.{n}" for n in range(17, 45)]
 LOG_DRIVERS = ("json-file", "syslog", "journald", "gelf", "fluentd", "awslogs", "none")
@@ -29,6 +33,38 @@ CAPABILITIES = (
     "ecs.capability.secrets.ssm.bootstrap.log-driver",
     "ecs.capability.private-registry-authentication.secretsmanager",
 )
+
+
+# Where other hosts reach this one (its underlay address: load balancers' targets, subnets
+# across hosts), as EC2 gives an instance's private IP: `--attribute ecs.private-ip=ADDRESS`,
+# else the address this host reaches its control plane from.
+PRIVATE_IP = "ecs.private-ip"
+
+
+def route_source(endpoint: str) -> str | None:
+    """The IPv4 address this host sends from to `endpoint`'s host (no packet is sent: a UDP
+    socket's connect picks the route); None for loopback or when there is no route."""
+    parts = urlsplit(endpoint)
+    try:
+        found = socket.getaddrinfo(parts.hostname, parts.port or 80, socket.AF_INET)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.connect(found[0][4])
+            address = str(sock.getsockname()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+def with_private_ip(given: Mapping[str, str], endpoint: str) -> dict[str, str]:
+    """The custom attributes with PRIVATE_IP added from the route to the control plane when
+    not given (an agent on the control plane's host reaching it through loopback gives none:
+    load balancers then reach it at loopback, and no other host can reach it)."""
+    out = dict(given)
+    if PRIVATE_IP not in out:
+        found = route_source(endpoint)
+        if found:
+            out[PRIVATE_IP] = found
+    return out
 
 
 def architecture() -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from portside import __version__
-from portside.agent.attributes import default_attributes
+from portside.agent.attributes import default_attributes, with_private_ip
 from portside.agent.client import ApiError, ControlPlaneClient
 from portside.agent.driver import Driver
 from portside.agent.state import AgentState
@@ -41,6 +41,11 @@ class AgentConfig:
     instances: int = 1
     zones: list[str] = field(default_factory=list)
     threads: int = 8
+    # Task containers resolve through the agent's relay to the control plane's DNS
+    # (agent/dns_relay.py); `dns_server` ("HOST[:PORT]") overrides the address the session
+    # gives.
+    task_dns: bool = True
+    dns_server: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +88,9 @@ def register(
         "cluster": cfg.cluster,
         "totalResources": resources(driver, cfg),
         "versionInfo": version,
-        "attributes": default_attributes(zone, cfg.instance_type, cfg.attributes),
+        "attributes": default_attributes(
+            zone, cfg.instance_type, with_private_ip(cfg.attributes, client.endpoint)
+        ),
         "instanceIdentityDocument": _json(identity),
     }
     if saved.get("cluster") == cfg.cluster and saved.get("containerInstanceArn"):

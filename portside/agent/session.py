@@ -37,7 +37,9 @@ from portside.gateway.protocol import (
 )
 
 if TYPE_CHECKING:
+    from portside.agent.dns_relay import DnsRelay
     from portside.agent.metadata.source import MetadataThread
+    from portside.agent.network_view import NetworkViewLoop
 
 log = logging.getLogger("portside.agent")
 
@@ -65,9 +67,12 @@ class Agent:
         self.stop_event = threading.Event()
         self.ready = threading.Event()
         self._metadata: MetadataThread | None = None
+        self.dns_relay: DnsRelay | None = None  # the tasks' resolver (agent/dns_relay.py)
+        self._dns_reported: str | None = None  # its state as last put on the instance
         self._pools = shared_pools(config.threads)
         self.logs = make_shipper(client, driver, state.root / "logs")  # awslogs shipping
         self.exec = ExecSessions(client.endpoint, driver, self._exec_container)
+        self.network: NetworkViewLoop | None = None  # security groups, overlay (Docker)
 
     # -- registration --------------------------------------------------------------------
 
@@ -157,6 +162,8 @@ class Agent:
         """Register, restore what this host was running, and start the loops."""
         if self._metadata is None:
             self._start_metadata()
+        if self.dns_relay is None:
+            self._start_dns_relay()
         self.register()
         for arn in filter(None, (self.instance_arn, self.fargate_arn, *self.more_arns)):
             self.workers[arn] = self._make_worker(arn)
@@ -168,6 +175,9 @@ class Agent:
             worker.adopt(run)
             if run.status != "STOPPED" and run.resources is not None:
                 self._metadata_address(run)  # its containers still use the endpoint
+                for address in run.resources.extra.get("dns") or ():
+                    if self.dns_relay is not None:
+                        self.dns_relay.serve(address)  # and their resolver
         self._remove_orphans()
         self._open_session()
         for name, target in (
@@ -179,6 +189,9 @@ class Agent:
             t = threading.Thread(target=target, name=f"agent-{name}", daemon=True)
             t.start()
             self._threads.append(t)
+        from portside.agent.network_view import start_for
+
+        self.network = start_for(self)
 
     def _remove_orphans(self) -> None:
         """Containers this host's agent made for tasks it no longer knows of (its state was
@@ -210,10 +223,24 @@ class Agent:
             self.logs.stop()
         if self._metadata is not None:
             self._metadata.stop()
+        if self.network is not None:
+            self.network.stop()
+        if self.dns_relay is not None:
+            self.dns_relay.stop()
+
+    def _start_dns_relay(self) -> None:
+        from portside.agent.dns_relay import DnsRelay, TakesTaskResolver
+
+        if self.config.task_dns and isinstance(self.driver, TakesTaskResolver):
+            self.dns_relay = DnsRelay()
+            self.driver.use_task_resolver(self.dns_relay)
 
     def _open_session(self) -> None:
         out = self.client.send(protocol.SESSION, SessionOpen(tuple(self.workers)))
-        self._session = SessionOpened.from_wire(out).session
+        opened = SessionOpened.from_wire(out)
+        self._session = opened.session
+        if self.dns_relay is not None:
+            self._relay_to(opened.dns)
         with self._after_lock:
             self._after = 0
 
@@ -295,6 +322,36 @@ class Agent:
                 self.stop_event.wait(1.0)
                 self._report_ready.set()
 
+    def _relay_to(self, advertised: str | None) -> None:
+        """Point the task resolver at the control plane's DNS server (dns_relay.upstream_for)."""
+        from portside.agent.dns_relay import upstream_for
+
+        assert self.dns_relay is not None
+        try:
+            upstream = upstream_for(self.config.dns_server, advertised, self.client.endpoint)
+        except ValueError as exc:
+            log.warning("task DNS has nowhere to relay to (SERVFAIL): %s", exc)
+            self.dns_relay.upstream = None
+            return
+        if upstream != self.dns_relay.upstream:
+            log.info("task DNS relays to %s", upstream)
+        self.dns_relay.upstream = upstream
+
+    def _report_dns(self) -> None:
+        """Put the task resolver's state on this host's container instance when it changes:
+        a task network whose resolver could not be served is seen there, not only logged."""
+        from portside.agent.dns_relay import ATTRIBUTE, attribute_value
+
+        if self.dns_relay is None or not self.instance_arn:
+            return
+        value = attribute_value(self.dns_relay.status())
+        if value == self._dns_reported:
+            return
+        target = {"targetType": "container-instance", "targetId": self.instance_arn}
+        attribute = {"name": ATTRIBUTE, "value": value, **target}
+        self.client.ecs("PutAttributes", cluster=self.config.cluster, attributes=[attribute])
+        self._dns_reported = value
+
     def _tick_loop(self) -> None:
         while not self.stop_event.wait(1.0):
             for w in self.workers.values():
@@ -302,6 +359,10 @@ class Agent:
                     w.tick()
                 except Exception:
                     log.exception("tick failed")
+            try:
+                self._report_dns()
+            except Exception as exc:  # the control plane away: the next tick tries again
+                log.debug("task DNS state not reported: %s", exc)
 
     def _event_loop(self) -> None:
         while not self.stop_event.is_set():

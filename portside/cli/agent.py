@@ -50,6 +50,19 @@ from portside.cli.options import setup_logging
     default="prefer-cached",
     show_default=True,
 )
+@click.option(
+    "--task-dns/--no-task-dns",
+    default=True,
+    show_default=True,
+    help="Give awsvpc and bridge tasks Portside's DNS as their resolver: a relay on port 53 "
+    "of their network's gateway on this host (needs root); off, they keep Docker's.",
+)
+@click.option(
+    "--dns-server",
+    metavar="HOST[:PORT]",
+    help="The control plane's DNS server the task resolver relays to (default: the address "
+    "the control plane gives, on the endpoint's host when it is a loopback one).",
+)
 @click.option("--log-level", default="info", show_default=True)
 def agent(
     endpoint: str,
@@ -63,6 +76,8 @@ def agent(
     metadata_port: int,
     cleanup_wait: float,
     pull_behavior: str,
+    task_dns: bool,
+    dns_server: str | None,
     log_level: str,
 ) -> None:
     """Run an agent against a Portside control plane. It signs its calls with the AWS_*
@@ -74,6 +89,13 @@ def agent(
 
     setup_logging(log_level)
     keys = agent_options.signing_keys()
+    if dns_server:
+        from portside.agent.dns_relay import upstream_for
+
+        try:
+            upstream_for(dns_server, None, endpoint)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--dns-server") from None
     try:
         lock = DirLock.acquire(state_dir, AGENT_LOCK, "agent state")
     except StartupError as exc:
@@ -88,6 +110,8 @@ def agent(
         fargate=fargate,
         metadata_port=metadata_port,
         cleanup_wait=cleanup_wait,
+        task_dns=task_dns,
+        dns_server=dns_server,
     )
     agent_options.run_until_signalled(
         endpoint, keys, state_dir, make_driver(driver, pull_behavior), config

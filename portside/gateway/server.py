@@ -82,6 +82,9 @@ class AgentGateway:
         self._wakes = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closing = False
+        # The control plane's DNS server ("HOST:PORT"), told to agents: their task resolvers
+        # relay to it (agent/dns_relay.py).
+        self.dns_address: str | None = None
 
     def routes(self) -> list[BaseRoute]:
         routes: list[BaseRoute] = [
@@ -98,6 +101,10 @@ class AgentGateway:
 
             routes += LogIngest(self.world).routes(self._endpoint)
         routes += SecretsDesk(self.world, self._instances_of).routes(self._endpoint)
+        from portside.gateway.network import NetworkDesk
+
+        closing = lambda: self.closing  # noqa: E731
+        routes += NetworkDesk(self.world, self._instances_of, closing).routes(self._endpoint)
         return routes
 
     def _instances_of(self, session_id: str) -> set[str] | None:
@@ -181,7 +188,7 @@ class AgentGateway:
         session = Session(uuid.uuid4().hex, op.caller, set(arns))
         self.sessions[session.id] = session
         self._heartbeat(op, session)
-        return SessionOpened(session.id)
+        return SessionOpened(session.id, self.dns_address)
 
     async def register_fargate(self, op: Op, params: dict[str, Any]) -> FargateRegistered:
         from portside.ops.clusters import create_cluster

@@ -81,7 +81,7 @@ def create_kwargs(
     _put(kw, "ulimits", ulimits(d.get("ulimits")))
     _put(kw, "log_config", log_config(d.get("logConfiguration"), dict(spec.secrets.log_options)))
     _put(kw, "healthcheck", healthcheck(d.get("healthCheck")))
-    kw.update(network_kwargs(d, mode, res.pause_id))
+    kw.update(network_kwargs(d, mode, res.pause_id, res.extra.get("dns")))
     _put(kw, "links", links(d, spec.task) if mode == "bridge" else None)
     _put(kw, "volumes", binds(d, res.volume_paths))
     _put(kw, "volumes_from", volumes_from(d, spec.volumes_from))
@@ -241,10 +241,15 @@ def healthcheck(hc: Json | None) -> dict[str, Any] | None:
     return out
 
 
-def network_kwargs(d: Json, mode: str, pause_id: str | None) -> dict[str, Any]:
+def network_kwargs(
+    d: Json, mode: str, pause_id: str | None, task_dns: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Network mode and what goes with it. In awsvpc every container joins the pause
     container's namespace (ECS agent: shouldOverrideNetworkModeAwsvpc), where Docker refuses
-    ports, hostname and DNS settings: ECS refuses them at registration too."""
+    ports, hostname and DNS settings: ECS refuses them at registration too; the pause holds
+    the task's resolver. In bridge mode `task_dns` (the agent's relay to Portside's DNS, on
+    docker0) is each container's resolver unless its definition names `dnsServers`, which
+    win as in ECS. Host mode keeps the host's resolv.conf."""
     if mode == "awsvpc":
         if not pause_id:
             raise DriverError("CannotCreateContainerError: awsvpc task has no pause container")
@@ -255,7 +260,8 @@ def network_kwargs(d: Json, mode: str, pause_id: str | None) -> dict[str, Any]:
     _put(kw, "hostname", d.get("hostname"))
     if d.get("disableNetworking"):
         kw["network_disabled"] = True
-    _put(kw, "dns", _str_list(d.get("dnsServers")))
+    own_dns = _str_list(d.get("dnsServers"))
+    _put(kw, "dns", own_dns or (list(task_dns or ()) if mode == "bridge" else None))
     _put(kw, "dns_search", _str_list(d.get("dnsSearchDomains")))
     _put(
         kw, "extra_hosts", [f"{h['hostname']}:{h['ipAddress']}" for h in d.get("extraHosts") or ()]

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import docker
 import docker.errors
@@ -59,6 +59,9 @@ from portside.agent.driver import (
 from portside.agent.ecr_login import RegistryLogin
 from portside.agent.outage import Outage
 from portside.gateway.protocol import RegistryAuth
+
+if TYPE_CHECKING:
+    from portside.agent.dns_relay import TaskResolver
 
 log = logging.getLogger("portside.agent.docker")
 
@@ -134,6 +137,7 @@ class DockerDriver:
         self._lock = threading.Lock()
         self.outage = Outage("the Docker Engine")
         self.registry_login = registry_login
+        self._resolver: TaskResolver | None = None
 
     def unreachable(self, what: str, exc: BaseException) -> bool:
         """Whether `exc`, raised by a call to the Engine outside this driver (`what`), says
@@ -167,6 +171,19 @@ class DockerDriver:
     def use_registry_login(self, login: RegistryLogin) -> None:
         """Pull images of the login's registry with it (the control plane's ECR)."""
         self.registry_login = login
+
+    def use_task_resolver(self, resolver: TaskResolver) -> None:
+        """Give awsvpc and bridge tasks the agent's DNS relay on their network's gateway as
+        their resolver (agent/dns_relay.py); without one they keep Docker's."""
+        self._resolver = resolver
+
+    def _task_dns(self, gateway: str | None) -> list[str]:
+        """A task's `dns` on the network whose gateway is `gateway`: the relay there, when it
+        serves there; else none (Docker's resolver, the relay has said why)."""
+        resolver = self._resolver
+        if resolver is None or not gateway:
+            return []
+        return [gateway] if resolver.serve(gateway) else []
 
     def _pull(self, image: str, auth: RegistryAuth | None) -> None:
         # repositoryCredentials win; else the registry login's, for an image of its
@@ -244,14 +261,20 @@ class DockerDriver:
                 labels=net.pause_labels(labels, PAUSE_CONTAINER_NAME),
                 sysctls=task_network_sysctls(task.definition),
                 attachment=task.attachment,
+                dns_for=self._task_dns,
             )
             res.network_name = info["network_name"]
             res.pause_id = info["pause_id"]
             res.ip_address = info["ip_address"]
             res.mac_address = info["mac_address"]
             res.gateway = info["gateway"]
+            if info["dns"]:
+                res.extra["dns"] = info["dns"]  # what a restarted agent serves again
         elif mode == "bridge":
             res.gateway = self._bridge()
+            dns = self._task_dns(res.gateway)
+            if dns:
+                res.extra["dns"] = dns  # each container's resolver (config.network_kwargs)
         elif mode == "host":
             res.gateway = "127.0.0.1"
         if "task" in (task.definition.get("pidMode"), task.definition.get("ipcMode")):
@@ -279,6 +302,8 @@ class DockerDriver:
             log.info("task cgroup of %s still busy; removed with its last container", task.task_id)
         # Task volumes still mounted by stopped containers go when those are removed.
         remove_task_volumes(self.client, task.task_arn)
+        if self._resolver is not None and resources.network_mode == "awsvpc":
+            self._resolver.sweep()  # a network gone with the task takes its listener along
 
     def _cgroups_enabled(self) -> bool:
         with self._lock:

@@ -20,7 +20,7 @@ import shutil
 import struct
 import tarfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import docker
@@ -136,21 +136,37 @@ def create_awsvpc(
     labels: Mapping[str, str],
     sysctls: Mapping[str, str],
     attachment: Mapping[str, Any] | None = None,
+    dns_for: Callable[[str], list[str]] | None = None,
 ) -> dict[str, Any]:
     """The task's network and its running pause container (both reused when they exist, so a
     retried setup is harmless): its subnet's network at its ENI's address when `attachment`
-    (the task's ENI attachment) names them (subnets.py), else a network of its own. Returns
-    network_name, pause_id, ip_address, mac_address, gateway."""
+    (the task's ENI attachment) names them (subnets.py), else a network of its own.
+    `dns_for(gateway)`, asked once the network exists, gives the pause's `dns` (the agent's
+    relay on that gateway: agent/dns_relay.py); the task's containers share its resolv.conf.
+    Returns network_name, pause_id, ip_address, mac_address, gateway, dns."""
     ep = subnets.endpoint(attachment)
     name = ep.network_name if ep is not None else network_name(task_id)
+
+    def resolver(gateway: str | None) -> list[str]:
+        return dns_for(gateway) if dns_for is not None and gateway else []
+
     try:
         if ep is not None:
-            pause = _subnet_pause(client, ep, pause_name, pause_image, labels, sysctls)
+            pause = _subnet_pause(client, ep, pause_name, pause_image, labels, sysctls, resolver)
         else:
-            existing = client.networks.list(names=[name])
-            if not any(n.name == name for n in existing):
-                client.networks.create(name, driver="bridge", labels=dict(labels))
-            pause = _pause_container(client, pause_name, pause_image, name, labels, sysctls)
+            found = [n for n in client.networks.list(names=[name]) if n.name == name]
+            network = found[0] if found else None
+            if network is None:
+                network = client.networks.create(name, driver="bridge", labels=dict(labels))
+            pause = _pause_container(
+                client,
+                pause_name,
+                pause_image,
+                name,
+                labels,
+                sysctls,
+                dns=resolver(_gateway_of(network.attrs)),
+            )
             if pause.status != "running":
                 pause.start()
         pause.reload()
@@ -165,7 +181,17 @@ def create_awsvpc(
         "ip_address": endpoint.get("IPAddress") or None,
         "mac_address": endpoint.get("MacAddress") or None,
         "gateway": endpoint.get("Gateway") or None,
+        "dns": list((pause.attrs.get("HostConfig") or {}).get("Dns") or ()),
     }
+
+
+def _gateway_of(attrs: Mapping[str, Any]) -> str | None:
+    """A network's IPv4 gateway (its bridge's address on the host), from its inspect data."""
+    for cfg in (attrs.get("IPAM") or {}).get("Config") or ():
+        gateway = str(cfg.get("Gateway") or "")
+        if gateway and ":" not in gateway:
+            return gateway.split("/", 1)[0]
+    return None
 
 
 def _subnet_pause(
@@ -175,6 +201,7 @@ def _subnet_pause(
     pause_image: str,
     labels: Mapping[str, str],
     sysctls: Mapping[str, str],
+    resolver: Callable[[str | None], list[str]],
 ) -> Any:
     """The running pause on its subnet's network. Under the lock until it runs: a network
     lists only running containers, so an empty-looking one may be removed before. Another
@@ -194,6 +221,7 @@ def _subnet_pause(
                 sysctls,
                 networking,
                 ep.mac,
+                dns=resolver(ep.gateway),
             )
             try:
                 if pause.status != "running":
@@ -251,6 +279,7 @@ def _pause_container(
     sysctls: Mapping[str, str],
     networking: Mapping[str, Any] | None = None,
     mac_address: str | None = None,
+    dns: list[str] | None = None,
 ) -> Any:
     with contextlib.suppress(docker.errors.NotFound):
         return client.containers.get(name)
@@ -270,6 +299,8 @@ def _pause_container(
             kwargs["networking_config"] = dict(networking)
         if mac_address:
             kwargs["mac_address"] = mac_address
+        if dns:
+            kwargs["dns"] = list(dns)
     if sysctls:
         kwargs["sysctls"] = dict(sysctls)
     return client.containers.create(image, **kwargs)

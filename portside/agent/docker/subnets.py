@@ -88,14 +88,20 @@ def ensure_network(client: Any, ep: SubnetEndpoint, labels: Mapping[str, str]) -
     for found in client.networks.list(names=[name]):
         if found.name == name:
             return found
+    from portside.agent.docker import overlay  # it imports this module
+
     pool = docker.types.IPAMPool(subnet=ep.cidr, gateway=ep.gateway)
     own = {k: v for k, v in labels.items() if k in (LABEL_MANAGED, LABEL_INSTANCE)}
-    return client.networks.create(
+    made = client.networks.create(
         name,
         driver="bridge",
         ipam=docker.types.IPAMConfig(pool_configs=[pool]),
+        # Small enough for a frame to cross hosts whole in VXLAN (overlay.py).
+        options={overlay.MTU_OPTION: str(overlay.task_mtu())},
         labels={**own, LABEL_MANAGED: "true", LABEL_ROLE: ROLE, LABEL_SUBNET: ep.subnet_id},
     )
+    overlay.network_changed(client)  # joined to the subnet on other hosts at once
+    return made
 
 
 def networking_config(client: Any, ep: SubnetEndpoint) -> dict[str, Any]:
@@ -129,6 +135,9 @@ def remove_if_unused(client: Any, name: str) -> bool:
             return False
         with contextlib.suppress(docker.errors.NotFound):
             network.remove()
+        from portside.agent.docker import overlay
+
+        overlay.network_changed(client)  # its VXLAN device goes with it
         return True
 
 

@@ -27,13 +27,17 @@ class SessionOpen:
 @dataclass(frozen=True, slots=True)
 class SessionOpened:
     session: str
+    dns: str | None = None  # the control plane's DNS server, "HOST:PORT" (task resolvers)
 
     def to_wire(self) -> Json:
-        return {"session": self.session}
+        out: Json = {"session": self.session}
+        if self.dns:
+            out["dns"] = self.dns
+        return out
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> SessionOpened:
-        return cls(str(d["session"]))
+        return cls(str(d["session"]), opt_str(d.get("dns")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,8 @@ def remove_made_by(instance_arns: set[str]) -> None:
     import docker
 
     from portside.agent.docker.cgroups import TaskCgroups
+    from portside.agent.firewall.apply import Firewall, FirewallError
+    from portside.agent.firewall.compile import owner_id
 
     def remove(container: Any) -> None:
         with contextlib.suppress(docker.errors.APIError):
@@ -107,6 +109,10 @@ def remove_made_by(instance_arns: set[str]) -> None:
     for task_id in filter(None, task_ids):
         with contextlib.suppress(OSError):
             cgroups.remove(task_id)
+    # A killed agent's security-group chains (the next agent would remove them too).
+    for arn in filter(None, instance_arns):
+        with contextlib.suppress(FirewallError, OSError):
+            Firewall(owner_id(arn), bridge_check=False).remove()
 
 
 class UpProcess(ServerProcess):

@@ -165,6 +165,10 @@ class MissingAuthenticationTokenException(AuthError):
     pass
 
 
+class ExpiredTokenException(AuthError):
+    """A temporary key past its expiry (query services: ExpiredToken)."""
+
+
 class UnrecognizedClientException(AuthError):
     pass
 

@@ -36,12 +36,15 @@ from portside.events.stream import stream_routes
 from portside.exec import frames
 from portside.exec.registry import ExecRegistry
 from portside.gateway.server import AgentGateway
+from portside.iam.keys import IamKeyRing
 from portside.kms import master as master_key
 from portside.logs.retention import RetentionLoop
 from portside.logs.store import LogStore
 from portside.ops.context import World
+from portside.prometheus import wiring as prometheus_wiring
 from portside.startup import check_databases, listen
 from portside.store.sqlite import SqliteStore
+from portside.sts.credentials import StsKeyRing
 
 log = logging.getLogger("portside.server")
 STATE_FILE = "server.json"
@@ -78,10 +81,16 @@ def build_with_gateway(
     world.keys = master_key.load_or_create(config.data_dir)  # KMS: wraps key material
     logs = LogStore(config.data_dir / "logs.db", synchronous=config.synchronous)
     world.logs = logs
-    keys = StaticKeyRing({creds.access_key_id: creds.secret_access_key}, config.account)
+    admin = StaticKeyRing({creds.access_key_id: creds.secret_access_key}, config.account)
+    # The admin key, then IAM users' keys, then STS's temporary keys: the API's and the
+    # agents' (an agent may run as an instance role: the gateway checks its cluster).
+    keys = StsKeyRing(store, IamKeyRing(store, admin))
     gateway = AgentGateway(world, SigV4Verifier(keys, world.clock), config.account)
     gateway.dns_address = dns.address  # agents' task resolvers relay to it
     delivery = DeliveryLoop(store, allow_link_local=config.allow_link_local_destinations)
+    # /metrics, the tasks' usage and service discovery (portside/prometheus)
+    prometheus = prometheus_wiring.build(world, lambda: gateway.last_seen)
+    world.observe_placement = prometheus.metrics.placement
     ecr = ecr_wiring.build(
         store,
         config.data_dir,
@@ -97,8 +106,11 @@ def build_with_gateway(
             *stream_routes(store, api.verifier, delivery.signal),
             *status_routes(api.authenticate, world, config.account),
             *ecr.routes,
+            *prometheus.routes(api.authenticate),
+            *prometheus.stats.routes(gateway._endpoint),  # the agents' samples
         ],
     )
+    app.api.observe = prometheus.metrics.api_call
     maintenance = MaintenanceLoop(world, account=config.account)
     liveness = LivenessLoop(world, gateway)
     services = ServiceController(world, config.account, lost_grace=config.lost_instance_grace)

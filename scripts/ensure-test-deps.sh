@@ -12,3 +12,6 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && [ ${#need[@]} -gt
   apt-get update -qq >/dev/null
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# A real Prometheus for tests/prometheus (Debian's; skipped with a reason where absent).
+bash "$(dirname "$0")/ensure-prometheus.sh"

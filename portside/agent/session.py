@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from portside.agent import reports
 from portside.agent import secrets as task_secrets
 from portside.agent.client import ApiError, ControlPlaneClient
+from portside.agent.credentials.task_roles import for_agent
 from portside.agent.driver import Driver
 from portside.agent.exec import ExecSessions
 from portside.agent.logs import make_shipper
@@ -73,6 +74,14 @@ class Agent:
         self.logs = make_shipper(client, driver, state.root / "logs")  # awslogs shipping
         self.exec = ExecSessions(client.endpoint, driver, self._exec_container)
         self.network: NetworkViewLoop | None = None  # security groups, overlay (Docker)
+        self.task_roles = for_agent(  # task role credentials (agent/credentials/)
+            client,
+            driver,
+            state.root,
+            lambda: [r for w in list(self.workers.values()) for r in list(w.runs.values())],
+            lambda: self._session,
+            self._open_session,
+        )
 
     # -- registration --------------------------------------------------------------------
 
@@ -95,6 +104,7 @@ class Agent:
         }
         if fargate:
             env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = self.config.region
+        env.update(self.task_roles.env_for(run, address, self.config.metadata_port))
         return env
 
     def _metadata_address(self, run: TaskRun) -> str:
@@ -155,6 +165,7 @@ class Agent:
             thread = MetadataThread(MetadataServer(source, port=0))
             bound = thread.start()
         self._metadata = thread
+        self.task_roles.mount(thread.server)  # /v2/credentials/<id> on the same listeners
         # Port 0 picks a free port: the registered PORTS and the containers' URIs use it.
         self.config.metadata_port = bound
 
@@ -174,7 +185,8 @@ class Agent:
                 continue
             worker.adopt(run)
             if run.status != "STOPPED" and run.resources is not None:
-                self._metadata_address(run)  # its containers still use the endpoint
+                gateway = self._metadata_address(run)  # its containers still use the endpoint
+                self.task_roles.adopt(run, gateway, self.config.metadata_port)
                 for address in run.resources.extra.get("dns") or ():
                     if self.dns_relay is not None:
                         self.dns_relay.serve(address)  # and their resolver
@@ -192,6 +204,9 @@ class Agent:
         from portside.agent.network_view import start_for
 
         self.network = start_for(self)
+        from portside.agent.stats import start_sampler
+
+        start_sampler(self)  # container usage for Prometheus and CloudWatch (agent/stats.py)
 
     def _remove_orphans(self) -> None:
         """Containers this host's agent made for tasks it no longer knows of (its state was
@@ -223,6 +238,7 @@ class Agent:
             self.logs.stop()
         if self._metadata is not None:
             self._metadata.stop()
+        self.task_roles.stop()
         if self.network is not None:
             self.network.stop()
         if self.dns_relay is not None:

@@ -21,6 +21,7 @@ from portside.agent.driver import (
     TaskResources,
     TaskSpec,
 )
+from portside.agent.load_model import LoadModel
 from portside.gateway.protocol import RegistryAuth
 
 
@@ -59,6 +60,8 @@ class SimulatedDriver:
         self._lock = threading.Lock()
         self._containers: dict[str, ContainerState] = {}
         self._events: queue.Queue[DriverEvent] = queue.Queue()
+        # What its containers use (agent/load_model.py): `driver.load.set(clock(), 512)`.
+        self.load = LoadModel()
 
     def pull(self, image: str, auth: RegistryAuth | None = None) -> str | None:
         if image in self.missing_images:
@@ -177,7 +180,20 @@ class SimulatedDriver:
                 continue
 
     def stats(self, runtime_id: str) -> dict[str, Any]:
-        return {"id": runtime_id, "read": "", "cpu_stats": {}, "memory_stats": {}}
+        with self._lock:
+            st = self._containers.get(runtime_id)
+            if st is None:
+                raise DriverError(f"CannotInspectContainerError: no container {runtime_id}")
+            labels, started, finished = dict(st.labels), st.started_at, st.finished_at
+        return self.load.docker_stats(
+            runtime_id,
+            labels,
+            started,
+            finished,
+            self.clock(),
+            host_cpus=max(1, self.cpu // 1024),
+            host_memory_mib=self.memory,
+        )
 
     def host_resources(self) -> tuple[int, int]:
         return self.cpu, self.memory

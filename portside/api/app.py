@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -45,6 +46,7 @@ from portside.errors import (
     ServerException,
     UnknownOperationException,
 )
+from portside.iam.enforce import authorize
 from portside.ops.context import Caller, Op, World
 
 log = logging.getLogger("portside.api")
@@ -87,6 +89,8 @@ class Api:
         self.registry = registry or Registry(default_services())
         self.verifier = SigV4Verifier(config.keys, config.world.clock)
         self._callers: dict[tuple[str, str, str, str], Caller] = {}
+        # (service, action, HTTP status, seconds) of every call answered: Prometheus' count.
+        self.observe: Callable[[str, str, int, float], None] | None = None
 
     def route(self, head: WireRequest) -> ApiRoute | None:
         return self.registry.route(head)
@@ -102,20 +106,31 @@ class Api:
         go on meanwhile."""
         request_id = _request_ids.next()
         codec = route.codec
+        began = time.perf_counter()
+        operation = ""
         try:
             call = self._prepare(request, route)
+            operation = call.operation
             if call.inline:
-                return _reply(codec, call.operation, call.run(), request_id)
+                reply = _reply(codec, call.operation, call.run(), request_id)
+                return self._observed(route, operation, reply, began)
         except Exception as exc:
-            return _failure(codec, exc, request_id)
-        return self._write(codec, call, request_id)
+            return self._observed(route, operation, _failure(codec, exc, request_id), began)
+        return self._write(route, call, request_id, began)
 
-    async def _write(self, codec: Codec, call: _Call, request_id: str) -> Reply:
+    async def _write(self, route: ApiRoute, call: _Call, request_id: str, began: float) -> Reply:
         try:
             result = await asyncio.to_thread(call.run)
-            return _reply(codec, call.operation, result, request_id)
+            reply = _reply(route.codec, call.operation, result, request_id)
         except Exception as exc:
-            return _failure(codec, exc, request_id)
+            reply = _failure(route.codec, exc, request_id)
+        return self._observed(route, call.operation, reply, began)
+
+    def _observed(self, route: ApiRoute, operation: str, reply: Reply, began: float) -> Reply:
+        if self.observe is not None:
+            service = route.service.spec.model_name if route.service is not None else "unknown"
+            self.observe(service, operation, reply.status, time.perf_counter() - began)
+        return reply
 
     def authenticate(self, request: WireRequest) -> Principal:
         """Who signed the request (the one SigV4 check every endpoint uses)."""
@@ -152,8 +167,9 @@ class Api:
         service, codec = route.service, route.codec
         if service is None:
             raise self._no_service(request, codec)
+        signed = request  # the signature covers the bytes as sent
         operation = codec.operation(request)
-        principal = self.authenticate(request)
+        principal = self.authenticate(signed)
         if principal.service != service.signing_name:
             raise InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{service.signing_name}'. "
@@ -168,6 +184,9 @@ class Api:
             if convert is not None:
                 params = convert(params)
         op = Op(self.config.world, self.caller(principal))
+        authorize(
+            op, service.signing_name, codec.protocol, operation, params, signed.source_ip
+        )  # IAM
         return _Call(operation, handler, op, params, service.inline(operation))
 
     def _no_service(self, request: WireRequest, codec: Codec) -> PortsideError:

@@ -19,6 +19,7 @@ from typing import Protocol, cast
 from urllib.parse import quote, unquote
 
 from portside.errors import (
+    ExpiredTokenException,
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
@@ -270,9 +271,7 @@ class SigV4Verifier:
                 "The security token included in the request is invalid."
             )
         if key.expires is not None and key.expires <= self._clock():
-            raise NamedError(
-                "ExpiredTokenException", "The security token included in the request is expired"
-            )
+            raise ExpiredTokenException("The security token included in the request is expired")
         # Each value trimmed, runs of whitespace made one space (SigV4's "trimall"; botocore
         # signs `' '.join(value.split())`).
         canonical_headers = "".join(

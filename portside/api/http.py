@@ -199,7 +199,10 @@ class CorkedHttpToolsProtocol(HttpToolsProtocol):
             and (url == b"/" or url.startswith(b"/service/"))
             and not parser.should_upgrade()
         ):
-            head = WireRequest("POST", url.decode("latin-1"), "", HeaderMap(self.headers), b"")
+            peer = self.client[0] if self.client else None  # IAM's aws:SourceIp
+            head = WireRequest(
+                "POST", url.decode("latin-1"), "", HeaderMap(self.headers), b"", peer
+            )
             route = self._api.route(head)
         if route is None:
             self._reading = None

@@ -14,6 +14,7 @@ def default_services() -> list[ServiceSpec]:
     from portside.ec2.api import SERVICE as EC2
     from portside.ecr.api import SERVICE as ECR
     from portside.elb.api import SERVICE as ELB
+    from portside.iam.api import SERVICE as IAM
     from portside.kms.api import SERVICE as KMS
     from portside.secretsmanager.api import SERVICE as SECRETS_MANAGER
     from portside.ssm.api import SERVICE as SSM
@@ -32,4 +33,5 @@ def default_services() -> list[ServiceSpec]:
         SSM,
         ECR,
         EC2,
+        IAM,
     ]

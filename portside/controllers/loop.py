@@ -40,6 +40,9 @@ class LoopStatus:
     consecutive_errors: int = 0  # failed passes since the last success
     total_errors: int = 0
     next_pass_at: float | None = None  # when the next pass is due to start
+    timed_passes: int = 0  # passes (succeeded or failed) whose duration is in busy_seconds
+    busy_seconds: float = 0.0  # seconds spent in those passes (Prometheus: loop durations)
+    last_duration: float | None = None  # seconds the latest pass took
 
     def failing(self, after: int = 3) -> bool:
         """The last `after` passes (or more) all failed."""
@@ -96,6 +99,13 @@ class Loop:
             self.status.total_errors += 1
             self.status.next_pass_at = now + (self.retry_after if wait is None else wait)
 
+    def timed(self, seconds: float) -> None:
+        """A pass (succeeded or failed) took `seconds`."""
+        with self._lock:
+            self.status.timed_passes += 1
+            self.status.busy_seconds += seconds
+            self.status.last_duration = seconds
+
     def snapshot(self) -> LoopStatus:
         with self._lock:
             return dataclasses.replace(self.status)
@@ -103,6 +113,7 @@ class Loop:
     async def run(self) -> None:
         self.started()
         while True:
+            began = time.monotonic()
             try:
                 wait = await asyncio.to_thread(self.step)
             except Exception as exc:
@@ -113,6 +124,7 @@ class Loop:
                 if wait is None:
                     wait = self.interval
                 self.succeeded(wait)
+            self.timed(time.monotonic() - began)
             if wait > 0:
                 await asyncio.sleep(wait)
 

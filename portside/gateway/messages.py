@@ -45,7 +45,15 @@ def agent_task(doc: Document, definition: Mapping[str, Any]) -> AgentTask:
         containers=tuple(TaskContainer(c["name"], c["arn"]) for c in doc.get("containers") or ()),
         attachments=tuple(Attachment.from_wire(a) for a in doc.get("attachments") or ()),
         overrides=TaskOverrides.from_wire(doc.get("overrides") or {}),
+        task_role_arn=task_role(doc, definition),
     )
+
+
+def task_role(doc: Document, definition: Mapping[str, Any]) -> str | None:
+    """The role a stored task runs as: RunTask's override, else its definition's (as
+    gateway/credentials.py assumes it)."""
+    overrides = doc.get("overrides") or {}
+    return str(overrides.get("taskRoleArn") or definition.get("taskRoleArn") or "") or None
 
 
 def agent_instance(doc: Document) -> AgentInstance:

@@ -38,6 +38,7 @@ from portside.gateway.protocol import (
     SyncRequest,
 )
 from portside.gateway.secrets import SecretsDesk
+from portside.iam.enforce.agents import check_instances
 from portside.model.container_instance import InstanceResources
 from portside.model.task_definition import TaskDefinition
 from portside.ops import instances as inst_ops
@@ -101,6 +102,9 @@ class AgentGateway:
 
             routes += LogIngest(self.world).routes(self._endpoint)
         routes += SecretsDesk(self.world, self._instances_of).routes(self._endpoint)
+        from portside.gateway.credentials import CredentialsDesk  # task roles
+
+        routes += CredentialsDesk(self.world, self._instances_of).routes(self._endpoint)
         from portside.gateway.network import NetworkDesk
 
         closing = lambda: self.closing  # noqa: E731
@@ -156,11 +160,11 @@ class AgentGateway:
                     raise SerializationException("The request body is not valid JSON.") from None
                 if not isinstance(params, dict):
                     raise SerializationException("The request body must be a JSON object.")
-                caller = Caller(
-                    self.account,
+                caller = Caller(  # the agent's key: the root's, or an instance role's
+                    principal.account or self.account,
                     principal.region,
                     principal.access_key,
-                    root_principal(self.account),
+                    principal.principal_arn or root_principal(self.account),
                 )
                 result = await fn(Op(self.world, caller), params)
                 wire = result if isinstance(result, dict) else result.to_wire()
@@ -185,6 +189,7 @@ class AgentGateway:
                 inst = inst_ops.load(tx, arn)
                 if inst is None:
                     raise InvalidParameterException(f"Unknown container instance {arn}.")
+        check_instances(op, arns)  # an instance role serves its own cluster's instances
         session = Session(uuid.uuid4().hex, op.caller, set(arns))
         self.sessions[session.id] = session
         self._heartbeat(op, session)

@@ -46,6 +46,8 @@ class World:
     keys: MasterKey | None = None  # wraps KMS key material at rest (portside/kms/master.py)
     # EventBridge API destinations may call link-local addresses (events/egress.py).
     allow_link_local_destinations: bool = False
+    # Told each placement's duration in seconds (Prometheus's histogram; prometheus/).
+    observe_placement: Callable[[float], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -250,6 +251,7 @@ def choose(
     """An instance (or None) for each entry of `plan` — (launch type, capacity provider) per
     task, FARGATE entries excluded by the caller — and ECS's failures for those that fit
     nowhere. `pinned` limits the candidates to those instances (StartTask)."""
+    began = time.perf_counter()
     found = fleet(op, tx, cluster)
     if pinned is not None:
         found = found.only(pinned)
@@ -311,6 +313,8 @@ def choose(
             candidates = [
                 _refreshed(c, found.instance(c.arn)) if c.arn in touched else c for c in candidates
             ]
+    if op.world.observe_placement is not None:
+        op.world.observe_placement(time.perf_counter() - began)  # Prometheus's histogram
     return chosen, failures
 
 

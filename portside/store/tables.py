@@ -105,9 +105,24 @@ INDEXES: dict[str, dict[str, str]] = {
     },
     "ec2_route_tables": {"vpc": "VpcId"},
     "ec2_network_acls": {"vpc": "VpcId"},
+    # IAM (portside/iam/records.py): entities by "ACCOUNT|lower-cased name"; attachments by
+    # entity, memberships by user, access keys (by id) by owner.
+    "iam_users": {},
+    "iam_groups": {},
+    "iam_roles": {},
+    "iam_instance_profiles": {},
+    "iam_policies": {},
+    "iam_policy_versions": {},
+    "iam_inline_policies": {},
+    "iam_attachments": {"entity": "Entity"},
+    "iam_memberships": {"member": "Member"},
+    "iam_access_keys": {"owner": "Owner"},
+    "iam_usage": {},
+    # STS (portside/sts/credentials.py): temporary keys by access key id, by expiry.
+    "sts_credentials": {"expires": "Expires"},
 }
 
-_INT_COLUMNS = {"revision", "version"}
+_INT_COLUMNS = {"revision", "version", "expires"}
 _FLOAT_COLUMNS = {"stopped_at"}
 # Read only through a composite index below, or by key: no index of their own (each costs
 # every write). Per table, or (the names) in every table.

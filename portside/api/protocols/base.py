@@ -74,6 +74,7 @@ class WireRequest:
     query: str
     headers: HeaderMap
     body: bytes
+    source_ip: str | None = None  # the peer's address (IAM's aws:SourceIp)
 
     @property
     def content_type(self) -> str:
@@ -104,6 +105,7 @@ def request_head(scope: Mapping[str, Any]) -> WireRequest:
         scope.get("query_string", b"").decode("latin-1"),
         HeaderMap(scope["headers"]),
         b"",
+        (scope.get("client") or (None,))[0],
     )
 
 

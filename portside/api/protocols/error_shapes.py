@@ -66,7 +66,11 @@ class ErrorShapes:
         as a shape of its own code (a sender fault below 500); an authentication fault stays
         403 whatever a model says of a shape of that name."""
         code = exc.code
-        shape = self._by_name.get(code) or self._by_code.get(code)
+        # An authentication fault keeps the edge's code (aliased for query services) even
+        # where the model has a shape of that name (STS's ExpiredTokenException is for web
+        # identity tokens; an expired session key is ExpiredToken).
+        aliased = isinstance(exc, AuthError) and code in self._aliases
+        shape = None if aliased else (self._by_name.get(code) or self._by_code.get(code))
         if shape is None:
             own = ErrorShape(
                 name=code,

@@ -4,6 +4,11 @@ An AgentTask carries only what an agent acts on, not the stored task: the gatewa
 (gateway/messages.py), the agent reads its fields. The task definition stays in ECS's document
 shape (model/task_definition.py says why); its container definitions are what the drivers
 turn into containers. RunTask's overrides travel as they were given; the agent applies them.
+
+The task's role travels resolved (`taskRoleArn`: RunTask's `overrides.taskRoleArn`, else the
+definition's), so the agent and the gateway's credentials desk (gateway/credentials.py) agree
+on whether a task has one. A message without the member (from a gateway that predates it)
+means the definition's.
 """
 
 from __future__ import annotations
@@ -172,6 +177,7 @@ class AgentTask:
     containers: tuple[TaskContainer, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     overrides: TaskOverrides = NO_OVERRIDES
+    task_role_arn: str | None = None  # the role the task runs as, its override applied
 
     @property
     def family(self) -> str:
@@ -207,6 +213,7 @@ class AgentTask:
             "containers": [{"name": c.name, "containerArn": c.arn} for c in self.containers],
             "attachments": [a.to_wire() for a in self.attachments],
             "overrides": self.overrides.to_wire(),
+            **given(("taskRoleArn", self.task_role_arn)),
         }
         if with_definition:
             out["definition"] = self.definition
@@ -242,4 +249,5 @@ class AgentTask:
             ),
             attachments=tuple(Attachment.from_wire(a) for a in d.get("attachments") or ()),
             overrides=TaskOverrides.from_wire(d.get("overrides") or {}),
+            task_role_arn=opt_str(d.get("taskRoleArn", definition.get("taskRoleArn")) or None),
         )

@@ -1,0 +1,1 @@
+"""IAM: users, groups, roles, instance profiles, managed and inline policies, access keys."""

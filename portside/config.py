@@ -41,6 +41,10 @@ class ServerConfig:
     # else 4853 when free, else any free one; portside/dns/plane.py).
     dns_host: str = "127.0.0.1"
     dns_port: int = 0
+    # Seconds between ECS's own CloudWatch datapoints (AWS/ECS, ECS/ContainerInsights) and the
+    # period of target tracking's alarms: AWS's is 60; shorter is for tests and demos
+    # (1, 5, 10 or 30 publish high-resolution metrics). $PORTSIDE_METRIC_PERIOD.
+    metric_period: int = 60
 
     @property
     def endpoint(self) -> str:

@@ -19,11 +19,15 @@ from portside.api.app import ApiConfig, Edge, create_app
 from portside.api.auth import SigV4Verifier, StaticKeyRing
 from portside.api.http import CorkedHttpToolsProtocol
 from portside.api.scheduler import status_routes
+from portside.applicationautoscaling import wiring as autoscaling_wiring
+from portside.cloudwatch import wiring as cloudwatch_wiring
 from portside.config import ServerConfig
+from portside.controllers.ecs_metrics.publisher import EcsMetricsPublisher
 from portside.controllers.liveness import LivenessLoop
 from portside.controllers.load_balancers import LoadBalancerPlane
 from portside.controllers.loop import Loops
 from portside.controllers.maintenance import MaintenanceLoop
+from portside.controllers.registries import RegistriesLoop
 from portside.controllers.schedules import ScheduleController
 from portside.controllers.services.service import ServiceController
 from portside.controllers.targets import TargetsLoop
@@ -42,6 +46,7 @@ from portside.logs.retention import RetentionLoop
 from portside.logs.store import LogStore
 from portside.ops.context import World
 from portside.prometheus import wiring as prometheus_wiring
+from portside.serviceconnect.registrations import ConnectRegistrations
 from portside.startup import check_databases, listen
 from portside.store.sqlite import SqliteStore
 from portside.sts.credentials import StsKeyRing
@@ -76,6 +81,7 @@ def build_with_gateway(
         store=store,
         clock=time.time,
         allow_link_local_destinations=config.allow_link_local_destinations,
+        metric_period=config.metric_period,
     )
     world.exec = ExecRegistry(endpoint=config.endpoint)
     world.keys = master_key.load_or_create(config.data_dir)  # KMS: wraps key material
@@ -122,10 +128,31 @@ def build_with_gateway(
     # Every background loop, with its status (world.loops: what health reports).
     loops = world.loops = Loops(world.clock)
     targets = TargetsLoop(world)
-    parts = (maintenance, liveness, services, schedules, retention, balancers, targets, ecr.loop)
+    registries = RegistriesLoop(world)
+    connect = ConnectRegistrations(world)  # Service Connect tasks in Cloud Map
+    parts = (
+        maintenance,
+        liveness,
+        services,
+        schedules,
+        retention,
+        balancers,
+        targets,
+        registries,
+        connect,
+        ecr.loop,
+    )
     for part in parts:
         part.register(loops)
     dns.follower(store).register(loops)
+    cloudwatch = cloudwatch_wiring.build(
+        store, config.data_dir, synchronous=config.synchronous, clock=world.clock
+    )
+    cloudwatch.register(loops)  # the alarm evaluator and metric retention
+    # Application Auto Scaling: alarm actions to scaling policies, scheduled actions
+    autoscaling_wiring.build(world, cloudwatch.runtime, clock=world.clock).register(loops)
+    # ECS's AWS/ECS and Container Insights metrics from the agents' samples
+    EcsMetricsPublisher(world, prometheus.stats).register(loops)
     delivery.status = loops.watch("events", interval=delivery.interval, log=events_log)
 
     @contextlib.asynccontextmanager
@@ -154,6 +181,7 @@ def build_with_gateway(
         await asyncio.to_thread(ecr.stop)  # the registry does not outlive the server
         store.close()
         logs.close()
+        cloudwatch.close()
 
     app.rest.router.lifespan_context = lifespan
     return app, world, gateway

@@ -100,6 +100,7 @@ class Agent:
         env = {
             "ECS_CONTAINER_METADATA_URI_V4": f"{base}/v4/{c.token}",
             "ECS_CONTAINER_METADATA_URI": f"{base}/v3/{c.token}",
+            "ECS_AGENT_URI": f"{base}/api/{c.token}",  # task-protection (metadata/protection.py)
             "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE" if fargate else "AWS_ECS_EC2",
         }
         if fargate:
@@ -166,6 +167,13 @@ class Agent:
             bound = thread.start()
         self._metadata = thread
         self.task_roles.mount(thread.server)  # /v2/credentials/<id> on the same listeners
+        from portside.agent.metadata import protection
+
+        ask = protection.gateway_ask(self.client, lambda: self._session, self._open_session)
+        task_of = protection.task_of_runs(
+            lambda: [r for w in list(self.workers.values()) for r in list(w.runs.values())]
+        )
+        protection.mount(thread.server, protection.ProtectionEndpoint(task_of, ask))
         # Port 0 picks a free port: the registered PORTS and the containers' URIs use it.
         self.config.metadata_port = bound
 
@@ -192,6 +200,9 @@ class Agent:
                         self.dns_relay.serve(address)  # and their resolver
         self._remove_orphans()
         self._open_session()
+        from portside.agent.serviceconnect.plane import start_for as connect_for
+
+        self.connect = connect_for(self)  # Service Connect's proxy and names (Docker)
         for name, target in (
             ("poll", self._poll_loop),
             ("report", self._report_loop),
@@ -243,6 +254,9 @@ class Agent:
             self.network.stop()
         if self.dns_relay is not None:
             self.dns_relay.stop()
+        connect = getattr(self, "connect", None)  # set by start()
+        if connect is not None:
+            connect.stop()
 
     def _start_dns_relay(self) -> None:
         from portside.agent.dns_relay import DnsRelay, TakesTaskResolver

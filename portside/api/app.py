@@ -33,6 +33,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from portside import __version__
+from portside.api import encoding
 from portside.api.auth import KeyRing, Principal, SigV4Verifier
 from portside.api.protocols.base import Codec, WireReply, WireRequest, request_head
 from portside.api.protocols.json import CONTENT_TYPES, JsonCodec, dumps
@@ -168,6 +169,8 @@ class Api:
         if service is None:
             raise self._no_service(request, codec)
         signed = request  # the signature covers the bytes as sent
+        if "content-encoding" in request.headers:  # gzipped: query names its action inside
+            request = encoding.decoded(request, service.spec.body_limit)
         operation = codec.operation(request)
         principal = self.authenticate(signed)
         if principal.service != service.signing_name:

@@ -11,12 +11,15 @@ def default_services() -> list[ServiceSpec]:
     from portside.api.ecs import SERVICE as ECS
     from portside.api.events import SERVICE as EVENTS
     from portside.api.logs import SERVICE as LOGS
+    from portside.applicationautoscaling.api import SERVICE as APPLICATION_AUTOSCALING
+    from portside.cloudwatch.api import SERVICE as CLOUDWATCH
     from portside.ec2.api import SERVICE as EC2
     from portside.ecr.api import SERVICE as ECR
     from portside.elb.api import SERVICE as ELB
     from portside.iam.api import SERVICE as IAM
     from portside.kms.api import SERVICE as KMS
     from portside.secretsmanager.api import SERVICE as SECRETS_MANAGER
+    from portside.servicediscovery.api import SERVICE as SERVICE_DISCOVERY
     from portside.ssm.api import SERVICE as SSM
     from portside.sts.api import SERVICE as STS
 
@@ -34,4 +37,7 @@ def default_services() -> list[ServiceSpec]:
         ECR,
         EC2,
         IAM,
+        CLOUDWATCH,
+        SERVICE_DISCOVERY,
+        APPLICATION_AUTOSCALING,
     ]

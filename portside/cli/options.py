@@ -96,6 +96,17 @@ def server_options(fn: F) -> F:
                 "free, else any free one (53 needs root). `portside dns` shows it.",
             ),
             click.option(
+                "--metric-period",
+                type=int,
+                default=60,
+                envvar="PORTSIDE_METRIC_PERIOD",
+                show_default="60 (AWS's) or $PORTSIDE_METRIC_PERIOD",
+                callback=_metric_period,
+                help="Seconds between ECS's CloudWatch datapoints (CPUUtilization...) and the "
+                "period of target tracking alarms. Shorter is for tests and demos: 1, 5, 10 or "
+                "30 (high resolution) or a multiple of 60.",
+            ),
+            click.option(
                 "--log-level",
                 type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
                 default="info",
@@ -105,6 +116,12 @@ def server_options(fn: F) -> F:
     ):
         decorated = opt(decorated)
     return data_dir_option(decorated)
+
+
+def _metric_period(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value in (1, 5, 10, 30) or (value > 0 and value % 60 == 0):
+        return value
+    raise click.BadParameter("must be 1, 5, 10, 30 or a multiple of 60 (CloudWatch's periods)")
 
 
 def serve(config: ServerConfig, log_level: str, **hooks: Any) -> None:

@@ -23,7 +23,7 @@ from portside.config import ServerConfig
 from portside.dns.follower import RecordFollower
 from portside.dns.forward import Forwarder, read_resolv_conf, upstreams
 from portside.dns.server import DnsServer, Resolver
-from portside.dns.sources import LoadBalancerSource, RecordSource, TaskSource
+from portside.dns.sources import CloudMapSource, LoadBalancerSource, RecordSource, TaskSource
 from portside.dns.zone import Zone
 from portside.startup import StartupError
 from portside.store.base import Store
@@ -38,8 +38,9 @@ class DnsPlane:
     def __init__(self, host: str, udp: socket.socket, tcp: socket.socket, lb_address: str):
         self.host = host
         self.port = int(udp.getsockname()[1])
-        self.sources: tuple[RecordSource, ...] = (TaskSource(), LoadBalancerSource(lb_address))
-        self.zone = Zone(z for s in self.sources for z in s.zones)
+        fixed: tuple[RecordSource, ...] = (TaskSource(), LoadBalancerSource(lb_address))
+        self.zone = Zone(z for s in fixed for z in s.zones)
+        self.sources = (*fixed, CloudMapSource(self.zone.set_extra_apexes))
         self._udp, self._tcp = udp, tcp
         self.server: DnsServer | None = None
         self._follower: RecordFollower | None = None

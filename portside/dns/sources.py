@@ -2,14 +2,13 @@
 
 A source names the tables it reads and the zones it alone answers for, reads every record
 from a snapshot at start, and says which owners' records a change of one of its tables
-sets. Tasks and load balancers are sources today; Cloud Map's namespaces become one more
-(its services and instances tables, its namespaces' names as zones) with nothing else to
-change.
+sets. Tasks, load balancers and Cloud Map's services are sources; Cloud Map's DNS namespaces
+are zones that come and go (`Zone.set_extra_apexes`, told by its source).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import orjson
@@ -18,6 +17,7 @@ from portside.dns.records import SERVED, Record, load_balancer_records, task_rec
 from portside.elb.names import DNS_SUFFIX
 from portside.elb.records import LBS
 from portside.ops.tasks import TABLE as TASKS
+from portside.servicediscovery import dns_view
 from portside.store.base import Tx
 
 Owned = tuple[str, tuple[Record, ...]]  # an owner (a resource's key) and all its records
@@ -75,3 +75,21 @@ class LoadBalancerSource:
 
     def changed(self, table: str, key: str, doc: str | None) -> Iterator[Owned]:
         yield key, () if doc is None else load_balancer_records(orjson.loads(doc), self.address)
+
+
+class CloudMapSource:
+    """Cloud Map services' records in their DNS namespaces (servicediscovery/dns_view.py: the
+    records are built there, from what it is shown); one owner per service."""
+
+    name: str = "cloudmap"
+    tables: tuple[str, ...] = dns_view.TABLES
+    zones: tuple[str, ...] = ()  # the namespaces: they come and go (`on_zones`)
+
+    def __init__(self, on_zones: Callable[[tuple[str, ...]], None] | None = None) -> None:
+        self.view = dns_view.DnsView(on_zones)
+
+    def load(self, tx: Tx) -> Iterator[Owned]:
+        yield from self.view.load(tx)
+
+    def changed(self, table: str, key: str, doc: str | None) -> Iterator[Owned]:
+        yield from self.view.changed(table, key, doc)

@@ -34,6 +34,7 @@ class Node:
 class Zone:
     def __init__(self, apexes: Iterable[str] = ()) -> None:
         self.apexes = tuple(sorted({a.lower().rstrip(".") + "." for a in apexes}, key=len))
+        self._fixed = self.apexes
         self.generation = 0  # bumped by every change: what a cached negative answer checks
         self._owned: dict[str, tuple[Record, ...]] = {}
         self._by_name: dict[str, dict[str, tuple[Record, ...]]] = {}  # name -> owner -> records
@@ -81,6 +82,16 @@ class Zone:
             self._rebuild(name, held)
         self.generation += 1
         return True
+
+    def set_extra_apexes(self, apexes: Iterable[str]) -> None:
+        """Zones that come and go beside the fixed ones (Cloud Map's DNS namespaces): the
+        names below them are counted again, and cached negative answers dropped."""
+        extra = {a.lower().rstrip(".") + "." for a in apexes}
+        self.apexes = tuple(sorted(set(self._fixed) | extra, key=len))
+        self._below = {}
+        for name in self._nodes:
+            self._count_below(name, +1)
+        self.generation += 1
 
     def owners(self) -> dict[str, tuple[Record, ...]]:
         """Every owner's records (a copy)."""

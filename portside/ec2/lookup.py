@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from portside.ec2 import addresses, defaults
-from portside.ec2.records import ENIS, GROUP, SUBNET
+from portside.ec2.records import ENIS, GROUP, SUBNET, VPC
 from portside.errors import NamedError
 from portside.ops.context import Op
 from portside.store.base import Document, Tx
@@ -66,6 +66,12 @@ def groups(op: Op, tx: Tx, ids: Iterable[str]) -> list[Group]:
     """The security groups of `ids` in the order given, each once; EC2's error else."""
     defaults.ensure_in(op, tx)
     return [_group(d) for d in GROUP.get_many(tx, op, ids)]
+
+
+def vpc_exists(op: Op, tx: Tx, vpc_id: str) -> bool:
+    """Whether the caller's VPC `vpc_id` exists (Cloud Map's private DNS namespaces)."""
+    defaults.ensure_in(op, tx)
+    return VPC.find(tx, op, vpc_id) is not None
 
 
 def free_addresses(tx: Tx, subnet: Subnet) -> int:

@@ -41,10 +41,13 @@ TASK = "ECS Task State Change"
 INSTANCE = "ECS Container Instance State Change"
 SERVICE_ACTION = "ECS Service Action"
 DEPLOYMENT = "ECS Deployment State Change"
-DETAIL_TYPES = (TASK, INSTANCE, SERVICE_ACTION, DEPLOYMENT)
+ALARM = "CloudWatch Alarm State Change"  # from aws.cloudwatch (cloudwatch/alarm_events.py)
+DETAIL_TYPES = (TASK, INSTANCE, SERVICE_ACTION, DEPLOYMENT, ALARM)
 
 # The tables whose changes can make events; the feed reader skips every other row unread.
-TABLES = ("tasks", "container_instances", "services")
+# `cw_alarm_events`: CloudWatch's alarm transitions, each put as its whole event (by alarm
+# ARN), given its id here.
+TABLES = ("tasks", "container_instances", "services", "cw_alarm_events")
 
 _ID_SPACE = uuid.UUID("5f0c6a52-3c3e-4d0e-9a43-8a3e1d7f2b10")
 
@@ -149,6 +152,8 @@ def envelopes(
         return _task(change, doc, seen)
     if change.table == "container_instances":
         return _instance(change, doc, seen)
+    if change.table == "cw_alarm_events":
+        return [{**doc, "id": event_id(change.seq, 0)}], None
     return _service(change, doc, seen, since)
 
 
@@ -234,6 +239,8 @@ def _service(
     return out, now
 
 
+_SCALED = "Message: Successfully set desired count to "
+
 _DEPLOYMENT_EVENTS = {
     "IN_PROGRESS": "SERVICE_DEPLOYMENT_IN_PROGRESS",
     "COMPLETED": "SERVICE_DEPLOYMENT_COMPLETED",
@@ -282,6 +289,11 @@ def _service_actions(
         return [action("WARN", "SERVICE_TASK_PLACEMENT_FAILURE", **extra)]
     if "is unable to consistently start tasks" in text:
         return [action("WARN", "SERVICE_TASK_START_IMPAIRED")]
+    if text.startswith(_SCALED):
+        # Application Auto Scaling's activity (ops/services.set_desired_count_by_scaling),
+        # never a manual UpdateService.
+        count = int(text[len(_SCALED) :].split(".", 1)[0])
+        return [action("INFO", "SERVICE_DESIRED_COUNT_UPDATED", desiredCount=count)]
     if "has stopped" in text and "running tasks" in text:
         region, account = _arn_parts(service_arn)
         cluster_name = cluster.rsplit("/", 1)[-1]

@@ -31,6 +31,7 @@ _TABLE_OF = {
     "ECS Container Instance State Change": "container_instances",
     "ECS Service Action": "services",
     "ECS Deployment State Change": "services",
+    "CloudWatch Alarm State Change": "cw_alarm_events",
 }
 
 

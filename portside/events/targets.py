@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from portside.events.envelope import DETAIL_TYPES
+from portside.events.envelope import ALARM, DETAIL_TYPES
 from portside.events.model import ApiDestination, Connection, Rule, Target
 from portside.events.patterns import Pattern, compile_pattern
 
@@ -61,13 +61,20 @@ class Route:
 
 
 def detail_types(pattern: Pattern) -> tuple[str, ...]:
-    """The detail-types of ECS events the pattern could match (judged on source and
-    detail-type alone: a necessary condition)."""
+    """The detail-types of the events Portside makes (ECS's, CloudWatch's alarm changes) the
+    pattern could match (judged on source and detail-type alone: a necessary condition)."""
     top = {k: v for k, v in pattern.source.items() if k in ("source", "detail-type")}
     if not top:
         return DETAIL_TYPES
     probe = compile_pattern(top)
-    return tuple(t for t in DETAIL_TYPES if probe.matches({"source": "aws.ecs", "detail-type": t}))
+    return tuple(
+        t
+        for t in DETAIL_TYPES
+        if probe.matches({"source": _SOURCES.get(t, "aws.ecs"), "detail-type": t})
+    )
+
+
+_SOURCES = {ALARM: "aws.cloudwatch"}  # every other detail-type is ECS's
 
 
 class RateLimiter:

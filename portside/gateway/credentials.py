@@ -40,7 +40,7 @@ from portside.model.states import TaskStatus
 from portside.model.task_definition import TaskDefinition
 from portside.ops import tasks as task_ops
 from portside.ops.context import Op, World
-from portside.sts.assume import ECS_TASKS, AssumeRequest, assume_role
+from portside.sts.assume import ECS_TASKS, AssumeRequest, assume_role, read_role
 
 InstancesOf = Callable[[str], set[str] | None]
 
@@ -125,6 +125,11 @@ class CredentialsDesk:
             if exc.code != "AccessDenied":
                 raise
             reason = unable_to_assume(role_arn)
+            if read_role(op.store, role_arn) is None:
+                # A role Portside's IAM does not have (a definition written for AWS, a
+                # made-up ARN): the task runs as before IAM existed, without credentials;
+                # its endpoint answers the failure.
+                return TaskCredentials(task_arn, role_arn, failure=reason)
             if task.last_status < TaskStatus.RUNNING:
                 # Not started yet: it does not start. A running task whose role changed
                 # since keeps running, with the session it has until that expires.

@@ -105,10 +105,16 @@ class AgentGateway:
         from portside.gateway.credentials import CredentialsDesk  # task roles
 
         routes += CredentialsDesk(self.world, self._instances_of).routes(self._endpoint)
+        from portside.gateway.protection import ProtectionDesk  # task scale-in protection
+
+        routes += ProtectionDesk(self.world, self._instances_of).routes(self._endpoint)
         from portside.gateway.network import NetworkDesk
 
         closing = lambda: self.closing  # noqa: E731
         routes += NetworkDesk(self.world, self._instances_of, closing).routes(self._endpoint)
+        from portside.gateway.serviceconnect import ConnectDesk  # Service Connect's view
+
+        routes += ConnectDesk(self.world, self._instances_of, closing).routes(self._endpoint)
         return routes
 
     def _instances_of(self, session_id: str) -> set[str] | None:

@@ -36,6 +36,7 @@ class Cluster:
     default_strategy: list[dict[str, Any]] = field(default_factory=list)
     service_connect_defaults: dict[str, str] | None = None
     created_at: float = 0.0
+    deleted_at: float | None = None  # DeleteCluster: INACTIVE since then
 
     def to_doc(self) -> dict[str, Any]:
         doc = asdict(self)

@@ -75,6 +75,7 @@ class CreateService:
     propagate_tags: str | None = None
     unsupported: tuple[str, ...] = ()
     service_connect: bool = False  # serviceConnectConfiguration enabled
+    service_connect_configuration: Document | None = None  # as given
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ class UpdateService:
     propagate_tags: str | None = None
     unsupported: tuple[str, ...] = ()
     service_connect: bool = False
+    service_connect_configuration: Document | None = None  # as given; None: unchanged
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,10 @@ class Deployment:
     # The deployments (ids) that were PRIMARY or ACTIVE when this one started: the source
     # service revisions of its ServiceDeployment.
     sources: list[str] = field(default_factory=list)
+    # Service Connect as this deployment runs it (serviceconnect/config.py): the configuration
+    # ECS shows and the Cloud Map services it registers tasks in.
+    service_connect: dict[str, Any] | None = None
+    service_connect_resources: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -89,6 +93,9 @@ class Service:
     propagate_tags: str | None = None
     load_balancers: list[LoadBalancer] = field(default_factory=list)
     service_registries: list[dict[str, Any]] = field(default_factory=list)
+    # serviceConnectConfiguration as checked (serviceconnect/config.py); None: not in one.
+    service_connect: dict[str, Any] | None = None
+    service_connect_resources: list[dict[str, str]] = field(default_factory=list)
     role_arn: str | None = None
     # CreateService's idempotency: the caller's clientToken and a digest of the request.
     client_token: str | None = None

@@ -79,6 +79,8 @@ class Task:
     # A service task's stop waits until then for its load balancer targets to drain: its
     # agent is told RUNNING meanwhile (gateway/messages.py), DescribeTasks shows DEACTIVATING.
     stop_held_until: float | None = None
+    # Scale-in protection (UpdateTaskProtection) lasts until then; None: not protected.
+    protected_until: float | None = None
 
     @property
     def id(self) -> str:

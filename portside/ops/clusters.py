@@ -23,11 +23,14 @@ from portside.model.states import InstanceStatus, TaskStatus
 from portside.ops import capacity, settings
 from portside.ops.context import Op
 from portside.ops.describing import Failure, Found, RefLimits, View, found_or_missing
-from portside.ops.paging import check_max_results, decode_token, encode_token
+from portside.ops.paging import check_max_results, decode_token, keys_page
 from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
 from portside.store.base import Tx
 
 DEFAULT = "default"
+# A deleted cluster stays discoverable, INACTIVE, to ListClusters and DescribeClusters for
+# this long (ECS: "for a period of time", unspecified; Portside's choice), then is MISSING.
+INACTIVE_VISIBLE = 3600.0
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 _INSIGHTS_VALUES = ("enabled", "disabled", "enhanced")
 
@@ -146,6 +149,7 @@ def create_cluster(
         if not checked_settings:
             insights = settings.effective_value(op, tx, "containerInsights") or "disabled"
             checked_settings = [{"name": "containerInsights", "value": insights}]
+        connect = _connect_defaults(op, tx, service_connect_defaults)
         cluster = Cluster(
             arn=arn,
             name=name,
@@ -153,9 +157,7 @@ def create_cluster(
             configuration=checked_config,
             capacity_providers=providers,
             default_strategy=strategy,
-            service_connect_defaults=dict(service_connect_defaults)
-            if service_connect_defaults
-            else None,
+            service_connect_defaults=connect or None,
             created_at=op.now(),
         )
         tx.put("clusters", arn, cluster.to_doc())
@@ -217,12 +219,14 @@ def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCount
 def describe_clusters(
     op: Op, refs: Sequence[str] | None, *, statistics: bool = False, tags: bool = True
 ) -> tuple[list[ClusterView], list[Failure]]:
+    now = op.now()
     with op.store.read() as tx:
 
         def stored(ref: str) -> tuple[str, Cluster | None]:
             arn = cluster_arn(op, ref)
             doc = _lookup(op, tx, arn)
-            return arn, (Cluster.from_doc(doc) if doc is not None else None)
+            shown = doc is not None and discoverable(doc, now)
+            return arn, (Cluster.from_doc(doc) if doc is not None and shown else None)
 
         def view(cluster: Cluster) -> ClusterView:
             return ClusterView(
@@ -240,15 +244,18 @@ def list_clusters(
     limit = check_max_results(max_results)
     after = decode_token(next_token)
     prefix = arns.prefix(op.region, op.account, "cluster")
+    now = op.now()
     with op.store.read() as tx:
-        rows = list(
-            tx.scan(
-                "clusters", prefix=prefix, after=after, where={"status": ACTIVE}, limit=limit + 1
-            )
-        )
-    keys = [k for k, _ in rows[:limit]]
-    token = encode_token(keys[-1]) if len(rows) > limit else None
-    return keys, token
+        rows = tx.scan("clusters", prefix=prefix, after=after)
+        return keys_page(rows, limit, lambda doc: discoverable(doc, now))
+
+
+def discoverable(doc: Mapping[str, Any], now: float) -> bool:
+    """ACTIVE, or deleted within INACTIVE_VISIBLE seconds."""
+    if doc.get("status") != INACTIVE:
+        return True
+    deleted = doc.get("deleted_at")
+    return deleted is not None and now - float(deleted) < INACTIVE_VISIBLE
 
 
 def _update(op: Op, ref: str, change: Any) -> ClusterView:
@@ -277,10 +284,19 @@ def update_cluster(
             cluster.settings = [{"name": k, "value": v} for k, v in merged.items()]
         if checked_config is not None:
             cluster.configuration = {**(cluster.configuration or {}), **checked_config}
-        if service_connect_defaults is not None:
-            cluster.service_connect_defaults = dict(service_connect_defaults)
+        connect = _connect_defaults(op, tx, service_connect_defaults)
+        if connect is not None:
+            cluster.service_connect_defaults = connect or None
 
     return _update(op, ref, change)
+
+
+def _connect_defaults(op: Op, tx: Tx, given: Mapping[str, str] | None) -> dict[str, str] | None:
+    """serviceConnectDefaults as ECS keeps them: the namespace's ARN, an HTTP namespace made
+    for a new name (serviceconnect/config.py); {} removes them, None leaves them."""
+    from portside.serviceconnect.config import cluster_defaults  # it imports ops
+
+    return cluster_defaults(op, tx, given)
 
 
 def put_capacity_providers(
@@ -322,5 +338,6 @@ def delete_cluster(op: Op, ref: str) -> ClusterView:
                 "The Cluster cannot be deleted while Tasks are active."
             )
         cluster.status = INACTIVE
+        cluster.deleted_at = op.now()
         tx.put("clusters", cluster.arn, cluster.to_doc())
         return ClusterView(cluster, counts, get_tags(tx, cluster.arn))

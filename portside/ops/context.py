@@ -48,6 +48,9 @@ class World:
     allow_link_local_destinations: bool = False
     # Told each placement's duration in seconds (Prometheus's histogram; prometheus/).
     observe_placement: Callable[[float], None] | None = None
+    # Seconds between ECS's CloudWatch datapoints and target tracking's alarm period
+    # (ServerConfig.metric_period; AWS's is 60).
+    metric_period: int = 60
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ TABLE = "container_instances"
 EXTERNAL_ATTRIBUTE = "ecs.capability.external"
 DESCRIBE_LIMITS = RefLimits(
     100,
-    "containerInstances must not be empty.",
+    "Container instance cannot be empty.",  # ECS's words
     "You can describe at most 100 container instances.",
 )
 
@@ -119,16 +119,31 @@ def register(
 ) -> InstanceView:
     """RegisterContainerInstance: a new instance, or the same one again after an agent restart
     (the agent passes the ARN it was given)."""
-    cpu = _given(total_resources.cpu, "CPU")
-    memory = _given(total_resources.memory, "MEMORY")
-    if cpu < 0 or memory <= 0:
-        raise InvalidParameterException("CPU and MEMORY must be positive.")
     identity: dict[str, Any] = {}
     if identity_document:
         try:
             identity = orjson.loads(identity_document)
         except orjson.JSONDecodeError:
             raise InvalidParameterException("instanceIdentityDocument is not valid JSON.") from None
+        if not isinstance(identity, dict):
+            raise InvalidParameterException("instanceIdentityDocument is not valid JSON.")
+    if total_resources == InstanceResources() and identity:
+        # Registered from the identity document alone: its instance type's resources and
+        # the attributes the ECS agent takes from it (the call's own attributes win).
+        from portside.ops import instance_types
+
+        known = instance_types.resources_of(identity)
+        if known is not None:
+            total_resources = known
+            given = {a.get("name") for a in attributes}
+            attributes = [
+                *attributes,
+                *(a for a in instance_types.attributes_of(identity) if a["name"] not in given),
+            ]
+    cpu = _given(total_resources.cpu, "CPU")
+    memory = _given(total_resources.memory, "MEMORY")
+    if cpu < 0 or memory <= 0:
+        raise InvalidParameterException("CPU and MEMORY must be positive.")
     with op.store.transaction() as tx:
         cluster_obj = get_active(op, tx, cluster)
         inst = load(tx, existing_arn) if existing_arn else None

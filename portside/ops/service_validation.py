@@ -24,6 +24,7 @@ from portside.model.service import DAEMON, REPLICA, Service
 from portside.model.task_definition import TaskDefinition
 from portside.ops import placement, task_build
 from portside.ops.capacity import check_strategy
+from portside.servicediscovery import registrations as cloud_map
 from portside.store.base import Tx
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
@@ -96,8 +97,7 @@ def check_unsupported(unsupported: Sequence[str], service_connect: bool) -> None
     than silently dropped."""
     if unsupported:
         raise InvalidParameterException(f"Portside does not support {unsupported[0]} yet.")
-    if service_connect:
-        raise InvalidParameterException("Portside does not support Service Connect yet.")
+    # Service Connect is supported: serviceconnect/config.py checks it.
 
 
 def desired_count(scheduling: str, count: int | None) -> int:
@@ -396,6 +396,41 @@ def check_service_registries(
             check_container_port(td, name, port)
         out.append(dict(item))
     return out
+
+
+def check_registries(tx: Tx, items: Sequence[Mapping[str, Any]], td: TaskDefinition) -> None:
+    """Each registry is a Cloud Map service of the caller's, and the ports given fit its
+    records: an SRV record needs a port (`port`, or containerName and containerPort); a
+    service of A or AAAA records only takes none (ECS's words, from its replies)."""
+    mode = _network_mode(td)
+    for item in items:
+        registry = cloud_map.registry(tx, str(item.get("registryArn")))
+        if registry is None:
+            raise InvalidParameterException(
+                f"The service registry {item.get('registryArn')} does not exist."
+            )
+        has_port = item.get("port") is not None or item.get("containerPort") is not None
+        if "SRV" in registry.record_types:
+            if not has_port:
+                raise InvalidParameterException(
+                    "The specified service registry uses SRV records: specify a port, or a "
+                    "containerName and containerPort, for it."
+                )
+            continue
+        if item.get("port") is not None:
+            raise InvalidParameterException(
+                "A port was provided but is not required by the specified service registry"
+            )
+        if item.get("containerPort") is not None and mode == "awsvpc":
+            raise InvalidParameterException(
+                "The values specified for serviceRegistries do not require a value for "
+                "'containerPort'. Remove the value and retry."
+            )
+        if registry.record_types and mode != "awsvpc":
+            raise InvalidParameterException(
+                "A service registry with A or AAAA records only needs the awsvpc network "
+                "mode; with the bridge or host network mode, use SRV records."
+            )
 
 
 def role_arn(

@@ -46,6 +46,7 @@ from portside.ops.paging import check_max_results, decode_token, keys_page
 from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
 from portside.ops.task_definitions import find as find_task_definition
 from portside.ops.task_definitions import require_active
+from portside.serviceconnect import config as service_connect
 from portside.store.base import Tx
 
 TABLE = "services"
@@ -140,6 +141,8 @@ def _new_deployment(op: Op, service: Service, now: float) -> Deployment:
         if service.network_configuration
         else None,
         platform_version=sv.resolved_platform(service.platform_version),
+        service_connect=service.service_connect,
+        service_connect_resources=[dict(r) for r in service.service_connect_resources],
         sources=[d.id for d in service.deployments if d.status in (PRIMARY, DEPLOYMENT_ACTIVE)],
     )
 
@@ -228,10 +231,19 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
         sv.check_against(td, service)
         network_validation.check_service(op, tx, td, service.network_configuration)
         sv.check_target_groups(tx, service.load_balancers, td)
+        sv.check_registries(tx, service.service_registries, td)
+        service.service_connect, service.service_connect_resources = service_connect.resolve(
+            op, tx, request.service_connect_configuration, td, _connect_default(cluster)
+        )
         service.deployments = [_new_deployment(op, service, service.created_at)]
         save(tx, service)
         set_tags(tx, arn, tags)
         return ServiceView(service, tags)
+
+
+def _connect_default(cluster: Cluster) -> str | None:
+    """The cluster's serviceConnectDefaults namespace, if it has one."""
+    return (cluster.service_connect_defaults or {}).get("namespace") or None
 
 
 # -- UpdateService --------------------------------------------------------------------------
@@ -303,6 +315,13 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
         if request.network_configuration is not None:
             network_validation.check_service(op, tx, td, service.network_configuration)
         sv.check_target_groups(tx, service.load_balancers, td)
+        sv.check_registries(tx, service.service_registries, td)
+        connect = request.service_connect_configuration
+        if connect is not None or (redeploy and service.service_connect):
+            given = service.service_connect if connect is None else connect
+            found = service_connect.resolve(op, tx, given, td, _connect_default(cluster))
+            redeploy |= found != (service.service_connect, service.service_connect_resources)
+            service.service_connect, service.service_connect_resources = found
         # "Amazon ECS resumes normal scheduling" after an UpdateService (developer guide,
         # service throttle logic): the launch back-off starts over.
         service.launch_failures = 0
@@ -315,6 +334,47 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
             service.primary.updated_at = now
         save(tx, service)
         return ServiceView(service, get_tags(tx, service.arn))
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingFacts:
+    """What Application Auto Scaling reads of a service before it scales it."""
+
+    desired_count: int
+    deploying: bool  # a deployment is in progress: more than one, or the primary rolling out
+
+
+def scaling_facts(tx: Tx, service_arn: str) -> ScalingFacts | None:
+    """None when the service does not exist or is not ACTIVE (nothing to scale)."""
+    service = load(tx, service_arn)
+    if service is None or service.status != ACTIVE or service.scheduling_strategy != REPLICA:
+        return None
+    deploying = len(service.deployments) > 1 or service.primary.rollout_state == IN_PROGRESS
+    return ScalingFacts(service.desired_count, deploying)
+
+
+def set_desired_count_by_scaling(
+    world: World, tx: Tx, service_arn: str, count: int, now: float, message: str
+) -> int | None:
+    """Application Auto Scaling's way to move a service: desiredCount set as UpdateService
+    sets it (no deployment), with `message` as the service event (what the ECS console shows
+    for a scaling activity: "Message: Successfully set desired count to 4. Change
+    successfully fulfilled by ecs. Cause: monitor alarm ..."), from which the change feed
+    makes the SERVICE_DESIRED_COUNT_UPDATED service action (never for a manual
+    UpdateService). In the caller's transaction; returns the count before, or None when
+    there is no ACTIVE REPLICA service."""
+    service = load(tx, service_arn)
+    if service is None or service.status != ACTIVE or service.scheduling_strategy != REPLICA:
+        return None
+    before = service.desired_count
+    service.desired_count = sv.check_count(count)
+    service.primary.desired_count = service.desired_count
+    service.primary.updated_at = now
+    raw = world.new_id()
+    event_id = "-".join((raw[:8], raw[8:12], raw[12:16], raw[16:20], raw[20:32]))
+    service.add_event(event_id, now, message)
+    save(tx, service)
+    return before
 
 
 # -- DeleteService --------------------------------------------------------------------------

@@ -175,6 +175,9 @@ def _check_volumes(volumes: list[Json]) -> set[str]:
             # wording: ours
             raise ClientException(f"Volume names must be unique. Duplicate volume name '{name}'.")
         names.add(name)
+        efs = volume.get("efsVolumeConfiguration")
+        if isinstance(efs, dict) and efs.get("rootDirectory") is None:
+            efs["rootDirectory"] = "/"  # as ECS stores it (the file system's root)
     return names
 
 

@@ -23,6 +23,7 @@ from portside.ops.context import Op
 from portside.ops.describing import Failure, RefLimits
 from portside.ops.paging import check_max_results, decode_token, keys_page
 from portside.ops.tags import Tag, get_tags
+from portside.servicediscovery import registrations
 from portside.store.base import Tx
 
 TABLE = "tasks"
@@ -143,6 +144,8 @@ def stop(tx: Tx, task: Task, *, code: str, reason: str, now: float) -> bool:
         # through the deregistration delay (controllers/targets.py ends the wait).
         serving = not finalise and task.last_status == TaskStatus.RUNNING
         drain = service_targets.on_stop(tx, task.arn, now, can_hold=serving)
+        # Its Cloud Map instances go now: its name is gone before its containers stop.
+        registrations.deregister_task(tx, task.arn)
         if drain > 0:
             task.last_status = TaskStatus.DEACTIVATING
             task.stop_held_until = now + drain

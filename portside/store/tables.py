@@ -118,8 +118,24 @@ INDEXES: dict[str, dict[str, str]] = {
     "iam_memberships": {"member": "Member"},
     "iam_access_keys": {"owner": "Owner"},
     "iam_usage": {},
+    # CloudWatch's alarm state changes as EventBridge events (cloudwatch/wiring.py), one row
+    # per alarm ARN, rewritten at each transition: the change feed carries each one.
+    "cw_alarm_events": {},
     # STS (portside/sts/credentials.py): temporary keys by access key id, by expiry.
     "sts_credentials": {"expires": "Expires"},
+    # Application Auto Scaling (portside/applicationautoscaling/records.py): scalable targets
+    # by "ACCOUNT|REGION|NAMESPACE|RESOURCE_ID|DIMENSION", their ARN indexed (tags); policies
+    # (ARN indexed: alarms call by it), scheduled actions and activities under a target's key.
+    "aas_targets": {"arn": "ScalableTargetARN"},
+    "aas_policies": {"arn": "PolicyARN"},
+    "aas_scheduled_actions": {},
+    "aas_activities": {},
+    # Cloud Map (portside/servicediscovery/records.py): namespaces, services, operations by
+    # "ACCOUNT|REGION|ID"; instances by "SERVICE_KEY|INSTANCE_ID", an ECS task's by its task.
+    "sd_namespaces": {"name": "Name"},
+    "sd_services": {"namespace": "NamespaceId"},
+    "sd_instances": {"task": "Task"},
+    "sd_operations": {},
 }
 
 _INT_COLUMNS = {"revision", "version", "expires"}

@@ -85,8 +85,12 @@ def test_the_tables_a_pattern_needs() -> None:
         "tasks",
         "container_instances",
         "services",
+        "cw_alarm_events",
     )
     assert tables({"detail-type": [{"anything-but": "ECS Task State Change"}]}) == (
         "container_instances",
         "services",
+        "cw_alarm_events",
     )
+    assert tables({"source": ["aws.ecs"]}) == ("tasks", "container_instances", "services")
+    assert tables({"source": ["aws.cloudwatch"]}) == ("cw_alarm_events",)

@@ -94,6 +94,11 @@ def test_query_services_answer_access_denied(
     with pytest.raises(ClientError) as iam:
         user.client("iam").list_users()
     assert refusal(iam) == ("AccessDenied", user.not_authorized("iam:ListUsers", "*"), 403)
+    # CloudWatch speaks CBOR to botocore, with query's codes (awsQueryCompatible).
+    with pytest.raises(ClientError) as metrics:
+        user.client("cloudwatch").list_metrics()
+    action = "cloudwatch:ListMetrics"
+    assert refusal(metrics) == ("AccessDenied", user.not_authorized(action, "*"), 403)
 
 
 def test_ec2_answers_unauthorized_operation_with_an_encoded_message(

@@ -604,7 +604,22 @@ def test_role_rules(op: Op) -> None:
 
 
 def test_service_registry_rules(op: Op) -> None:
-    registry = "arn:aws:servicediscovery:us-east-1:000000000000:service/srv-0123"
+    from portside.servicediscovery import namespaces, operations
+    from portside.servicediscovery import services as cloud_map
+
+    op_id = namespaces.create_http(op, {"Name": "registry-rules"})["OperationId"]
+    ns = operations.get_operation(op, {"OperationId": op_id})["Operation"]["Targets"]
+    made = cloud_map.create_service(op, {"Name": "web", "NamespaceId": ns["NAMESPACE"]})
+    registry = made["Service"]["Arn"]
+    refused(
+        InvalidParameterException,
+        "does not exist",
+        create,
+        op,
+        serviceRegistries=[
+            {"registryArn": registry[:-1] + "x", "containerName": "web", "containerPort": 80}
+        ],
+    )
     refused(
         InvalidParameterException,
         "one service registry only",

@@ -117,6 +117,20 @@ def test_untrusting_role_stops_the_task(server: ServerProcess, tmp_path: Path, n
         )
 
 
+def test_a_role_iam_does_not_have_leaves_the_task_running(
+    server: ServerProcess, tmp_path: Path, name: str
+) -> None:
+    """A definition written for AWS names a role Portside's IAM lacks: the task runs as it
+    did before IAM existed (its credentials endpoint has none to give)."""
+    role = f"arn:aws:iam::{ACCOUNT}:role/not-in-portside-{name}"
+    with start_fleet(server, tmp_path, name) as fleet:
+        ecs = fleet.ecs
+        family = register(ecs, name, taskRoleArn=role)
+        task = ecs.run_task(cluster=name, taskDefinition=family)["tasks"][0]
+        running = wait_for_status(ecs, name, task["taskArn"], "RUNNING")
+        assert running["lastStatus"] == "RUNNING" and "stoppedReason" not in running
+
+
 def test_task_without_role_gets_no_credentials(
     server: ServerProcess, tmp_path: Path, name: str
 ) -> None:

@@ -82,6 +82,9 @@ def create_kwargs(
     _put(kw, "log_config", log_config(d.get("logConfiguration"), dict(spec.secrets.log_options)))
     _put(kw, "healthcheck", healthcheck(d.get("healthCheck")))
     kw.update(network_kwargs(d, mode, res.pause_id, res.extra.get("dns")))
+    if mode == "bridge" and res.extra.get("hosts"):  # Service Connect's names
+        given = list(kw.get("extra_hosts") or ())
+        kw["extra_hosts"] = given + [f"{n}:{a}" for n, a in sorted(res.extra["hosts"].items())]
     _put(kw, "links", links(d, spec.task) if mode == "bridge" else None)
     _put(kw, "volumes", binds(d, res.volume_paths))
     _put(kw, "volumes_from", volumes_from(d, spec.volumes_from))

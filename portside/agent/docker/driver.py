@@ -138,6 +138,8 @@ class DockerDriver:
         self.outage = Outage("the Docker Engine")
         self.registry_login = registry_login
         self._resolver: TaskResolver | None = None
+        # Service Connect (agent/serviceconnect/): (task ARN, gateway) -> /etc/hosts entries
+        self._connect_hosts: Callable[[str, str], dict[str, str]] | None = None
 
     def unreachable(self, what: str, exc: BaseException) -> bool:
         """Whether `exc`, raised by a call to the Engine outside this driver (`what`), says
@@ -176,6 +178,16 @@ class DockerDriver:
         """Give awsvpc and bridge tasks the agent's DNS relay on their network's gateway as
         their resolver (agent/dns_relay.py); without one they keep Docker's."""
         self._resolver = resolver
+
+    def use_service_connect(self, hosts: Callable[[str, str], dict[str, str]]) -> None:
+        """Give awsvpc and bridge tasks the /etc/hosts entries of their Service Connect
+        names, `hosts(task ARN, gateway)` (awsvpc: on the pause container, which its
+        containers share; bridge: on each container)."""
+        self._connect_hosts = hosts
+
+    def _hosts_of(self, task_arn: str) -> Callable[[str], dict[str, str]] | None:
+        hosts = self._connect_hosts
+        return None if hosts is None else lambda gateway: hosts(task_arn, gateway)
 
     def _task_dns(self, gateway: str | None) -> list[str]:
         """A task's `dns` on the network whose gateway is `gateway`: the relay there, when it
@@ -262,6 +274,7 @@ class DockerDriver:
                 sysctls=task_network_sysctls(task.definition),
                 attachment=task.attachment,
                 dns_for=self._task_dns,
+                hosts_for=self._hosts_of(task.task_arn),
             )
             res.network_name = info["network_name"]
             res.pause_id = info["pause_id"]
@@ -275,6 +288,10 @@ class DockerDriver:
             dns = self._task_dns(res.gateway)
             if dns:
                 res.extra["dns"] = dns  # each container's resolver (config.network_kwargs)
+            hosts = self._hosts_of(task.task_arn)
+            names = hosts(res.gateway) if hosts is not None and res.gateway else {}
+            if names:
+                res.extra["hosts"] = names  # Service Connect's, in each container's /etc/hosts
         elif mode == "host":
             res.gateway = "127.0.0.1"
         if "task" in (task.definition.get("pidMode"), task.definition.get("ipcMode")):

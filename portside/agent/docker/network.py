@@ -137,6 +137,7 @@ def create_awsvpc(
     sysctls: Mapping[str, str],
     attachment: Mapping[str, Any] | None = None,
     dns_for: Callable[[str], list[str]] | None = None,
+    hosts_for: Callable[[str], dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The task's network and its running pause container (both reused when they exist, so a
     retried setup is harmless): its subnet's network at its ENI's address when `attachment`
@@ -150,9 +151,15 @@ def create_awsvpc(
     def resolver(gateway: str | None) -> list[str]:
         return dns_for(gateway) if dns_for is not None and gateway else []
 
+    def hosts(gateway: str | None) -> dict[str, str]:
+        # Service Connect's names (`hosts_for`, agent/serviceconnect/), in /etc/hosts
+        return hosts_for(gateway) if hosts_for is not None and gateway else {}
+
     try:
         if ep is not None:
-            pause = _subnet_pause(client, ep, pause_name, pause_image, labels, sysctls, resolver)
+            pause = _subnet_pause(
+                client, ep, pause_name, pause_image, labels, sysctls, resolver, hosts
+            )
         else:
             found = [n for n in client.networks.list(names=[name]) if n.name == name]
             network = found[0] if found else None
@@ -166,6 +173,7 @@ def create_awsvpc(
                 labels,
                 sysctls,
                 dns=resolver(_gateway_of(network.attrs)),
+                extra_hosts=hosts(_gateway_of(network.attrs)),
             )
             if pause.status != "running":
                 pause.start()
@@ -202,6 +210,7 @@ def _subnet_pause(
     labels: Mapping[str, str],
     sysctls: Mapping[str, str],
     resolver: Callable[[str | None], list[str]],
+    hosts: Callable[[str | None], dict[str, str]] = lambda gateway: {},
 ) -> Any:
     """The running pause on its subnet's network. Under the lock until it runs: a network
     lists only running containers, so an empty-looking one may be removed before. Another
@@ -222,6 +231,7 @@ def _subnet_pause(
                 networking,
                 ep.mac,
                 dns=resolver(ep.gateway),
+                extra_hosts=hosts(ep.gateway),
             )
             try:
                 if pause.status != "running":
@@ -280,6 +290,7 @@ def _pause_container(
     networking: Mapping[str, Any] | None = None,
     mac_address: str | None = None,
     dns: list[str] | None = None,
+    extra_hosts: dict[str, str] | None = None,
 ) -> Any:
     with contextlib.suppress(docker.errors.NotFound):
         return client.containers.get(name)
@@ -301,6 +312,8 @@ def _pause_container(
             kwargs["mac_address"] = mac_address
         if dns:
             kwargs["dns"] = list(dns)
+        if extra_hosts:
+            kwargs["extra_hosts"] = dict(extra_hosts)
     if sysctls:
         kwargs["sysctls"] = dict(sysctls)
     return client.containers.create(image, **kwargs)

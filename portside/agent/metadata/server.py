@@ -35,6 +35,7 @@ from portside.agent.metadata.shapes import (
     ContainerMeta,
     TaskMeta,
     container_document,
+    container_stats_document,
     task_document,
     task_stats_document,
 )
@@ -260,7 +261,7 @@ class MetadataServer:
                 log.warning("stats for container %s: %s", runtime_id, exc)
                 message = f"Unable to get container stats for: {runtime_id}"
                 return _json(message, statuses.stats_failed)
-            return _json(stats)
+            return _json(container_stats_document(stats, version=v))
 
         return self._endpoint(
             "failed to get stats",
@@ -274,7 +275,8 @@ class MetadataServer:
             containers = self.source.task_containers(task.task_arn)
             ids = [c.runtime_id for c in containers if c.runtime_id]
             samples = await asyncio.gather(*(asyncio.to_thread(self._sample, i) for i in ids))
-            return _json(task_stats_document(dict(zip(ids, samples, strict=True))))
+            by_id = dict(zip(ids, samples, strict=True))
+            return _json(task_stats_document(by_id, version=v))
 
         return self._endpoint(
             "failed to get stats",

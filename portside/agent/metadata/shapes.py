@@ -267,7 +267,21 @@ def task_document(
     return doc
 
 
-def task_stats_document(stats: Mapping[str, dict[str, Any] | None]) -> dict[str, Any]:
+def container_stats_document(stats: Mapping[str, Any], *, version: int = 4) -> dict[str, Any]:
+    """`/stats`: Docker's stats as the agent last read them; `network_rate_stats` (bytes per
+    second) only on version 4, as the ECS agent adds it there."""
+    doc = dict(stats)
+    if version < 4:
+        doc.pop("network_rate_stats", None)
+    return doc
+
+
+def task_stats_document(
+    stats: Mapping[str, Mapping[str, Any] | None], *, version: int = 4
+) -> dict[str, Any]:
     """`/task/stats`: DockerId -> Docker's stats; a container whose stats could not be read
     maps to an empty object, as ECS does."""
-    return {runtime_id: (s if s is not None else {}) for runtime_id, s in stats.items()}
+    return {
+        runtime_id: (container_stats_document(s, version=version) if s is not None else {})
+        for runtime_id, s in stats.items()
+    }

@@ -19,6 +19,7 @@ from portside.agent.metadata.shapes import (
     TaskMeta,
 )
 from portside.agent.runner import ContainerRun, TaskRun
+from portside.agent.stats_cache import cache_of
 
 log = logging.getLogger("portside.agent")
 
@@ -134,7 +135,10 @@ class RunsSource:
         return []
 
     def stats(self, runtime_id: str) -> dict[str, Any]:
-        return self._driver.stats(runtime_id)
+        # The agent's own last reading (agent/stats_cache.py), as the ECS agent answers;
+        # Docker asked directly only for a container not sampled yet (or sampling off).
+        cached = cache_of(self._driver).latest(runtime_id)
+        return cached if cached is not None else self._driver.stats(runtime_id)
 
 
 class MetadataThread:

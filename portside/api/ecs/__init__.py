@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from portside.api.ecs import (  # noqa: F401  (imported to register their actions)
     account_settings,
+    agent_actions,
     attributes,
     capacity_providers,
     clusters,
     exec,
     instances,
+    protection,
     services,
     tags,
     task_definitions,
@@ -16,6 +18,7 @@ from portside.api.ecs import (  # noqa: F401  (imported to register their action
 )
 from portside.api.ecs.registry import ACTIONS
 from portside.api.registry import ServiceSpec
+from portside.serviceconnect import api as _service_connect  # noqa: F401  (its action)
 
 # ECS's documented request size limits are per member (a task definition's 64 KiB...); the
 # body limit is a backstop well above any valid request.

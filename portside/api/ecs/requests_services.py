@@ -88,6 +88,7 @@ def create_service(p: Wire) -> CreateService:
         propagate_tags=p.get("propagateTags"),
         unsupported=_unsupported(p),
         service_connect=_service_connect(p),
+        service_connect_configuration=p.get("serviceConnectConfiguration"),
     )
 
 
@@ -115,6 +116,7 @@ def update_service(p: Wire) -> UpdateService:
         propagate_tags=p.get("propagateTags"),
         unsupported=_unsupported(p),
         service_connect=_service_connect(p),
+        service_connect_configuration=p.get("serviceConnectConfiguration"),
     )
 
 

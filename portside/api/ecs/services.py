@@ -56,6 +56,8 @@ def shape_deployment(d: Deployment) -> dict[str, Any]:
             "networkConfiguration": d.network_configuration,
             "rolloutState": d.rollout_state,
             "rolloutStateReason": d.rollout_state_reason or None,
+            "serviceConnectConfiguration": d.service_connect,
+            "serviceConnectResources": d.service_connect_resources or None,
         }
     )
 

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
+from portside.api.protocols import query_compatible
 from portside.api.protocols.base import WireReply, WireRequest
 from portside.errors import PortsideError, SerializationException, UnknownOperationException
 
@@ -54,6 +55,7 @@ class JsonCodec:
         self.content_type = f"application/x-amz-json-{model.metadata.get('jsonVersion', '1.1')}"
         self._known = frozenset(model.operation_names)
         self._blobs: dict[str, _Convert | None] = {}
+        self._query_errors = query_compatible.for_model(model)  # CloudWatch's error codes
 
     def operation(self, request: WireRequest) -> str:
         target = request.headers.get("x-amz-target") or ""
@@ -84,6 +86,8 @@ class JsonCodec:
         return WireReply(200, dumps(result), self.content_type)
 
     def error(self, exc: PortsideError, request_id: str) -> WireReply:
+        if self._query_errors is not None:
+            return self._query_errors.reply(exc, self.content_type)
         return WireReply(exc.status, error_body(exc), self.content_type)
 
 

@@ -35,6 +35,9 @@ class TaskFact:
     load_balanced: bool = False
     targets_healthy: bool = False
     unhealthy_in: str | None = None
+    # UpdateTaskProtection's expiry: until then no scale-in or deployment stops it
+    # (protection.py); None: not protected.
+    protected_until: float | None = None
 
     @property
     def live(self) -> bool:

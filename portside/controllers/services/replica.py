@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from portside.controllers.services import circuit_breaker as cb
+from portside.controllers.services import protection
 from portside.controllers.services import service_events as words
 from portside.controllers.services.facts import (
     DeploymentUpdate,
@@ -139,7 +140,9 @@ class _Pass:
         reason = words.scaling(self.primary.id)
         if service.status != ACTIVE or self.limits.desired == 0:
             for task in rest:
-                self._stop(task, reason)
+                # Scaled to zero: protected tasks stay (a deleted service stops them all).
+                if service.status != ACTIVE or not protection.is_protected(task, self.now):
+                    self._stop(task, reason)
         else:
             can_launch = rollout != FAILED and self.now >= backoff
             stops, starts = roll(
@@ -181,7 +184,10 @@ class _Pass:
                 mine = task.deployment_id == self.primary.id and not sick
                 (fleet.keep if mine else fleet.hold).append(task)
             elif task.deployment_id != self.primary.id:
-                fleet.retire.append((task, why))
+                if protection.is_protected(task, self.now) and not sick:
+                    fleet.hold.append(task)  # the deployment waits for its protection to end
+                else:
+                    fleet.retire.append((task, why))
             elif sick:
                 fleet.unhealthy.append((task, why))
             elif self.on_draining(task):
@@ -301,6 +307,9 @@ class _Pass:
             inst = self.instances.get(task.instance_arn) if task.instance_arn else None
             if inst is not None and not inst.connected and inst.disconnected_since is not None:
                 waits.append(inst.disconnected_since + self.lost_grace - now)
+        expiry = protection.next_expiry((t for t in self.live if t.arn not in self.stops), now)
+        if expiry is not None:
+            waits.append(expiry)
         mine = sum(t.deployment_id == self.primary.id for t in self.live)
         if backoff > now and mine + starts < self.limits.desired:
             waits.append(backoff - now)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from portside.controllers.services import scale_in
+from portside.controllers.services import protection, scale_in
 from portside.controllers.services.facts import StopTask, TaskFact
 from portside.model.service import Service
 
@@ -126,14 +126,15 @@ def roll(
 
     # Scale-in: the PRIMARY holds more than desired. Tasks not yet healthy go first, then
     # healthy ones as far as minimumHealthyPercent allows; each from the fullest zone.
+    # Protected tasks are never chosen (they stay, over desiredCount, until unprotected).
     keep = list(fleet.keep)
     surplus = len(keep) - limits.desired
     if surplus > 0:
-        unwell = [t for t in keep if not healthy_of(t)]
+        unwell = [t for t in protection.unprotected(keep, now) if not healthy_of(t)]
         picks = scale_in.victims(unwell, keep, zone_of, lambda t: rank(t, now), surplus)
         picked = {t.arn for t in picks}
         rest = [t for t in keep if t.arn not in picked]
-        well = [t for t in rest if healthy_of(t)]
+        well = [t for t in protection.unprotected(rest, now) if healthy_of(t)]
         more = scale_in.victims(well, rest, zone_of, lambda t: 2, min(surplus - len(picks), budget))
         budget -= len(more)
         picked.update(t.arn for t in more)

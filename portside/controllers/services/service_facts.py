@@ -82,6 +82,7 @@ def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool], now: float)
                     (g for g in sorted(groups) if targets.get((doc["arn"], g)) == "unhealthy"),
                     None,
                 ),
+                protected_until=doc.get("protectedUntil"),
             )
         )
     return facts

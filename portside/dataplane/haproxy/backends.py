@@ -78,6 +78,8 @@ def backend_section(backend: Backend, idle_timeout: float) -> list[str]:
         f"timeout server {ms(idle_timeout)}",
         f"timeout tunnel {ms(idle_timeout)}",
     ]
+    if backend.retry_on is not None:
+        body.append(f"retry-on {backend.retry_on}")
     if health.enabled:
         body.append(f"timeout check {ms(health.timeout)}")
         if health.protocol in ("HTTP", "HTTPS"):

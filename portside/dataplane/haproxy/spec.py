@@ -166,6 +166,9 @@ class Backend:
     health: HealthCheck = field(default_factory=HealthCheck)
     slow_start: float = 0.0  # seconds; 0 is off
     stickiness: float | None = None  # lb cookie duration in seconds; None is off
+    # HAProxy's `retry-on` (which failures are retried on another server, with the
+    # defaults' `retries 3` and `option redispatch`); None: connection failures only.
+    retry_on: str | None = None
     servers: tuple[Server, ...] = ()
 
 

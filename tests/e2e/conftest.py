@@ -75,7 +75,16 @@ class AgentProcess(AgentCommand):
 
     def close(self) -> None:
         self.kill()
+        stop_service_connect(self.state_dir)
         remove_made_by(self.instance_arns)
+
+
+def stop_service_connect(state_dir: Path) -> None:
+    """Stop the Service Connect HAProxy a killed agent left (a restarted agent adopts it)."""
+    from portside.dataplane.haproxy.process import HAProxy
+
+    if (state_dir / "service-connect").exists():
+        HAProxy(state_dir / "service-connect").stop_adopted()
 
 
 def remove_made_by(instance_arns: set[str]) -> None:
@@ -160,6 +169,7 @@ def up(tmp_path: Path) -> Iterator[UpProcess]:
         yield proc.start()
     finally:
         proc.stop()
+        stop_service_connect(proc.data_dir / "agent")
         remove_made_by(proc.instance_arns)
 
 

@@ -378,7 +378,9 @@ class Fuzz:
         active = {"status": "ACTIVE"}
         state["families"] = self.pages("ListTaskDefinitionFamilies", "families", active)
         state["settings"] = self.pages("ListAccountSettings", "settings", {})
-        if CLUSTER_ARN in clusters:
+        # A deleted cluster stays listed (INACTIVE) for a while, with nothing to list in it.
+        active_clusters = {c["clusterArn"] for c in state["clusters"] if c["status"] == "ACTIVE"}
+        if CLUSTER_ARN in active_clusters:
             pool: dict[str, Any] = {"cluster": CLUSTER}
             target = {**pool, "targetType": "container-instance"}
             state["attributes"] = self.pages("ListAttributes", "attributes", target)

@@ -151,3 +151,47 @@ def test_a_cpu_burning_service_shows_high_cpu_utilization(
     )
     assert doc["memory_stats"]["usage"] > 0
     assert set(doc["network_rate_stats"]) == {"rx_bytes_per_sec", "tx_bytes_per_sec"}
+
+
+def test_target_tracking_adds_tasks_to_a_cpu_burning_service(
+    metrics_server: ServerProcess, agent: AgentProcess
+) -> None:
+    """The issue's line: a CPU-burning container drives its service's CPUUtilization up and
+    the target tracking policy adds tasks (AlarmHigh: 3 datapoints of the shortened period)."""
+    cluster = agent.cluster
+    _service(metrics_server, cluster, "grow", BURN)
+    scaling = metrics_server.client("application-autoscaling")
+    resource = f"service/{cluster}/grow"
+    scaling.register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=resource,
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=1,
+        MaxCapacity=2,
+    )
+    scaling.put_scaling_policy(
+        PolicyName="cpu50",
+        ServiceNamespace="ecs",
+        ResourceId=resource,
+        ScalableDimension="ecs:service:DesiredCount",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 50.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
+            },
+            "DisableScaleIn": True,
+        },
+    )
+    ecs = metrics_server.client()
+
+    def grown() -> bool:
+        (svc,) = ecs.describe_services(cluster=cluster, services=["grow"])["services"]
+        return bool(svc["desiredCount"] == 2 and svc["runningCount"] == 2)
+
+    wait_until(grown, timeout=120, what="the service grown to 2 RUNNING tasks")
+    activities = scaling.describe_scaling_activities(ServiceNamespace="ecs", ResourceId=resource)
+    assert any(
+        a["Description"] == "Setting desired count to 2." and a["StatusCode"] == "Successful"
+        for a in activities["ScalingActivities"]
+    ), activities["ScalingActivities"]

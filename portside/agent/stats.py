@@ -26,6 +26,7 @@ from portside.gateway.protocol.stats import (
     MAX_TASKS,
     STATS,
     ContainerSample,
+    ProxyCount,
     StatsReport,
     TaskSample,
 )
@@ -83,8 +84,11 @@ class StatsSampler:
         *,
         interval: float,
         clock: Callable[[], float] = time.time,
+        proxy: Callable[[], tuple[str, list[ProxyCount]]] | None = None,
     ) -> None:
         self.runs = runs
+        # The host's instance ARN and its Service Connect proxy's counts, sent along.
+        self.proxy = proxy
         self.driver = driver
         self.send = send
         self.interval = interval
@@ -126,8 +130,11 @@ class StatsSampler:
             )
             for run, found in by_task.values()
         ]
-        for start in range(0, len(tasks), MAX_TASKS):
-            self.send(StatsReport(tuple(tasks[start : start + MAX_TASKS])))
+        host, counts = self.proxy() if self.proxy is not None else ("", [])
+        batches = [tasks[start : start + MAX_TASKS] for start in range(0, len(tasks), MAX_TASKS)]
+        for n, batch in enumerate(batches or ([[]] if counts else [])):
+            extra = (host, tuple(counts)) if n == 0 and counts else ("", ())
+            self.send(StatsReport(tuple(batch), *extra))
         return tasks
 
     def _sample(self, name: str, runtime_id: str) -> ContainerSample | None:
@@ -151,11 +158,30 @@ def start_sampler(agent: Any) -> threading.Thread | None:
             run for worker in list(agent.workers.values()) for run in list(worker.runs.values())
         ]
 
+    def proxy() -> tuple[str, list[ProxyCount]]:
+        connect = getattr(agent, "connect", None)  # Service Connect's plane (Docker only)
+        if connect is None or not agent.instance_arn:
+            return "", []
+        counts = [
+            ProxyCount(
+                c.target,
+                c.requests,
+                c.responses_5xx,
+                c.connection_errors,
+                c.response_errors,
+                c.retries,
+                c.redispatches,
+            )
+            for c in connect.counts().values()
+        ]
+        return agent.instance_arn, counts
+
     sampler = StatsSampler(
         runs,
         agent.driver,
         lambda report: agent.client.send(STATS, report),
         interval=interval,
+        proxy=proxy,
     )
     thread = threading.Thread(
         target=sampler.run, args=(agent.stop_event,), name="agent-stats", daemon=True

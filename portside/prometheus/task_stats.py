@@ -10,7 +10,10 @@ them. CloudWatch's `AWS/ECS` CPUUtilization and MemoryUtilization read the same 
 `memory_mib`), as ECS defines them: used over reserved, summed over a service's tasks.
 
 The Prometheus metrics are labelled with cluster, service, task, family, revision and
-container; counters are Docker's own, so `rate()` works across a missed sample.
+container; counters are Docker's own, so `rate()` works across a missed sample. The hosts'
+Service Connect proxies send their per-target counts with the same reports
+(`portside_service_connect_*_total`, by host, cluster, service and discovery name), kept per
+(host, target) and dropped like a task's.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from portside.gateway.protocol.stats import STATS, StatsReport, TaskSample
+from portside.gateway.protocol.stats import STATS, ProxyCount, StatsReport, TaskSample
 from portside.ops.context import Op
 
 STALE_AFTER = 120.0
@@ -69,7 +72,24 @@ class TaskStatsBook:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._tasks: dict[str, TaskStats] = {}
+        # (host, target) -> (its latest counts, when they came): Service Connect's proxies
+        self._proxies: dict[tuple[str, str], tuple[ProxyCount, float]] = {}
         self._lock = threading.Lock()
+
+    def put_proxy_counts(self, host: str, counts: tuple[ProxyCount, ...]) -> None:
+        now = self.clock()
+        with self._lock:
+            for count in counts:
+                self._proxies[(host, count.target)] = (count, now)
+
+    def proxy_counts(self) -> list[tuple[str, ProxyCount]]:
+        """(host, counts) of every Service Connect target heard of within STALE_AFTER."""
+        now = self.clock()
+        with self._lock:
+            stale = [k for k, (_, at) in self._proxies.items() if now - at > STALE_AFTER]
+            for key in stale:
+                del self._proxies[key]
+            return [(host, count) for (host, _), (count, _) in sorted(self._proxies.items())]
 
     def put(self, samples: tuple[TaskSample, ...]) -> None:
         now = self.clock()
@@ -99,7 +119,10 @@ class TaskStatsBook:
         """The agents' route, wrapped by the gateway's signed-endpoint wrapper."""
 
         def read_and_put(params: dict[str, Any]) -> None:
-            self.put(StatsReport.from_wire(params).tasks)
+            report = StatsReport.from_wire(params)
+            self.put(report.tasks)
+            if report.host:
+                self.put_proxy_counts(report.host, report.service_connect)
 
         async def receive(op: Op, params: dict[str, Any]) -> dict[str, Any]:
             # 5,000 tasks take ~75 ms to check: off the event loop.
@@ -176,7 +199,38 @@ class TaskStatsCollector:
         ):
             out.append(f"# HELP {name} {help_text}\n# TYPE {name} gauge\n")
             out.extend(f"{name}{{{labels}}} {value_of(sample)}\n" for labels, sample in rows)
+        out.extend(self._proxies(clusters))
         return "".join(out).encode()
+
+    def _proxies(self, clusters: frozenset[str]) -> list[str]:
+        """Service Connect's counters: each host's proxy, per target service."""
+        rows = []
+        for host, count in self.book.proxy_counts():
+            service_arn, _, discovery = count.target.partition("#")
+            cluster, _, service = service_arn.rsplit(":", 1)[-1].split("/", 1)[-1].partition("/")
+            if clusters and not {cluster, service_arn.replace(":service/", ":cluster/")} & clusters:
+                continue
+            labels = (
+                f'host="{_escape(host.rsplit("/", 1)[-1])}",cluster="{_escape(cluster)}",'
+                f'service="{_escape(service)}",discovery="{_escape(discovery)}"'
+            )
+            rows.append((labels, count))
+        out = []
+        for field, help_text in _PROXY_FAMILIES:
+            name = f"portside_service_connect_{field}_total"
+            out.append(f"# HELP {name} {help_text}\n# TYPE {name} counter\n")
+            out.extend(f"{name}{{{labels}}} {getattr(c, field)}\n" for labels, c in rows)
+        return out
+
+
+_PROXY_FAMILIES = (
+    ("requests", "HTTP requests a host's Service Connect proxy sent to the target service."),
+    ("responses_5xx", "5xx responses from the target service."),
+    ("connection_errors", "Connections to the target's tasks that failed."),
+    ("response_errors", "Responses from the target's tasks that failed."),
+    ("retries", "Requests retried."),
+    ("redispatches", "Requests retried on another task."),
+)
 
 
 def _escape(value: str) -> str:

@@ -1,7 +1,11 @@
 """Container usage samples, agent to control plane (agent/stats.py sends them,
 prometheus/task_stats.py keeps them).
 
-    POST /_portside/agent/v1/stats  {"tasks": [TaskSample, ...]} -> {}
+    POST /_portside/agent/v1/stats  {"tasks": [TaskSample, ...],
+                                     "host": INSTANCE_ARN, "serviceConnect": [ProxyCount]} -> {}
+
+`serviceConnect` (optional): the host's Service Connect proxy counts per target, HAProxy's
+cumulative counters (agent/serviceconnect/stats.py), sent with the host's instance ARN.
 
 A sample holds Docker's cumulative counters as they were read (CPU seconds, network and
 block I/O bytes) and memory as a gauge, so the control plane computes rates over any window
@@ -102,19 +106,72 @@ class TaskSample:
         )
 
 
+_PROXY_COUNTERS = (
+    "requests",
+    "responses_5xx",
+    "connection_errors",
+    "response_errors",
+    "retries",
+    "redispatches",
+)
+MAX_TARGETS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyCount:
+    """One Service Connect target's counts on a host's proxy (cumulative)."""
+
+    target: str  # "<service ARN>#<discoveryName>"
+    requests: int = 0
+    responses_5xx: int = 0
+    connection_errors: int = 0
+    response_errors: int = 0
+    retries: int = 0
+    redispatches: int = 0
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"target": self.target, **{k: getattr(self, k) for k in _PROXY_COUNTERS}}
+
+    @classmethod
+    def from_wire(cls, d: Mapping[str, Any]) -> ProxyCount:
+        target = d.get("target")
+        if not isinstance(target, str) or not target.startswith("arn:"):
+            raise InvalidParameterException("A proxy count needs its target.")
+        values = [d.get(k, 0) for k in _PROXY_COUNTERS]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+            raise InvalidParameterException(f"Target {target}: counts must be integers >= 0.")
+        return cls(target, *values)
+
+
 @dataclass(frozen=True, slots=True)
 class StatsReport:
     tasks: tuple[TaskSample, ...]
+    host: str = ""  # the reporting host's container instance ARN (with `service_connect`)
+    service_connect: tuple[ProxyCount, ...] = ()
 
     def to_wire(self) -> dict[str, Any]:
-        return {"tasks": [t.to_wire() for t in self.tasks]}
+        out: dict[str, Any] = {"tasks": [t.to_wire() for t in self.tasks]}
+        if self.host:
+            out["host"] = self.host
+            out["serviceConnect"] = [c.to_wire() for c in self.service_connect]
+        return out
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> StatsReport:
         tasks = d.get("tasks")
         if not isinstance(tasks, list) or len(tasks) > MAX_TASKS:
             raise InvalidParameterException(f"tasks must be a list of at most {MAX_TASKS}.")
-        return cls(tuple(TaskSample.from_wire(t) for t in tasks if isinstance(t, dict)))
+        host = d.get("host") or ""
+        counts = d.get("serviceConnect") or []
+        if not isinstance(host, str) or not isinstance(counts, list) or len(counts) > MAX_TARGETS:
+            raise InvalidParameterException(
+                f"host must be a string and serviceConnect a list of at most {MAX_TARGETS}."
+            )
+        return cls(
+            tuple(TaskSample.from_wire(t) for t in tasks if isinstance(t, dict)),
+            host,
+            tuple(ProxyCount.from_wire(c) for c in counts if isinstance(c, dict)),
+        )
 
 
 def _number(v: Any) -> bool:

@@ -192,9 +192,12 @@ def test_an_awsvpc_task_finds_another_by_its_private_dns_name(
     # Names that are not Portside's go on to the host's resolvers, as before.
     outside = host_resolvable()
     if outside is not None:
-        other_name, found = outside
-        code, out = in_task(client, other, f"nslookup {other_name}")
-        assert code == 0 and found[0] in out, out
+        other_name, _ = outside
+        # The host's upstream may be slow on a loaded machine, and a CDN name's addresses
+        # rotate: tried again, and any answer for the name counts.
+        lookup = retried(f"nslookup {other_name} | grep -q '^Name:'")
+        code, out = in_task(client, other, lookup)
+        assert code == 0, out
 
     # The instance says its tasks have Portside's DNS.
     assert wait_for(lambda: said(server, agent) == ["on"]), said(server, agent)

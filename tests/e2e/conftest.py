@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -83,8 +85,15 @@ def stop_service_connect(state_dir: Path) -> None:
     """Stop the Service Connect HAProxy a killed agent left (a restarted agent adopts it)."""
     from portside.dataplane.haproxy.process import HAProxy
 
-    if (state_dir / "service-connect").exists():
-        HAProxy(state_dir / "service-connect").stop_adopted()
+    home = state_dir / "service-connect"
+    if home.exists():
+        HAProxy(home).stop_adopted()
+    # And any process still serving from there (a reload's worker the master lost track of).
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError):
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            if argv and argv[0].endswith(b"haproxy") and str(home).encode() in b" ".join(argv):
+                os.kill(int(proc.name), signal.SIGKILL)
 
 
 def remove_made_by(instance_arns: set[str]) -> None:

@@ -146,3 +146,19 @@ def test_a_server_up_before_its_first_check_is_initial() -> None:
     up = ServerState("be_tg", "s_ok", "10.0.0.1", 80, OP_RUNNING, 0, 1, 1, 0, 0)
     assert target_health(up, unchecked, True) == INITIAL
     assert target_health(up, stats["s_ok"], True).state == "healthy"
+
+
+def test_a_running_check_keeps_the_last_finished_checks_http_code(tmp_path: Path) -> None:
+    # While a check runs HAProxy shows the last status (L7STS) with its code already reset
+    # to 0: the failure keeps naming the code the finished check saw (CI run 8603fb5).
+    from dataclasses import replace
+
+    from portside.dataplane.haproxy.parsing import StatRow
+    from portside.dataplane.haproxy.process import HAProxy
+
+    proxy = HAProxy(tmp_path)
+    done = StatRow("be", "s", "DOWN", 1, "L7STS", 500, "Internal Server Error", 0, 0, 0, "")
+    running = replace(done, check_code=0)
+    assert proxy._with_last_code(("be", "s"), running) == running  # nothing seen yet
+    assert proxy._with_last_code(("be", "s"), done) == done
+    assert proxy._with_last_code(("be", "s"), running) == done

@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -29,6 +30,7 @@ from portside.dataplane.haproxy.changes import needs_reload, server_changes, sta
 from portside.dataplane.haproxy.health import UNAVAILABLE, TargetHealth, target_health
 from portside.dataplane.haproxy.layout import Layout, binds_of, write_atomic
 from portside.dataplane.haproxy.names import backend_name, server_name
+from portside.dataplane.haproxy.parsing import StatRow
 from portside.dataplane.haproxy.render import render
 from portside.dataplane.haproxy.runtime import MasterApi, RuntimeApi, RuntimeApiError
 from portside.dataplane.haproxy.spec import ProxySpec
@@ -77,6 +79,7 @@ class HAProxy:
         self._pid: int | None = None  # the master's
         self._pending_removals: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
+        self._check_codes: dict[tuple[str, str], int] = {}
         self._halt = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -123,9 +126,22 @@ class HAProxy:
         for backend, server in pairs:
             name = (backend_name(backend.id), server_name(server.key))
             out[(backend.id, server.key)] = target_health(
-                states.get(name), stats.get(name), backend.health.enabled
+                states.get(name),
+                self._with_last_code(name, stats.get(name)),
+                backend.health.enabled,
             )
         return out
+
+    def _with_last_code(self, name: tuple[str, str], stat: StatRow | None) -> StatRow | None:
+        """`stat`, its HTTP check code kept from the last finished check: while a check runs
+        HAProxy shows the last status with the code already reset to 0."""
+        if stat is None or stat.check_status != "L7STS":
+            return stat
+        if stat.check_code:
+            self._check_codes[name] = stat.check_code
+            return stat
+        last = self._check_codes.get(name)
+        return replace(stat, check_code=last) if last else stat
 
     @property
     def spec(self) -> ProxySpec | None:

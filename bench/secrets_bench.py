@@ -88,8 +88,34 @@ READS = {
 # -- task start ---------------------------------------------------------------------------------
 
 
+def execution_role(port: int) -> None:
+    """EXEC_ROLE in IAM, trusting ECS and allowed to read every secret: ECS refuses a role it
+    cannot assume, and the agent reads the secrets as it."""
+    import boto3
+    from api_throughput import ACCESS_KEY, REGION, SECRET_KEY
+
+    iam = boto3.client(
+        "iam",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+    )
+    name = EXEC_ROLE.rsplit("/", 1)[1]
+    trust = {"Service": "ecs-tasks.amazonaws.com"}
+    iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(
+            {"Statement": [{"Effect": "Allow", "Principal": trust, "Action": "sts:AssumeRole"}]}
+        ),
+    )
+    everything = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=name, PolicyName="all", PolicyDocument=json.dumps(everything))
+
+
 def store_secrets(port: int) -> list[dict[str, str]]:
     """10 task secrets of three kinds, made through the API; their `secrets` entries."""
+    execution_role(port)
     sm = Client(port, *READS["GetSecretValue"])
     ssm = Client(port, *READS["GetParameter"])
     refs = []

@@ -193,7 +193,7 @@ class ServerProcess(Process):
         except httpx.HTTPError:
             return False
 
-    def start(self, timeout: float = 20) -> ServerProcess:
+    def start(self, timeout: float = 60) -> ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         offset = self.spawn(self.command(), self.env())
         self.wait_until(self.healthy, timeout, offset)

@@ -103,9 +103,12 @@ class ControlPlaneClient:
         out = self._post(path, message.to_wire(), {"Content-Type": "application/json"})
         return out if isinstance(out, dict) else {}
 
-    def logs_prepare(self, group: str, stream: str, create: bool) -> None:
-        """awslogs: make sure the stream exists (and the group, when `create`)."""
-        self.send(protocol.LOGS_PREPARE, LogsPrepare(group, stream, create))
+    def logs_prepare(
+        self, group: str, stream: str, create: bool, task_arn: str | None = None
+    ) -> None:
+        """awslogs: make sure the stream exists (and the group, when `create`), for the
+        container of `task_arn` (whose execution role may have to allow it)."""
+        self.send(protocol.LOGS_PREPARE, LogsPrepare(group, stream, create, task_arn))
 
     def logs_put(self, group: str, stream: str, first: int, events: list[tuple[int, str]]) -> int:
         """awslogs: one batch of (timestamp ms, message); `first` is how many events this

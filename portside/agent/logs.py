@@ -61,7 +61,9 @@ READ_CHUNK = 1 << 16
 class LogsApi(Protocol):
     """The two ingest calls of the agent gateway (portside/agent/client.py)."""
 
-    def logs_prepare(self, group: str, stream: str, create: bool) -> None: ...
+    def logs_prepare(
+        self, group: str, stream: str, create: bool, task_arn: str | None = None
+    ) -> None: ...
 
     def logs_put(self, group: str, stream: str, first: int, events: list[Event]) -> int: ...
 
@@ -122,7 +124,7 @@ class LogShipper:
         delay = 0.1
         while True:
             try:
-                self.api.logs_prepare(opts.group, stream, opts.create_group)
+                self.api.logs_prepare(opts.group, stream, opts.create_group, run.arn)
                 return
             except ApiError as exc:
                 if exc.status < 500:

@@ -96,7 +96,11 @@ class TaskRun:
 
     @property
     def needs_secrets(self) -> bool:
-        return self.secrets is None and self.creating and takes_secrets(self.definition)
+        """Whether the task's start waits for the control plane's answer on its secrets: it
+        takes some, or it has an execution role, whose right to pull its images and write
+        its logs the control plane checks then (ECS's execution resources)."""
+        wanted = takes_secrets(self.definition) or bool(self.task.execution_role_arn)
+        return self.secrets is None and self.creating and wanted
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ STS assumes it for `ecs-tasks.amazonaws.com`, the service principal the role's t
 must allow, with the task's id as the session name (ECS's own choice: CloudTrail shows a
 task's calls as `assumed-role/<role>/<task id>`).
 
-A role whose trust policy refuses (or that does not exist) stops a task that is not running
+A role whose trust policy refuses, or that IAM does not hold, stops a task that is not running
 yet, with the reason ECS gives for a role it cannot assume, and answers that reason as
 `failure` (a running task whose role changed keeps running: its refresh fails, and its
 session expires). Each ask issues a new session; the agent keeps it and asks again before
@@ -40,7 +40,7 @@ from portside.model.states import TaskStatus
 from portside.model.task_definition import TaskDefinition
 from portside.ops import tasks as task_ops
 from portside.ops.context import Op, World
-from portside.sts.assume import ECS_TASKS, AssumeRequest, assume_role, read_role
+from portside.sts.assume import ECS_TASKS, AssumeRequest, assume_role, unable_to_assume
 
 InstancesOf = Callable[[str], set[str] | None]
 
@@ -53,15 +53,6 @@ DEFAULT_DURATION = 6 * 3600
 MIN_DURATION = 900
 TEST_MIN_DURATION = 10
 TASK_FAILED_TO_START = "TaskFailedToStart"
-
-
-def unable_to_assume(role_arn: str) -> str:
-    """ECS's words for a task role it cannot assume."""
-    return (
-        f"ECS was unable to assume the role '{role_arn}' that was provided for this task. "
-        "Please verify that the role being passed has the proper trust relationship and "
-        "permissions and that your IAM user has permissions to pass this role."
-    )
 
 
 def configured_duration() -> int:
@@ -125,11 +116,6 @@ class CredentialsDesk:
             if exc.code != "AccessDenied":
                 raise
             reason = unable_to_assume(role_arn)
-            if read_role(op.store, role_arn) is None:
-                # A role Portside's IAM does not have (a definition written for AWS, a
-                # made-up ARN): the task runs as before IAM existed, without credentials;
-                # its endpoint answers the failure.
-                return TaskCredentials(task_arn, role_arn, failure=reason)
             if task.last_status < TaskStatus.RUNNING:
                 # Not started yet: it does not start. A running task whose role changed
                 # since keeps running, with the session it has until that expires.

@@ -5,7 +5,8 @@
                                             "events": [{"timestamp", "message"}, ...]}
                                            -> {"next": int}
 
-`prepare` creates the stream (and the group when `create`, which is awslogs-create-group);
+`prepare` creates the stream (and the group when `create`, which is awslogs-create-group),
+once a Fargate task's execution role is found to allow it (iam/enforce/execution_logs.py);
 without `create` a missing group is ResourceNotFoundException, which fails the task as ECS
 does. `put` is idempotent across retries: `first` is the agent's count of events shipped to
 the stream before this batch, and the store keeps only the events past its own counter. Both
@@ -22,9 +23,10 @@ from typing import Any
 
 from starlette.routing import BaseRoute, Route
 
-from portside.errors import ServerException
+from portside.errors import AccessDeniedException, ServerException
 from portside.gateway import protocol
 from portside.gateway.protocol import LogsPrepare, LogsPut, LogsPutAnswer
+from portside.iam.enforce.execution_logs import logs_refusal
 from portside.logs.store import LogStore
 from portside.ops.context import Op, World
 
@@ -49,6 +51,12 @@ class LogIngest:
 
     async def prepare(self, op: Op, params: dict[str, Any]) -> dict[str, Any]:
         ask = LogsPrepare.from_wire(params)
+        if ask.task_arn is not None:
+            refused = await asyncio.to_thread(
+                logs_refusal, self.world, ask.task_arn, ask.group, ask.stream, ask.create
+            )
+            if refused is not None:
+                raise AccessDeniedException(refused)
         now = int(op.now() * 1000)
         await asyncio.to_thread(
             self._store().ensure_stream, ask.group, ask.stream, create_group=ask.create, now_ms=now

@@ -46,6 +46,7 @@ def agent_task(doc: Document, definition: Mapping[str, Any]) -> AgentTask:
         attachments=tuple(Attachment.from_wire(a) for a in doc.get("attachments") or ()),
         overrides=TaskOverrides.from_wire(doc.get("overrides") or {}),
         task_role_arn=task_role(doc, definition),
+        execution_role_arn=execution_role(doc, definition),
     )
 
 
@@ -54,6 +55,15 @@ def task_role(doc: Document, definition: Mapping[str, Any]) -> str | None:
     gateway/credentials.py assumes it)."""
     overrides = doc.get("overrides") or {}
     return str(overrides.get("taskRoleArn") or definition.get("taskRoleArn") or "") or None
+
+
+def execution_role(doc: Document, definition: Mapping[str, Any]) -> str | None:
+    """The role the agent acts as for a stored task: RunTask's override, else its
+    definition's (as iam/enforce/execution.py checks it)."""
+    overrides = doc.get("overrides") or {}
+    return (
+        str(overrides.get("executionRoleArn") or definition.get("executionRoleArn") or "") or None
+    )
 
 
 def agent_instance(doc: Document) -> AgentInstance:

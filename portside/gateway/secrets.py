@@ -33,7 +33,7 @@ from portside.gateway.protocol import (
     TaskSecrets,
 )
 from portside.gateway.protocol.secrets import ENVIRONMENT, LOG_OPTION, REGISTRY, references
-from portside.iam.enforce.execution import secrets_refusal
+from portside.iam.enforce.execution import execution_refusal
 from portside.model.task_definition import TaskDefinition
 from portside.ops.context import Op, World
 from portside.secretsmanager import resolve as asm
@@ -72,7 +72,7 @@ class SecretsDesk:
             stored = tx.get("task_definitions", task["taskDefinitionArn"])
         definition = TaskDefinition.from_doc(stored).spec if stored else {}
         _, _, _, region, account, _ = task_arn.split(":", 5)
-        refused = secrets_refusal(self.world, task_arn, task, definition)  # the execution role
+        refused = execution_refusal(self.world, task_arn, task, definition)
         if refused is not None:
             return TaskSecrets(task_arn, failure=refused)
         return resolve_task(self.world, account, region, task_arn, definition)

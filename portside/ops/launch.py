@@ -22,7 +22,7 @@ from portside.model.states import InstanceStatus
 from portside.model.task import Task
 from portside.model.task_definition import TaskDefinition
 from portside.ops import instances as inst_ops
-from portside.ops import placement, task_build, task_enis
+from portside.ops import placement, task_build, task_enis, task_roles
 from portside.ops.capacity import check_strategy
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
@@ -78,10 +78,11 @@ def slots(
     return [(kind[name], name) for name in split(strategy, count, already)]
 
 
-def check(td: TaskDefinition, launch: Launch) -> None:
+def check(op: Op, tx: Tx, td: TaskDefinition, launch: Launch) -> None:
     """What a launch must satisfy against its definition, whatever its capacity."""
     task_build.check_overrides(td.spec, launch.overrides)
     task_build.check_execute_command(td, launch.enable_execute_command, launch.overrides)
+    task_roles.check(op, tx, td, launch.overrides)
 
 
 def check_capacity(td: TaskDefinition, launch: Launch, launch_types: set[str]) -> None:
@@ -111,7 +112,7 @@ def run_task(op: Op, launch: Launch) -> tuple[list[TaskView], list[Failure]]:
             if earlier:
                 return [TaskView(t, get_tags(tx, t.arn)) for t in earlier], []
         td = runnable(op, tx, launch.task_definition)
-        check(td, launch)
+        check(op, tx, td, launch)
         plan = slots(*capacity(cluster, launch), count)
         check_capacity(td, launch, {launch_type for launch_type, _ in plan})
         return launch_tasks(op, tx, cluster, td, launch, plan)
@@ -125,7 +126,7 @@ def start_task(op: Op, request: StartTask) -> tuple[list[TaskView], list[Failure
     with op.store.transaction() as tx:
         cluster = get_active(op, tx, launch.cluster)
         td = runnable(op, tx, launch.task_definition)
-        check(td, launch)
+        check(op, tx, td, launch)
         check_capacity(td, launch, {"EC2"})
         targets, failures = found_or_missing(
             refs, lambda ref: inst_ops.find(op, tx, cluster, ref), lambda inst: inst

@@ -36,7 +36,7 @@ from portside.model.service import (
     Service,
 )
 from portside.model.task_definition import TaskDefinition
-from portside.ops import network_validation, records
+from portside.ops import network_validation, records, task_roles
 from portside.ops import service_validation as sv
 from portside.ops.clusters import describe_members, get_active
 from portside.ops.context import Op, World
@@ -196,6 +196,7 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
         if existing is not None and existing.status == DRAINING:
             raise InvalidParameterException(sv.STILL_DRAINING)
         td = _runnable(op, tx, request.task_definition)
+        task_roles.check(op, tx, td)
         launch_type, strategy = sv.launch(
             cluster, request.launch_type, request.capacity_provider_strategy, scheduling
         )
@@ -269,6 +270,7 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
         td = find_task_definition(op, tx, service.task_definition)
         if request.task_definition:
             td = _runnable(op, tx, request.task_definition)
+            task_roles.check(op, tx, td)
             redeploy |= td.arn != service.task_definition
             service.task_definition = td.arn
         if request.capacity_provider_strategy is not None:

@@ -24,7 +24,7 @@ from portside.errors import NamedError
 from portside.iam import principals, records, usage
 from portside.iam.policy import Caller, MalformedPolicyDocument, allowed_to_assume, parse
 from portside.iam.policy.context import ContextValue
-from portside.store.base import Document, Store
+from portside.store.base import Document, Store, Tx
 from portside.sts import credentials
 from portside.sts.credentials import Credentials, Session
 from portside.sts.errors import ValidationError
@@ -89,12 +89,41 @@ def role_name(role_arn: str) -> tuple[str, str] | None:
 
 def read_role(store: Store, role_arn: str) -> Document | None:
     """The role an ARN names, when it exists with exactly that ARN (its path included)."""
+    with store.read() as tx:
+        return role_in(tx, role_arn)
+
+
+def role_in(tx: Tx, role_arn: str) -> Document | None:
+    """`read_role` inside a transaction."""
     found = role_name(role_arn)
     if found is None:
         return None
-    with store.read() as tx:
-        doc = records.entity(tx, found[0], "role", found[1])
+    doc = records.entity(tx, found[0], "role", found[1])
     return doc if doc is not None and doc.get("Arn") == role_arn else None
+
+
+def service_may_assume(tx: Tx, role_arn: str, service: str, now: float) -> bool:
+    """Whether the role exists and its trust policy lets `service` (ECS's
+    `ecs-tasks.amazonaws.com`) assume it: what ECS checks of a task's roles."""
+    role = role_in(tx, role_arn)
+    if role is None:
+        return False
+    decision = allowed_to_assume(
+        role["AssumeRolePolicyDocument"],
+        caller=Caller(arn=service, account="", service=service),
+        role_arn=role_arn,
+        now=now,
+    )
+    return decision.allowed
+
+
+def unable_to_assume(role_arn: str) -> str:
+    """ECS's words for a task or execution role it cannot assume."""
+    return (
+        f"ECS was unable to assume the role '{role_arn}' that was provided for this task. "
+        "Please verify that the role being passed has the proper trust relationship and "
+        "permissions and that your IAM user has permissions to pass this role."
+    )
 
 
 def _check_duration(ask: AssumeRequest, role: Document) -> int:

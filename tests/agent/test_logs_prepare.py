@@ -26,9 +26,12 @@ class FakeApi:
         self.fail = list(fail or [])
         self.prepared: list[tuple[str, str, bool]] = []
 
-    def logs_prepare(self, group: str, stream: str, create: bool) -> None:
+    def logs_prepare(
+        self, group: str, stream: str, create: bool, task_arn: str | None = None
+    ) -> None:
         if self.fail:
             raise self.fail.pop(0)
+        assert task_arn == TASK  # the gateway checks a Fargate task's execution role
         self.prepared.append((group, stream, create))
 
     def logs_put(self, group: str, stream: str, first: int, events: list[Event]) -> int:

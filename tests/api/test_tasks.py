@@ -24,6 +24,7 @@ from fleet import (
     wait_until,
 )
 from harness import REGION, ServerProcess
+from roles import iam_of, task_role
 
 ACCOUNT = "000000000000"
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-0a1b2c"], "securityGroups": ["sg-0a1b2c"]}}
@@ -371,7 +372,7 @@ def test_execute_command_needs_a_task_role_and_adds_the_managed_agent(
         enableExecuteCommand=True,
     )
     assert "valid task role" in message
-    role = f"arn:aws:iam::{ACCOUNT}:role/app"
+    role = task_role(iam_of(ecs), f"arn:aws:iam::{ACCOUNT}:role/app", allow_all=False)
     with_role = register(
         ecs,
         name,

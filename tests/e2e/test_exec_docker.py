@@ -19,9 +19,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from aws_query import query_client
 from botocore.exceptions import ClientError
 from e2e.images import busybox_image, docker_available
 from harness import BIN, ServerProcess
+from roles import task_role
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -66,6 +68,7 @@ def start_task(ecs: Any, agent: AgentProcess, *, enable: bool = True) -> dict[st
 @pytest.fixture(scope="module")
 def task(server: ServerProcess, agent: AgentProcess) -> Iterator[dict[str, Any]]:
     ecs = server.client()
+    task_role(query_client(server, "iam"), ROLE, allow_all=False)
     t = start_task(ecs, agent)
     yield t
     ecs.stop_task(cluster=agent.cluster, task=t["taskArn"])

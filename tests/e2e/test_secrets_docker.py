@@ -27,6 +27,7 @@ from e2e.conftest import AgentProcess
 from e2e.images import busybox_image, docker_available
 from fleet import wait_for_status
 from harness import Process, ServerProcess, free_port
+from roles import iam_of, task_role
 
 _unavailable = docker_available()
 pytestmark = [
@@ -58,6 +59,7 @@ def printing_env(**extra: Any) -> dict[str, Any]:
 
 
 def register(ecs: Any, containers: list[dict[str, Any]]) -> str:
+    task_role(iam_of(ecs), EXEC_ROLE)
     family = "secrets-" + uuid.uuid4().hex[:8]
     out = ecs.register_task_definition(
         family=family, executionRoleArn=EXEC_ROLE, containerDefinitions=containers

@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from aws_query import query_client
 from botocore.exceptions import ClientError
 from fleet import Fleet, register, start_fleet, wait_for_status, wait_until
 from harness import ServerProcess
+from roles import task_role
 from websockets.sync.client import connect
 
 from portside.exec import frames
@@ -23,6 +25,7 @@ ROLE = "arn:aws:iam::000000000000:role/exec"
 
 @pytest.fixture(scope="module")
 def fleet(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    task_role(query_client(server, "iam"), ROLE, allow_all=False)
     with start_fleet(
         server,
         tmp_path_factory.mktemp("exec-fleet"),

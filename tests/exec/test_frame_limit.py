@@ -13,8 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from aws_query import query_client
 from fleet import Fleet, register, start_agent, wait_until
 from harness import ServerProcess
+from roles import task_role
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -67,6 +69,7 @@ class CatDriver(SimulatedDriver):
 def fleet(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     cluster = "limit-" + uuid.uuid4().hex[:8]
     ecs = server.client()
+    task_role(query_client(server, "iam"), ROLE, allow_all=False)
     ecs.create_cluster(clusterName=cluster)
     root: Path = tmp_path_factory.mktemp("frame-limit")
     fleet = Fleet(ecs, cluster, [start_agent(server, root / "agent", cluster, driver=CatDriver())])

@@ -7,14 +7,21 @@ not in the change feed, the task's document, nor any byte of the store's files."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from roles import task_role_in
 
 from portside.agent.attributes import default_attributes
-from portside.errors import AccessDeniedException, ClientException, SerializationException
+from portside.errors import (
+    AccessDeniedException,
+    ClientException,
+    NamedError,
+    SerializationException,
+)
 from portside.gateway.protocol import (
     ContainerSecrets,
     RegistryAuth,
@@ -181,6 +188,8 @@ def _placed(op: Op, containers: list[dict[str, Any]], family: str = "web") -> tu
             ]
         ),
     ).instance.arn
+    with contextlib.suppress(NamedError):
+        task_role_in(op, EXEC_ROLE)
     task_definitions.register(
         op, {"family": family, "executionRoleArn": EXEC_ROLE, "containerDefinitions": containers}
     )

@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from aws_query import query_client
 from fleet import start_agent, wait_for_status
 from harness import ServerProcess
+from roles import task_role
 
 from portside.agent.driver import ContainerSpec
 from portside.agent.session import Agent
@@ -41,6 +43,7 @@ class Creating(SimulatedDriver):
 def host(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     cluster = "secrets-" + uuid.uuid4().hex[:8]
     server.client().create_cluster(clusterName=cluster)
+    task_role(query_client(server, "iam"), EXEC_ROLE)
     agent = start_agent(server, tmp_path_factory.mktemp("secrets"), cluster, driver=Creating())
     try:
         yield agent

@@ -18,6 +18,7 @@ from botocore.model import ListShape, Shape, StructureShape
 from botocore_strategies import params_for
 from hypothesis import given
 from hypothesis import strategies as st
+from roles import task_role_in
 
 from portside import testing
 from portside.api.ecs import requests_services
@@ -258,6 +259,7 @@ def run_task_overrides(op: Op, overrides: dict[str, Any]) -> bytes:
 def test_a_task_stores_its_overrides_as_ecs_echoes_them(
     op: Op, overrides: dict[str, Any], stored: bytes
 ) -> None:
+    task_role_in(op, f"arn:aws:iam::{op.account}:role/r")  # a role named by its name alone
     assert run_task_overrides(op, overrides) == stored
 
 

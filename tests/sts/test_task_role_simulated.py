@@ -1,8 +1,9 @@
 """Task roles through a real server and an in-process agent on the simulated driver: a task
 whose role trusts ecs-tasks.amazonaws.com finds AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, the
 agent's endpoint answers it in the ECS agent's shape with a key that signs as the task's
-role session; an unknown id is the ECS agent's 400; a role that does not trust ECS stops the
-task with ECS's reason; a task without a role gets no variable."""
+role session; an unknown id is the ECS agent's 400; a task without a role gets no variable.
+A role ECS cannot assume is refused by RunTask (tests/iam_enforce/test_enforce_execution.py),
+and one changed after RunTask stops the task (tests/gateway/test_task_credentials_desk.py)."""
 
 from __future__ import annotations
 
@@ -100,35 +101,6 @@ def test_task_role_credentials(server: ServerProcess, tmp_path: Path, name: str)
         ecs.stop_task(cluster=name, task=task["taskArn"])
         wait_for_status(ecs, name, task["taskArn"], "STOPPED")
         assert httpx.get(base + uri).status_code == 400
-
-
-def test_untrusting_role_stops_the_task(server: ServerProcess, tmp_path: Path, name: str) -> None:
-    role = _role(server, name, {"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
-    with start_fleet(server, tmp_path, name) as fleet:
-        ecs = fleet.ecs
-        family = register(ecs, name, taskRoleArn=role)
-        task = ecs.run_task(cluster=name, taskDefinition=family)["tasks"][0]
-        stopped = wait_for_status(ecs, name, task["taskArn"], "STOPPED")
-        assert stopped["stopCode"] == "TaskFailedToStart"
-        assert stopped["stoppedReason"] == (
-            f"ECS was unable to assume the role '{role}' that was provided for this task. "
-            "Please verify that the role being passed has the proper trust relationship and "
-            "permissions and that your IAM user has permissions to pass this role."
-        )
-
-
-def test_a_role_iam_does_not_have_leaves_the_task_running(
-    server: ServerProcess, tmp_path: Path, name: str
-) -> None:
-    """A definition written for AWS names a role Portside's IAM lacks: the task runs as it
-    did before IAM existed (its credentials endpoint has none to give)."""
-    role = f"arn:aws:iam::{ACCOUNT}:role/not-in-portside-{name}"
-    with start_fleet(server, tmp_path, name) as fleet:
-        ecs = fleet.ecs
-        family = register(ecs, name, taskRoleArn=role)
-        task = ecs.run_task(cluster=name, taskDefinition=family)["tasks"][0]
-        running = wait_for_status(ecs, name, task["taskArn"], "RUNNING")
-        assert running["lastStatus"] == "RUNNING" and "stoppedReason" not in running
 
 
 def test_task_without_role_gets_no_credentials(

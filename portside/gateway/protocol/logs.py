@@ -64,9 +64,13 @@ class LogsPrepare:
     group: str
     stream: str
     create: bool = False
+    task_arn: str | None = None  # whose container: a Fargate task's execution role is checked
 
     def to_wire(self) -> Json:
-        return {"group": self.group, "stream": self.stream, "create": self.create}
+        out: Json = {"group": self.group, "stream": self.stream, "create": self.create}
+        if self.task_arn is not None:
+            out["taskArn"] = self.task_arn
+        return out
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> LogsPrepare:
@@ -74,7 +78,10 @@ class LogsPrepare:
         create = d.get("create", False)
         if not isinstance(create, bool):
             raise InvalidParameterException("create must be a boolean.")
-        return cls(group, stream, create)
+        task_arn = d.get("taskArn")
+        if task_arn is not None and not isinstance(task_arn, str):
+            raise InvalidParameterException("taskArn must be a string.")
+        return cls(group, stream, create, task_arn)
 
 
 @dataclass(frozen=True, slots=True)

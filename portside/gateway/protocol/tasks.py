@@ -178,6 +178,8 @@ class AgentTask:
     attachments: tuple[Attachment, ...] = ()
     overrides: TaskOverrides = NO_OVERRIDES
     task_role_arn: str | None = None  # the role the task runs as, its override applied
+    # the role the agent acts as for the task (images, secrets, logs), its override applied
+    execution_role_arn: str | None = None
 
     @property
     def family(self) -> str:
@@ -214,6 +216,7 @@ class AgentTask:
             "attachments": [a.to_wire() for a in self.attachments],
             "overrides": self.overrides.to_wire(),
             **given(("taskRoleArn", self.task_role_arn)),
+            **given(("executionRoleArn", self.execution_role_arn)),
         }
         if with_definition:
             out["definition"] = self.definition
@@ -250,4 +253,7 @@ class AgentTask:
             attachments=tuple(Attachment.from_wire(a) for a in d.get("attachments") or ()),
             overrides=TaskOverrides.from_wire(d.get("overrides") or {}),
             task_role_arn=opt_str(d.get("taskRoleArn", definition.get("taskRoleArn")) or None),
+            execution_role_arn=opt_str(
+                d.get("executionRoleArn", definition.get("executionRoleArn")) or None
+            ),
         )

@@ -17,8 +17,10 @@ code: 400, request id: <id>`; for Secrets Manager inside `failed to fetch secret
 secrets manager: ...`, and a refused kms:Decrypt as Secrets Manager words it, `Access to KMS
 is not allowed`).
 
-A role ARN that names no IAM role is not checked (the secrets are read as before, as the
-task's account): roles given before IAM existed keep working.
+Before the secrets, the role itself: one IAM does not hold, or whose trust policy does not let
+`ecs-tasks.amazonaws.com` assume it, fails the task with ECS's words for a role it cannot
+assume. Images from Portside's ECR are checked with the registry credentials
+(`execution_images.py`), awslogs streams when the agent makes them (`execution_logs.py`).
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from typing import Any
 
 from portside.gateway.protocol.secrets import REGISTRY, SecretReference, references
 from portside.iam import principals
-from portside.iam.enforce.identities import Identity, load
-from portside.iam.policy import Request, Target, evaluate
+from portside.iam.enforce.execution_images import images_refusal
+from portside.iam.enforce.identities import Identity, denied, load
 from portside.ops.context import Caller, Op, World, root_principal
 from portside.secretsmanager import records as sm_records
 from portside.secretsmanager import resolve as asm
 from portside.ssm import resolve as ssm
+from portside.sts.assume import ECS_TASKS, service_may_assume, unable_to_assume
 
 MANAGED_KEY = "alias/aws/secretsmanager"
 
@@ -56,29 +59,43 @@ def role_of(task: Mapping[str, Any], definition: Mapping[str, Any]) -> str:
     )
 
 
-def secrets_refusal(
-    world: World, task_arn: str, task: Mapping[str, Any], definition: Mapping[str, Any]
-) -> str | None:
-    """The stopped reason when the task's execution role may not read one of its secrets;
-    None when it may read them all (or names no IAM role)."""
-    refs = references(definition)
-    role_arn = role_of(task, definition)
-    session = session_arn(role_arn, task_arn) if refs and role_arn else None
+def execution_identity(world: World, task_arn: str, role_arn: str) -> Identity | None:
+    """The execution role's session for the task, as IAM holds it; None when the role
+    cannot be assumed by ECS (no such role, or its trust policy refuses the service)."""
+    session = session_arn(role_arn, task_arn)
     if session is None:
         return None
-    _, _, _, region, account, _ = task_arn.split(":", 5)
-    identity = load(world.store, session, account)
-    if not identity.known:
+    with world.store.read() as tx:
+        if not service_may_assume(tx, role_arn, ECS_TASKS, world.clock()):
+            return None
+    identity = load(world.store, session, task_arn.split(":", 5)[4])
+    return identity if identity.known else None
+
+
+def execution_refusal(
+    world: World, task_arn: str, task: Mapping[str, Any], definition: Mapping[str, Any]
+) -> str | None:
+    """The stopped reason when the task's execution role cannot be assumed, or may not get
+    its images' registry auth or read one of its secrets; None when all is allowed or the
+    task has no execution role."""
+    role_arn = role_of(task, definition)
+    if not role_arn:
         return None
+    identity = execution_identity(world, task_arn, role_arn)
+    if identity is None:
+        return unable_to_assume(role_arn)
+    _, _, _, region, account, _ = task_arn.split(":", 5)
     op = Op(world, Caller(account, region, "", root_principal(account)))
+    refs = references(definition)
     ordered = [r for r in refs if r.kind == REGISTRY]
     ordered += [r for r in refs if r.kind != REGISTRY and r.store == "ssm"]
     ordered += [r for r in refs if r.kind != REGISTRY and r.store == "asm"]
+    failure = images_refusal(op, identity, definition)
     for ref in ordered:
-        failure = _refused(op, identity, ref)
         if failure is not None:
             return failure
-    return None
+        failure = _refused(op, identity, ref)
+    return failure
 
 
 def _request_id() -> str:
@@ -88,14 +105,14 @@ def _request_id() -> str:
 def _refused(op: Op, identity: Identity, ref: SecretReference) -> str | None:
     if ref.store == "ssm":
         arn = _parameter_arn(ref.value_from, op.account, op.region)
-        message = _denied(identity, "ssm:GetParameters", arn)
+        message = denied(identity, "ssm:GetParameters", arn)
         if message is None:
             return None
         tail = f"status code: 400, request id: {_request_id()}"
         return ssm.SecretsUnavailable(f"AccessDeniedException: {message} {tail}").message
     arn, key = _secret(op, ref.value_from)
-    message = _denied(identity, "secretsmanager:GetSecretValue", arn)
-    if message is None and key is not None and _denied(identity, "kms:Decrypt", key):
+    message = denied(identity, "secretsmanager:GetSecretValue", arn)
+    if message is None and key is not None and denied(identity, "kms:Decrypt", key):
         message = "Access to KMS is not allowed"  # Secrets Manager's words for it
     if message is None:
         return None
@@ -103,12 +120,6 @@ def _refused(op: Op, identity: Identity, ref: SecretReference) -> str | None:
         f"failed to fetch secret {arn} from secrets manager: AccessDeniedException: {message} "
         f"status code: 400, request id: {_request_id()}"
     ).message
-
-
-def _denied(identity: Identity, action: str, resource: str) -> str | None:
-    request = Request(action, identity.caller, (Target(resource),))
-    decision = evaluate(request, identity.policies, None, identity.boundary, identity.session)
-    return None if decision.allowed else decision.message()
 
 
 def _parameter_arn(value_from: str, account: str, region: str) -> str:

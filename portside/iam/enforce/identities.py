@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from portside.iam import principals, records
 from portside.iam.enforce import sources
-from portside.iam.policy import Caller, CompiledPolicy, Decision
+from portside.iam.policy import Caller, CompiledPolicy, Decision, Request, Target, evaluate
 from portside.iam.policy.compiled import CompiledStatement
 from portside.store.base import Store
 from portside.sts import credentials
@@ -176,3 +176,11 @@ class Identities:
         if self.store.wait(self._seen, 0, tables=records.TABLES):
             self._kept.clear()
         self._seen = last
+
+
+def denied(identity: Identity, action: str, resource: str) -> str | None:
+    """IAM's message when `identity` may not do `action` on `resource` (no request
+    context: what a service's own call for a principal is checked with), else None."""
+    request = Request(action, identity.caller, (Target(resource),))
+    decision = evaluate(request, identity.policies, None, identity.boundary, identity.session)
+    return None if decision.allowed else decision.message()

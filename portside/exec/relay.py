@@ -5,9 +5,13 @@
                                                       per-session token its sync handed it
 The control plane never calls the agent (DESIGN.md): when the client opens the stream, the
 registry wakes the agent's long poll, whose answer lists the session; the agent then dials in.
-Frames are portside/exec/frames.py's; the relay records the session (record.py) and ends it
-when the command exits, when either side goes away, or after IDLE_TIMEOUT seconds without a
-frame either way.
+The client speaks one of two protocols on the same URL, told apart by its first message: a
+binary OPEN frame (portside/exec/frames.py, `portside exec`) or the Session Manager data
+channel's opening text message with the token (AWS's session-manager-plugin, which
+`aws ecs execute-command` runs, and Portside's own; portside/exec/ssm/edge.py). Either way the
+agent's side is frames: the translation happens in the client's edge. The relay records the
+session (record.py) and ends it when the command exits, when either side goes away, or after
+IDLE_TIMEOUT seconds without a frame either way.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -25,6 +29,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from portside.exec import frames
 from portside.exec.record import Recorder
 from portside.exec.registry import OFFER_TTL, ExecRefused, ExecRegistry, ExecSession
+from portside.exec.ssm import payloads as ssm_payloads
+from portside.exec.ssm.edge import SsmEdge
 from portside.gateway import protocol
 from portside.ops.context import World
 
@@ -70,8 +76,22 @@ class Relay:
     async def client(self, ws: WebSocket) -> None:
         await ws.accept()
         sid = ws.path_params["session_id"]
+        edge: ClientEdge
         try:
-            session = await self._open(ws, sid)
+            first = await self._first(ws)
+            opening = ssm_payloads.opening(first) if isinstance(first, str) else None
+            if opening is not None:
+                edge = SsmEdge(ws, sid, opening)
+                try:
+                    session = self.registry.open(sid, opening["TokenValue"], True, None)
+                except ExecRefused as exc:
+                    await edge.refuse(str(exc))
+                    await edge.close()
+                    return
+                await edge.start()
+            else:
+                edge = FramesEdge(ws)
+                session = self._open_frames(sid, first)
         except (ExecRefused, frames.FrameError, TimeoutError) as exc:
             await _send_and_close(ws, frames.exit_error(str(exc) or "No OPEN frame came."))
             return
@@ -80,16 +100,21 @@ class Relay:
         recorder = Recorder(self.world.logs, session, self.world.clock)
         try:
             await recorder.start()
-            await self._run(ws, session, recorder)
+            await self._run(edge, session, recorder)
         finally:
             self.registry.end(sid)
+            await edge.close()
 
-    async def _open(self, ws: WebSocket, sid: str) -> ExecSession:
+    async def _first(self, ws: WebSocket) -> bytes | str:
         async with asyncio.timeout(OPEN_WAIT):
             message = await ws.receive()
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
-        frame = frames.decode(message.get("bytes") or message.get("text") or b"")
+        text = message.get("text")
+        return text if text is not None else (message.get("bytes") or b"")
+
+    def _open_frames(self, sid: str, first: bytes | str) -> ExecSession:
+        frame = frames.decode(first)
         if frame.channel != frames.OPEN:
             raise frames.FrameError("The first frame must be OPEN.")
         body = frame.json()
@@ -97,7 +122,7 @@ class Relay:
             sid, str(body.get("token") or ""), bool(body.get("tty")), frames.window(body)
         )
 
-    async def _run(self, ws: WebSocket, session: ExecSession, recorder: Recorder) -> None:
+    async def _run(self, edge: ClientEdge, session: ExecSession, recorder: Recorder) -> None:
         assert session.agent is not None
         try:
             async with asyncio.timeout(self.offer_timeout):
@@ -105,12 +130,12 @@ class Relay:
         except TimeoutError:
             why = "TargetNotConnected: the task's agent did not take the session."
             await recorder.finish(error=why)
-            await _send_and_close(ws, frames.exit_error(why))
+            await edge.error(why)
             return
         outcome: dict[str, Any] = {}
         last = [time.monotonic()]
-        upstream = asyncio.create_task(self._upstream(ws, agent, last))
-        downstream = asyncio.create_task(self._downstream(agent, ws, recorder, outcome, last))
+        upstream = asyncio.create_task(self._upstream(edge, agent, last))
+        downstream = asyncio.create_task(self._downstream(agent, edge, recorder, outcome, last))
         idle = asyncio.create_task(self._idle(last))
         done, pending = await asyncio.wait(
             {upstream, downstream, idle}, return_when=asyncio.FIRST_COMPLETED
@@ -131,14 +156,13 @@ class Relay:
                 why = str(outcome.get("error") or "The agent's connection was lost.")
             await recorder.finish(error=why)
             if upstream not in done:
-                await _send(ws, frames.exit_error(why))
-        for side in (agent, ws):
-            with contextlib.suppress(Exception):
-                await side.close()
+                await edge.error(why)
+        with contextlib.suppress(Exception):
+            await agent.close()
 
-    async def _upstream(self, ws: WebSocket, agent: WebSocket, last: list[float]) -> None:
+    async def _upstream(self, edge: ClientEdge, agent: WebSocket, last: list[float]) -> None:
         """Client to agent: stdin, stdin EOF and resizes; nothing else may come this way."""
-        async with contextlib.aclosing(_frames(ws, last, "client", logging.INFO)) as sent:
+        async with contextlib.aclosing(edge.inputs(last)) as sent:
             async for frame in sent:
                 if frame.channel in (frames.STDIN, frames.STDIN_EOF, frames.RESIZE):
                     await agent.send_bytes(frames.encode(frame.channel, frame.payload))
@@ -146,7 +170,7 @@ class Relay:
     async def _downstream(
         self,
         agent: WebSocket,
-        ws: WebSocket,
+        edge: ClientEdge,
         recorder: Recorder,
         outcome: dict[str, Any],
         last: list[float],
@@ -155,13 +179,13 @@ class Relay:
         async with contextlib.aclosing(_frames(agent, last, "agent", logging.WARNING)) as sent:
             async for frame in sent:
                 if frame.channel in (frames.STDOUT, frames.STDERR):
-                    await ws.send_bytes(frames.encode(frame.channel, frame.payload))
+                    await edge.output(frame.channel, frame.payload)
                     await recorder.data(frame.payload)
                 elif frame.channel == frames.EXIT:
                     body = frame.json()
                     if isinstance(body.get("exitCode"), int):
                         outcome["exitCode"] = body["exitCode"]
-                        await ws.send_bytes(frames.exit_code(body["exitCode"]))
+                        await edge.exit(body["exitCode"])
                     else:
                         outcome["error"] = str(body.get("error") or "The command failed.")
                     return
@@ -172,6 +196,49 @@ class Relay:
             if left <= 0:
                 return
             await asyncio.sleep(min(left, 5.0))
+
+
+class ClientEdge(Protocol):
+    """The client's side of a session, in the protocol it speaks."""
+
+    def inputs(self, last: list[float]) -> AsyncGenerator[frames.Frame, None]:
+        """The client's STDIN, STDIN_EOF and RESIZE frames until it goes away; each message
+        marks the session active (`last`)."""
+        ...
+
+    async def output(self, channel: int, payload: bytes) -> None:
+        """The command's output (STDOUT or STDERR)."""
+
+    async def exit(self, code: int) -> None:
+        """The command exited: the session's last word."""
+
+    async def error(self, why: str) -> None:
+        """The session ends without an exit code."""
+
+    async def close(self) -> None: ...
+
+
+class FramesEdge:
+    """Portside's own frames (`portside exec`)."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+
+    def inputs(self, last: list[float]) -> AsyncGenerator[frames.Frame, None]:
+        return _frames(self.ws, last, "client", logging.INFO)
+
+    async def output(self, channel: int, payload: bytes) -> None:
+        await self.ws.send_bytes(frames.encode(channel, payload))
+
+    async def exit(self, code: int) -> None:
+        await self.ws.send_bytes(frames.exit_code(code))
+
+    async def error(self, why: str) -> None:
+        await _send(self.ws, frames.exit_error(why))
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close()
 
 
 async def _frames(

@@ -247,21 +247,3 @@ def test_a_bad_token_gets_no_session(fleet: Fleet) -> None:
         reply = frames.decode(ws.recv(timeout=5))
     assert reply.channel == frames.EXIT
     assert reply.json() == {"error": "The session token is not valid or has expired."}
-
-
-def test_the_aws_cli_needs_the_session_manager_plugin(fleet: Fleet, server: ServerProcess) -> None:
-    task = running_agent(fleet, run(fleet)["taskArn"])
-    proc = server.aws(
-        "ecs",
-        "execute-command",
-        "--cluster",
-        fleet.cluster,
-        "--task",
-        task["taskArn"],
-        "--command",
-        "ls",
-        "--interactive",
-        check=False,
-    )
-    assert proc.returncode != 0
-    assert "SessionManagerPlugin is not found" in proc.stderr

@@ -4,18 +4,20 @@ data directory written by an earlier version (store/schema.py)."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from portside.store.sql import SqlStore
 from portside.store.sqlite import SqliteStore
 
 PREFIX = "arn:aws:ecs:r:1:task-definition/"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    s = SqliteStore(tmp_path / "s.db")
+def store(open_store: Callable[[], SqlStore]) -> SqlStore:
+    s = open_store()
     with s.transaction() as tx:
         for family in ("web", "api"):
             for revision in (1, 2, 9, 10, 11):
@@ -28,7 +30,7 @@ def store(tmp_path: Path) -> SqliteStore:
     return s
 
 
-def test_select_orders_by_values_not_text(store: SqliteStore) -> None:
+def test_select_orders_by_values_not_text(store: SqlStore) -> None:
     with store.read() as tx:
         rows = tx.select(
             "task_definitions",
@@ -40,7 +42,7 @@ def test_select_orders_by_values_not_text(store: SqliteStore) -> None:
     assert rows[0] == (f"{PREFIX}web:1", 1)
 
 
-def test_select_newest_and_pages_both_ways(store: SqliteStore) -> None:
+def test_select_newest_and_pages_both_ways(store: SqlStore) -> None:
     with store.read() as tx:
         newest = tx.select(
             "task_definitions",
@@ -79,12 +81,12 @@ def test_select_newest_and_pages_both_ways(store: SqliteStore) -> None:
     assert [r[1:] for r in backwards] == [("web", 9), ("web", 1)]
 
 
-def test_select_refuses_unindexed_orders(store: SqliteStore) -> None:
+def test_select_refuses_unindexed_orders(store: SqlStore) -> None:
     with store.read() as tx, pytest.raises(KeyError):
         tx.select("task_definitions", order=("doc",))
 
 
-def test_tally_counts_per_value(store: SqliteStore) -> None:
+def test_tally_counts_per_value(store: SqlStore) -> None:
     with store.read() as tx:
         assert tx.tally("task_definitions", ("status",), where={"family": "web"}) == {
             ("ACTIVE",): 5,
@@ -92,8 +94,8 @@ def test_tally_counts_per_value(store: SqliteStore) -> None:
         }
 
 
-def test_flags_are_stored_as_integers(tmp_path: Path) -> None:
-    s = SqliteStore(tmp_path / "s.db")
+def test_flags_are_stored_as_integers(open_store: Callable[[], SqlStore]) -> None:
+    s = open_store()
     with s.transaction() as tx:
         tx.put("container_instances", "a", {"clusterArn": "c", "status": "ACTIVE", "fargate": True})
         tx.put("container_instances", "b", {"clusterArn": "c", "status": "ACTIVE"})
@@ -144,8 +146,8 @@ def test_an_earlier_data_directory_is_upgraded(tmp_path: Path) -> None:
     assert "ix_container_instances_fargate" in indexes
 
 
-def test_changes_of_some_tables_up_to_a_position(tmp_path: Path) -> None:
-    s = SqliteStore(tmp_path / "s.db")
+def test_changes_of_some_tables_up_to_a_position(open_store: Callable[[], SqlStore]) -> None:
+    s = open_store()
     with s.transaction() as tx:
         tx.put("tasks", "t1", {"lastStatus": "RUNNING"})
         tx.put("services", "s1", {"status": "ACTIVE"})

@@ -1,19 +1,19 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from portside.store.sqlite import SqliteStore
+from portside.store.sql import SqlStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteStore:
-    return SqliteStore(tmp_path / "s.db")
+def store(open_store: Callable[[], SqlStore]) -> SqlStore:
+    return open_store()
 
 
-def test_put_get_scan_count(store: SqliteStore) -> None:
+def test_put_get_scan_count(store: SqlStore) -> None:
     with store.transaction() as tx:
         tx.put("clusters", "arn:b", {"clusterName": "b", "status": "ACTIVE"})
         tx.put("clusters", "arn:a", {"clusterName": "a", "status": "INACTIVE"})
@@ -30,7 +30,7 @@ def test_put_get_scan_count(store: SqliteStore) -> None:
         ]
 
 
-def test_rollback_on_error_leaves_nothing(store: SqliteStore) -> None:
+def test_rollback_on_error_leaves_nothing(store: SqlStore) -> None:
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.put("clusters", "arn:a", {"clusterName": "a", "status": "ACTIVE"})
         raise RuntimeError("boom")
@@ -39,7 +39,7 @@ def test_rollback_on_error_leaves_nothing(store: SqliteStore) -> None:
     assert store.changes(0) == []
 
 
-def test_change_feed_orders_every_write(store: SqliteStore) -> None:
+def test_change_feed_orders_every_write(store: SqlStore) -> None:
     with store.transaction() as tx:
         tx.put("clusters", "arn:a", {"clusterName": "a", "status": "ACTIVE"})
         tx.delete("clusters", "arn:a")
@@ -54,22 +54,22 @@ def test_change_feed_orders_every_write(store: SqliteStore) -> None:
     assert store.changes(feed[0].seq) == feed[1:]
 
 
-def test_counters_survive_reopen(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.db")
+def test_counters_survive_reopen(open_store: Callable[[], SqlStore]) -> None:
+    store = open_store()
     with store.transaction() as tx:
         assert [tx.next_value("f"), tx.next_value("f"), tx.next_value("g")] == [1, 2, 1]
     store.close()
-    again = SqliteStore(tmp_path / "s.db")
+    again = open_store()
     with again.transaction() as tx:
         assert tx.next_value("f") == 3
 
 
-def test_read_only_transaction_refuses_writes(store: SqliteStore) -> None:
+def test_read_only_transaction_refuses_writes(store: SqlStore) -> None:
     with pytest.raises(RuntimeError), store.read() as tx:
         tx.put("clusters", "k", {})
 
 
-def test_wait_wakes_on_commit_from_another_thread(store: SqliteStore) -> None:
+def test_wait_wakes_on_commit_from_another_thread(store: SqlStore) -> None:
     seq = store.last_seq()
 
     def write() -> None:
@@ -81,7 +81,7 @@ def test_wait_wakes_on_commit_from_another_thread(store: SqliteStore) -> None:
     assert store.last_seq() > seq
 
 
-def test_wait_for_tables_ignores_commits_to_other_tables(store: SqliteStore) -> None:
+def test_wait_for_tables_ignores_commits_to_other_tables(store: SqlStore) -> None:
     seq = store.last_seq()
     with store.transaction() as tx:
         tx.put("clusters", "arn:x", {"clusterName": "x", "status": "ACTIVE"})
@@ -97,7 +97,7 @@ def test_wait_for_tables_ignores_commits_to_other_tables(store: SqliteStore) -> 
     assert store.last_seq() > seq
 
 
-def test_concurrent_writers_lose_nothing(store: SqliteStore) -> None:
+def test_concurrent_writers_lose_nothing(store: SqlStore) -> None:
     def work(n: int) -> None:
         for i in range(50):
             with store.transaction() as tx:

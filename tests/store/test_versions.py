@@ -3,22 +3,19 @@ stored document makes it the stored one plus one, whatever the document says."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from portside.store.sqlite import SqliteStore
+from portside.store.sql import SqlStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "p.db", synchronous="OFF")
-    yield s
-    s.close()
+def store(open_store: Callable[[], SqlStore]) -> SqlStore:
+    return open_store()
 
 
-def stored(store: SqliteStore, key: str) -> int:
+def stored(store: SqlStore, key: str) -> int:
     with store.read() as tx:
         doc = tx.get("tasks", key)
     assert doc is not None
@@ -26,7 +23,7 @@ def stored(store: SqliteStore, key: str) -> int:
 
 
 def test_a_new_document_keeps_its_version_and_each_put_over_it_adds_one(
-    store: SqliteStore,
+    store: SqlStore,
 ) -> None:
     with store.transaction() as tx:
         tx.put("tasks", "t", {"version": 1})
@@ -43,7 +40,7 @@ def test_a_new_document_keeps_its_version_and_each_put_over_it_adds_one(
     assert stored(store, "t") == 4
 
 
-def test_bump_false_writes_the_document_as_it_is(store: SqliteStore) -> None:
+def test_bump_false_writes_the_document_as_it_is(store: SqlStore) -> None:
     with store.transaction() as tx:
         tx.put("tasks", "t", {"version": 1})
         tx.put("tasks", "t", {"version": 1, "reserved": True}, bump=False)
@@ -53,7 +50,7 @@ def test_bump_false_writes_the_document_as_it_is(store: SqliteStore) -> None:
     assert stored(store, "t") == 2
 
 
-def test_a_document_put_again_after_its_delete_starts_over(store: SqliteStore) -> None:
+def test_a_document_put_again_after_its_delete_starts_over(store: SqlStore) -> None:
     with store.transaction() as tx:
         tx.put("tasks", "t", {"version": 1})
         tx.put("tasks", "t", {"version": 1})
@@ -62,7 +59,7 @@ def test_a_document_put_again_after_its_delete_starts_over(store: SqliteStore) -
     assert stored(store, "t") == 1
 
 
-def test_unversioned_tables_are_left_alone(store: SqliteStore) -> None:
+def test_unversioned_tables_are_left_alone(store: SqlStore) -> None:
     with store.transaction() as tx:
         tx.put("clusters", "c", {"clusterName": "c", "version": 7})
         tx.put("clusters", "c", {"clusterName": "c", "version": 7})

@@ -1,0 +1,334 @@
+"""The resources an Express service owns beyond ECS, each made, changed, read and removed
+through its own service's public operations (ELB v2, CloudWatch Logs, Application Auto
+Scaling, EC2's subnets), never their tables: what Express Mode makes is what a user could
+have made by hand, and every rule of those services holds for it.
+
+Names: the load balancer `ecs-express-<id>`, the target group `ecs-express-tg-<id>` (`<id>`
+from the service's ARN, express/config.short_id), the scaling policy
+`<service>-express-scaling`. The listener is HTTP on a port free on this host when the
+service is made (Express Mode's HTTPS listener on 443 needs a certificate and a port
+Portside cannot assume it may take); its default action answers 404 and one rule forwards
+requests for the load balancer's host name to the service's target group.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from portside.api import logs as logs_api
+from portside.applicationautoscaling import policies as aas_policies
+from portside.applicationautoscaling import targets as aas_targets
+from portside.ec2 import defaults as ec2_defaults
+from portside.ec2 import lookup as ec2_lookup
+from portside.ec2 import subnets as ec2_subnets
+from portside.elb import listeners, load_balancers, rules, target_groups
+from portside.errors import InvalidParameterException, NamedError, ResourceAlreadyExistsException
+from portside.express.config import METRICS, ExpressConfig, Scaling
+from portside.ops.context import Op
+
+Json = dict[str, Any]
+MANAGED_TAG = {"Key": "AmazonECSManaged", "Value": "true"}
+DIMENSION = "ecs:service:DesiredCount"
+NOT_FOUND = "Not Found"
+
+
+@dataclass(frozen=True, slots=True)
+class Ingress:
+    """The load balancer side of one Express service."""
+
+    load_balancer_arn: str
+    target_group_arn: str
+    listener_arn: str
+    rule_arn: str
+    dns_name: str
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.dns_name}:{self.port}"
+
+
+def lb_name(sid: str) -> str:
+    return f"ecs-express-{sid}"
+
+
+def tg_name(sid: str) -> str:
+    return f"ecs-express-tg-{sid}"
+
+
+def policy_name(service: str) -> str:
+    return f"{service}-express-scaling"
+
+
+def resource_id(cluster: str, service: str) -> str:
+    return f"service/{cluster}/{service}"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- network ---------------------------------------------------------------------------------
+
+
+def default_subnets(op: Op) -> tuple[str, ...]:
+    """The default VPC's default subnets, as Express Mode uses when none are given."""
+    ec2_defaults.ensure(op)
+    found = ec2_subnets.describe_subnets(
+        op, {"Filters": [{"Name": "default-for-az", "Values": ["true"]}]}
+    )
+    return tuple(s["SubnetId"] for s in found.get("Subnets") or [])[:2]
+
+
+def vpc_of(op: Op, subnets: tuple[str, ...]) -> str:
+    try:
+        with op.store.read() as tx:
+            found = ec2_lookup.subnets(op, tx, subnets)
+    except NamedError:
+        found = []
+    known = {s.subnet_id for s in found}
+    missing = [s for s in subnets if s not in known]
+    if missing or not found:
+        raise InvalidParameterException(  # wording: ours, as ECS's awsvpc checks word it
+            f"Error retrieving subnet information for [{', '.join(missing) or '(none)'}]: "
+            "the subnet ID does not exist."
+        )
+    vpcs = {s.vpc_id for s in found}
+    if len(vpcs) > 1:
+        raise InvalidParameterException("The subnets must all be in the same VPC.")
+    return found[0].vpc_id
+
+
+# -- logs ------------------------------------------------------------------------------------
+
+
+def ensure_log_group(op: Op, name: str) -> bool:
+    """Whether it was made now (False: it was there already)."""
+    try:
+        logs_api.create_log_group(op, {"logGroupName": name})
+    except ResourceAlreadyExistsException:
+        return False
+    except NamedError as exc:
+        if exc.code != "ResourceAlreadyExistsException":
+            raise
+        return False
+    return True
+
+
+def delete_log_group(op: Op, name: str) -> None:
+    logs_api.delete_log_group(op, {"logGroupName": name})
+
+
+# -- load balancing --------------------------------------------------------------------------
+
+
+def _health(path: str) -> Json:
+    return {
+        "HealthCheckPath": path,
+        "HealthCheckIntervalSeconds": 5,
+        "HealthCheckTimeoutSeconds": 2,
+        "HealthyThresholdCount": 2,
+        "UnhealthyThresholdCount": 2,
+    }
+
+
+def create_target_group(op: Op, sid: str, config: ExpressConfig, vpc: str) -> str:
+    made = target_groups.create(
+        op,
+        {
+            "Name": tg_name(sid),
+            "Protocol": "HTTP",
+            "Port": config.port,
+            "VpcId": vpc,
+            "TargetType": "ip",
+            **_health(config.health_check_path),
+            "Tags": [MANAGED_TAG],
+        },
+    )
+    return str(made["TargetGroups"][0]["TargetGroupArn"])
+
+
+def set_health_check_path(op: Op, tg: str, path: str) -> None:
+    target_groups.modify(op, {"TargetGroupArn": tg, "HealthCheckPath": path})
+
+
+def create_ingress(op: Op, sid: str, config: ExpressConfig, tg: str) -> Ingress:
+    """The load balancer, its listener and the rule to the target group. Undone whole when a
+    step fails (the load balancer's deletion takes its listener and rules)."""
+    lb = load_balancers.create(
+        op,
+        {
+            "Name": lb_name(sid),
+            "Subnets": list(config.subnets),
+            "SecurityGroups": list(config.security_groups),
+            "Scheme": "internet-facing",
+            "Type": "application",
+            "Tags": [MANAGED_TAG],
+        },
+    )["LoadBalancers"][0]
+    lb_arn, dns = str(lb["LoadBalancerArn"]), str(lb["DNSName"])
+    try:
+        port = free_port()
+        listener = listeners.create(
+            op,
+            {
+                "LoadBalancerArn": lb_arn,
+                "Protocol": "HTTP",
+                "Port": port,
+                "DefaultActions": [
+                    {
+                        "Type": "fixed-response",
+                        "FixedResponseConfig": {
+                            "StatusCode": "404",
+                            "ContentType": "text/plain",
+                            "MessageBody": NOT_FOUND,
+                        },
+                    }
+                ],
+                "Tags": [MANAGED_TAG],
+            },
+        )["Listeners"][0]
+        rule = rules.create(
+            op,
+            {
+                "ListenerArn": listener["ListenerArn"],
+                "Priority": 1,
+                "Conditions": [{"Field": "host-header", "HostHeaderConfig": {"Values": [dns]}}],
+                "Actions": [{"Type": "forward", "TargetGroupArn": tg}],
+                "Tags": [MANAGED_TAG],
+            },
+        )["Rules"][0]
+    except Exception:
+        load_balancers.delete(op, {"LoadBalancerArn": lb_arn})
+        raise
+    return Ingress(lb_arn, tg, str(listener["ListenerArn"]), str(rule["RuleArn"]), dns, port)
+
+
+def find_ingress(op: Op, tg: str) -> Ingress | None:
+    """The ingress of the service whose target group is `tg`, read back from ELB."""
+    try:
+        group = target_groups.describe(op, {"TargetGroupArns": [tg]})["TargetGroups"][0]
+    except NamedError:
+        return None
+    for lb_arn in group.get("LoadBalancerArns") or []:
+        lb = load_balancers.describe(op, {"LoadBalancerArns": [lb_arn]})["LoadBalancers"][0]
+        for listener in listeners.describe(op, {"LoadBalancerArn": lb_arn})["Listeners"]:
+            for rule in rules.describe(op, {"ListenerArn": listener["ListenerArn"]})["Rules"]:
+                if any(a.get("TargetGroupArn") == tg for a in rule.get("Actions") or []):
+                    return Ingress(
+                        lb_arn,
+                        tg,
+                        str(listener["ListenerArn"]),
+                        str(rule["RuleArn"]),
+                        str(lb["DNSName"]),
+                        int(listener["Port"]),
+                    )
+    return None
+
+
+def health_check_path(op: Op, tg: str) -> str | None:
+    try:
+        group = target_groups.describe(op, {"TargetGroupArns": [tg]})["TargetGroups"][0]
+    except NamedError:
+        return None
+    return str(group.get("HealthCheckPath") or "/")
+
+
+def delete_ingress(op: Op, ingress: Ingress) -> None:
+    _quietly(load_balancers.delete, {"LoadBalancerArn": ingress.load_balancer_arn}, op)
+
+
+def delete_target_group(op: Op, tg: str) -> None:
+    _quietly(target_groups.delete, {"TargetGroupArn": tg}, op)
+
+
+def _quietly(call: Callable[[Op, Json], Json], p: Json, op: Op) -> None:
+    """A removal of what may be gone already."""
+    try:
+        call(op, p)
+    except NamedError as exc:
+        if not exc.code.endswith("NotFound") and not exc.code.endswith("NotFoundException"):
+            raise
+
+
+# -- scaling ---------------------------------------------------------------------------------
+
+
+def set_scaling(op: Op, cluster: str, service: str, scaling: Scaling, ingress: Ingress) -> None:
+    """The scalable target's bounds and its target tracking policy (made or replaced)."""
+    rid = resource_id(cluster, service)
+    aas_targets.register_scalable_target(
+        op,
+        {
+            "ServiceNamespace": "ecs",
+            "ResourceId": rid,
+            "ScalableDimension": DIMENSION,
+            "MinCapacity": scaling.min_tasks,
+            "MaxCapacity": scaling.max_tasks,
+        },
+    )
+    metric: Json = {"PredefinedMetricType": METRICS[scaling.metric]}
+    if scaling.metric == "REQUEST_COUNT_PER_TARGET":
+        lb_part = ingress.load_balancer_arn.split(":loadbalancer/", 1)[1]
+        tg_part = ingress.target_group_arn.split(":", 5)[5]
+        metric["ResourceLabel"] = f"{lb_part}/{tg_part}"
+    aas_policies.put_scaling_policy(
+        op,
+        {
+            "PolicyName": policy_name(service),
+            "ServiceNamespace": "ecs",
+            "ResourceId": rid,
+            "ScalableDimension": DIMENSION,
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": float(scaling.target_value),
+                "PredefinedMetricSpecification": metric,
+            },
+        },
+    )
+
+
+def scaling_of(op: Op, cluster: str, service: str) -> Scaling | None:
+    rid = resource_id(cluster, service)
+    found = aas_targets.describe_scalable_targets(
+        op, {"ServiceNamespace": "ecs", "ResourceIds": [rid], "ScalableDimension": DIMENSION}
+    )["ScalableTargets"]
+    if not found:
+        return None
+    target = found[0]
+    policies = aas_policies.describe_scaling_policies(
+        op,
+        {
+            "ServiceNamespace": "ecs",
+            "ResourceId": rid,
+            "ScalableDimension": DIMENSION,
+            "PolicyNames": [policy_name(service)],
+        },
+    )["ScalingPolicies"]
+    metric, value = "AVERAGE_CPU", 60
+    if policies:
+        tracking = policies[0]["TargetTrackingScalingPolicyConfiguration"]
+        kind = tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        metric = next((k for k, v in METRICS.items() if v == kind), metric)
+        value = int(tracking["TargetValue"])
+    return Scaling(int(target["MinCapacity"]), int(target["MaxCapacity"]), metric, value)
+
+
+def delete_scaling(op: Op, cluster: str, service: str) -> None:
+    try:
+        aas_targets.deregister_scalable_target(
+            op,
+            {
+                "ServiceNamespace": "ecs",
+                "ResourceId": resource_id(cluster, service),
+                "ScalableDimension": DIMENSION,
+            },
+        )
+    except NamedError as exc:
+        if exc.code != "ObjectNotFoundException":
+            raise

@@ -45,6 +45,12 @@ class ServerConfig:
     # period of target tracking's alarms: AWS's is 60; shorter is for tests and demos
     # (1, 5, 10 or 30 publish high-resolution metrics). $PORTSIDE_METRIC_PERIOD.
     metric_period: int = 60
+    # The store's database: "" for SQLite in the data directory, else a PostgreSQL URL
+    # (postgresql://...) shared by several replicas. $PORTSIDE_DATABASE_URL.
+    database: str = ""
+    # One of several server replicas over one store (portside/cluster): leadership through
+    # the lease, and a SQLite data directory locked shared rather than for this server alone.
+    replica: bool = False
 
     @property
     def endpoint(self) -> str:

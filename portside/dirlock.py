@@ -41,14 +41,19 @@ class DirLock:
         self._fd: int | None = fd
 
     @classmethod
-    def acquire(cls, directory: Path, name: str = SERVER_LOCK, what: str = "data") -> DirLock:
-        """Lock `directory` (made if missing) or raise DirectoryInUse naming the holder."""
+    def acquire(
+        cls, directory: Path, name: str = SERVER_LOCK, what: str = "data", *, shared: bool = False
+    ) -> DirLock:
+        """Lock `directory` (made if missing) or raise DirectoryInUse naming the holder.
+        `shared`: server replicas over one SQLite database (portside/cluster) each hold the
+        lock shared; a server alone holds it exclusive, so neither kind starts beside the
+        other."""
         directory = directory.expanduser().resolve()
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / name
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _describe(_read(fd))
             os.close(fd)

@@ -20,13 +20,21 @@ from portside.api.auth import SigV4Verifier, StaticKeyRing
 from portside.api.http import CorkedHttpToolsProtocol
 from portside.api.scheduler import status_routes
 from portside.applicationautoscaling import wiring as autoscaling_wiring
+from portside.autoscaling import wiring as asg_wiring
 from portside.cloudwatch import wiring as cloudwatch_wiring
+from portside.cluster.fence import FencedStore
+from portside.cluster.leadership import Leadership
+from portside.cluster.replicas import Replica
+from portside.cluster.seen import SharedSeen
 from portside.config import ServerConfig
+from portside.controllers.blue_green.loop import BlueGreenLoop
+from portside.controllers.daemons.controller import DaemonController
 from portside.controllers.ecs_metrics.publisher import EcsMetricsPublisher
 from portside.controllers.liveness import LivenessLoop
 from portside.controllers.load_balancers import LoadBalancerPlane
-from portside.controllers.loop import Loops
+from portside.controllers.loop import LEADER, REPLICA, Loops
 from portside.controllers.maintenance import MaintenanceLoop
+from portside.controllers.managed_scaling.loop import ManagedScalingLoop
 from portside.controllers.registries import RegistriesLoop
 from portside.controllers.schedules import ScheduleController
 from portside.controllers.services.service import ServiceController
@@ -40,14 +48,16 @@ from portside.events.stream import stream_routes
 from portside.exec import frames
 from portside.exec.registry import ExecRegistry
 from portside.gateway.server import AgentGateway
+from portside.hosts import wiring as hosts_wiring
+from portside.hosts.provider import ControlPlane
 from portside.iam.keys import IamKeyRing
 from portside.kms import master as master_key
 from portside.logs.retention import RetentionLoop
-from portside.logs.store import LogStore
 from portside.ops.context import World
 from portside.prometheus import wiring as prometheus_wiring
 from portside.serviceconnect.registrations import ConnectRegistrations
 from portside.startup import check_databases, listen
+from portside.store.open import open_log_store, open_metric_store, open_store
 from portside.store.sqlite import SqliteStore
 from portside.sts.credentials import StsKeyRing
 
@@ -76,7 +86,9 @@ def build_with_gateway(
     dns = DnsPlane.open(config)  # its port first: a taken one stops the start here
     heap.limit_arenas()  # before the loops' and the edge's threads allocate (heap.py)
     creds = credentials.load_or_create(config.data_dir)
-    store = SqliteStore(config.data_dir / "portside.db", synchronous=config.synchronous)
+    database = open_store(config)  # SQLite in the data directory, or --database's PostgreSQL
+    # The leader's loops write under its lease's epoch (portside/cluster/fence.py).
+    store = FencedStore(database)
     world = World(
         store=store,
         clock=time.time,
@@ -85,7 +97,7 @@ def build_with_gateway(
     )
     world.exec = ExecRegistry(endpoint=config.endpoint)
     world.keys = master_key.load_or_create(config.data_dir)  # KMS: wraps key material
-    logs = LogStore(config.data_dir / "logs.db", synchronous=config.synchronous)
+    logs = open_log_store(config)  # logs.db, or tables of --database's PostgreSQL
     world.logs = logs
     admin = StaticKeyRing({creds.access_key_id: creds.secret_access_key}, config.account)
     # The admin key, then IAM users' keys, then STS's temporary keys: the API's and the
@@ -96,6 +108,9 @@ def build_with_gateway(
     delivery = DeliveryLoop(store, allow_link_local=config.allow_link_local_destinations)
     # /metrics, the tasks' usage and service discovery (portside/prometheus)
     prometheus = prometheus_wiring.build(world, lambda: gateway.last_seen)
+    # EC2 instances on hosts Portside starts (portside/hosts): providers and their loop
+    plane = ControlPlane(config.endpoint, creds.access_key_id, creds.secret_access_key)
+    hosts = hosts_wiring.build(world, plane, config.data_dir)
     world.observe_placement = prometheus.metrics.placement
     ecr = ecr_wiring.build(
         store,
@@ -114,12 +129,17 @@ def build_with_gateway(
             *ecr.routes,
             *prometheus.routes(api.authenticate),
             *prometheus.stats.routes(gateway._endpoint),  # the agents' samples
+            *hosts.routes(api.authenticate),
         ],
     )
     app.api.observe = prometheus.metrics.api_call
     maintenance = MaintenanceLoop(world, account=config.account)
-    liveness = LivenessLoop(world, gateway)
+    replica = Replica(config.endpoint)  # this server among the replicas (portside/cluster)
+    # Agents sync with any replica: liveness (on the leader) hears every replica's gateway.
+    seen = SharedSeen(gateway, database, replica.id)
+    liveness = LivenessLoop(world, seen)
     services = ServiceController(world, config.account, lost_grace=config.lost_instance_grace)
+    daemons = DaemonController(world, config.account)  # ECS Managed Daemons
     schedules = ScheduleController(world, config.account)
     retention = RetentionLoop(logs, world.clock)
     balancers = LoadBalancerPlane(
@@ -130,30 +150,41 @@ def build_with_gateway(
     targets = TargetsLoop(world)
     registries = RegistriesLoop(world)
     connect = ConnectRegistrations(world)  # Service Connect tasks in Cloud Map
-    parts = (
-        maintenance,
-        liveness,
-        services,
-        schedules,
-        retention,
-        balancers,
-        targets,
-        registries,
-        connect,
-        ecr.loop,
-    )
+    # The loops that must act once run on the leader replica only (portside/cluster); the
+    # others (DNS; ECR's registry, whose storage is the data directory's) on every replica.
+    leader = loops.group(LEADER)
+    parts = (maintenance, liveness, services, schedules, balancers, targets, registries, connect)
     for part in parts:
-        part.register(loops)
+        part.register(leader)
+    daemons.register(leader)
+    BlueGreenLoop(world, config.account).register(leader)  # CodeDeploy's ECS deployments
+    retention.register(leader)  # logs and metrics are shared: PostgreSQL or one data dir
+    # ECR's registry serves from the data directory: replicas sharing one run one registry.
+    ecr.loop.register(leader if config.replica else loops)
     dns.follower(store).register(loops)
     cloudwatch = cloudwatch_wiring.build(
-        store, config.data_dir, synchronous=config.synchronous, clock=world.clock
+        store,
+        config.data_dir,
+        synchronous=config.synchronous,
+        clock=world.clock,
+        metrics=open_metric_store(config),  # None: metrics.db in the data directory
     )
-    cloudwatch.register(loops)  # the alarm evaluator and metric retention
+    cloudwatch.evaluator.register(leader)
+    cloudwatch.retention.register(leader)
     # Application Auto Scaling: alarm actions to scaling policies, scheduled actions
-    autoscaling_wiring.build(world, cloudwatch.runtime, clock=world.clock).register(loops)
+    autoscaling_wiring.build(world, cloudwatch.runtime, clock=world.clock).register(leader)
+    hosts.register(leader)  # the ec2-instances loop
+    # EC2 Auto Scaling: groups kept at their desired capacity, target tracking policies
+    asg_wiring.build(world, cloudwatch.runtime).register(leader)
     # ECS's AWS/ECS and Container Insights metrics from the agents' samples
-    EcsMetricsPublisher(world, prometheus.stats).register(loops)
-    delivery.status = loops.watch("events", interval=delivery.interval, log=events_log)
+    EcsMetricsPublisher(world, prometheus.stats).register(leader)
+    # ECS managed scaling: capacity providers grow and shrink their Auto Scaling groups
+    ManagedScalingLoop(world).register(leader)
+    delivery.status = leader.watch("events", interval=delivery.interval, log=events_log)
+    sole = not config.replica and isinstance(database, SqliteStore)  # alone on its file
+    leadership = Leadership(database, loops, replica, sole=sole, seen=seen)
+
+    leadership.add_runner(delivery.status, delivery.run)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -164,15 +195,17 @@ def build_with_gateway(
             )
         )
         gateway.start()
-        running = [asyncio.create_task(loop.run()) for loop in loops.all()]
-        deliver = asyncio.create_task(delivery.run())
+        running = [asyncio.create_task(loop.run()) for loop in loops.all(REPLICA)]
+        lead = asyncio.create_task(leadership.run())  # the leader's loops, while it leads
+        with contextlib.suppress(TimeoutError):  # its first beat: a lone server leads now
+            await asyncio.wait_for(leadership.ready.wait(), 10)
         for hook in startup_hooks:
             await hook(app.rest)
         log.info("Portside control plane on %s (data: %s)", config.endpoint, config.data_dir)
         yield
         for hook in shutdown_hooks:
             await hook(app.rest)
-        for t in (*running, deliver):
+        for t in (*running, lead):
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await t
@@ -182,6 +215,7 @@ def build_with_gateway(
         store.close()
         logs.close()
         cloudwatch.close()
+        await asyncio.to_thread(hosts.close)  # simulated fleets' sessions end
 
     app.rest.router.lifespan_context = lifespan
     return app, world, gateway
@@ -210,7 +244,7 @@ def run(
     data directory's lock, the port, `on_bound` (`portside up` locks its agent's directory
     there), the databases' quick_check; a StartupError from any of them means nothing was
     written and nothing started."""
-    lock = DirLock.acquire(config.data_dir)
+    lock = DirLock.acquire(config.data_dir, shared=config.replica)
     socks = listen(config.host, config.port)
     if config.port == 0:
         config = dataclasses.replace(config, port=socks[0].getsockname()[1])

@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import ServerProcess  # noqa: E402  (after the sys.path line)
 from logcheck import LOGS, InProcessLog  # noqa: E402
 
-pytest_plugins = ["skips"]  # tests/skips.py: the list of skips; under CI=true, failures
+# tests/skips.py: the list of skips (under CI=true, failures); tests/pg_fixtures.py: PostgreSQL
+pytest_plugins = ["skips", "pg_fixtures"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -10,6 +10,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from portside.agent.endpoints import Endpoints
 from portside.gateway import protocol
 from portside.gateway.protocol import (
     LogsPrepare,
@@ -38,17 +39,25 @@ class ApiError(Exception):
 class ControlPlaneClient:
     def __init__(
         self,
-        endpoint: str,
+        endpoint: str | Endpoints,
         access_key: str,
         secret_key: str,
         region: str,
         timeout: float = 40.0,
     ) -> None:
-        self.endpoint = endpoint.rstrip("/")
+        # One URL, a comma-separated list, or a name resolving to several: the replicas
+        # this agent fails over between (agent/endpoints.py).
+        self.endpoints = endpoint if isinstance(endpoint, Endpoints) else Endpoints([endpoint])
         keys = Credentials(access_key, secret_key)
         # ECS and the gateway take calls signed for ecs; ECR's for ecr.
         self._signers = {name: SigV4Auth(keys, name, region) for name in ("ecs", "ecr")}
-        self._http = httpx.Client(timeout=timeout)
+        # A replica cut off is found by the connect timeout, not the long poll's.
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint calls go to now."""
+        return self.endpoints.current
 
     def _post(
         self,
@@ -59,14 +68,24 @@ class ControlPlaneClient:
         service: str = "ecs",
     ) -> Any:
         data = orjson.dumps(body)
-        request = AWSRequest(method="POST", url=self.endpoint + path, data=data, headers=headers)
-        self._signers[service].add_auth(request)
-        response = self._http.post(
-            self.endpoint + path,
-            content=data,
-            headers=dict(request.headers.items()),
-            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-        )
+        url = self.endpoints.current
+        for attempt in range(len(self.endpoints)):
+            request = AWSRequest(method="POST", url=url + path, data=data, headers=headers)
+            self._signers[service].add_auth(request)
+            try:
+                response = self._http.post(
+                    url + path,
+                    content=data,
+                    headers=dict(request.headers.items()),
+                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                )
+                break
+            except httpx.TransportError as exc:
+                # Unreachable or hung: the next replica takes the call (every agent call may
+                # be repeated: reports and log batches are idempotent).
+                if attempt + 1 >= len(self.endpoints):
+                    raise
+                url = self.endpoints.failed(url, exc)
         payload = orjson.loads(response.content) if response.content else {}
         if response.status_code != 200:
             raise ApiError(

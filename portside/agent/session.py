@@ -21,10 +21,12 @@ from portside.agent import secrets as task_secrets
 from portside.agent.client import ApiError, ControlPlaneClient
 from portside.agent.credentials.task_roles import for_agent
 from portside.agent.driver import Driver
+from portside.agent.endpoints import websocket_base
 from portside.agent.exec import ExecSessions
 from portside.agent.logs import make_shipper
 from portside.agent.registration import AgentConfig, register
 from portside.agent.runner import ContainerRun, TaskRun
+from portside.agent.self_update import SelfUpdate
 from portside.agent.state import AgentState
 from portside.agent.worker import Worker, shared_pools
 from portside.gateway import protocol
@@ -74,6 +76,8 @@ class Agent:
         self.logs = make_shipper(client, driver, state.root / "logs")  # awslogs shipping
         self.exec = ExecSessions(client.endpoint, driver, self._exec_container)
         self.network: NetworkViewLoop | None = None  # security groups, overlay (Docker)
+        # UpdateContainerAgent (agent/self_update.py): the CLI's agent sets its restart.
+        self.self_update = SelfUpdate(client.send, lambda: self._session, lambda: self.workers)
         self.task_roles = for_agent(  # task role credentials (agent/credentials/)
             client,
             driver,
@@ -269,31 +273,36 @@ class Agent:
         out = self.client.send(protocol.SESSION, SessionOpen(tuple(self.workers)))
         opened = SessionOpened.from_wire(out)
         self._session = opened.session
+        # The replica that opened it hands out this session's exec offers: dial it.
+        self.exec.base = websocket_base(self.client.endpoint)
         if self.dns_relay is not None:
             self._relay_to(opened.dns)
         with self._after_lock:
             self._after = 0
 
-    def _sync(self, reports_out: list[TaskReport], wait: float) -> SyncAnswer:
+    def _sync(self, reports_out: list[TaskReport], wait: float) -> tuple[SyncAnswer, str]:
+        """The answer, and the session it answers (the feed position counts only for it)."""
         with self._after_lock:
             after = self._after
         ask = SyncRequest(self._session, after, tuple(reports_out), wait)
         try:
-            return SyncAnswer.from_wire(self.client.send(protocol.SYNC, ask))
+            return SyncAnswer.from_wire(self.client.send(protocol.SYNC, ask)), ask.session
         except ApiError as exc:
             if "UnknownSession" in exc.message:
                 self._open_session()
                 ask = SyncRequest(self._session, 0, tuple(reports_out), 0)
-                return SyncAnswer.from_wire(self.client.send(protocol.SYNC, ask))
+                return SyncAnswer.from_wire(self.client.send(protocol.SYNC, ask)), ask.session
             raise
 
-    def _apply(self, answer: SyncAnswer) -> None:
+    def _apply(self, synced: tuple[SyncAnswer, str]) -> None:
+        answer, session = synced
         for task in answer.tasks:
             worker = self.workers.get(task.instance_arn)
             if worker is not None:
                 worker.desired(task, lambda: secrets.token_hex(16))
         for offer in answer.exec:
             self.exec.start(offer)
+        self.self_update.consider(answer.instances)
         if answer.full:
             listed = {t.arn for t in answer.tasks}
             for worker in self.workers.values():
@@ -304,7 +313,10 @@ class Agent:
                         worker.schedule(arn)
             self.ready.set()
         with self._after_lock:
-            self._after = max(self._after, answer.seq)
+            # A long poll of a session since replaced (the fleet grew: a new session, read
+            # from 0) must not move the new session's position past its first full answer.
+            if session == self._session:
+                self._after = max(self._after, answer.seq)
 
     def _exec_container(self, task_arn: str, name: str) -> str | None:
         """The runtime id of a running container of a task on this host (ECS Exec)."""

@@ -379,6 +379,8 @@ def health_report(api: Api, head: WireRequest) -> dict[str, Any]:
     report["failing"] = failing
     report["stalled"] = stalled
     report["loops"] = [dataclasses.asdict(status) for status in loops.status()]
+    if loops.cluster is not None:  # the replicas and the leader (portside/cluster)
+        report["cluster"] = loops.cluster()
     return report
 
 

@@ -12,7 +12,9 @@ def default_services() -> list[ServiceSpec]:
     from portside.api.events import SERVICE as EVENTS
     from portside.api.logs import SERVICE as LOGS
     from portside.applicationautoscaling.api import SERVICE as APPLICATION_AUTOSCALING
+    from portside.autoscaling.api import SERVICE as AUTOSCALING
     from portside.cloudwatch.api import SERVICE as CLOUDWATCH
+    from portside.codedeploy.api import SERVICE as CODEDEPLOY
     from portside.ec2.api import SERVICE as EC2
     from portside.ecr.api import SERVICE as ECR
     from portside.elb.api import SERVICE as ELB
@@ -40,4 +42,6 @@ def default_services() -> list[ServiceSpec]:
         CLOUDWATCH,
         SERVICE_DISCOVERY,
         APPLICATION_AUTOSCALING,
+        AUTOSCALING,
+        CODEDEPLOY,
     ]

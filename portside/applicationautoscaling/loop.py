@@ -59,8 +59,8 @@ class ScalingLoop:
             if alarm["StateValue"] != ALARM or not alarm.get("ActionsEnabled", True):
                 continue
             for arn in alarm.get("AlarmActions") or ():
-                if not arn.startswith(PREFIX):
-                    continue
+                if not arn.startswith(PREFIX) or ":autoScalingGroupName/" in arn:
+                    continue  # another service's (EC2 Auto Scaling's group policies)
                 key = (where, alarm["AlarmName"], arn)
                 live.add(key)
                 last = calls.get(key, float(alarm.get("StateTransitionedTimestamp") or 0))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,14 +25,34 @@ F = Callable[..., Any]
 
 
 def control_plane(fn: F) -> F:
-    """--endpoint, the control plane's URL, and --cluster, the one the agent joins."""
+    """--endpoint, the control plane's URL (or several: its replicas), and --cluster, the one
+    the agent joins."""
     fn = click.option("--cluster", default="default", show_default=True)(fn)
     return click.option(
         "--endpoint",
         envvar="AWS_ENDPOINT_URL",
         required=True,
-        help="The control plane's URL (default: $AWS_ENDPOINT_URL).",
+        multiple=True,
+        callback=_endpoints,
+        help="The control plane's URL (default: $AWS_ENDPOINT_URL). Several replicas: repeat "
+        "it or separate URLs with commas (or give one name that resolves to several "
+        "addresses); the agent fails over between them.",
     )(fn)
+
+
+def _endpoints(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> str:
+    """The endpoints as one comma-separated value, in the order given: the first is the one
+    the agent starts on (agent/endpoints.py reads the list)."""
+    from portside.agent.endpoints import split
+
+    urls = split(values)
+    for url in urls:
+        if not url.startswith(("http://", "https://")):
+            hint = "--endpoint"
+            raise click.BadParameter(f"expected an http(s) URL, got {url!r}", param_hint=hint)
+    if not urls:
+        raise click.BadParameter("no URL given", param_hint="--endpoint")
+    return ",".join(urls)
 
 
 def attributes(values: tuple[str, ...]) -> dict[str, str]:
@@ -71,4 +92,15 @@ def run_until_signalled(
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    # UpdateContainerAgent: stop as for a restart (tasks keep running), then run again on
+    # the Portside installed now (agent/self_update.py).
+    updating = threading.Event()
+
+    def restart() -> None:
+        updating.set()
+        done.set()
+
+    agent.self_update.restart = restart
     run_agent(agent, done)
+    if updating.is_set():
+        os.execv(sys.executable, [sys.executable, *sys.argv])

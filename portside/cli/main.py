@@ -10,6 +10,7 @@ from portside.cli import dns as dns_cli
 from portside.cli import events as events_cli
 from portside.cli import exec as exec_cli
 from portside.cli import logs as logs_cli
+from portside.cli import migrate as migrate_cli
 from portside.cli import schedule as schedule_cli
 from portside.cli import status as status_cli
 
@@ -36,6 +37,7 @@ cli.add_command(logs_cli.logs)
 cli.add_command(events_cli.events)
 cli.add_command(status_cli.status)
 cli.add_command(dns_cli.dns_)
+cli.add_command(migrate_cli.migrate_command)
 
 
 def main() -> None:

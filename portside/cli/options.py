@@ -107,6 +107,15 @@ def server_options(fn: F) -> F:
                 "30 (high resolution) or a multiple of 60.",
             ),
             click.option(
+                "--database",
+                default="",
+                envvar="PORTSIDE_DATABASE_URL",
+                callback=_database,
+                show_default="SQLite in the data directory, or $PORTSIDE_DATABASE_URL",
+                help="A PostgreSQL URL (postgresql://user:password@host:5432/db) to keep the "
+                "state in, shared by every replica given the same one.",
+            ),
+            click.option(
                 "--log-level",
                 type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
                 default="info",
@@ -116,6 +125,12 @@ def server_options(fn: F) -> F:
     ):
         decorated = opt(decorated)
     return data_dir_option(decorated)
+
+
+def _database(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value or value.startswith(("postgresql://", "postgres://")):
+        return value
+    raise click.BadParameter("must be a PostgreSQL URL: postgresql://user:password@host/db")
 
 
 def _metric_period(ctx: click.Context, param: click.Parameter, value: int) -> int:

@@ -36,9 +36,16 @@ class CloudWatchServer:
 
 
 def build(
-    store: object, data_dir: Path, *, synchronous: str, clock: Callable[[], float]
+    store: object,
+    data_dir: Path,
+    *,
+    synchronous: str,
+    clock: Callable[[], float],
+    metrics: MetricStore | None = None,
 ) -> CloudWatchServer:
-    metrics = MetricStore(data_dir / runtime.METRICS_DB, synchronous=synchronous)
+    """`metrics`: the metric store (on PostgreSQL, store/open.py); else metrics.db."""
+    if metrics is None:
+        metrics = MetricStore(data_dir / runtime.METRICS_DB, synchronous=synchronous)
     rt = runtime.CloudWatchRuntime(metrics)
     runtime.attach(store, rt)
     if hasattr(store, "transaction"):  # the control plane's store (tests may pass others)

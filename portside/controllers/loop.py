@@ -9,21 +9,27 @@ is overdue by more than `STALL_GRACE` is stalled (hung in a pass), which health 
 reports a failing one. `Loops` holds every loop of a server by name, for
 `GET /_portside/health` and `portside status` to read; a loop that runs itself (the event
 delivery, on the event loop) is `watch`ed: it reports its passes to a `Loop` it does not run.
+Each loop belongs to a group: REPLICA (runs on every server replica) or LEADER (runs on the
+leader only, started and stopped as leadership comes and goes: portside/cluster).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 Step = Callable[[], float | None]
 
 STALL_GRACE = 120.0  # seconds a pass may be overdue before its loop counts as stalled
+REPLICA = "replica"  # the group of loops every server replica runs
+LEADER = "leader"  # the group of loops only the leader runs
 
 
 @dataclass(slots=True)
@@ -43,6 +49,8 @@ class LoopStatus:
     timed_passes: int = 0  # passes (succeeded or failed) whose duration is in busy_seconds
     busy_seconds: float = 0.0  # seconds spent in those passes (Prometheus: loop durations)
     last_duration: float | None = None  # seconds the latest pass took
+    group: str = REPLICA
+    standby: bool = False  # stopped until this replica leads again (group LEADER)
 
     def failing(self, after: int = 3) -> bool:
         """The last `after` passes (or more) all failed."""
@@ -66,6 +74,7 @@ class Loop:
         clock: Callable[[], float] = time.time,
         log: logging.Logger | None = None,
         lock: threading.Lock | None = None,
+        group: str = REPLICA,
     ) -> None:
         self.name = name
         self.step = step
@@ -73,12 +82,19 @@ class Loop:
         self.retry_after = interval if retry_after is None else retry_after
         self.clock = clock
         self.log = log or logging.getLogger(f"portside.{name}")
-        self.status = LoopStatus(name, interval)
+        self.status = LoopStatus(name, interval, group=group)
         self._lock = lock or threading.Lock()
 
     def started(self) -> None:
         with self._lock:
             self.status.started_at = self.status.next_pass_at = self.clock()
+            self.status.standby = False
+
+    def stopped(self) -> None:
+        """The loop was stopped (this replica no longer leads): no pass is due."""
+        with self._lock:
+            self.status.next_pass_at = None
+            self.status.standby = True
 
     def succeeded(self, wait: float | None = None) -> None:
         """A pass ended well; the next is due in `wait` seconds (None: the interval)."""
@@ -136,6 +152,9 @@ class Loops:
         self.clock = clock
         self._loops: dict[str, Loop] = {}
         self._watched: set[str] = set()
+        self.default_group = REPLICA  # what `add` and `watch` put loops in when not told
+        # The replicas and the leader, for health to show (portside/cluster sets it).
+        self.cluster: Callable[[], dict[str, Any]] | None = None
 
     def add(
         self,
@@ -145,25 +164,51 @@ class Loops:
         interval: float,
         retry_after: float | None = None,
         log: logging.Logger | None = None,
+        group: str | None = None,
     ) -> Loop:
+        group = group or self.default_group
         if name in self._loops:
             raise ValueError(f"loop {name} added twice")
         loop = Loop(
-            name, step, interval=interval, retry_after=retry_after, clock=self.clock, log=log
+            name,
+            step,
+            interval=interval,
+            retry_after=retry_after,
+            clock=self.clock,
+            log=log,
+            group=group,
         )
         self._loops[name] = loop
         return loop
 
-    def watch(self, name: str, *, interval: float, log: logging.Logger | None = None) -> Loop:
+    def watch(
+        self,
+        name: str,
+        *,
+        interval: float,
+        log: logging.Logger | None = None,
+        group: str | None = None,
+    ) -> Loop:
         """A loop that runs itself and reports its passes (`started`, `succeeded`, `failed`)
         to the `Loop` returned; the server does not run it, health reads it."""
-        loop = self.add(name, lambda: None, interval=interval, log=log)
+        loop = self.add(name, lambda: None, interval=interval, log=log, group=group)
         self._watched.add(name)
         return loop
 
-    def all(self) -> list[Loop]:
-        """The loops the server runs (the watched ones run themselves)."""
-        return [loop for name, loop in self._loops.items() if name not in self._watched]
+    def group(self, group: str) -> Loops:
+        """These loops, seen through a view whose `add` and `watch` put loops in `group`
+        (a part registers its loops through it unchanged)."""
+        view = copy.copy(self)
+        view.default_group = group
+        return view
+
+    def all(self, group: str | None = None) -> list[Loop]:
+        """The loops the server runs (the watched ones run themselves), of `group` if given."""
+        return [
+            loop
+            for name, loop in self._loops.items()
+            if name not in self._watched and group in (None, loop.status.group)
+        ]
 
     def status(self) -> list[LoopStatus]:
         """Each loop's status, as of now (copies), in the order they were added."""

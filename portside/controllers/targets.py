@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from portside.controllers.loop import Loop, Loops
+from portside.controllers.native_deployments import routing as native_routing
 from portside.elb import registrations
 from portside.elb.registrations import Target
 from portside.model.doc import from_doc
@@ -37,6 +38,7 @@ from portside.ops import tasks as task_ops
 from portside.ops.context import World
 from portside.ops.service_targets import Row
 from portside.ops.services import save as save_service
+from portside.ops.task_sets import task_set_balancers
 from portside.store.base import Tx
 
 log = logging.getLogger("portside.targets")
@@ -50,6 +52,7 @@ _WATCHED = (
     "elb_targets",
     "elb_target_groups",
     "elb_rules",
+    "ecs_task_sets",
 )
 _FEED_PAGE = 20000
 
@@ -281,7 +284,11 @@ class TargetsLoop:
         instances: dict[str, str | None] = {}
         for arn, doc in tx.scan("services"):
             balancers = [lb for lb in doc.get("loadBalancers") or () if lb.get("targetGroupArn")]
-            if not balancers or doc.get("status") == INACTIVE:
+            # EXTERNAL and CODE_DEPLOY: a task registers in its task set's groups.
+            per_set = task_set_balancers(tx, arn, doc)
+            if per_set is None:  # ECS's native blue/green: a deployment's groups
+                per_set = native_routing.balancers_by_deployment(doc)
+            if not (balancers or per_set) or doc.get("status") == INACTIVE:
                 continue
             where = {
                 "cluster": doc["clusterArn"],
@@ -297,6 +304,8 @@ class TargetsLoop:
                     inst = tx.get("container_instances", instance)
                     instances[instance] = (inst or {}).get("ec2InstanceId")
                 found: list[Target] = []
+                if per_set is not None:
+                    balancers = per_set.get(str(task.get("startedBy") or ""), [])
                 for lb in balancers:
                     tg = lb["targetGroupArn"]
                     if tg not in groups:

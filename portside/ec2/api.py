@@ -6,7 +6,9 @@ from __future__ import annotations
 from portside.api.registry import ServiceSpec
 from portside.ec2 import (  # noqa: F401  (each registers its operations)
     group_rules,
+    instances,
     interfaces,
+    launch_templates,
     regions,
     routing,
     security_groups,
@@ -22,5 +24,7 @@ SERVICE = ServiceSpec(
     ACTIONS,
     dialect=Ec2Dialect(),
     # They read every container instance (the zones agents report) or every tagged object.
-    heavy_reads=frozenset({"DescribeAvailabilityZones", "DescribeTags"}),
+    heavy_reads=frozenset(
+        {"DescribeAvailabilityZones", "DescribeTags", "DescribeInstances", "DescribeInstanceStatus"}
+    ),
 )

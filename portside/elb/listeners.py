@@ -237,3 +237,37 @@ def remove_certificates(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         ]
         tx.put(LISTENERS, doc["ListenerArn"], doc)
     return {}
+
+
+def set_forward_weights(tx: Tx, arn: str, groups: list[tuple[str, int]]) -> None:
+    """A listener's default action made a weighted forward to `groups` (target group ARN,
+    weight), as ModifyListener would with a ForwardConfig: CodeDeploy's traffic shift
+    (controllers/blue_green/). The groups were checked when the deployment group was made."""
+    doc = load(tx, arn)
+    weighted = [{"TargetGroupArn": g, "Weight": w} for g, w in groups]
+    forward: dict[str, Any] = {"Type": "forward", "Order": 1}
+    if len(weighted) == 1:
+        forward["TargetGroupArn"] = weighted[0]["TargetGroupArn"]
+    forward["ForwardConfig"] = {
+        "TargetGroups": weighted,
+        "TargetGroupStickinessConfig": {"Enabled": False},
+    }
+    doc["DefaultActions"] = [forward]
+    rule = tx.get(RULES, doc["DefaultRuleArn"])
+    if rule is not None:
+        tx.put(RULES, rule["RuleArn"], {**rule, "Actions": doc["DefaultActions"]})
+    tx.put(LISTENERS, doc["ListenerArn"], doc)
+
+
+def forward_weights(tx: Tx, arn: str) -> dict[str, int]:
+    """Target group ARN -> weight of a listener's default forward action ({} for another)."""
+    doc = load(tx, arn)
+    out: dict[str, int] = {}
+    for given in doc.get("DefaultActions") or ():
+        if given.get("Type") != "forward":
+            continue
+        for g in (given.get("ForwardConfig") or {}).get("TargetGroups") or ():
+            out[str(g["TargetGroupArn"])] = int(g.get("Weight", 1))
+        if not out and given.get("TargetGroupArn"):
+            out[str(given["TargetGroupArn"])] = 1
+    return out

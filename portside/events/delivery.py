@@ -148,6 +148,9 @@ class DeliveryLoop:
             self.workers[key] = (worker, asyncio.create_task(worker.run()), route.fingerprint)
 
     async def run(self) -> None:
+        # Each run reads the rules afresh: a leader's next term remakes the workers its last
+        # one stopped (cluster/leadership.py runs this once per term).
+        self._checked = -1
         async with httpx.AsyncClient(
             timeout=self.config.timeout, transport=self.transport
         ) as client:

@@ -8,8 +8,10 @@ A session's life:
     offered   a sync handed it to the agent; it has OFFER_TTL seconds to connect
     attached  the agent's websocket is in: the relay pipes the two together
     ended     removed
-Sessions live in one server process: with several replicas, ExecuteCommand, the client's
-stream and the agent's sync must reach the same one (a known limitation).
+Sessions live in the server process that made them. With several replicas, the offer is
+told to the others and the agent's stream forwarded to this one (across.py): `add_remote`
+keeps another replica's offer for the agents syncing here, `remote_home` says where its
+agent's stream goes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from portside.ops.exec import ExecTarget
 
 TOKEN_TTL = 60.0
 OFFER_TTL = 15.0
+IDLE_KEEP = 60.0  # seconds another replica's offer is kept past its TTL
 SESSION_PREFIX = "ecs-execute-command-"
 
 
@@ -76,6 +79,25 @@ class ExecRegistry:
     _sessions: dict[str, ExecSession] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _notify: Callable[[], None] = field(default=lambda: None)
+    # Other replicas' offers (across.py): session id -> (offer, its replica, expiry, handed)
+    _remote: dict[str, tuple[ExecOffer, str, float, bool]] = field(default_factory=dict)
+    _publish: Callable[[ExecOffer], None] = field(default=lambda offer: None)
+
+    def set_publisher(self, publish: Callable[[ExecOffer], None]) -> None:
+        """Called with each opened session's offer, for the other replicas (across.py)."""
+        self._publish = publish
+
+    def add_remote(self, offer: ExecOffer, home: str) -> None:
+        """Another replica's session waiting for its agent, which may sync here."""
+        with self._lock:
+            self._remote[offer.session_id] = (offer, home, self.monotonic() + OFFER_TTL, False)
+        self._notify()
+
+    def remote_home(self, session_id: str) -> str | None:
+        """The replica holding another replica's session whose offer this one had."""
+        with self._lock:
+            found = self._remote.get(session_id)
+        return found[1] if found is not None else None
 
     def set_notifier(self, notify: Callable[[], None]) -> None:
         """Called (from any thread) when a session waits for its agent."""
@@ -122,6 +144,7 @@ class ExecRegistry:
             session.ended = asyncio.Event()
             session.expires = self.monotonic() + OFFER_TTL
         self._notify()
+        self._publish(session.offer())
         return session
 
     def offers_for(self, instances: set[str]) -> list[ExecOffer]:
@@ -133,6 +156,10 @@ class ExecRegistry:
                 if s.opened and not s.offered and s.target.instance_arn in instances:
                     s.offered = True
                     out.append(s.offer())
+            for sid, (offer, home, expires, handed) in list(self._remote.items()):
+                if not handed and offer.instance_arn in instances:
+                    self._remote[sid] = (offer, home, expires, True)
+                    out.append(offer)
         return out
 
     def attach(self, session_id: str, agent_token: str, websocket: Any) -> ExecSession:
@@ -164,3 +191,7 @@ class ExecRegistry:
         now = self.monotonic()
         for sid in [s.id for s in self._sessions.values() if not s.opened and s.expires < now]:
             del self._sessions[sid]
+        # Another replica's offer: its agent dials within OFFER_TTL or never (kept a while
+        # past it for a slow dial; the forwarding, once made, needs it no more).
+        for sid in [k for k, v in self._remote.items() if v[2] + IDLE_KEEP < now]:
+            del self._remote[sid]

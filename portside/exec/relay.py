@@ -65,9 +65,16 @@ class Relay:
     async def agent(self, ws: WebSocket) -> None:
         token = ws.headers.get(TOKEN_HEADER, "")
         await ws.accept()
+        sid = ws.path_params["session_id"]
         try:
-            session = self.registry.attach(ws.path_params["session_id"], token, ws)
+            session = self.registry.attach(sid, token, ws)
         except ExecRefused:
+            home = self.registry.remote_home(sid)
+            if home is not None:  # another replica's session: its stream goes there
+                from portside.exec.across import forward
+
+                await forward(ws, home, sid, token)
+                return
             await ws.close(code=4403)
             return
         assert session.ended is not None

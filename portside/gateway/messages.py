@@ -73,4 +73,5 @@ def agent_instance(doc: Document) -> AgentInstance:
         status=doc.get("status", "ACTIVE"),
         agent_connected=bool(doc.get("agentConnected", True)),
         version=int(doc.get("version") or 1),
+        agent_update_status=doc.get("agentUpdateStatus"),
     )

@@ -115,6 +115,9 @@ class AgentGateway:
         from portside.gateway.serviceconnect import ConnectDesk  # Service Connect's view
 
         routes += ConnectDesk(self.world, self._instances_of, closing).routes(self._endpoint)
+        from portside.gateway.agent_update import AgentUpdateDesk  # UpdateContainerAgent
+
+        routes += AgentUpdateDesk(self.world, self._instances_of).routes(self._endpoint)
         return routes
 
     def _instances_of(self, session_id: str) -> set[str] | None:
@@ -129,10 +132,19 @@ class AgentGateway:
         if self.world.exec is not None:
             # An exec session waiting for its agent wakes the long polls like a commit does.
             self.world.exec.set_notifier(lambda: self._on_commit(0))
+            url = getattr(self.world.store, "url", None)
+            if isinstance(url, str) and url.startswith(("postgresql:", "postgres:")):
+                from portside.exec.across import ExecAcross  # exec across replicas
+
+                self._exec_across = ExecAcross(url, self.world.exec)
+                self._exec_across.start()
 
     def close(self) -> None:
         """Answer every waiting long poll now: the server is shutting down."""
         self.closing = True
+        across = getattr(self, "_exec_across", None)
+        if across is not None:
+            across.close()
         loop = self._loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._notify()))

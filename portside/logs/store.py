@@ -114,7 +114,8 @@ class Window:
 
 _GROUP_COLS = (
     "g.id, g.name, g.created, g.retention, g.tags, "
-    "(SELECT COALESCE(SUM(s.stored_bytes), 0) FROM streams s WHERE s.group_id = g.id), g.class"
+    "CAST((SELECT COALESCE(SUM(s.stored_bytes), 0) FROM streams s WHERE s.group_id = g.id) "
+    "AS BIGINT), g.class"
 )
 _STREAM_COLS = "id, group_id, name, created, first_ts, last_ts, last_ingest"
 _END = Position(1 << 62, 0)
@@ -147,6 +148,16 @@ CACHE_KIB = 8192
 
 
 class LogStore:
+    """The log store on SQLite; logs/postgres.py's on PostgreSQL runs the same statements
+    (those that differ are the class attributes below)."""
+
+    # What a duplicate name raises, and SQL for "the position of ? in g.name".
+    _conflict: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
+    _contains = "instr(g.name, ?)"
+    # What a read that the write after it depends on appends (PostgreSQL: a row lock, as
+    # replicas write at once; SQLite's writers are serialised already).
+    _for_update = ""
+
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = str(path)
         self._faults = StorageFaults(self.path)
@@ -156,8 +167,6 @@ class LogStore:
         self._all: list[sqlite3.Connection] = []
         self._writer = self._open()
         self._writer.executescript(_SCHEMA)
-        row = self._writer.execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
-        self._seq = int(row[0]) if row else 0
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
@@ -169,7 +178,7 @@ class LogStore:
         self._all.append(conn)
         return conn
 
-    def _reader(self) -> sqlite3.Connection:
+    def _reader(self) -> Any:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             with self._lock:
@@ -178,7 +187,7 @@ class LogStore:
         return conn
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Any]:
         """One write transaction under the writer lock, committed when the block ends."""
         with self._lock:
             w = self._writer
@@ -210,16 +219,14 @@ class LogStore:
         tags: dict[str, str] | None = None,
         log_class: str = "STANDARD",
     ) -> None:
-        with self._lock:
-            try:
-                self._writer.execute(
+        try:
+            with self._write() as w:
+                w.execute(
                     "INSERT INTO groups (name, created, tags, class) VALUES (?, ?, ?, ?)",
                     (name, now_ms, orjson.dumps(tags or {}).decode(), log_class),
                 )
-            except sqlite3.IntegrityError:
-                raise ResourceAlreadyExistsException(
-                    "The specified log group already exists"
-                ) from None
+        except self._conflict:
+            raise ResourceAlreadyExistsException("The specified log group already exists") from None
 
     def delete_group(self, name: str) -> None:
         """Delete a group with all its streams and events, in one transaction."""
@@ -230,6 +237,11 @@ class LogStore:
                 w.execute("DELETE FROM events WHERE stream_id = ?", (sid,))
             w.execute("DELETE FROM streams WHERE group_id = ?", (gid,))
             w.execute("DELETE FROM groups WHERE id = ?", (gid,))
+
+    def events_ingested(self) -> int:
+        """Events stored since the store was made (the store-wide counter in `meta`)."""
+        row = self._reader().execute("SELECT value FROM meta WHERE key = 'seq'").fetchone()
+        return int(row[0]) if row else 0
 
     def group(self, name: str) -> Group:
         row = (
@@ -262,17 +274,15 @@ class LogStore:
             sql += " AND g.name >= ? AND g.name < ?"
             args += [prefix, prefix + "\U0010ffff"]
         if contains:
-            sql += " AND instr(g.name, ?) > 0"
+            sql += f" AND {self._contains} > 0"
             args.append(contains)
         sql += " ORDER BY g.name LIMIT ?"
         args.append(limit)
         return [_group(r) for r in self._reader().execute(sql, args)]
 
     def set_retention(self, name: str, days: int | None) -> None:
-        with self._lock:
-            cur = self._writer.execute(
-                "UPDATE groups SET retention = ? WHERE name = ?", (days, name)
-            )
+        with self._write() as w:
+            cur = w.execute("UPDATE groups SET retention = ? WHERE name = ?", (days, name))
             if cur.rowcount == 0:
                 raise ResourceNotFoundException(GROUP_NOT_FOUND)
 
@@ -287,7 +297,9 @@ class LogStore:
         self, name: str, add: dict[str, str] | None = None, remove: Iterable[str] = ()
     ) -> dict[str, str]:
         with self._write() as w:
-            row = w.execute("SELECT tags FROM groups WHERE name = ?", (name,)).fetchone()
+            row = w.execute(
+                f"SELECT tags FROM groups WHERE name = ?{self._for_update}", (name,)
+            ).fetchone()
             if row is None:
                 raise ResourceNotFoundException(GROUP_NOT_FOUND)
             tags: dict[str, str] = orjson.loads(row[0])
@@ -300,7 +312,7 @@ class LogStore:
             return tags
 
     @staticmethod
-    def _group_id(conn: sqlite3.Connection, name: str) -> int:
+    def _group_id(conn: Any, name: str) -> int:
         row = conn.execute("SELECT id FROM groups WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise ResourceNotFoundException(GROUP_NOT_FOUND)
@@ -309,17 +321,17 @@ class LogStore:
     # streams --------------------------------------------------------------------------------
 
     def create_stream(self, group: str, stream: str, now_ms: int) -> None:
-        with self._lock:
-            gid = self._group_id(self._writer, group)
-            try:
-                self._writer.execute(
+        try:
+            with self._write() as w:
+                gid = self._group_id(w, group)
+                w.execute(
                     "INSERT INTO streams (group_id, name, created) VALUES (?, ?, ?)",
                     (gid, stream, now_ms),
                 )
-            except sqlite3.IntegrityError:
-                raise ResourceAlreadyExistsException(
-                    "The specified log stream already exists"
-                ) from None
+        except self._conflict:
+            raise ResourceAlreadyExistsException(
+                "The specified log stream already exists"
+            ) from None
 
     def ensure_stream(self, group: str, stream: str, *, create_group: bool, now_ms: int) -> None:
         """Create the stream (idempotent); the group too when `create_group`, else the group
@@ -327,12 +339,14 @@ class LogStore:
         with self._write() as w:
             if create_group:
                 w.execute(
-                    "INSERT OR IGNORE INTO groups (name, created) VALUES (?, ?)",
+                    "INSERT INTO groups (name, created) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO NOTHING",
                     (group, now_ms),
                 )
             gid = self._group_id(w, group)
             w.execute(
-                "INSERT OR IGNORE INTO streams (group_id, name, created) VALUES (?, ?, ?)",
+                "INSERT INTO streams (group_id, name, created) VALUES (?, ?, ?) "
+                "ON CONFLICT (group_id, name) DO NOTHING",
                 (gid, stream, now_ms),
             )
 
@@ -408,7 +422,7 @@ class LogStore:
         return [_stream(r) for r in rows]
 
     @staticmethod
-    def _stream_id(conn: sqlite3.Connection, group: str, stream: str) -> int:
+    def _stream_id(conn: Any, group: str, stream: str) -> int:
         gid = LogStore._group_id(conn, group)
         row = conn.execute(
             "SELECT id FROM streams WHERE group_id = ? AND name = ?", (gid, stream)
@@ -434,7 +448,9 @@ class LogStore:
         from a retried batch) are skipped. Returns the new counter."""
         with self._write() as w:
             sid = self._stream_id(w, group, stream)
-            (shipped,) = w.execute("SELECT shipped FROM streams WHERE id = ?", (sid,)).fetchone()
+            (shipped,) = w.execute(
+                f"SELECT shipped FROM streams WHERE id = ?{self._for_update}", (sid,)
+            ).fetchone()
             fresh = events[max(0, shipped - first) :]
             if fresh:
                 self._insert(w, sid, fresh, now_ms)
@@ -442,12 +458,17 @@ class LogStore:
             w.execute("UPDATE streams SET shipped = ? WHERE id = ?", (shipped, sid))
         return int(shipped)
 
-    def _insert(
-        self, w: sqlite3.Connection, sid: int, events: Sequence[tuple[int, str]], now_ms: int
-    ) -> None:
+    def _insert(self, w: Any, sid: int, events: Sequence[tuple[int, str]], now_ms: int) -> None:
         if not events:
             return
-        base = self._seq
+        # The store-wide counter, taken under the row's lock (replicas on one PostgreSQL
+        # database share it); the statement both reserves the numbers and says which.
+        (last,) = w.execute(
+            "INSERT INTO meta (key, value) VALUES ('seq', ?) ON CONFLICT (key) "
+            "DO UPDATE SET value = meta.value + ? RETURNING value",
+            (len(events), len(events)),
+        ).fetchone()
+        base = int(last) - len(events)
         w.executemany(
             "INSERT INTO events (stream_id, timestamp, seq, ingestion, message) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -457,19 +478,12 @@ class LogStore:
         low = min(ts for ts, _ in events)
         high = max(ts for ts, _ in events)
         w.execute(
-            "UPDATE streams SET first_ts = MIN(COALESCE(first_ts, ?), ?), "
-            "last_ts = MAX(COALESCE(last_ts, ?), ?), last_ingest = ?, "
-            "stored_bytes = stored_bytes + ? WHERE id = ?",
+            "UPDATE streams SET "
+            "first_ts = CASE WHEN first_ts IS NULL OR first_ts > ? THEN ? ELSE first_ts END, "
+            "last_ts = CASE WHEN last_ts IS NULL OR last_ts < ? THEN ? ELSE last_ts END, "
+            "last_ingest = ?, stored_bytes = stored_bytes + ? WHERE id = ?",
             (low, low, high, high, now_ms, size, sid),
         )
-        w.execute(
-            "INSERT INTO meta (key, value) VALUES ('seq', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (base + len(events),),
-        )
-        # Only after the statements succeeded; a rollback leaves the counter as it was, and
-        # an unused number is harmless anyway.
-        self._seq = base + len(events)
 
     def read(self, stream_id: int, window: Window, limit: int) -> list[Event]:
         """Up to `limit` events of a stream in the window, its `end` excluded, in ascending
@@ -481,7 +495,7 @@ class LogStore:
             found.reverse()
         return found
 
-    def read_rows(self, stream_id: int, window: Window, limit: int) -> sqlite3.Cursor:
+    def read_rows(self, stream_id: int, window: Window, limit: int) -> Any:
         """`read`'s rows as (timestamp, seq, ingestion, message), lazily and in reading
         order: descending when not `forward`. The hot path of GetLogEvents. Close the cursor
         when done: an unfinished statement would hold its read snapshot open."""
@@ -551,6 +565,8 @@ class LogStore:
         for sid in streams:
             while True:
                 with self._write() as w:
+                    # One replica at a time: each subtracts the bytes of what it deleted.
+                    w.execute(f"SELECT id FROM streams WHERE id = ?{self._for_update}", (sid,))
                     rows = w.execute(
                         "SELECT timestamp, seq, length(message) FROM events "
                         "WHERE stream_id = ? AND timestamp < ? ORDER BY timestamp, seq "
@@ -567,9 +583,9 @@ class LogStore:
                         "SELECT MIN(timestamp) FROM events WHERE stream_id = ?", (sid,)
                     ).fetchone()[0]
                     w.execute(
-                        "UPDATE streams SET first_ts = ?, "
-                        "stored_bytes = MAX(0, stored_bytes - ?) WHERE id = ?",
-                        (first, sum(r[2] for r in rows), sid),
+                        "UPDATE streams SET first_ts = ?, stored_bytes = "
+                        "CASE WHEN stored_bytes > ? THEN stored_bytes - ? ELSE 0 END WHERE id = ?",
+                        (first, sum(r[2] for r in rows), sum(r[2] for r in rows), sid),
                     )
                 deleted += len(rows)
                 if len(rows) < batch:

@@ -75,6 +75,10 @@ class ContainerInstance:
     fargate: bool = False
     last_heartbeat: float = 0.0
     disconnected_at: float | None = None  # when the agent was last seen going silent
+    # UpdateContainerAgent's progress (ops/agent_update.py): PENDING ... UPDATED | FAILED;
+    # None: never asked. The reason of a FAILED one, as the agent gave it.
+    agent_update_status: str | None = None
+    agent_update_reason: str | None = None
 
     @property
     def id(self) -> str:

@@ -54,6 +54,12 @@ class Deployment:
     # ECS shows and the Cloud Map services it registers tasks in.
     service_connect: dict[str, Any] | None = None
     service_connect_resources: list[dict[str, str]] = field(default_factory=list)
+    # ECS's native blue/green, linear and canary (controllers/native_deployments/): the stage
+    # DescribeServiceDeployments shows, the lifecycle hooks met so far ({"hookId", "status",
+    # "action"...}; ContinueServiceDeployment writes "action"), and the engine's own state.
+    lifecycle_stage: str | None = None
+    lifecycle_hooks: list[dict[str, Any]] = field(default_factory=list)
+    native: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

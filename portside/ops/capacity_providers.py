@@ -44,6 +44,7 @@ from portside.model.capacity_provider import (
     asg_name,
 )
 from portside.model.cluster import BUILTIN_CAPACITY_PROVIDERS, Cluster
+from portside.ops import managed_scaling
 from portside.ops.capacity import provider_name
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
@@ -214,6 +215,8 @@ def create_capacity_provider(
                 "The specified Auto Scaling group ARN is already being used by another capacity "
                 "provider. Specify a unique Auto Scaling group ARN and try again."
             )
+        managed_scaling.check(op, tx, asg)  # ECS's ranges and rules; a scaled group exists
+        managed_scaling.tag_group(op, tx, asg)
         provider = CapacityProvider(
             arn=arn, name=name, auto_scaling_group_provider=asg, created_at=op.now()
         )
@@ -253,6 +256,8 @@ def update_capacity_provider(op: Op, ref: str, request: ProviderRequest) -> Prov
         assert asg is not None  # _get_live checked
         asg.managed_scaling = _scaling(given.managed_scaling, asg.managed_scaling)
         apply_given(asg, given, ("managed_termination_protection", "managed_draining"))
+        managed_scaling.check(op, tx, asg)
+        managed_scaling.tag_group(op, tx, asg)
         provider.update_status, provider.update_status_reason = UPDATE_COMPLETE, None
         tx.put(TABLE, provider.arn, provider.to_doc())
         answer = dataclasses.replace(provider, update_status=UPDATE_IN_PROGRESS)

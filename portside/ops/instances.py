@@ -172,7 +172,11 @@ def register(
         inst.memory = memory
         inst.reserved_ports_tcp = _ports(total_resources.ports_tcp, "PORTS")
         inst.reserved_ports_udp = _ports(total_resources.ports_udp, "PORTS_UDP")
+        from portside.ops import agent_update  # it reads instances through this module
+
+        before = inst.version_info.get("agentVersion")
         inst.version_info = dict(version_info or {})
+        agent_update.registered(inst, before, inst.version_info.get("agentVersion"))
         inst.attributes = [
             {k: v for k, v in a.items() if k in ("name", "value")} for a in attributes
         ]

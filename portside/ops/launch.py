@@ -18,11 +18,11 @@ from portside.model.container_instance import ContainerInstance
 from portside.model.doc import from_doc
 from portside.model.launch import CapacityItem, Launch, StartTask, strategy_of
 from portside.model.placement import PlacementStrategy
-from portside.model.states import InstanceStatus
+from portside.model.states import InstanceStatus, TaskStatus
 from portside.model.task import Task
 from portside.model.task_definition import TaskDefinition
 from portside.ops import instances as inst_ops
-from portside.ops import placement, task_build, task_enis, task_roles
+from portside.ops import managed_scaling, placement, task_build, task_enis, task_roles
 from portside.ops.capacity import check_strategy
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
@@ -235,6 +235,13 @@ def launch_tasks(
     task_tags = [{"key": k, "value": v} for k, v in tags.items()]
     views: list[TaskView] = []
     touched: dict[str, ContainerInstance] = {}
+    # Managed scaling: a task its provider has no room for yet waits PROVISIONING, on no
+    # instance, for the instances the provider's group adds (controllers/managed_scaling).
+    unplaced = [n for n, (lt, _) in enumerate(plan) if lt != "FARGATE" and hosts[n] is None]
+    growing = {p for p in {plan[n][1] for n in unplaced} if managed_scaling.scales(op, tx, p)}
+    waiting = {n for n in unplaced if plan[n][1] in growing}
+    if waiting and len(waiting) == len(unplaced):
+        failures = []  # nothing failed: the rest wait for capacity
     for n, (launch_type, provider) in enumerate(plan):
         if launch_type == "FARGATE":
             # The most recently (re)registered capacity: an agent that went away without
@@ -242,10 +249,10 @@ def launch_tasks(
             host: ContainerInstance | None = max(fargate, key=lambda i: i.last_heartbeat)
         else:
             host = hosts[n]
-            if host is None:
+            if host is None and n not in waiting:
                 continue
-            touched[host.arn] = host
-        assert host is not None
+            if host is not None:
+                touched[host.arn] = host
         task = task_build.build_task(
             region=op.region,
             account=op.account,
@@ -253,7 +260,7 @@ def launch_tasks(
             td=td,
             task_id=op.world.new_id(),
             new_id=op.world.new_id,
-            instance_arn=host.arn,
+            instance_arn=host.arn if host is not None else "",
             launch_type=launch_type,
             now=op.now(),
             demand=demand,
@@ -262,8 +269,10 @@ def launch_tasks(
             # launch type, the capacity it uses isn't counted by any capacity providers"
             # (developer guide, capacity provider concepts).
             capacity_provider=provider,
-            availability_zone=host.attribute("ecs.availability-zone"),
+            availability_zone=host.attribute("ecs.availability-zone") if host else None,
         )
+        if host is None:
+            task.last_status = TaskStatus.PROVISIONING
         task_enis.attach(op, tx, task, subnets, launch.network, host)
         create(tx, task)
         set_tags(tx, task.arn, [dict(t) for t in task_tags])

@@ -22,7 +22,7 @@ from portside.model.container_instance import INACTIVE, ContainerInstance
 from portside.model.doc import from_doc
 from portside.model.placement import PlacementConstraint, PlacementStrategy, constraints_of
 from portside.model.task_definition import TaskDefinition
-from portside.ops import capacity_providers
+from portside.ops import capacity_providers, managed_scaling
 from portside.ops import instances as inst_ops
 from portside.ops.context import Op
 from portside.scheduler import constraints, strategies
@@ -256,7 +256,14 @@ def choose(
     if pinned is not None:
         found = found.only(pinned)
     wanted = {lt for lt, _ in plan}
-    if not any(c.launch_type in wanted for c in found.candidates) and pinned is None:
+    # Managed scaling: a task for a provider whose group grows waits for its instances
+    # (launch.py keeps it PROVISIONING) rather than failing.
+    growing = {p for p in {p for _, p in plan} if managed_scaling.scales(op, tx, p)}
+    if (
+        not any(c.launch_type in wanted for c in found.candidates)
+        and pinned is None
+        and not all(p in growing for _, p in plan)
+    ):
         raise InvalidParameterException("No Container Instances were found in your cluster.")
     chosen: list[ContainerInstance | None] = [None] * len(plan)
     failures: list[dict[str, str]] = []
@@ -284,6 +291,8 @@ def choose(
             launch_type=launch_type,
             capacity_provider=provider,
         )
+        if provider in growing and provider not in present:
+            continue  # none yet: its group is asked for some
         if provider is not None and provider not in present:
             raise ClientException(
                 f"The capacity provider {provider} has no container instances in this cluster."

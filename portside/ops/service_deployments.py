@@ -16,6 +16,13 @@ Service deployments (the API's ServiceDeployment) are our Deployment records see
 
 A deployment the circuit breaker made to roll back (`rollback_of`) is no service deployment
 of its own: ECS reports the rollback inside the failed one (`rollback`).
+
+StopServiceDeployment (ROLLBACK) does by hand what the circuit breaker does: the deployment
+is marked FAILED and a new PRIMARY returns the service to the previous service revision
+(`rollback_of` it), so the stopped one reads ROLLBACK_IN_PROGRESS, then ROLLBACK_SUCCESSFUL.
+ContinueServiceDeployment answers for a deployment paused at a lifecycle hook: the pause is
+the deployment's own record (`lifecycle_hooks`, written by the controller that runs the
+hooks); the call only writes the caller's decision there for that controller to act on.
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from portside.errors import InvalidParameterException
+from portside.errors import ConflictException, InvalidParameterException, NamedError
 from portside.model import arn as arns
 from portside.model.requests import DeploymentQuery
 from portside.model.service import (
     COMPLETED,
+    DEPLOYMENT_ACTIVE,
+    DEPLOYMENT_INACTIVE,
     FAILED,
     IN_PROGRESS,
     INACTIVE,
@@ -39,7 +48,7 @@ from portside.ops.clusters import get_active
 from portside.ops.context import Op
 from portside.ops.describing import Failure, RefLimits, found_or_missing
 from portside.ops.paging import check_max_results, decode_token, encode_token
-from portside.ops.services import load, require
+from portside.ops.services import load, new_deployment_id, require, save
 from portside.store.base import Tx
 
 MAX_DESCRIBE_DEPLOYMENTS = 20
@@ -180,6 +189,11 @@ def describe_service_deployments(
 
 
 def _lookup_deployment(op: Op, tx: Tx, ref: str) -> ServiceDeploymentView | None:
+    found = _located(op, tx, ref)
+    return None if found is None else found[1]
+
+
+def _located(op: Op, tx: Tx, ref: str) -> tuple[Service, ServiceDeploymentView] | None:
     parsed = arns.parse(ref)
     if (
         parsed is None
@@ -194,4 +208,138 @@ def _lookup_deployment(op: Op, tx: Tx, ref: str) -> ServiceDeploymentView | None
     service = load(tx, arns.ecs(op.region, op.account, f"service/{cluster_name}/{name}"))
     if service is None:
         return None
-    return next((v for v in history(service) if _digits(v.deployment.id) == digits), None)
+    view = next((v for v in history(service) if _digits(v.deployment.id) == digits), None)
+    return None if view is None else (service, view)
+
+
+def _require_located(op: Op, tx: Tx, ref: str) -> tuple[Service, ServiceDeploymentView]:
+    found = _located(op, tx, ref)
+    if found is None:
+        # wording: ours (the model's error shape for an unknown service deployment)
+        raise NamedError(
+            "ServiceDeploymentNotFoundException", f"The service deployment {ref} does not exist."
+        )
+    return found
+
+
+# -- StopServiceDeployment ------------------------------------------------------------------
+
+ROLLBACK = "ROLLBACK"
+ABORT = "ABORT"
+# The developer guide: a stop asked again while the rollback runs lets it go on.
+_ROLLING_BACK = ("ROLLBACK_IN_PROGRESS",)
+
+
+def stop_service_deployment(op: Op, ref: str, stop_type: str | None) -> str:
+    """Roll the IN_PROGRESS deployment `ref` back to the service's previous revision: its
+    ARN. The API reference: "The valid values are ROLLBACK" (ABORT is in the model, not
+    offered)."""
+    kind = stop_type or ROLLBACK
+    if kind == ABORT:
+        raise NamedError(
+            "UnsupportedFeatureException",
+            "The ABORT stop type is not supported. Use ROLLBACK.",  # wording: ours
+        )
+    with op.store.transaction() as tx:
+        service, view = _require_located(op, tx, ref)
+        if view.status in _ROLLING_BACK:
+            return ref
+        if view.status != "IN_PROGRESS":
+            raise ConflictException(  # wording: ours
+                f"The service deployment is {view.status} and cannot be stopped. Only a "
+                "service deployment that is in progress can be stopped."
+            )
+        target = previous_revision(service, view.deployment)
+        if target is None:
+            raise ConflictException(  # wording: ours
+                "The service deployment cannot be rolled back: the service has no previous "
+                "service revision."
+            )
+        roll_back(op, service, view.deployment, target, op.now())
+        save(tx, service)
+        return ref
+
+
+def previous_revision(service: Service, deployment: Deployment) -> Deployment | None:
+    """What a rollback returns to: the newest COMPLETED deployment before `deployment`, else
+    the newest of the revisions it replaced."""
+    done = [
+        d
+        for d in service.deployments
+        if d.id != deployment.id and d.rollout_state == COMPLETED and not d.rollback_of
+    ]
+    if done:
+        return max(done, key=lambda d: d.created_at)
+    by_id = {d.id: d for d in service.deployments}
+    sources = [by_id[i] for i in deployment.sources if i in by_id and i != deployment.id]
+    return max(sources, key=lambda d: d.created_at, default=None)
+
+
+def roll_back(op: Op, service: Service, failed: Deployment, target: Deployment, now: float) -> None:
+    """`failed` FAILED (stopped by the user), and a new PRIMARY running `target`'s revision
+    that the controller rolls out as any deployment, draining `failed`'s tasks."""
+    failed.status = DEPLOYMENT_ACTIVE
+    failed.rollout_state = FAILED
+    failed.rollout_state_reason = (  # wording: ours
+        f"ECS deployment {failed.id} stopped by StopServiceDeployment."
+    )
+    failed.updated_at = now
+    new = Deployment(
+        id=new_deployment_id(op.world),
+        status=PRIMARY,
+        task_definition=target.task_definition,
+        desired_count=service.desired_count,
+        created_at=now,
+        updated_at=now,
+        launch_type=target.launch_type,
+        capacity_provider_strategy=[dict(i) for i in target.capacity_provider_strategy],
+        network_configuration=target.network_configuration,
+        platform_version=target.platform_version,
+        service_connect=target.service_connect,
+        service_connect_resources=[dict(r) for r in target.service_connect_resources],
+        rollback_of=failed.id,
+        rollout_state_reason=f"ECS deployment rolling back to deploymentId {target.id}.",
+        sources=[d.id for d in service.deployments if d.status != DEPLOYMENT_INACTIVE],
+    )
+    service.deployments.insert(0, new)
+    service.task_definition = target.task_definition
+    service.launch_type = target.launch_type
+    service.capacity_provider_strategy = [dict(i) for i in target.capacity_provider_strategy]
+    service.network_configuration = target.network_configuration
+    service.steady = False
+    # A new deployment launches afresh, as after UpdateService (the failed one's launch
+    # back-off is not the rollback's).
+    service.launch_failures = 0
+    service.launch_backoff_until = 0.0
+    service.launch_failures_since = now
+    raw = op.world.new_id()
+    event_id = "-".join((raw[:8], raw[8:12], raw[12:16], raw[16:20], raw[20:32]))
+    service.add_event(
+        event_id, now, f"(service {service.name}) rolling back to deployment {target.id}."
+    )
+
+
+# -- ContinueServiceDeployment --------------------------------------------------------------
+
+CONTINUE = "CONTINUE"
+HOOK_WAITING = "IN_PROGRESS"
+
+
+def continue_service_deployment(op: Op, ref: str, hook_id: str, action: str | None) -> str:
+    """Record CONTINUE or ROLLBACK for the lifecycle hook `hook_id` the deployment is paused
+    at. The hooks are the deployment's `lifecycle_hooks` (dicts: hookId, status, and the
+    `action` written here), kept by the controller that runs native blue/green; a deployment
+    without one paused there is refused."""
+    decision = action or CONTINUE
+    with op.store.transaction() as tx:
+        service, view = _require_located(op, tx, ref)
+        hooks: list[dict[str, str]] = list(getattr(view.deployment, "lifecycle_hooks", None) or [])
+        hook = next((h for h in hooks if h.get("hookId") == hook_id), None)
+        if view.status != "IN_PROGRESS" or hook is None or hook.get("status") != HOOK_WAITING:
+            raise InvalidParameterException(  # wording: ours
+                f"The service deployment is not paused at lifecycle hook {hook_id}."
+            )
+        hook["action"] = decision
+        view.deployment.updated_at = op.now()
+        save(tx, service)
+        return ref

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
+from portside.controllers.native_deployments import rules as native_rules
 from portside.elb import registrations
 from portside.errors import InvalidParameterException, PlatformUnknownException
 from portside.model import arn as arns
@@ -83,15 +83,6 @@ def check_client_token(token: str | None) -> None:
         )
 
 
-def check_controller(controller: str | None) -> None:
-    kind = controller or "ECS"
-    if kind != "ECS":
-        # wording: ours
-        raise InvalidParameterException(
-            f"Portside supports the ECS deployment controller only; {kind} is not supported."
-        )
-
-
 def check_unsupported(unsupported: Sequence[str], service_connect: bool) -> None:
     """Members given that Portside does not act on (the edge names them): refused rather
     than silently dropped."""
@@ -144,31 +135,13 @@ def deployment_configuration(
 ) -> DeploymentConfiguration:
     """`given` over `current` (or the defaults), member by member, checked."""
     given = given or DeploymentConfiguration()
-    # Members Portside does not act on: refused rather than dropped.
-    for key, value in (
-        ("lifecycleHooks", given.lifecycle_hooks),
-        ("linearConfiguration", given.linear_configuration),
-        ("canaryConfiguration", given.canary_configuration),
-    ):
-        if value:
-            raise InvalidParameterException(f"Portside does not support {key} yet.")
-    if given.bake_time_in_minutes:
-        raise InvalidParameterException(
-            "bakeTimeInMinutes applies to blue/green deployments, which Portside does not "
-            "support yet."
-        )
-    strategy = given.strategy
-    if strategy is not None and strategy != "ROLLING":
-        raise InvalidParameterException(
-            f"Portside supports the ROLLING deployment strategy only; {strategy} is not "
-            "supported yet."
-        )
     base = (
         current
         if current is not None and current != DeploymentConfiguration()
         else default_deployment_configuration(scheduling)
     )
-    merged = replace(given.over(base), bake_time_in_minutes=None)
+    # BLUE_GREEN, LINEAR, CANARY: their members (controllers/native_deployments/rules.py).
+    merged = native_rules.fit(given, given.over(base))
     low, high = merged.minimum_healthy_percent, merged.maximum_percent
     assert low is not None and high is not None  # the defaults, and so every service, have both
     # wording: ours, except where a constant names its source

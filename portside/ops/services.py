@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from portside.controllers.native_deployments import rules as native_rules
 from portside.errors import (
     ClientException,
     InvalidParameterException,
@@ -21,9 +22,11 @@ from portside.errors import (
 )
 from portside.model import arn as arns
 from portside.model.cluster import Cluster
+from portside.model.placement import PlacementStrategy
 from portside.model.requests import CreateService, ServiceQuery, UpdateService
 from portside.model.service import (
     ACTIVE,
+    COMPLETED,
     DAEMON,
     DEPLOYMENT_ACTIVE,
     DEPLOYMENT_INACTIVE,
@@ -72,6 +75,8 @@ _AS_GIVEN = (
 class ServiceView:
     service: Service
     tags: list[Tag]
+    # EXTERNAL and CODE_DEPLOY services: their task sets, as stored (ops/task_sets.py).
+    task_sets: tuple[dict[str, Any], ...] = ()
 
 
 # -- references and storage -----------------------------------------------------------------
@@ -175,7 +180,9 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
     sv.check_name(name)
     token = request.client_token
     sv.check_client_token(token)
-    sv.check_controller(request.deployment_controller)
+    from portside.ops import task_sets  # EXTERNAL and CODE_DEPLOY: their task sets
+
+    task_sets.check_controller(request.deployment_controller)
     sv.check_unsupported(request.unsupported, request.service_connect)
     scheduling = request.scheduling_strategy or REPLICA
     desired = sv.desired_count(scheduling, request.desired_count)
@@ -195,6 +202,11 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
             raise InvalidParameterException(sv.NOT_IDEMPOTENT)
         if existing is not None and existing.status == DRAINING:
             raise InvalidParameterException(sv.STILL_DRAINING)
+        if request.deployment_controller == task_sets.EXTERNAL and not request.task_definition:
+            service = task_sets.external_service(op, request, tx, cluster, arn)
+            save(tx, service)
+            set_tags(tx, arn, tags)
+            return ServiceView(service, tags)
         td = _runnable(op, tx, request.task_definition)
         task_roles.check(op, tx, td)
         launch_type, strategy = sv.launch(
@@ -219,7 +231,8 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
             placement_strategy=list(request.placement_strategy),
             network_configuration=sv.network(request.network_configuration),
             health_check_grace_period_seconds=grace,
-            availability_zone_rebalancing=request.availability_zone_rebalancing or "ENABLED",
+            availability_zone_rebalancing=request.availability_zone_rebalancing
+            or _rebalancing_default(scheduling, request.placement_strategy),
             enable_execute_command=request.enable_execute_command,
             enable_ecs_managed_tags=request.enable_ecs_managed_tags,
             propagate_tags=request.propagate_tags or "NONE",
@@ -237,9 +250,23 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
             op, tx, request.service_connect_configuration, td, _connect_default(cluster)
         )
         service.deployments = [_new_deployment(op, service, service.created_at)]
+        if task_sets.has_kind(request.deployment_controller):
+            service.deployment_controller = {"type": str(request.deployment_controller)}
+            service.primary.rollout_state = COMPLETED
+        native_rules.check_service(tx, service)
         save(tx, service)
         set_tags(tx, arn, tags)
-        return ServiceView(service, tags)
+        if request.deployment_controller == task_sets.CODE_DEPLOY:
+            task_sets.first_task_set(op, tx, cluster, service)
+        return ServiceView(service, tags, task_sets.shown(tx, service))
+
+
+def _rebalancing_default(scheduling: str, strategy: Sequence[PlacementStrategy]) -> str:
+    """ENABLED for a new service that can be rebalanced; DISABLED for what cannot (DAEMON,
+    binpack first: ECS's notice of 2025-06-30 on the new default)."""
+    if scheduling == DAEMON or (strategy and strategy[0].type == "binpack"):
+        return "DISABLED"
+    return "ENABLED"
 
 
 def _connect_default(cluster: Cluster) -> str | None:
@@ -251,8 +278,10 @@ def _connect_default(cluster: Cluster) -> str | None:
 
 
 def update_service(op: Op, request: UpdateService) -> ServiceView:
+    from portside.ops import task_sets  # EXTERNAL and CODE_DEPLOY: their task sets
+
     if request.deployment_controller is not None:
-        sv.check_controller(request.deployment_controller)
+        task_sets.check_controller(request.deployment_controller)
     sv.check_unsupported(request.unsupported, request.service_connect)
     grace = sv.check_grace_period(request.health_check_grace_period)
     with op.store.transaction() as tx:
@@ -261,6 +290,12 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
         if service.status != ACTIVE:
             # ECS's words (remind101/empire matches on them).
             raise ServiceNotActiveException("Service was not ACTIVE.")
+        if request.deployment_controller not in (None, task_sets.controller_of(service)):
+            # wording: ours (ECS changes a controller only between ECS and CODE_DEPLOY)
+            raise InvalidParameterException("Portside cannot change a deployment controller.")
+        if task_sets.has_task_sets(service):
+            task_sets.update_service_in(op, tx, service, request)
+            return ServiceView(service, get_tags(tx, service.arn), task_sets.shown(tx, service))
         now = op.now()
         redeploy = request.force_new_deployment
         if request.desired_count is not None:
@@ -329,6 +364,7 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
         service.launch_failures = 0
         service.launch_backoff_until = 0.0
         service.launch_failures_since = now
+        native_rules.check_service(tx, service)
         if redeploy:
             _redeploy(op, service, now)
         else:
@@ -372,6 +408,9 @@ def set_desired_count_by_scaling(
     service.desired_count = sv.check_count(count)
     service.primary.desired_count = service.desired_count
     service.primary.updated_at = now
+    from portside.ops import task_sets  # a CODE_DEPLOY service scales its task sets
+
+    task_sets.recount_at(tx, service, now)
     raw = world.new_id()
     event_id = "-".join((raw[:8], raw[8:12], raw[12:16], raw[16:20], raw[20:32]))
     service.add_event(event_id, now, message)
@@ -417,7 +456,9 @@ def describe_services(
 
 
 def _with_tags(tx: Tx, service: Service) -> ServiceView:
-    return ServiceView(service, get_tags(tx, service.arn))
+    from portside.ops import task_sets
+
+    return ServiceView(service, get_tags(tx, service.arn), task_sets.shown(tx, service))
 
 
 def list_services(op: Op, query: ServiceQuery) -> tuple[list[str], str | None]:
@@ -428,14 +469,21 @@ def list_services(op: Op, query: ServiceQuery) -> tuple[list[str], str | None]:
     launch_type = query.launch_type
     scheduling = query.scheduling_strategy
 
+    managed = query.resource_management_type
+
     def listed(doc: dict[str, Any]) -> bool:
         if launch_type and doc.get("launchType") != launch_type:
+            return False
+        if managed and _ecs_managed(tx, doc["arn"]) != (managed == "ECS"):
             return False
         return not scheduling or doc.get("schedulingStrategy") == scheduling
 
     with op.store.read() as tx:
         cluster = get_active(op, tx, query.cluster)
-        if query.resource_management_type == "ECS":
-            return [], None  # every Portside service is managed by its customer
         where = {"cluster": cluster.arn, "status": ACTIVE}
         return keys_page(tx.scan(TABLE, where=where, after=after), limit, listed)
+
+
+def _ecs_managed(tx: Tx, arn: str) -> bool:
+    """Made by ECS itself (an Express service: portside/express marks it with this tag)."""
+    return any(t["key"] == "AmazonECSManaged" and t["value"] == "true" for t in get_tags(tx, arn))

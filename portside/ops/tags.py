@@ -27,6 +27,9 @@ TAGGABLE: dict[str, str] = {
     "task": "tasks",
     "container-instance": "container_instances",
     "capacity-provider": "capacity_providers",
+    "daemon": "daemons",
+    "daemon-task-definition": "task_definitions",
+    "gateway": "ecs_gateways",
 }
 
 Tag = dict[str, str]

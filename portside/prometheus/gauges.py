@@ -179,14 +179,12 @@ class StateGauges:
         logs = self.world.logs
         if logs is None:
             return
-        ingested = getattr(logs, "_seq", None)  # LogStore's store-wide event counter
-        if ingested is not None:
-            yield CounterMetricFamily(
-                "portside_log_events_ingested",
-                "CloudWatch Logs events stored since the log store was created (PutLogEvents "
-                "and the agents' awslogs batches): rate() is the ingest rate.",
-                int(ingested),
-            )
+        yield CounterMetricFamily(
+            "portside_log_events_ingested",
+            "CloudWatch Logs events stored since the log store was created (PutLogEvents "
+            "and the agents' awslogs batches): rate() is the ingest rate.",
+            logs.events_ingested(),
+        )
         stored = _stored_bytes(logs)
         if stored is not None:
             yield GaugeMetricFamily(

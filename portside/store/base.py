@@ -125,6 +125,12 @@ class Tx(Protocol):
         """Call `callback()` once this transaction has committed (a read-only one: once it
         ends without error); never when it rolls back."""
 
+    def lock(self, table: str, key: str, *, shared: bool = True) -> bool:
+        """Lock the row of `key` until this (write) transaction ends: shared (`SELECT ... FOR
+        SHARE`: other transactions may lock it shared too, but wait to change it) or
+        exclusive (`FOR UPDATE`). True when the row exists. On SQLite a no-op beyond that
+        answer: its writers are serialised anyway."""
+
 
 class Store(Protocol):
     """A durable store with a change feed. SQLite (embedded) or PostgreSQL (multi-host)."""

@@ -41,6 +41,7 @@ class _Statements:
         self.cols = cols
         all_cols = ["key", *cols, "doc"]
         self.get = f"SELECT doc FROM {table} WHERE key = {ph}"
+        self.exists = f"SELECT 1 FROM {table} WHERE key = {ph}"
         updates = ", ".join(f"{c} = excluded.{c}" for c in [*cols, "doc"])
         self.put = (
             f"INSERT INTO {table} ({', '.join(all_cols)}) "
@@ -283,15 +284,25 @@ class SqlTx:
     def on_commit(self, callback: Callable[[], None]) -> None:
         self.committed.append(callback)
 
+    def lock(self, table: str, key: str, *, shared: bool = True) -> bool:
+        if not self._writable:
+            raise RuntimeError("lock in a read-only transaction")
+        sql = self._sql(table)
+        self._cur.execute(sql.exists + self._store.lock_clause(shared), (key,))
+        return self._cur.fetchone() is not None
+
     def _record(self, table: str, key: str, op: str, body: str | None) -> None:
         self.tables.add(table)
         ph = self._store.placeholder
         self._cur.execute(
-            f"INSERT INTO changes (at, tbl, key, op, doc) VALUES ({ph}, {ph}, {ph}, {ph}, {ph})",
+            f"INSERT INTO changes (at, tbl, key, op, doc) VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
+            + (" RETURNING seq" if self._store.returning_seq else ""),
             (self._store.clock(), table, key, op, body),
         )
-        # The change's seq, where the driver tells it (sqlite3: the rowid it just made).
-        self.seq = getattr(self._cur, "lastrowid", None)
+        if self._store.returning_seq:
+            self.seq = int(self._cur.fetchone()[0])
+        else:  # the change's seq, where the driver tells it (sqlite3: the rowid it just made)
+            self.seq = getattr(self._cur, "lastrowid", None)
 
 
 class SqlStore:
@@ -299,6 +310,8 @@ class SqlStore:
     to open a connection and begin a transaction."""
 
     placeholder = "?"
+    # Whether INSERT ... RETURNING tells a change's seq (PostgreSQL), or the cursor's lastrowid.
+    returning_seq = False
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
@@ -327,7 +340,25 @@ class SqlStore:
         not a storage failure and goes on as it is."""
         return None
 
+    def _read_fault(self, exc: BaseException) -> Exception | None:
+        """`_storage_fault` for a read: None (SQLite's reads fail only as the code does)."""
+        return None
+
+    def _before_commit(self, tx: SqlTx) -> None:
+        """Called in a write transaction just before its COMMIT (`tx.wrote`: whether it
+        wrote); what it raises rolls the transaction back."""
+
+    def lock_clause(self, shared: bool) -> str:
+        """What `Tx.lock` appends to its SELECT: nothing here, where writers are serialised
+        (SQLite's BEGIN IMMEDIATE); PostgreSQL's row locks."""
+        return ""
+
     # -- connections -------------------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[DbapiConnection]:
+        """A connection for one transaction: here the thread's own, kept open."""
+        yield self._conn()
 
     def _conn(self) -> DbapiConnection:
         conn: DbapiConnection | None = getattr(self._local, "conn", None)
@@ -340,15 +371,16 @@ class SqlStore:
     def transaction(self) -> Iterator[SqlTx]:
         # Writers of this process queue here, in order, rather than in the database's busy
         # handler, which polls with back-off and gives up ("database is locked") under load.
-        with self._writer:
-            conn = self._conn()
+        with self._writer, self._connection() as conn:
             cur = conn.cursor()
-            self._begin(cur, writable=True)
             tx = SqlTx(self, cur, writable=True)
             try:
+                self._begin(cur, writable=True)
                 yield tx
+                self._before_commit(tx)
             except BaseException as exc:
-                conn.rollback()
+                with contextlib.suppress(Exception):
+                    conn.rollback()
                 fault = self._storage_fault(exc)
                 if fault is None:
                     raise
@@ -370,14 +402,20 @@ class SqlStore:
 
     @contextmanager
     def read(self) -> Iterator[SqlTx]:
-        conn = self._conn()
-        cur = conn.cursor()
-        self._begin(cur, writable=False)
-        tx = SqlTx(self, cur, writable=False)
-        try:
-            yield tx
-        finally:
-            conn.rollback()
+        with self._connection() as conn:
+            cur = conn.cursor()
+            tx = SqlTx(self, cur, writable=False)
+            try:
+                self._begin(cur, writable=False)
+                yield tx
+                conn.rollback()
+            except BaseException as exc:
+                with contextlib.suppress(Exception):
+                    conn.rollback()
+                fault = self._read_fault(exc)
+                if fault is None:
+                    raise
+                raise fault from exc
         for callback in tx.committed:
             callback()
 

@@ -105,6 +105,18 @@ INDEXES: dict[str, dict[str, str]] = {
     },
     "ec2_route_tables": {"vpc": "VpcId"},
     "ec2_network_acls": {"vpc": "VpcId"},
+    # EC2 instances (portside/ec2/instance_records.py) by "ACCOUNT|REGION|ID", their state
+    # and Auto Scaling group key indexed; launch templates by "ACCOUNT|REGION|ID" (name
+    # indexed), their versions by "TEMPLATE_KEY|VERSION" (ten digits).
+    "ec2_instances": {"state": "_State", "grp": "_Group"},
+    "ec2_launch_templates": {"name": "LaunchTemplateName"},
+    "ec2_launch_template_versions": {},
+    # EC2 Auto Scaling (portside/autoscaling/records.py): groups by "ACCOUNT|REGION|NAME";
+    # policies by "GROUP_KEY|NAME" (ARN indexed: alarms call by it); activities by
+    # "GROUP_KEY|START|ID".
+    "asg_groups": {},
+    "asg_policies": {"arn": "PolicyARN"},
+    "asg_activities": {},
     # IAM (portside/iam/records.py): entities by "ACCOUNT|lower-cased name"; attachments by
     # entity, memberships by user, access keys (by id) by owner.
     "iam_users": {},
@@ -136,6 +148,24 @@ INDEXES: dict[str, dict[str, str]] = {
     "sd_services": {"namespace": "NamespaceId"},
     "sd_instances": {"task": "Task"},
     "sd_operations": {},
+    # ECS Managed Daemons (portside/ops/daemons*.py): daemons, their revisions and deployments
+    # by ARN (daemon task definitions are rows of `task_definitions`, under their own ARNs).
+    "daemons": {"cluster": "clusterArn", "status": "status"},
+    "daemon_revisions": {"daemon": "daemonArn"},
+    "daemon_deployments": {"daemon": "daemonArn", "status": "status"},
+    # ECS gateways (portside/ops/gateways*.py) by ARN; their cluster associations by
+    # "GATEWAY_ARN|CLUSTER_ARN".
+    "ecs_gateways": {"name": "name"},
+    "ecs_gateway_associations": {"gateway": "gatewayArn", "cluster": "clusterArn"},
+    # ECS task sets (portside/ops/task_sets.py) by task set ARN, their service indexed.
+    "ecs_task_sets": {"service": "serviceArn"},
+    # CodeDeploy (portside/codedeploy/records.py): applications, deployment groups, custom
+    # deployment configurations by "ACCOUNT|REGION|NAME" (a group under its application's
+    # key); deployments by "ACCOUNT|REGION|ID", their status indexed for the engine's loop.
+    "cd_applications": {},
+    "cd_deployment_groups": {},
+    "cd_deployment_configs": {},
+    "cd_deployments": {"status": "status"},
 }
 
 _INT_COLUMNS = {"revision", "version", "expires"}
@@ -215,4 +245,26 @@ counters = Table(
     metadata,
     Column("name", String(512), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# Replicas and their leader (portside/cluster/records.py). Not documents and not on the change
+# feed: a lease renewed every second and each replica's heartbeat would wake every watcher.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=True),
+    Column("epoch", BigInteger, nullable=False),  # the fencing token: +1 per new holder
+    Column("beat", BigInteger, nullable=False),  # +1 per renewal: what followers watch
+    Column("expires", Float, nullable=False),  # the holder's wall clock
+)
+
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("seen", Float, nullable=False),
+    Column("doc", Text, nullable=False),
+    # The instances its agents' sessions synced, ARN -> when: written every few seconds.
+    Column("instances", Text, nullable=True),
 )

@@ -166,6 +166,8 @@ def instance_document(
         out["statusReason"] = i.status_reason
     if i.capacity_provider_name:
         out["capacityProviderName"] = i.capacity_provider_name
+    if i.agent_update_status:
+        out["agentUpdateStatus"] = i.agent_update_status
     return out
 
 

@@ -293,16 +293,21 @@ def test_other_json_content_types_are_accepted(wire: Wire, content_type: str) ->
     assert wire.call("ListClusters", content_type=content_type).status == 200
 
 
+# Every ECS action is served (tests/api/test_new_user_calls.py probes them all); Parameter
+# Store's SendCommand, in its model but not served, stands for an unimplemented action.
+SEND_COMMAND = {"target": "AmazonSSM.SendCommand", "service": "ssm"}
+
+
 def test_unimplemented_action_says_so(wire: Wire) -> None:
-    message = refused(wire.call("CreateTaskSet"), "UnknownOperationException", 400)
-    assert "CreateTaskSet" in message
+    message = refused(wire.call(None, **SEND_COMMAND), "UnknownOperationException", 400)
+    assert "SendCommand" in message
     assert "not implement" in message
 
 
 def test_unimplemented_action_still_needs_a_signature(wire: Wire) -> None:
-    # ECS knows CreateTaskSet, so it authenticates before anything else.
-    refused(wire.call("CreateTaskSet", sign=False), "MissingAuthenticationTokenException")
-    refused(wire.call("CreateTaskSet", secret_key="wrong"), "InvalidSignatureException")
+    # SSM knows SendCommand, so it authenticates before anything else.
+    refused(wire.call(None, sign=False, **SEND_COMMAND), "MissingAuthenticationTokenException")
+    refused(wire.call(None, secret_key="wrong", **SEND_COMMAND), "InvalidSignatureException")
 
 
 def test_known_action_unsigned_learns_nothing_of_the_body(wire: Wire) -> None:

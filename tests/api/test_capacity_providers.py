@@ -75,7 +75,36 @@ def region_of(client: Any) -> str:
     return str(client.meta.region_name)
 
 
+def real_group(ecs: Any, name: str) -> None:
+    """An Auto Scaling group `name` in the client's region (empty, protected from scale-in):
+    managed scaling needs one that exists."""
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=ecs.meta.endpoint_url,
+            region_name=region_of(ecs),
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+        )
+
+    ec2, autoscaling = client("ec2"), client("autoscaling")
+    template = {"ImageId": "portside-simulated", "InstanceType": "m5.large"}
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=template)
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName=name,
+        LaunchTemplate={"LaunchTemplateName": name},
+        MinSize=0,
+        MaxSize=4,
+        DesiredCapacity=0,
+        AvailabilityZones=[f"{region_of(ecs)}a"],
+        NewInstancesProtectedFromScaleIn=True,
+    )
+
+
 def create(ecs: Any, name: str, group: str | None = None, **asg: Any) -> dict[str, Any]:
+    if (asg.get("managedScaling") or {}).get("status") == "ENABLED":
+        real_group(ecs, group or name)
     provider = {"autoScalingGroupArn": asg_arn(group or name, region_of(ecs)), **asg}
     return dict(
         ecs.create_capacity_provider(name=name, autoScalingGroupProvider=provider)[
@@ -165,11 +194,14 @@ def test_create_with_part_of_managed_scaling_defaults_the_rest(ecs: Any, name: s
     assert scaling == {**DEFAULT_SCALING, "status": "ENABLED", "minimumScalingStepSize": 2}
 
 
-def test_termination_protection_without_managed_scaling_is_accepted(ecs: Any, name: str) -> None:
-    # ECS documents that it "won't work" then, not that the call fails.
-    provider = create(ecs, name, managedTerminationProtection="ENABLED")
-    assert provider["autoScalingGroupProvider"]["managedTerminationProtection"] == "ENABLED"
-    assert provider["autoScalingGroupProvider"]["managedScaling"]["status"] == "DISABLED"
+def test_termination_protection_without_managed_scaling_is_refused(ecs: Any, name: str) -> None:
+    with pytest.raises(ClientError) as refused:
+        create(ecs, name, managedTerminationProtection="ENABLED")
+    assert refused.value.response["Error"]["Code"] == "ClientException"
+    assert refused.value.response["Error"]["Message"].endswith(
+        "To enable managed termination protection for a capacity provider, managed scaling "
+        "must also be enabled."
+    )
 
 
 def test_create_takes_a_plain_group_name(ecs: Any, name: str) -> None:
@@ -437,7 +469,7 @@ def test_update_changes_only_what_it_names(ecs: Any, name: str) -> None:
 
 
 def test_update_by_arn_and_termination_protection(ecs: Any, name: str) -> None:
-    create(ecs, name)
+    create(ecs, name, managedScaling={"status": "ENABLED"})
     ecs.update_capacity_provider(
         name=cp_arn(name), autoScalingGroupProvider={"managedTerminationProtection": "ENABLED"}
     )
@@ -613,6 +645,7 @@ def test_a_cluster_takes_a_provider_by_name_or_arn(ecs: Any, name: str) -> None:
 
 def test_capacity_provider_lifecycle_with_the_cli(server: ServerProcess, name: str) -> None:
     region = ("--region", REGION)
+    real_group(server.client("ecs", region=REGION), name)
     group = asg_arn(name)
     created = server.aws(
         "ecs",

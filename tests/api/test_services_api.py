@@ -250,11 +250,6 @@ def test_create_service_refusals_leave_nothing_behind(
         )
         == "The container web did not have a container port 8080 defined."
     )
-    assert "ECS deployment controller only" in fails(
-        "InvalidParameterException",
-        create,
-        **{**base, "deploymentController": {"type": "CODE_DEPLOY"}},
-    )
     assert (
         fails("InvalidParameterException", create, **{**base, "launchType": "FARGATE"})
         == "Task definition does not support launch_type FARGATE."

@@ -189,6 +189,9 @@ def test_rolling_deployment_survives_control_plane_kills(tmp_path: Path) -> None
                 taskDefinition=register(ecs, "web"),
                 desiredCount=DESIRED,
                 deploymentConfiguration=config,
+                # Each task is started once by its deployment: zone rebalancing, which would
+                # move tasks after a deployment completes, is off.
+                availabilityZoneRebalancing="DISABLED",
             )
             first = run.until(
                 lambda s: (

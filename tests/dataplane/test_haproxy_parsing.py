@@ -162,3 +162,19 @@ def test_a_running_check_keeps_the_last_finished_checks_http_code(tmp_path: Path
     assert proxy._with_last_code(("be", "s"), running) == running  # nothing seen yet
     assert proxy._with_last_code(("be", "s"), done) == done
     assert proxy._with_last_code(("be", "s"), running) == done
+
+
+def test_sockets_of_a_deep_directory_go_where_haproxy_takes_them(tmp_path: Path) -> None:
+    # HAProxy refuses socket paths past 97 characters (a CI run's pytest-1312 directory).
+    from portside.dataplane.haproxy.layout import SOCKET_PATH_MAX, Layout
+
+    shallow = Layout(tmp_path / "h")
+    assert shallow.master_socket == tmp_path / "h" / "master.sock"
+    deep = tmp_path / ("d" * 100) / "haproxy"
+    layout = Layout(deep)
+    assert len(str(layout.master_socket)) <= SOCKET_PATH_MAX
+    assert len(str(layout.admin_socket)) <= SOCKET_PATH_MAX
+    assert Layout(deep).master_socket == layout.master_socket  # the next server adopts it
+    layout.ensure_directories()
+    assert deep.is_dir() and layout.master_socket.parent.is_dir()
+    layout.master_socket.parent.rmdir()

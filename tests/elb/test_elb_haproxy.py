@@ -323,9 +323,10 @@ class Client(threading.Thread):
 
 def haproxy_master(data_dir: Path) -> tuple[int, int]:
     """The pid and reload count of the HAProxy master serving from `data_dir`."""
+    from portside.dataplane.haproxy.layout import Layout
     from portside.dataplane.haproxy.runtime import MasterApi
 
-    procs = MasterApi(str(data_dir / "haproxy" / "master.sock")).show_proc()
+    procs = MasterApi(str(Layout(data_dir / "haproxy").master_socket)).show_proc()
     return procs.master.pid, procs.master.reloads
 
 

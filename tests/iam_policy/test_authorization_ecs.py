@@ -219,3 +219,24 @@ def test_execute_command_by_container_name() -> None:
     ).allowed
     no = decide(ecs("ExecuteCommand", cluster="prod", task="t", container="db")[0], policy)
     assert not no.allowed and no.resource == f"{ECS}:cluster/prod"
+
+
+def test_newer_resources_are_authorized_on_what_they_name() -> None:
+    daemon = f"{ECS}:daemon/prod/agent"
+    (described,) = ecs("DescribeDaemon", daemonArn=daemon)
+    assert described.action == "ecs:DescribeDaemon" and arns(described) == [daemon]
+    role = f"arn:aws:iam::{ACCOUNT}:role/exec"
+    infra = f"arn:aws:iam::{ACCOUNT}:role/infra"
+    create, pass_task, pass_infra = ecs(
+        "CreateExpressGatewayService",
+        cluster="prod",
+        executionRoleArn=role,
+        infrastructureRoleArn=infra,
+        primaryContainer={"image": "busybox"},
+    )
+    assert create.action == "ecs:CreateExpressGatewayService"
+    assert create.context == {"ecs:cluster": f"{ECS}:cluster/prod"}
+    assert pass_task.action == "iam:PassRole" and arns(pass_task) == [role]
+    assert pass_task.context == {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    assert arns(pass_infra) == [infra]
+    assert pass_infra.context == {"iam:PassedToService": "ecs.amazonaws.com"}

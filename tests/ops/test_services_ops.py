@@ -416,8 +416,8 @@ def test_platform_version_rules(op: Op) -> None:
         ({"minimumHealthyPercent": 101, "maximumPercent": 300}, "between 0 and 100"),
         ({"minimumHealthyPercent": -1}, "between 0 and 100"),
         ({"maximumPercent": 0, "minimumHealthyPercent": 0}, "greater than 0"),
-        ({"strategy": "BLUE_GREEN"}, "ROLLING deployment strategy only"),
-        ({"lifecycleHooks": [{"targetType": "PAUSE"}]}, "does not support lifecycleHooks"),
+        ({"strategy": "BLUE_GREEN"}, "requires a load balancer"),
+        ({"lifecycleHooks": [{"targetType": "PAUSE"}]}, "lifecycleHooks can only be specified"),
     ],
 )
 def test_deployment_configuration_rules(op: Op, config: dict[str, Any], message: str) -> None:
@@ -443,14 +443,14 @@ def test_replica_allows_zero_to_one_hundred(op: Op) -> None:
     )
 
 
-@pytest.mark.parametrize("kind", ["CODE_DEPLOY", "EXTERNAL"])
-def test_other_deployment_controllers_are_refused(op: Op, kind: str) -> None:
+def test_an_unknown_deployment_controller_is_refused(op: Op) -> None:
+    # ECS, CODE_DEPLOY and EXTERNAL run (tests/api/test_task_sets.py, tests/codedeploy/).
     refused(
         InvalidParameterException,
-        "ECS deployment controller only",
+        "Invalid deployment controller type BLUE. Valid values are",
         create,
         op,
-        deploymentController={"type": kind},
+        deploymentController={"type": "BLUE"},
     )
 
 

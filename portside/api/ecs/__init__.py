@@ -5,15 +5,20 @@ from __future__ import annotations
 from portside.api.ecs import (  # noqa: F401  (imported to register their actions)
     account_settings,
     agent_actions,
+    agent_update,
     attributes,
     capacity_providers,
     clusters,
+    daemons,
     exec,
+    express,
+    gateways,
     instances,
     protection,
     services,
     tags,
     task_definitions,
+    task_sets,
     tasks,
 )
 from portside.api.ecs.registry import ACTIONS

@@ -9,12 +9,15 @@ from typing import Any
 from portside.api.ecs import requests_services
 from portside.api.ecs.describing import describe_members
 from portside.api.ecs.registry import action
+from portside.api.ecs.task_sets import shape_task_set
+from portside.express.view import is_express
 from portside.model.deployment import DeploymentAlarms
 from portside.model.service import DEPLOYMENT_INACTIVE, FAILED, Deployment, Service
 from portside.ops import service_deployments as deployments
-from portside.ops import services
+from portside.ops import service_revisions, services, task_sets
 from portside.ops.context import Op
 from portside.ops.service_deployments import ServiceDeploymentView
+from portside.ops.service_revisions import ServiceRevisionView
 from portside.ops.services import ServiceView
 from portside.wire.replies import drop_none, page
 
@@ -37,6 +40,9 @@ def _launch(launch_type: str | None, strategy: list[dict[str, Any]]) -> dict[str
     if fargate:
         out["platformFamily"] = "Linux"
     return out
+
+
+_HOOK_DETAIL = ("hookId", "targetType", "targetArn", "status", "expiresAt", "timeoutAction")
 
 
 def shape_deployment(d: Deployment) -> dict[str, Any]:
@@ -111,8 +117,17 @@ def shape(view: ServiceView, include_tags: bool = False) -> dict[str, Any]:
             "enableECSManagedTags": s.enable_ecs_managed_tags,
             "propagateTags": s.propagate_tags or "NONE",
             "enableExecuteCommand": s.enable_execute_command,
+            "resourceManagementType": "ECS" if is_express(view.tags) else "CUSTOMER",
         }
     )
+    if task_sets.has_task_sets(s):
+        # EXTERNAL and CODE_DEPLOY: the task sets are the deployments (ECS shows none).
+        out["taskSets"] = [shape_task_set(d) for d in view.task_sets]
+        out["deployments"] = []
+        for member in ("currentServiceDeployment", "currentServiceRevisions"):
+            out.pop(member, None)
+        if not s.task_definition:
+            out.pop("taskDefinition", None)
     if include_tags:
         out["tags"] = list(view.tags)
     return out
@@ -163,6 +178,12 @@ def shape_service_deployment(view: ServiceDeploymentView) -> dict[str, Any]:
             "targetServiceRevision": _revision(s, d),
             "status": view.status,
             "statusReason": view.reason or None,
+            # ECS's native blue/green (controllers/native_deployments/): its stage and hooks.
+            "lifecycleStage": d.lifecycle_stage,
+            "lifecycleHookDetails": [
+                drop_none({k: h.get(k) for k in _HOOK_DETAIL}) for h in d.lifecycle_hooks
+            ]
+            or None,
             "deploymentConfiguration": config.to_doc(),
             "rollback": {
                 "reason": d.rollout_state_reason or "The deployment failed.",
@@ -245,3 +266,47 @@ def describe_service_deployments(op: Op, p: dict[str, Any]) -> dict[str, Any]:
         "serviceDeployments": [shape_service_deployment(v) for v in found],
         "failures": failures,
     }
+
+
+@action("StopServiceDeployment")
+def stop_service_deployment(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    arn = deployments.stop_service_deployment(op, p["serviceDeploymentArn"], p.get("stopType"))
+    return {"serviceDeploymentArn": arn}
+
+
+@action("ContinueServiceDeployment")
+def continue_service_deployment(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    arn = deployments.continue_service_deployment(
+        op, p["serviceDeploymentArn"], p["hookId"], p.get("action")
+    )
+    return {"serviceDeploymentArn": arn}
+
+
+def shape_revision(view: ServiceRevisionView) -> dict[str, Any]:
+    s, d = view.service, view.deployment
+    return drop_none(
+        {
+            "serviceRevisionArn": view.arn,
+            "serviceArn": s.arn,
+            "clusterArn": s.cluster_arn,
+            "taskDefinition": d.task_definition,
+            **_launch(d.launch_type, d.capacity_provider_strategy),
+            "platformVersion": d.platform_version,
+            "loadBalancers": [lb.to_doc() for lb in s.load_balancers] or None,
+            "serviceRegistries": s.service_registries or None,
+            "networkConfiguration": d.network_configuration,
+            "containerImages": [
+                drop_none({"containerName": i.container, "image": i.image, "imageDigest": i.digest})
+                for i in view.images
+            ],
+            "guardDutyEnabled": False,
+            "serviceConnectConfiguration": d.service_connect,
+            "createdAt": d.created_at,
+        }
+    )
+
+
+@action("DescribeServiceRevisions")
+def describe_service_revisions(op: Op, p: dict[str, Any]) -> dict[str, Any]:
+    found, failures = service_revisions.describe_service_revisions(op, p["serviceRevisionArns"])
+    return {"serviceRevisions": [shape_revision(v) for v in found], "failures": failures}

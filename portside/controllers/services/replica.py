@@ -37,6 +37,7 @@ from portside.controllers.services.facts import (
     StopTask,
     TaskFact,
 )
+from portside.controllers.services.rebalance import rebalance
 from portside.controllers.services.rolling import (
     HEALTHY_AFTER_RUNNING,
     Fleet,
@@ -145,9 +146,12 @@ class _Pass:
                     self._stop(task, reason)
         else:
             can_launch = rollout != FAILED and self.now >= backoff
+            fleet = self._fleet(rest, stall=rollout == FAILED)
+            if not self.stops:
+                plan.events += rebalance(service, fleet, self.instances, self.zone_of, self.now)
             stops, starts = roll(
                 self.limits,
-                self._fleet(rest, stall=rollout == FAILED),
+                fleet,
                 can_launch=can_launch,
                 scaling_reason=reason,
                 zone_of=self.zone_of,

@@ -36,7 +36,14 @@ TABLE = "services"
 RESYNC_EVERY = 30.0  # seconds: look at every service now and then, whatever changed
 # The changes that can make a service's reconcile come out differently (`dirty`).
 # `service_targets`: a load balanced task's targets registered, or their health changed.
-_WATCHED = (TABLE, "tasks", "container_instances", "attributes", "service_targets")
+_WATCHED = (
+    TABLE,
+    "tasks",
+    "container_instances",
+    "attributes",
+    "service_targets",
+    "ecs_task_sets",  # EXTERNAL and CODE_DEPLOY services: task_sets.py
+)
 _FEED_PAGE = 20000
 
 
@@ -96,7 +103,7 @@ class ServiceController:
                 tasks[change.key] = change.doc
             elif change.table == "container_instances":
                 clusters.add(_cluster_of_instance(change.key) or _cluster_in(change.doc))
-            elif change.table == "service_targets":
+            elif change.table in ("service_targets", "ecs_task_sets"):
                 found.add(str(orjson.loads(change.doc)["serviceArn"]))
             elif change.table == "attributes":
                 clusters.add(change.key.split("|", 1)[0])
@@ -152,7 +159,10 @@ class ServiceController:
         return Op(self.world, Caller(self.account, region, "", root_principal(self.account)))
 
     def reconcile(self, service_arn: str) -> None:
+        from portside.controllers.native_deployments import runner as native
         from portside.controllers.services import daemon, replica
+        from portside.controllers.services import task_sets as task_set_pass
+        from portside.ops import task_sets
 
         op = self._op(service_arn)
         with op.store.transaction() as tx:
@@ -169,11 +179,18 @@ class ServiceController:
             now = op.now()
             tasks = task_facts(tx, service, health_checks(tx, service), now)
             instances = instance_facts(tx, service, self._instances)
-            if service.scheduling_strategy == DAEMON:
-                plan = daemon.compute(service, tasks, instances, now)
+            if task_sets.has_task_sets(service):
+                plan = task_set_pass.run(op, tx, cluster, service, now)
+            elif native.runs(service):  # ECS's BLUE_GREEN, LINEAR, CANARY
+                plan = native.run(op, tx, cluster, service, tasks, instances, now, self.lost_grace)
             else:
-                plan = replica.compute(service, tasks, instances, now, lost_grace=self.lost_grace)
-            apply(op, tx, cluster, service, plan, now)
+                if service.scheduling_strategy == DAEMON:
+                    plan = daemon.compute(service, tasks, instances, now)
+                else:
+                    plan = replica.compute(
+                        service, tasks, instances, now, lost_grace=self.lost_grace
+                    )
+                apply(op, tx, cluster, service, plan, now)
             if (
                 service.status == DRAINING
                 and not plan.start

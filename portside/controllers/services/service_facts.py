@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from portside.controllers.native_deployments import routing as native_routing
 from portside.controllers.services.facts import InstanceFact, TaskFact
 from portside.model.container_instance import INACTIVE, ContainerInstance
 from portside.model.doc import from_doc
@@ -44,6 +45,8 @@ def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool], now: float)
     facts: list[TaskFact] = []
     groups = {lb.target_group_arn for lb in service.load_balancers if lb.target_group_arn}
     targets = _target_health(tx, service.arn) if groups else {}
+    # ECS's native blue/green: a deployment's tasks register in its own groups.
+    per_deployment = native_routing.groups_by_deployment(service) or {}
     # Through the group's index: its other stopped tasks (an hour of them kept) are never
     # read, so a reconcile costs what the service runs, not its churn.
     docs = task_ops.of_group(
@@ -57,6 +60,7 @@ def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool], now: float)
         last = TASK_STATUS[doc["lastStatus"]]
         stopped = last == TaskStatus.STOPPED
         deployment = str(doc.get("startedBy") or "")
+        in_groups = per_deployment.get(deployment, groups)
         recent = now - float(doc.get("stoppedAt") or 0) <= FACTS_WINDOW
         if stopped and not (recent and (deployment in in_progress or deployment == primary)):
             continue
@@ -68,7 +72,10 @@ def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool], now: float)
                 desired_status=TASK_STATUS[doc["desiredStatus"]],
                 health_status=doc.get("healthStatus") or "UNKNOWN",
                 has_health_check=checks.get(doc["taskDefinitionArn"], False),
-                instance_arn=None if doc.get("launchType") == "FARGATE" else doc["instanceArn"],
+                # None: FARGATE, or a task waiting PROVISIONING for managed scaling's instances
+                instance_arn=None
+                if doc.get("launchType") == "FARGATE"
+                else (doc.get("instanceArn") or None),
                 zone=doc.get("availabilityZone"),
                 started_at=doc.get("startedAt"),
                 stopped_at=doc.get("stoppedAt"),
@@ -76,10 +83,10 @@ def task_facts(tx: Tx, service: Service, checks: Mapping[str, bool], now: float)
                 failed_to_start=stopped and doc.get("startedAt") is None,
                 stopped_reason=doc.get("stoppedReason"),
                 load_balanced=bool(groups),
-                targets_healthy=bool(groups)
-                and all(targets.get((doc["arn"], g)) == "healthy" for g in groups),
+                targets_healthy=bool(in_groups)
+                and all(targets.get((doc["arn"], g)) == "healthy" for g in in_groups),
                 unhealthy_in=next(
-                    (g for g in sorted(groups) if targets.get((doc["arn"], g)) == "unhealthy"),
+                    (g for g in sorted(in_groups) if targets.get((doc["arn"], g)) == "unhealthy"),
                     None,
                 ),
                 protected_until=doc.get("protectedUntil"),

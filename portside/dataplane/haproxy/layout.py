@@ -2,21 +2,43 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 from portside.dataplane.haproxy.render import Runtime
+
+# HAProxy refuses a UNIX socket path longer than this (its sun_path less its own suffixes).
+SOCKET_PATH_MAX = 97
+
+
+def socket_directory(directory: Path) -> Path:
+    """Where the sockets of the HAProxy of `directory` live: there, unless their paths would
+    be too long for HAProxy (a deep data directory), then in a short directory named by a
+    digest of it, the same for every server that adopts that HAProxy."""
+    if len(str(directory / "master.sock")) <= SOCKET_PATH_MAX:
+        return directory
+    digest = hashlib.sha256(str(directory.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"portside-haproxy-{digest}"
 
 
 class Layout:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.config = directory / "haproxy.cfg"
-        self.master_socket = directory / "master.sock"
-        self.admin_socket = directory / "admin.sock"
+        sockets = socket_directory(directory)
+        self.socket_directory = sockets
+        self.master_socket = sockets / "master.sock"
+        self.admin_socket = sockets / "admin.sock"
         self.state_file = directory / "servers.state"
         self.log = directory / "haproxy.log"
+
+    def ensure_directories(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.socket_directory != self.directory:
+            self.socket_directory.mkdir(mode=0o700, exist_ok=True)
 
     def runtime(self) -> Runtime:
         return Runtime(
@@ -27,7 +49,7 @@ class Layout:
 
     def check(self, binary: str, text: str) -> str | None:
         """What `haproxy -c` says is wrong with configuration `text` (None: nothing)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.ensure_directories()
         candidate = self.directory / "haproxy.cfg.new"
         candidate.write_text(text)
         result = subprocess.run(
@@ -39,6 +61,7 @@ class Layout:
         return "\n".join(errors) or result.stderr or result.stdout or "haproxy -c failed"
 
     def write_config(self, text: str) -> None:
+        self.ensure_directories()
         if self.config.exists() and self.config.read_text() == text:
             return
         write_atomic(self.config, text)

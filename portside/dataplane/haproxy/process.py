@@ -221,7 +221,7 @@ class HAProxy:
 
     def _launch(self, spec: ProxySpec) -> None:
         text = render(spec, self.layout.runtime())
-        self.layout.directory.mkdir(parents=True, exist_ok=True)
+        self.layout.ensure_directories()
         self._check(text)
         self.layout.write_config(text)
         self.layout.state_file.write_text("1\n")  # a fresh start: no saved state

@@ -73,22 +73,29 @@ class AgentInstance:
     status: str
     agent_connected: bool
     version: int
+    # UpdateContainerAgent's state (ops/agent_update.py); None: no update asked.
+    agent_update_status: str | None = None
 
     def to_wire(self) -> Json:
-        return {
+        out: Json = {
             "containerInstanceArn": self.arn,
             "status": self.status,
             "agentConnected": self.agent_connected,
             "version": self.version,
         }
+        if self.agent_update_status:
+            out["agentUpdateStatus"] = self.agent_update_status
+        return out
 
     @classmethod
     def from_wire(cls, d: Mapping[str, Any]) -> AgentInstance:
+        update = d.get("agentUpdateStatus")
         return cls(
             str(d["containerInstanceArn"]),
             str(d.get("status", "")),
             bool(d.get("agentConnected")),
             int(d.get("version") or 0),
+            None if update is None else str(update),
         )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from portside.iam.authorization import ecs_newer  # noqa: F401  (daemons, gateways, Express)
 from portside.iam.authorization.checks import NO_RESOLVER, Check, Resolver
 from portside.iam.authorization.ecs import RULES as ECS_RULES
 from portside.iam.authorization.ecs import ecs_checks

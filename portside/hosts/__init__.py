@@ -1,0 +1,1 @@
+"""Hosts Portside starts for EC2 instances: the provider interface and its implementations."""

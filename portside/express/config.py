@@ -242,7 +242,15 @@ def task_definition(config: ExpressConfig, family: str, region: str) -> Json:
         out["executionRoleArn"] = config.execution_role
     if config.task_role:
         out["taskRoleArn"] = config.task_role
+    if fargate_ready(config):
+        out["requiresCompatibilities"] = ["EC2", "FARGATE"]
     return out
+
+
+def fargate_ready(config: ExpressConfig) -> bool:
+    """Whether the service's definition may run on Fargate: its awslogs needs an execution
+    role there."""
+    return bool(config.execution_role)
 
 
 def from_task_definition(

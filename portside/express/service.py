@@ -69,11 +69,14 @@ def _cluster(op: Op, ref: str | None) -> Cluster:
     return clusters.create_cluster(op, name=DEFAULT_CLUSTER).cluster
 
 
-def _launch(op: Op, cluster: Cluster) -> Json:
+def _launch(op: Op, cluster: Cluster, fargate_ready: bool) -> Json:
     """The cluster's default capacity provider strategy; else FARGATE, as Express Mode runs,
-    when this Portside has Fargate capacity; else the EC2 instances."""
+    when this Portside has Fargate capacity and the definition can run there (Fargate's
+    awslogs needs an execution role); else the EC2 instances."""
     if cluster.default_strategy:
         return {}
+    if not fargate_ready:
+        return {"launchType": "EC2"}
     with op.store.read() as tx:
         prefix = arns.prefix(op.region, op.account, "container-instance")
         fargate = any(
@@ -143,7 +146,7 @@ def create(op: Op, p: Json) -> ExpressView:
             "cluster": cluster.arn,
             "taskDefinition": td.arn,
             "desiredCount": max(1, config.scaling.min_tasks),
-            **_launch(op, cluster),
+            **_launch(op, cluster, cfg.fargate_ready(config)),
             "networkConfiguration": _network(config),
             "loadBalancers": [
                 {

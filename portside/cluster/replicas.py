@@ -71,8 +71,16 @@ def report(store: Store, me: str, now: float) -> dict[str, Any]:
     return {
         "replica": me,
         "leader": leader,
+        # Who leads is the lease's word: a heartbeat says what its replica knew at its last
+        # beat (a term renewed late is ended and begun again between two beats).
         "replicas": [
-            {**doc, "id": rid, "seen": seen, "gone": now - seen > GONE_AFTER}
+            {
+                **doc,
+                "id": rid,
+                "seen": seen,
+                "gone": now - seen > GONE_AFTER,
+                "leader": leader is not None and leader["replica"] == rid,
+            }
             for rid, seen, doc in rows
         ],
     }

@@ -111,22 +111,29 @@ def test_the_leader_killed_another_replica_leads_within_5_s_and_carries_on(
             assert len(scheduled_tasks(ecs, name, late)) == 1
             assert len(running(ecs, name, "web")) == 4
 
-            # `portside status` on the survivor: it leads, in the epoch it logged.
-            status = subprocess.run(
-                [str(BIN / "portside"), "status", "--json"],
-                env=other.env(),
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert status.returncode == 0, status.stderr
-            cluster = json.loads(status.stdout)["cluster"]
+            # `portside status` on the survivor: it leads, in the epoch it logged, and its
+            # heartbeat (one a second) shows its leader loops running.
+            def status() -> dict[str, Any] | None:
+                out = subprocess.run(
+                    [str(BIN / "portside"), "status", "--json"],
+                    env=other.env(),
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+                assert out.returncode == 0, out.stderr
+                cluster: dict[str, Any] = json.loads(out.stdout)["cluster"]
+                rows = {row["id"]: row for row in cluster["replicas"]}
+                loops = {loop["name"]: loop for loop in rows[cluster["replica"]]["loops"]}
+                running = not loops["services"]["standby"] and not loops["schedules"]["standby"]
+                return cluster if running else None
+
+            cluster = wait_until(status, timeout=10, what="the leader's loops in its heartbeat")
             assert cluster["leader"]["replica"] == cluster["replica"]
             assert cluster["leader"]["epoch"] == epoch
             rows = {row["id"]: row for row in cluster["replicas"]}
             assert len(rows) == 2 and rows[cluster["replica"]]["leader"] is True
-            mine = {loop["name"]: loop for loop in rows[cluster["replica"]]["loops"]}
-            assert not mine["services"]["standby"] and not mine["schedules"]["standby"]
+            assert rows[next(r for r in rows if r != cluster["replica"])]["leader"] is False
     finally:
         for replica in replicas:
             replica.close()

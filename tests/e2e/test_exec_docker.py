@@ -22,6 +22,7 @@ import pytest
 from aws_query import query_client
 from botocore.exceptions import ClientError
 from e2e.images import busybox_image, docker_available
+from fleet import wait_until
 from harness import BIN, ServerProcess
 from roles import task_role
 from websockets.exceptions import ConnectionClosed
@@ -170,12 +171,18 @@ def test_the_session_is_recorded_in_the_cluster_exec_log_group(
     got = stream(session)
     assert got[-1].json() == {"exitCode": 0}
     logs = server.client("logs")
-    events = logs.get_log_events(
-        logGroupName=f"/aws/ecs/execute-command/{agent.cluster}",
-        logStreamName=session["sessionId"],
-        startFromHead=True,
-    )["events"]
-    lines = [e["message"] for e in events]
+
+    def recorded() -> list[str] | None:
+        # The recording is written as the session runs, its end after the exit frame.
+        events = logs.get_log_events(
+            logGroupName=f"/aws/ecs/execute-command/{agent.cluster}",
+            logStreamName=session["sessionId"],
+            startFromHead=True,
+        )["events"]
+        lines = [e["message"] for e in events]
+        return lines if lines and '"end"' in lines[-1] else None
+
+    lines = wait_until(recorded, 10, "the session's end in its log stream")
     start = json.loads(lines[0])
     assert start["event"] == "start"
     assert start["accessKey"] == server.env()["AWS_ACCESS_KEY_ID"]

@@ -18,12 +18,12 @@ from typing import Any
 
 from portside.cluster import records
 from portside.cluster.lease import Term
-from portside.store.base import Change, RawChange, Store, Tx
+from portside.store.base import Change, RawChange, Store, Tx, WriteRefused
 
 TERM: ContextVar[Term | None] = ContextVar("portside_leader_term", default=None)
 
 
-class NotLeader(Exception):
+class NotLeader(WriteRefused):
     """A leader-only write refused: the lease has moved to another replica or epoch. Not a
     PortsideError: no handler may turn it into an answer; the loop's pass fails with it."""
 

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from portside.store.base import WriteRefused
+
 Step = Callable[[], float | None]
 
 STALL_GRACE = 120.0  # seconds a pass may be overdue before its loop counts as stalled
@@ -132,6 +134,10 @@ class Loop:
             began = time.monotonic()
             try:
                 wait = await asyncio.to_thread(self.step)
+            except WriteRefused as exc:  # leadership moved: expected, no traceback
+                self.log.warning("%s pass ended: %s", self.name, exc)
+                wait = self.retry_after
+                self.failed(exc, wait)
             except Exception as exc:
                 self.log.exception("%s pass failed", self.name)
                 wait = self.retry_after

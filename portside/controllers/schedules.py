@@ -22,6 +22,7 @@ from portside.schedules import firing
 from portside.schedules import ops as schedule_ops
 from portside.schedules import target as targets
 from portside.schedules.model import LastRun, Pending, Schedule
+from portside.store.base import WriteRefused
 from portside.wire import task_requests
 
 log = logging.getLogger("portside.schedules")
@@ -96,6 +97,8 @@ class ScheduleController:
                 step = firing.compute(schedule, now, self._started)
                 if step is not None:
                     self._apply(schedule, step, now)
+            except WriteRefused:
+                raise  # leadership moved: the pass ends (controllers/loop.py)
             except Exception:
                 log.exception("schedule %s: pass failed", schedule.arn)
                 self._broken[schedule.arn] = now + BROKEN_PAUSE

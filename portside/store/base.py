@@ -16,6 +16,12 @@ from typing import Any, NamedTuple, Protocol
 Document = dict[str, Any]
 
 
+class WriteRefused(Exception):
+    """A transaction the store would not open for this writer (a deposed leader's, say:
+    cluster/fence.py). Expected when leadership moves: a loop's pass that meets it ends,
+    says so at WARNING, and the pass is not retried under the same term."""
+
+
 class RawChange(NamedTuple):
     """A change whose document is still JSON text (None for a delete)."""
 

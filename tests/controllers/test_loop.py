@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from portside.cluster.fence import NotLeader
 from portside.controllers.loop import Loops
 
 
@@ -78,3 +79,34 @@ def test_a_loop_hung_in_a_pass_is_reported_stalled() -> None:
     assert loops.stalled() == []
     now[0] += 700.0
     assert loops.stalled() == ["runs", "events"]
+
+
+def test_a_refused_write_ends_the_pass_with_a_warning_and_no_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A deposed leader's pass meets the fence (cluster/fence.py): its status shows it, the
+    log says so at WARNING, without the traceback an unexpected failure gets."""
+    loops = Loops(clock=lambda: 0.0)
+
+    def step() -> float:
+        raise NotLeader("replica a no longer leads (its epoch 1; the lease is b's, epoch 2)")
+
+    loop = loops.add("fenced", step, interval=0.0, retry_after=5.0, log=logging.getLogger("t.f"))
+
+    async def main() -> None:
+        runner = asyncio.create_task(loop.run())
+        for _ in range(500):
+            if loop.status.total_errors:
+                break
+            await asyncio.sleep(0.01)
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+
+    with caplog.at_level(logging.WARNING, logger="t.f"):
+        asyncio.run(main())
+    (record,) = [r for r in caplog.records if r.name == "t.f"]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+    assert "no longer leads" in record.getMessage()
+    assert loop.status.total_errors == 1
+    assert (loop.status.last_error or "").startswith("NotLeader:")

@@ -53,7 +53,7 @@ from portside.ops.daemons_model import (
 )
 from portside.ops.tags import get_tags
 from portside.scheduler import strategies
-from portside.store.base import RawChange, Tx
+from portside.store.base import RawChange, Tx, WriteRefused
 
 log = logging.getLogger("portside.daemons")
 
@@ -130,6 +130,9 @@ class DaemonController:
             self._due.pop(arn, None)
             try:
                 self.reconcile(arn)
+            except WriteRefused:
+                self._last_resync = 0.0  # the next term's first pass looks at every daemon
+                raise
             except Exception:
                 log.exception("reconciling daemon %s failed", arn)
         return len(todo)

@@ -28,7 +28,7 @@ from portside.model.states import TaskStatus
 from portside.ops.clusters import get_active
 from portside.ops.context import Caller, Op, World, root_principal
 from portside.ops.services import save
-from portside.store.base import RawChange, Tx
+from portside.store.base import RawChange, Tx, WriteRefused
 
 log = logging.getLogger("portside.services")
 
@@ -137,6 +137,9 @@ class ServiceController:
             self._due.pop(arn, None)
             try:
                 self.reconcile(arn)
+            except WriteRefused:
+                self._last_resync = 0.0  # the next term's first pass looks at every service
+                raise
             except Exception:
                 log.exception("reconciling %s failed", arn)
         return len(todo)

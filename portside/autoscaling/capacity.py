@@ -35,6 +35,8 @@ class InstanceView:
     protected: bool
     ec2_state: str  # pending, running, shutting-down...
     container_instance_arn: str  # "" until its agent registered
+    launched_at: float = 0.0  # EC2's LaunchTime
+    in_service_at: float | None = None  # when it went InService (None: it is not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ def group_in(tx: Tx, op: Op, ref: str) -> GroupView | None:
                 protected=bool(asg.get("ProtectedFromScaleIn")),
                 ec2_state=inst["_State"],
                 container_instance_arn=inst.get("_ContainerInstanceArn") or "",
+                launched_at=float(inst["LaunchTime"]),
+                in_service_at=records.in_service_at(inst),
             )
         )
     return GroupView(

@@ -38,6 +38,7 @@ class Member:
     protected: bool
     launched_at: float
     template: str = ""  # "ID:VERSION" it was launched from
+    in_service_at: float | None = None  # when it went InService
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,6 +180,8 @@ class GroupsLoop:
     def _apply_lifecycle(self, tx: Tx, changes: Changes, now: float) -> None:
         for inst, state in changes.lifecycle:
             inst["_Asg"]["LifecycleState"] = state
+            if state == decide.IN_SERVICE:
+                inst["_Asg"]["InServiceAt"] = now  # target tracking's warm-up counts from it
             if inst["_Asg"].get("Activity"):
                 activities.finish(tx, inst["_Asg"].pop("Activity"), now)
             put_instance(tx, inst)

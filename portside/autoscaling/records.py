@@ -19,7 +19,7 @@ import binascii
 from collections.abc import Iterable
 from typing import Any
 
-from portside.autoscaling.decide import HEALTHY, UNHEALTHY, Member
+from portside.autoscaling.decide import HEALTHY, IN_SERVICE, UNHEALTHY, Member
 from portside.autoscaling.errors import ValidationError, group_not_found
 from portside.autoscaling.names import ACTIVITIES, GROUPS, group_key, scope
 from portside.ec2.instance_records import INSTANCES, state_of
@@ -73,7 +73,17 @@ def member(instance: Document) -> Member:
         protected=bool(asg.get("ProtectedFromScaleIn")),
         launched_at=float(instance["LaunchTime"]),
         template=f"{template.get('LaunchTemplateId', '')}:{template.get('Version', '')}",
+        in_service_at=in_service_at(instance),
     )
+
+
+def in_service_at(instance: Document) -> float | None:
+    """When the member went InService (None while it is not; its launch for one that went
+    InService before the time was kept)."""
+    asg = instance["_Asg"]
+    if asg["LifecycleState"] != IN_SERVICE:
+        return None
+    return float(asg.get("InServiceAt") or instance["LaunchTime"])
 
 
 def instance_view(instance: Document) -> dict[str, Any]:

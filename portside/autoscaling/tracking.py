@@ -8,6 +8,18 @@ one instance when the metric is over the target, clamped to [MinSize, MaxSize]; 
 keeps it from shrinking. A successful change is written as the group's DesiredCapacity and a
 scaling activity naming the alarm and policy.
 
+Instance warm-up (the policy's EstimatedInstanceWarmup, else the group's
+DefaultInstanceWarmup; neither set: none is considered): an instance adds to the metric once
+it is InService and the warm-up has passed since its launch (ready). While fewer instances
+were ready when the datapoint was taken (the start of its period) than the desired capacity,
+the capacity is scaled from those ready instances alone, and the desired capacity only grows
+(AWS: a warming instance counts toward the desired capacity, not toward the current one, and
+no scale-in happens meanwhile). Readiness is taken at the datapoint's time, not the run's, so
+an instance that came up in between is not counted against a metric that did not see it.
+Without this a metric that waits for new instances (ECS's CapacityProviderReservation) would
+grow the group once more each period until they are up. Nor does a run act on a datapoint
+taken before the group's last change by a policy run: that observation was acted on already.
+
 CloudWatch calls an action when its alarm enters ALARM; `rerun` (the groups loop, every metric
 period) calls the policies whose alarm stays in ALARM again, as AWS keeps acting on it.
 """
@@ -18,7 +30,8 @@ import logging
 import uuid
 
 from portside.applicationautoscaling.decide import tracking_capacity
-from portside.autoscaling import activities, policies, runtime
+from portside.autoscaling import activities, policies, records, runtime
+from portside.autoscaling.decide import Member
 from portside.autoscaling.names import GROUPS, POLICIES
 from portside.cloudwatch import alarm_data
 from portside.cloudwatch.actions import AlarmAction, Handler
@@ -27,8 +40,31 @@ from portside.cloudwatch.evaluation import ALARM, Rule, evaluate, window
 from portside.cloudwatch.evaluator import settle
 from portside.cloudwatch.runtime import CloudWatchRuntime
 from portside.ops.context import World
+from portside.store.base import Document
 
 log = logging.getLogger("portside.autoscaling-groups")
+
+
+def is_ready(member: Member, warmup: float, at: float) -> bool:
+    """InService by `at`, and launched at least the warm-up before it."""
+    return (
+        member.healthy
+        and member.in_service_at is not None
+        and member.in_service_at <= at
+        and at - member.launched_at >= warmup
+    )
+
+
+def ready_capacity(members: list[Member], warmup: float, at: float) -> int:
+    """How many of the group's instances were ready (`is_ready`) at `at`."""
+    return sum(1 for m in members if is_ready(m, warmup, at))
+
+
+def _warmup(policy: Document, group: Document) -> float | None:
+    for value in (policy.get("EstimatedInstanceWarmup"), group.get("DefaultInstanceWarmup")):
+        if value is not None:
+            return float(value)
+    return None
 
 
 def wanted_capacity(current: int, metric: float, target: float, disable_scale_in: bool) -> int:
@@ -67,13 +103,27 @@ def run(
         if group is None or group.get("_Deleting"):
             return None
         current = int(group["DesiredCapacity"])
-        wanted = wanted_capacity(
-            current, present[0], float(cfg["TargetValue"]), bool(cfg.get("DisableScaleIn"))
-        )
+        target = float(cfg["TargetValue"])
+        taken = next(t for t, v in zip(starts, values, strict=True) if v is not None)
+        if taken < float(group.get("_TrackedAt") or 0.0):
+            return None  # the datapoint predates the last change: wait for one that saw it
+        warmup = _warmup(policy, group)
+        ready, warming = 0, False
+        if warmup is not None:
+            members = [records.member(i) for i in records.members(tx, group["_Key"])]
+            ready = ready_capacity(members, warmup, taken)
+            warming = ready < current
+        if warming:
+            wanted = wanted_capacity(ready, present[0], target, True)
+            if wanted <= current:
+                return None  # what is warming up already stands for it
+        else:
+            wanted = wanted_capacity(current, present[0], target, bool(cfg.get("DisableScaleIn")))
         wanted = min(max(wanted, int(group["MinSize"])), int(group["MaxSize"]))
         if wanted == current:
             return None
         group["DesiredCapacity"] = wanted
+        group["_TrackedAt"] = now
         tx.put(GROUPS, group["_Key"], group)
         stamp = activities.stamp(now)
         activities.record(

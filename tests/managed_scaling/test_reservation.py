@@ -1,14 +1,17 @@
 """CapacityProviderReservation and the group size it asks for, as ECS documents them; one
-provider's decision (scaling.decide): steps within the step sizes, no scale-in while tasks
-wait or instances warm up, only idle instances let go under termination protection."""
+provider's decision (scaling.decide): M within the step sizes above N (warm instances), only
+idle instances let go under termination protection, and only once the group's policy shrank
+it and no task waits; the target tracking run's warm-up (autoscaling/tracking.py)."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from portside.autoscaling.decide import Member
+from portside.autoscaling.tracking import ready_capacity, wanted_capacity
 from portside.controllers.managed_scaling import reservation as rsv
-from portside.controllers.managed_scaling.scaling import SCALE_IN_AFTER, Facts, Host, decide
+from portside.controllers.managed_scaling.scaling import Facts, Host, decide
 from portside.model.capacity_provider import (
     ENABLED,
     AutoScalingGroupProvider,
@@ -39,25 +42,16 @@ def test_wanted_size_at_target_capacity() -> None:
     assert rsv.wanted(3, 90) == 4
 
 
-@given(
-    desired=st.integers(0, 100),
-    want=st.integers(0, 100),
-    lo=st.integers(1, 10),
-    span=st.integers(0, 20),
-    shrink=st.booleans(),
-)
-def test_a_step_stays_within_bounds(
-    desired: int, want: int, lo: int, span: int, shrink: bool
+@given(m=st.integers(0, 500), n=st.integers(0, 100), lo=st.integers(1, 10), span=st.integers(0, 20))
+def test_a_scale_out_asks_for_a_step_within_the_step_sizes(
+    m: int, n: int, lo: int, span: int
 ) -> None:
-    bounds = rsv.Bounds(lo, lo + span, 0, 100)
-    after = rsv.next_desired(desired, want, bounds, can_shrink=shrink)
-    assert abs(after - desired) <= bounds.max_step
-    if want > desired:
-        assert desired < after <= max(want, desired + bounds.min_step)
-    elif want < desired:
-        assert (after == desired) if not shrink else (want <= after < desired)
+    got = rsv.bounded(m, n, lo, lo + span)
+    if m <= n:
+        assert got == m  # the scale-in is not bounded
     else:
-        assert after == desired
+        assert n + lo <= got <= n + lo + span
+        assert got == m or got in (n + lo, n + lo + span)
 
 
 def _provider(protection: str = ENABLED) -> CapacityProvider:
@@ -70,42 +64,65 @@ def _host(n: int, busy: bool, warm: bool = True) -> Host:
     return Host(f"i-{n:04d}", f"arn:ci/{n}", busy, True, warm, True)
 
 
-def _facts(hosts: list[Host], waiting: int = 0, desired: int | None = None) -> Facts:
+def _facts(
+    hosts: list[Host], waiting: int = 0, desired: int | None = None, launching: int = 0
+) -> Facts:
     return Facts(
         "g",
-        len(hosts) if desired is None else desired,
+        len(hosts) + launching if desired is None else desired,
         0,
         40,
         tuple(hosts),
-        0,
+        launching,
         (rsv.Need(256, 512),) * waiting,
         SIZE,
+        ready=sum(h.warm for h in hosts),
     )
 
 
-def test_waiting_tasks_grow_the_group_by_at_most_the_maximum_step() -> None:
+def test_waiting_tasks_ask_for_at_most_the_maximum_step() -> None:
     d = decide(_provider(), _facts([_host(1, True), _host(2, True)], waiting=184))
-    assert (d.m, d.n, d.value, d.desired) == (25, 2, 1250.0, 12)
-    # Instances still launching are counted in the desired capacity: no double growth.
-    assert decide(_provider(), _facts([_host(1, True)], waiting=8, desired=2)).desired == 2
+    assert (d.m, d.n, d.value) == (12, 2, 600.0)
+    # The target tracking run scales N by the metric: 12 instances, one step of 10.
+    assert wanted_capacity(d.n, d.value, 100.0, False) == 12
+    # Instances launching are not in N: M and the capacity asked stay where they were.
+    again = decide(_provider(), _facts([_host(1, True), _host(2, True)], 184, launching=10))
+    assert (again.m, again.n) == (12, 2)
 
 
-def test_only_idle_instances_go_under_termination_protection() -> None:
+def test_an_empty_group_with_waiting_tasks_reads_200() -> None:
+    d = decide(_provider(), _facts([], waiting=3))
+    assert (d.m, d.n, d.value) == (1, 0, 200.0)
+
+
+def test_only_idle_instances_go_once_the_group_was_shrunk() -> None:
     hosts = [_host(n, busy=n < 3) for n in range(10)]
     d = decide(_provider(), _facts(hosts))
-    assert (d.m, d.desired) == (3, 3)
-    assert {h.instance_id for h in d.release} == {f"i-{n:04d}" for n in range(3, 10)}
+    assert (d.m, d.value, d.release) == (3, 30.0, ())  # the policy has not acted yet
+    d = decide(_provider(), _facts(hosts, desired=5))
+    assert {h.instance_id for h in d.release} == {f"i-{n:04d}" for n in range(3, 8)}
     assert not any(h.busy for h in d.release)
+    # Those already let go are chosen again first: no more than the surplus is let go.
+    freed = [*hosts[:3], *(Host(h.instance_id, h.container_instance_arn, False, False, True,
+                                True) for h in hosts[8:]), *hosts[3:8]]  # fmt: skip
+    d = decide(_provider(), _facts(freed, desired=8))
+    assert {h.instance_id for h in d.release} == {"i-0008", "i-0009"}
 
 
-def test_no_scale_in_while_tasks_wait_or_instances_warm_up() -> None:
+def test_nothing_is_let_go_while_tasks_wait_or_without_termination_protection() -> None:
     hosts = [_host(n, busy=n == 0) for n in range(5)]
-    assert decide(_provider(), _facts(hosts, waiting=1)).desired == 5
-    warming = [*hosts[:4], _host(4, busy=False, warm=False)]
-    assert decide(_provider(), _facts(warming)).desired == 5
+    assert decide(_provider(), _facts(hosts, waiting=1, desired=2)).release == ()
+    assert decide(_provider("DISABLED"), _facts(hosts, desired=2)).release == ()
 
 
-def test_the_group_shrinks_only_after_it_stayed_too_big_for_the_scale_in_periods() -> None:
-    hosts = [_host(n, busy=n == 0) for n in range(5)]
-    assert decide(_provider(), _facts(hosts), low_periods=SCALE_IN_AFTER - 1).desired == 5
-    assert decide(_provider(), _facts(hosts), low_periods=SCALE_IN_AFTER).desired == 1
+def _member(n: int, launched_at: float, in_service_at: float | None) -> Member:
+    lifecycle = "Pending" if in_service_at is None else "InService"
+    return Member(f"i-{n}", "us-east-1a", lifecycle, True, False, launched_at, "", in_service_at)
+
+
+def test_an_instance_is_ready_once_in_service_and_warm_when_the_datapoint_was_taken() -> None:
+    members = [_member(1, 0.0, 5.0), _member(2, 95.0, 97.0), _member(3, 99.0, None)]
+    assert ready_capacity(members, 10.0, 100.0) == 1  # 2 warms up, 3 is Pending
+    assert ready_capacity(members, 0.0, 100.0) == 2
+    # A datapoint taken before an instance went InService did not see it.
+    assert ready_capacity(members, 0.0, 96.0) == 1

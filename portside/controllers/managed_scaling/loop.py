@@ -6,10 +6,13 @@ Every pass (half a second), per such provider:
   attribute `portside.autoscaling-group` = the group's name, which placement reads: the EC2
   instance id of a container instance names its group);
 - the cluster's tasks waiting PROVISIONING are offered to the placer (provisioning.py).
-Once a metric period (World.metric_period), per provider: `CapacityProviderReservation`
-(namespace `AWS/ECS/ManagedScaling`, dimensions ClusterName and CapacityProviderName) is
-published through `cloudwatch.metrics.publish`, and the group's desired capacity and its
-instances' protection are set (scaling.py).
+Once a metric period (World.metric_period), per provider: the target tracking policy ECS
+puts on its group is made or brought in line with the provider (policy.py),
+`CapacityProviderReservation` (namespace `AWS/ECS/ManagedScaling`, dimensions ClusterName and
+CapacityProviderName) is published through `cloudwatch.metrics.publish`, and under
+termination protection the instances' protection is kept and idle ones are let go when the
+policy shrank the group (scaling.py). Then ECS's policies on groups no provider scales any
+more are removed.
 
 A pass costs one scan of the ACTIVE capacity providers when none scales. A provider whose pass
 fails does not stop the others; the pass then fails, so the loop's status shows it.
@@ -21,8 +24,7 @@ import logging
 
 from portside.cloudwatch import metrics
 from portside.controllers.loop import Loop, Loops
-from portside.controllers.managed_scaling import reservation as rsv
-from portside.controllers.managed_scaling import scaling
+from portside.controllers.managed_scaling import policy, scaling
 from portside.controllers.managed_scaling.provisioning import place_waiting, waiting
 from portside.model import arn as arns
 from portside.model.capacity_provider import ACTIVE, ENABLED, CapacityProvider
@@ -36,8 +38,8 @@ from portside.store.base import Tx
 log = logging.getLogger("portside.managed-scaling")
 
 INTERVAL = 0.5
-NAMESPACE = "AWS/ECS/ManagedScaling"
-METRIC = "CapacityProviderReservation"
+NAMESPACE = policy.NAMESPACE
+METRIC = policy.METRIC
 
 
 def _op(world: World, arn: str) -> Op:
@@ -62,7 +64,9 @@ class ManagedScalingLoop:
         self.interval = interval
         self._scaled_at: dict[str, float] = {}  # provider ARN -> its last scaling pass
         self._marked: set[str] = set()  # container instances known to carry the attribute
-        self._low: dict[str, int] = {}  # provider ARN -> periods in a row its group was too big
+        # (account, region, group, policy) of every provider's policy, for `policy.prune`
+        self._policies: dict[str, tuple[str, str, str, str]] = {}
+        self._pruned_at = 0.0
 
     def register(self, loops: Loops) -> Loop:
         return loops.add("managed-scaling", self.step, interval=self.interval, log=log)
@@ -74,14 +78,23 @@ class ManagedScalingLoop:
                 for _, doc in tx.scan(TABLE, where={"status": ACTIVE})
             ]
         failures = []
+        scaling_now = {p.arn for p in found if is_scaling(p)}
+        for arn in set(self._policies) - scaling_now:
+            del self._policies[arn]
         for provider in found:
-            if not is_scaling(provider):
+            if provider.arn not in scaling_now:
                 continue
             try:
                 self.provider_pass(provider)
             except Exception as exc:  # the other providers still get theirs
                 log.warning("managed scaling of %s failed: %s", provider.name, exc)
                 failures.append(f"{provider.name}: {exc}")
+        now = self.world.clock()
+        if not failures and now - self._pruned_at >= self.world.metric_period:
+            self._pruned_at = now
+            gone = policy.prune(self.world, self._policies.values())
+            if gone:
+                log.info("%d scaling policies of providers no longer scaling removed", gone)
         if failures:
             raise RuntimeError("managed scaling failed for " + "; ".join(failures))
 
@@ -90,6 +103,7 @@ class ManagedScalingLoop:
         with self.world.store.read() as tx:
             cluster = _cluster_of(op, tx, provider.name)
             if cluster is None:
+                self._policies.pop(provider.arn, None)
                 return
             queued = bool(waiting(tx, cluster.arn))
         self._mark(op, provider, cluster)
@@ -143,30 +157,24 @@ class ManagedScalingLoop:
             facts = scaling.read(op, tx, provider, cluster)
         if facts is None:
             return
-        first = scaling.decide(provider, facts, 0)
-        over = rsv.wanted(first.m, asg.managed_scaling.target_capacity) < facts.desired
-        low = self._low.get(provider.arn, 0) + 1 if over else 0
-        self._low[provider.arn] = low
-        decision = scaling.decide(provider, facts, low)
+        name = policy.ensure(op, provider, cluster.name)
+        self._policies[provider.arn] = (op.account, op.region, asg.group_name, name)
+        decision = scaling.decide(provider, facts)
         guarded = asg.managed_termination_protection == ENABLED
         exposed = guarded and any(h.busy and not h.protected for h in facts.hosts)
-        if decision.desired != facts.desired or decision.release or exposed:
+        if decision.release or exposed:
             with self.world.store.transaction() as tx:
                 fresh = scaling.read(op, tx, provider, cluster)
                 if fresh is not None:
-                    changed = scaling.decide(provider, fresh, low)
-                    desired = scaling.apply(op, tx, provider, fresh, changed)
-                    if desired != fresh.desired:
-                        log.info(
-                            "%s: reservation %.0f%% (M=%d, N=%d): group %s desired %d -> %d",
-                            provider.name,
-                            changed.value,
-                            changed.m,
-                            changed.n,
-                            fresh.group_name,
-                            fresh.desired,
-                            desired,
-                        )
+                    let_go = scaling.apply(op, tx, provider, fresh, scaling.decide(provider, fresh))
+            if fresh is not None and let_go:
+                log.info(
+                    "%s: group %s at desired %d: %d idle instances let go",
+                    provider.name,
+                    fresh.group_name,
+                    fresh.desired,
+                    let_go,
+                )
         self.publish(op, provider, cluster, decision.value, now)
 
     def publish(
@@ -182,4 +190,6 @@ class ManagedScalingLoop:
             "Unit": "Percent",
             "Timestamp": now,
         }
+        if self.world.metric_period < 60:  # a shortened period: its policy's alarms read it
+            datum["StorageResolution"] = 1
         metrics.publish(op, NAMESPACE, [datum])

@@ -3,8 +3,10 @@
 ECS's definition (developer guide, "Amazon ECS cluster auto scaling"): M is the number of
 instances the provider needs for its running tasks and its PROVISIONING ones, N the number of
 instances running in its group; the metric is 100 * M / N, 200 when M > 0 and N = 0, and 100
-when both are 0. A target tracking policy at the provider's targetCapacity then keeps the
-group at ceil(100 * M / targetCapacity) instances, in steps of minimum..maximumScalingStepSize.
+when both are 0. For a scale-out, M is held within minimum..maximumScalingStepSize instances
+above N. The target tracking policy ECS puts on the group at the provider's targetCapacity
+then takes the group to ceil(100 * M / targetCapacity) instances (its capacity N, scaled by
+metric / target).
 
 M here: the group's instances that run a task, plus the instances of the group's size that
 the waiting tasks would fill, packed first-fit by CPU and memory, largest first (a task still
@@ -68,24 +70,9 @@ def wanted(m: int, target: int) -> int:
     return math.ceil(m * 100 / target)
 
 
-@dataclass(frozen=True, slots=True)
-class Bounds:
-    """What bounds one scaling step: the provider's step sizes and the group's sizes."""
-
-    min_step: int
-    max_step: int
-    min_size: int
-    max_size: int
-
-
-def next_desired(desired: int, want: int, bounds: Bounds, *, can_shrink: bool) -> int:
-    """The group's next desired capacity: toward `want` by a step within the bounds; a
-    scale-in only when `can_shrink` (no instance warming up, and the instances to remove are
-    free)."""
-    if want > desired:
-        step = min(max(want - desired, bounds.min_step), bounds.max_step)
-        return max(min(desired + step, bounds.max_size), desired)
-    if want < desired and can_shrink:
-        step = min(desired - want, bounds.max_step)
-        return min(max(desired - step, bounds.min_size), desired)
-    return desired
+def bounded(m: int, n: int, min_step: int, max_step: int) -> int:
+    """M as ECS publishes it: a scale-out asks for at least minimumScalingStepSize and at
+    most maximumScalingStepSize instances more than N (the scale-in is not bounded)."""
+    if m <= n:
+        return m
+    return min(max(m, n + min_step), n + max_step)

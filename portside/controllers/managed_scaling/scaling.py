@@ -1,21 +1,20 @@
 """One managed-scaling provider's pass: what its group and tasks are (`read`), the
-reservation it publishes, and the group changes it makes (`apply`).
+reservation it publishes (`decide`), and what it does to the group's instances (`apply`).
 
-Scaling is done here, with target tracking's arithmetic (reservation.py), not through a
-target tracking policy on the group: the desired capacity steps toward
-ceil(100 * M / targetCapacity) once a metric period, within the provider's step sizes and the
-group's MinSize..MaxSize. Growth is measured from the group's desired capacity (instances
-still launching are already counted); an instance counts in N once it has been registered for
-the provider's instanceWarmupPeriod, and no scale-in happens while one is warming up,
-launching, while tasks wait, or until the group has been bigger than it needs for
-SCALE_IN_AFTER periods in a row (the scale-in alarm of a target tracking policy).
+The group's size is not set here: the target tracking policy ECS puts on the group
+(policy.py) moves its desired capacity once the published CapacityProviderReservation breaches
+the target (its alarms, the group's target tracking runs). N is the group's instances
+InService for the provider's instanceWarmupPeriod, the ones that policy counts as its current
+capacity (it takes the warm-up as its EstimatedInstanceWarmup), so the two agree: the policy
+takes the group to ceil(100 * M / targetCapacity), within the step sizes M is held to.
 
-Scale-in with managedTerminationProtection ENABLED: ECS keeps every instance that runs a task
-protected from scale in, and lets go only instances that run none: in one transaction it
+Under managedTerminationProtection ENABLED, ECS keeps every instance that runs a task
+protected from scale in (the group's NewInstancesProtectedFromScaleIn protects them from
+launch), so a scale-in the policy asks for leaves the group above its desired capacity until
+ECS lets instances go: only idle ones, and only while no task waits; in one transaction it
 checks they still run nothing, drains them when managedDraining is ENABLED (nothing more is
-placed there), clears their protection and lowers the desired capacity by as many, so the
-group's termination policy can pick no other. Without termination protection the group picks
-which instances go, as it does on AWS.
+placed there) and clears their protection, so the group's termination policy can pick no
+other. Without termination protection the group picks which instances go, as it does on AWS.
 """
 
 from __future__ import annotations
@@ -39,9 +38,6 @@ from portside.ops.instance_types import size_of
 from portside.store.base import Tx
 
 DEFAULT_SIZE = rsv.Size(2 * 1024, 4096)  # an instance type the table lacks (hosts/simulated)
-# Periods in a row the group must be bigger than it needs before it shrinks: the scale-in
-# alarm of a target tracking policy (15 datapoints of 15; ECS: "after 15 minutes").
-SCALE_IN_AFTER = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +62,12 @@ class Facts:
     launching: int  # members not yet registered here (Pending, or InService unregistered)
     waiting: tuple[rsv.Need, ...]
     size: rsv.Size
+    ready: int = 0  # N: members InService for the warm-up period
+
+    @property
+    def counted(self) -> int:
+        """The group's capacity as it counts it: its registered and launching members."""
+        return len(self.hosts) + self.launching
 
 
 def busy(tx: Tx, instance_arn: str) -> bool:
@@ -97,12 +99,24 @@ def read(op: Op, tx: Tx, provider: CapacityProvider, cluster: Cluster) -> Facts 
         return None
     now = op.now()
     warmup = asg.managed_scaling.instance_warmup_period
+    guarded = asg.managed_termination_protection == ENABLED
     hosts: list[Host] = []
     sizes: list[tuple[int, int]] = []
     launching = 0
+    ready = 0
     for member in group.instances:
         if member.lifecycle == "Terminating":
             continue
+        # N: ready as the group's target tracking counts them (autoscaling/tracking.py), but
+        # for instances let go under termination protection (the group's desired capacity
+        # already left them out; they only wait for their termination).
+        ready += (
+            member.healthy
+            and member.in_service_at is not None
+            and member.in_service_at <= now
+            and now - member.launched_at >= warmup
+            and (member.protected or not guarded)
+        )
         inst = (
             inst_ops.load(tx, member.container_instance_arn)
             if member.container_instance_arn
@@ -136,69 +150,56 @@ def read(op: Op, tx: Tx, provider: CapacityProvider, cluster: Cluster) -> Facts 
         launching=launching,
         waiting=needs,
         size=_size(tx, op, doc, sizes),
+        ready=ready,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    m: int
+    m: int  # as published: within the step sizes above N
     n: int
     value: float  # CapacityProviderReservation
-    desired: int  # the group's next desired capacity
     release: tuple[Host, ...]  # instances let go (termination protection)
 
 
-def decide(provider: CapacityProvider, facts: Facts, low_periods: int = SCALE_IN_AFTER) -> Decision:
-    """What the provider does with its group this period (pure). `low_periods`: how many
-    periods in a row, this one included, the group has been bigger than it needs."""
+def decide(provider: CapacityProvider, facts: Facts) -> Decision:
+    """What the provider publishes and which instances it lets go this period (pure)."""
     asg = provider.auto_scaling_group_provider
     assert asg is not None
     s = asg.managed_scaling
-    m = rsv.needed(sum(h.busy for h in facts.hosts), facts.waiting, facts.size)
-    n = sum(1 for h in facts.hosts if h.warm)
-    value = rsv.reservation(m, n)
-    steady = (
-        low_periods >= SCALE_IN_AFTER
-        and not facts.waiting
-        and not facts.launching
-        and all(h.warm for h in facts.hosts)
-    )
-    bounds = rsv.Bounds(
-        s.minimum_scaling_step_size, s.maximum_scaling_step_size, facts.min_size, facts.max_size
-    )
-    desired = rsv.next_desired(
-        facts.desired, rsv.wanted(m, s.target_capacity), bounds, can_shrink=steady
-    )
+    n = facts.ready
+    need = rsv.needed(sum(h.busy for h in facts.hosts), facts.waiting, facts.size)
+    m = rsv.bounded(need, n, s.minimum_scaling_step_size, s.maximum_scaling_step_size)
     release: tuple[Host, ...] = ()
-    if desired < facts.desired and asg.managed_termination_protection == ENABLED:
-        idle = sorted((h for h in facts.hosts if not h.busy), key=lambda h: h.instance_id)
-        release = tuple(idle[: facts.desired - desired])
-        desired = facts.desired - len(release)
-    return Decision(m, n, value, desired, release)
+    surplus = facts.counted - facts.desired  # a scale-in the group has not made yet
+    if surplus > 0 and not facts.waiting and asg.managed_termination_protection == ENABLED:
+        # Those let go already (awaiting their termination) first: none more than needed.
+        idle = sorted(
+            (h for h in facts.hosts if not h.busy), key=lambda h: (h.protected, h.instance_id)
+        )
+        release = tuple(idle[:surplus])
+    return Decision(m, n, rsv.reservation(m, n), release)
 
 
 def apply(op: Op, tx: Tx, provider: CapacityProvider, facts: Facts, decision: Decision) -> int:
-    """The decision applied in `tx`: protection kept on busy instances (termination
-    protection), idle ones drained and let go, the desired capacity set. Returns the desired
-    capacity written."""
+    """The decision applied in `tx` (termination protection): protection kept on busy
+    instances, idle ones chosen to go drained and let go. Returns how many were let go."""
     asg = provider.auto_scaling_group_provider
     assert asg is not None
+    if asg.managed_termination_protection != ENABLED:
+        return 0
     name = facts.group_name
-    desired = decision.desired
-    if asg.managed_termination_protection == ENABLED:
-        exposed = [h.instance_id for h in facts.hosts if h.busy and not h.protected]
-        if exposed:
-            capacity.set_protection_in(tx, op, name, exposed, True)
-        # Only instances still running nothing go (a task may have come meanwhile).
-        going = [h for h in decision.release if not busy(tx, h.container_instance_arn)]
-        desired = facts.desired - len(going) if decision.release else desired
-        for host in going:
-            inst = inst_ops.load(tx, host.container_instance_arn)
-            if asg.managed_draining == ENABLED and inst is not None and inst.status == "ACTIVE":
-                inst.status = InstanceStatus.DRAINING
-                inst_ops.save(tx, inst)
-        if going:
-            capacity.set_protection_in(tx, op, name, [h.instance_id for h in going], False)
-    if desired != facts.desired:
-        capacity.set_desired_in(tx, op, name, desired)
-    return desired
+    exposed = [h.instance_id for h in facts.hosts if h.busy and not h.protected]
+    if exposed:
+        capacity.set_protection_in(tx, op, name, exposed, True)
+    # Only instances still running nothing go (a task may have come meanwhile).
+    going = [h for h in decision.release if not busy(tx, h.container_instance_arn)]
+    for host in going:
+        inst = inst_ops.load(tx, host.container_instance_arn)
+        if asg.managed_draining == ENABLED and inst is not None and inst.status == "ACTIVE":
+            inst.status = InstanceStatus.DRAINING
+            inst_ops.save(tx, inst)
+    unprotect = [h.instance_id for h in going if h.protected]
+    if unprotect:
+        capacity.set_protection_in(tx, op, name, unprotect, False)
+    return len(going)

@@ -51,8 +51,13 @@ class ServerConfig:
     # One of several server replicas over one store (portside/cluster): leadership through
     # the lease, and a SQLite data directory locked shared rather than for this server alone.
     replica: bool = False
+    # The URL others reach this server at (agents' exec stream URLs, the replicas' records);
+    # "" for http://HOST:PORT (127.0.0.1 for a server listening on every address).
+    advertise_url: str = ""
 
     @property
     def endpoint(self) -> str:
+        if self.advertise_url:
+            return self.advertise_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}"

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -116,6 +117,15 @@ def server_options(fn: F) -> F:
                 "state in, shared by every replica given the same one.",
             ),
             click.option(
+                "--advertise-url",
+                default="",
+                envvar="PORTSIDE_ADVERTISE_URL",
+                callback=_advertise_url,
+                show_default="http://HOST:PORT, or $PORTSIDE_ADVERTISE_URL",
+                help="The URL agents, exec sessions and the other replicas reach this server "
+                "at, e.g. http://10.0.0.5:4810 for a server on --host 0.0.0.0.",
+            ),
+            click.option(
                 "--log-level",
                 type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
                 default="info",
@@ -131,6 +141,15 @@ def _database(ctx: click.Context, param: click.Parameter, value: str) -> str:
     if not value or value.startswith(("postgresql://", "postgres://")):
         return value
     raise click.BadParameter("must be a PostgreSQL URL: postgresql://user:password@host/db")
+
+
+def _advertise_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not value:
+        return value
+    parsed = urlsplit(value)
+    if parsed.scheme in ("http", "https") and parsed.hostname and not parsed.query:
+        return value
+    raise click.BadParameter("must be an http:// or https:// URL with a host: http://HOST:PORT")
 
 
 def _metric_period(ctx: click.Context, param: click.Parameter, value: int) -> int:

@@ -129,7 +129,9 @@ def _apply(op: Op, tx: Tx, report: TaskReport) -> str | None:
         # Its agent runs it on while the load balancer drains its connections: still so.
         new_status = TaskStatus.DEACTIVATING
     if new_status < task.last_status:
-        log.error(
+        # Expected when an agent comes back from a partition: the control plane finalised
+        # its tasks meanwhile (ops/tasks.stop). The agent is told; nothing here is broken.
+        log.warning(
             "refused backward report for %s: %s -> %s", task.arn, task.last_status, new_status
         )
         return f"cannot go from {task.last_status} back to {new_status}"
@@ -169,7 +171,7 @@ def _apply(op: Op, tx: Tx, report: TaskReport) -> str | None:
             continue
         status = CONTAINER_STATUS[crep.last_status]
         if status < container.last_status:
-            log.error("refused backward container report for %s/%s", task.arn, container.name)
+            log.warning("refused backward container report for %s/%s", task.arn, container.name)
             continue
         container.last_status = status
         _apply_container(container, crep, address)

@@ -163,7 +163,6 @@ def instance_of_host(ecs: Any, cluster: str, number: int) -> dict[str, Any]:
 
 # The control plane finalised the lost tasks as STOPPED (ops/tasks.stop, agent gone); the
 # returning agent's STOPPING report for them is refused, and logged as an error.
-@pytest.mark.allow_log(r"refused backward report .* STOPPED -> STOPPING")
 def test_a_partitioned_agent_is_replaced_and_on_return_stops_only_what_is_no_longer_wanted(
     tmp_path: Path, postgres_url: str, name: str
 ) -> None:

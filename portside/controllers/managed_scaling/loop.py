@@ -1,7 +1,7 @@
 """The `managed-scaling` loop: ECS managed scaling for every capacity provider whose
 managedScaling is ENABLED, in the cluster that names it.
 
-Every pass (half a second), per such provider:
+Every pass (half a second) while tasks wait, else once a metric period, per such provider:
 - the group's instances registered in the cluster are marked as the provider's (the custom
   attribute `portside.autoscaling-group` = the group's name, which placement reads: the EC2
   instance id of a container instance names its group);
@@ -106,14 +106,18 @@ class ManagedScalingLoop:
                 self._policies.pop(provider.arn, None)
                 return
             queued = bool(waiting(tx, cluster.arn))
-        self._mark(op, provider, cluster)
+        now = self.world.clock()
+        due = now - self._scaled_at.get(provider.arn, 0.0) >= self.world.metric_period
+        # New instances are looked for every pass while tasks wait for them, else once a
+        # period (reading a big group's members costs what the group holds).
+        if queued or due:
+            self._mark(op, provider, cluster)
         if queued:
             with self.world.store.transaction() as tx:
                 placed = place_waiting(op, tx, cluster, waiting(tx, cluster.arn))
             if placed:
                 log.info("%s: %d waiting tasks placed", provider.name, placed)
-        now = self.world.clock()
-        if now - self._scaled_at.get(provider.arn, 0.0) >= self.world.metric_period:
+        if due:
             self._scaled_at[provider.arn] = now
             self.scale(op, provider, cluster, now)
 

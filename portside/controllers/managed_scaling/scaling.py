@@ -31,6 +31,8 @@ from portside.ec2.launch_templates import resolve
 from portside.errors import PortsideError
 from portside.model.capacity_provider import ENABLED, CapacityProvider
 from portside.model.cluster import Cluster
+from portside.model.container_instance import ContainerInstance
+from portside.model.doc import from_doc
 from portside.model.states import InstanceStatus, TaskStatus
 from portside.ops import instances as inst_ops
 from portside.ops.context import Op
@@ -70,6 +72,12 @@ class Facts:
         return len(self.hosts) + self.launching
 
 
+def busy_instances(tx: Tx, cluster_arn: str) -> set[str]:
+    """The cluster's instances that run (or are stopping) a task."""
+    tally = tx.tally("tasks", ("instance", "status"), where={"cluster": cluster_arn})
+    return {arn for (arn, status), n in tally.items() if n and arn and status != TaskStatus.STOPPED}
+
+
 def busy(tx: Tx, instance_arn: str) -> bool:
     tally = tx.tally("tasks", ("status",), where={"instance": instance_arn})
     return any(status != TaskStatus.STOPPED for (status,), n in tally.items() if n)
@@ -104,6 +112,12 @@ def read(op: Op, tx: Tx, provider: CapacityProvider, cluster: Cluster) -> Facts 
     sizes: list[tuple[int, int]] = []
     launching = 0
     ready = 0
+    # The cluster's instances and busy ones in two reads, whatever the group's size.
+    loaded = {
+        arn: from_doc(ContainerInstance, d)
+        for arn, d in tx.scan("container_instances", where={"cluster": cluster.arn})
+    }
+    working = busy_instances(tx, cluster.arn)
     for member in group.instances:
         if member.lifecycle == "Terminating":
             continue
@@ -117,11 +131,8 @@ def read(op: Op, tx: Tx, provider: CapacityProvider, cluster: Cluster) -> Facts 
             and now - member.launched_at >= warmup
             and (member.protected or not guarded)
         )
-        inst = (
-            inst_ops.load(tx, member.container_instance_arn)
-            if member.container_instance_arn
-            else None
-        )
+        arn = member.container_instance_arn
+        inst = (loaded.get(arn) or inst_ops.load(tx, arn)) if arn else None
         if inst is None or inst.cluster_arn != cluster.arn or inst.status == "INACTIVE":
             launching += member.lifecycle == "Pending" or inst is None
             continue
@@ -130,7 +141,7 @@ def read(op: Op, tx: Tx, provider: CapacityProvider, cluster: Cluster) -> Facts 
             Host(
                 instance_id=member.instance_id,
                 container_instance_arn=inst.arn,
-                busy=busy(tx, inst.arn),
+                busy=inst.arn in working,
                 protected=member.protected,
                 warm=now - inst.registered_at >= warmup,
                 active=inst.status == InstanceStatus.ACTIVE,

@@ -166,10 +166,14 @@ class GroupsLoop:
             if group is None or plan is None:
                 return
             self._apply_lifecycle(tx, changes, now)
-            for instance_id in plan.replace:
-                self._terminate(tx, group, instance_id, now, unhealthy=True, plan=plan)
-            for instance_id in plan.scale_in:
-                self._terminate(tx, group, instance_id, now, unhealthy=False, plan=plan)
+            if plan.replace or plan.scale_in:
+                # One read of the members for every termination (a big group's scale-in or
+                # deletion terminates thousands; one read each held the write lock for long).
+                held = {d["InstanceId"]: d for d in records.members(tx, key)}
+                for instance_id in plan.replace:
+                    self._terminate(tx, group, held.get(instance_id), now, True, plan)
+                for instance_id in plan.scale_in:
+                    self._terminate(tx, group, held.get(instance_id), now, False, plan)
             if plan.launch and self._retry_at.get(key, 0.0) <= now:
                 self._launch(tx, op, group, plan, now)
             if group.get("_Deleting") and not records.members(tx, key):
@@ -194,15 +198,12 @@ class GroupsLoop:
             put_instance(tx, inst)
 
     def _terminate(
-        self, tx: Tx, group: Document, instance_id: str, now: float, *, unhealthy: bool,
+        self, tx: Tx, group: Document, inst: Document | None, now: float, unhealthy: bool,
         plan: decide.Plan,
     ) -> None:  # fmt: skip
-        inst = next(
-            (d for d in records.members(tx, group["_Key"]) if d["InstanceId"] == instance_id),
-            None,
-        )
         if inst is None:
             return
+        instance_id = inst["InstanceId"]
         if unhealthy:
             inst["_Asg"]["HealthStatus"] = decide.UNHEALTHY
             cause = activities.unhealthy_cause(now, instance_id)

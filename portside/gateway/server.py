@@ -210,7 +210,7 @@ class AgentGateway:
         check_instances(op, arns)  # an instance role serves its own cluster's instances
         session = Session(uuid.uuid4().hex, op.caller, set(arns))
         self.sessions[session.id] = session
-        self._heartbeat(op, session)
+        await self._heartbeat(op, session)
         return SessionOpened(session.id, self.dns_address)
 
     async def register_fargate(self, op: Op, params: dict[str, Any]) -> FargateRegistered:
@@ -231,7 +231,7 @@ class AgentGateway:
         )
         return FargateRegistered(view.instance.arn)
 
-    def _heartbeat(self, op: Op, session: Session) -> None:
+    async def _heartbeat(self, op: Op, session: Session) -> None:
         now = op.now()
         reconnect: list[str] = []
         for arn in session.instances:
@@ -239,9 +239,15 @@ class AgentGateway:
                 reconnect.append(arn)
             self.last_seen[arn] = now
         if reconnect:
-            with op.store.transaction() as tx:
-                for arn in reconnect:
-                    inst_ops.set_agent_connected(tx, arn, True, now)
+            # In a thread: the write waits its turn for the store, never on the event loop
+            # (every API call would wait with it while a long write runs).
+            await asyncio.to_thread(self._reconnect, op, reconnect, now)
+
+    @staticmethod
+    def _reconnect(op: Op, arns: list[str], now: float) -> None:
+        with op.store.transaction() as tx:
+            for arn in arns:
+                inst_ops.set_agent_connected(tx, arn, True, now)
 
     async def sync(self, op: Op, params: dict[str, Any]) -> SyncAnswer:
         ask = _read(SyncRequest.from_wire, params)
@@ -252,7 +258,7 @@ class AgentGateway:
         if ask.reports:
             found = await asyncio.to_thread(task_reports.apply_reports, op, ask.reports)
             refused = tuple(Refusal(arn, why) for arn, why in found)
-        self._heartbeat(op, session)
+        await self._heartbeat(op, session)
         after = ask.after
         if after <= 0 or after < self._oldest_seq():
             seq, tasks, instances = await asyncio.to_thread(self._snapshot, op, session)
@@ -275,7 +281,7 @@ class AgentGateway:
                             await self._wake.wait()
             except TimeoutError:
                 pass
-            self._heartbeat(op, session)
+            await self._heartbeat(op, session)
 
     def _exec_offers(self, session: Session) -> tuple[ExecOffer, ...]:
         """ECS Exec sessions waiting for an agent of this session (portside/exec)."""

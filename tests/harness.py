@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -26,10 +27,30 @@ SECRET_KEY = "test-secret-key-for-portside-tests-0001"
 REGION = "us-east-1"
 
 
+# Below Linux's ephemeral range (32768-60999 by default): a port the kernel hands to an
+# outgoing connection in the minutes between a test choosing a port and its process binding
+# it (a server's registry binds the port after its own when ECR is first used) would make
+# that bind fail.
+_PORTS = (20000, 32000)
+
+
 def free_port() -> int:
+    """A loopback port nothing listens on, whose next port is free too (a server's registry
+    takes the one after the server's)."""
+    rng = random.SystemRandom()
+    while True:
+        port = rng.randrange(*_PORTS)
+        if _bindable(port) and _bindable(port + 1):
+            return port
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class Process:

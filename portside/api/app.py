@@ -89,6 +89,8 @@ class Api:
         self.config = config
         self.registry = registry or Registry(default_services())
         self.verifier = SigV4Verifier(config.keys, config.world.clock)
+        # Reads run on the event loop only when they cannot wait on another process.
+        self._inline_reads = not config.world.store.reads_block
         self._callers: dict[tuple[str, str, str, str], Caller] = {}
         # (service, action, HTTP status, seconds) of every call answered: Prometheus' count.
         self.observe: Callable[[str, str, int, float], None] | None = None
@@ -104,7 +106,7 @@ class Api:
     def dispatch(self, request: WireRequest, route: ApiRoute) -> Reply | Awaitable[Reply]:
         """Answer one API call: at once for a read (reads run inline on the event loop), or
         an awaitable for a write, which runs in a thread: it waits for its fsync, and reads
-        go on meanwhile."""
+        go on meanwhile. Over PostgreSQL, reads run in threads too (`Store.reads_block`)."""
         request_id = _request_ids.next()
         codec = route.codec
         began = time.perf_counter()
@@ -190,7 +192,8 @@ class Api:
         authorize(
             op, service.signing_name, codec.protocol, operation, params, signed.source_ip
         )  # IAM
-        return _Call(operation, handler, op, params, service.inline(operation))
+        inline = self._inline_reads and service.inline(operation)
+        return _Call(operation, handler, op, params, inline)
 
     def _no_service(self, request: WireRequest, codec: Codec) -> PortsideError:
         if codec.protocol == "json":

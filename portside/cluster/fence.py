@@ -45,6 +45,7 @@ class FencedStore:
 
     def __init__(self, inner: Store) -> None:
         self.inner = inner
+        self.reads_block = inner.reads_block
 
     def transaction(self) -> AbstractContextManager[Tx]:
         term = TERM.get()

@@ -169,7 +169,7 @@ def _revision(
         enable_execute_command=bool(
             pick(req.enable_execute_command, base and base.enable_execute_command, False)
         ),
-        critical=bool(pick(req.critical, base and base.critical, False)),
+        critical=bool(pick(req.critical, base and base.critical, True)),
     )
 
 

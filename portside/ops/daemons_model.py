@@ -59,6 +59,9 @@ class Daemon(Stored):
     revision_of: dict[str, str] = field(default_factory=dict)
     # The latest start the scheduler could not make, as ECS's service action event says it.
     last_failure: str | None = None
+    # Failed tasks of critical revisions whose instances were drained (controllers/daemons/
+    # critical.py), kept while the scheduler's facts show them.
+    critical_handled: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -73,7 +76,7 @@ class DaemonRevision(Stored):
     propagate_tags: str = "NONE"
     enable_ecs_managed_tags: bool = False
     enable_execute_command: bool = False
-    critical: bool = False
+    critical: bool = True  # CreateDaemon's default
 
 
 @dataclass(slots=True)

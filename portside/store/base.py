@@ -141,6 +141,10 @@ class Tx(Protocol):
 class Store(Protocol):
     """A durable store with a change feed. SQLite (embedded) or PostgreSQL (multi-host)."""
 
+    # Whether a read waits on another process (PostgreSQL's round trips): the API then runs
+    # reads in a thread, as it does writes, not on the event loop (api/app.py).
+    reads_block: bool
+
     def transaction(self) -> AbstractContextManager[Tx]:
         """A read-write transaction, committed durably when the block exits normally."""
 

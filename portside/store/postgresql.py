@@ -65,6 +65,9 @@ class PostgresStore(SqlStore):
     `pool_timeout` seconds for one gets a ServerException."""
 
     placeholder = "%s"
+    # A read is several round trips to the database: on the event loop, every call would
+    # wait for the one before it, and Python's work would never overlap PostgreSQL's.
+    reads_block = True
     returning_seq = True
 
     def __init__(

@@ -312,6 +312,7 @@ class SqlStore:
     placeholder = "?"
     # Whether INSERT ... RETURNING tells a change's seq (PostgreSQL), or the cursor's lastrowid.
     returning_seq = False
+    reads_block = False
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock

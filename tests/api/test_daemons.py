@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from harness import ServerProcess
-from test_services_sim import HEALTH_CHECK, MISSING_IMAGE, Sim, sim, wait_until
+from test_services_sim import HEALTH_CHECK, MISSING_IMAGE, Sim, register, sim, wait_until
 
 from portside.agent.simulated import SimulatedDriver
 
@@ -322,3 +322,105 @@ def test_daemon_task_definitions_and_the_errors(server: ServerProcess, ecs: Any,
         daemonDeploymentArns=[f"arn:aws:ecs:us-east-1:{ACCOUNT}:daemon-deployment/{name}/x/y"]
     )
     assert none["daemonDeployments"] == [] and none["failures"][0]["reason"] == "MISSING"
+
+
+def _instance_status(fleet: Sim, arn: str) -> str:
+    (inst,) = fleet.ecs.describe_container_instances(
+        cluster=fleet.cluster, containerInstances=[arn]
+    )["containerInstances"]
+    return str(inst["status"])
+
+
+def test_a_critical_daemon_task_that_fails_drains_its_instance(
+    server: ServerProcess, tmp_path: Path, name: str
+) -> None:
+    """CreateDaemon's `critical` (default true): the daemon task fails, ECS drains its
+    instance and stops the other tasks on it; a non-critical daemon's failure touches nothing
+    else, and its task is started again."""
+    with sim(server, tmp_path, name) as fleet:
+        ecs = fleet.ecs
+        provider = _provider(ecs, f"cp-{name}", f"asg-{name}")
+        ecs.put_cluster_capacity_providers(
+            cluster=name, capacityProviders=[f"cp-{name}"], defaultCapacityProviderStrategy=[]
+        )
+        driver = SimulatedDriver(start_delay=0.05)
+        members = fleet.add(2, driver=driver, attributes={GROUP_ATTRIBUTE: f"asg-{name}"})
+        cluster_arn = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{name}"
+        critical = ecs.create_daemon(
+            daemonName="monitor",
+            clusterArn=cluster_arn,
+            daemonTaskDefinitionArn=_definition(ecs, name),
+            capacityProviderArns=[provider],
+        )
+        (revision,) = ecs.describe_daemon(daemonArn=critical["daemonArn"])["daemon"][
+            "currentRevisions"
+        ]
+        shown = ecs.describe_daemon_revisions(daemonRevisionArns=[revision["arn"]])
+        assert shown["daemonRevisions"][0]["critical"] is True  # the default
+        relaxed = ecs.create_daemon(
+            daemonName="logs",
+            clusterArn=cluster_arn,
+            daemonTaskDefinitionArn=_definition(ecs, f"{name}-logs"),
+            capacityProviderArns=[provider],
+            critical=False,
+        )
+        (rev,) = ecs.describe_daemon(daemonArn=relaxed["daemonArn"])["daemon"]["currentRevisions"]
+        shown = ecs.describe_daemon_revisions(daemonRevisionArns=[rev["arn"]])
+        assert shown["daemonRevisions"][0]["critical"] is False
+        wait_until(lambda: len(_tasks(fleet)) == 4 and all(
+            t["lastStatus"] == "RUNNING" for t in _tasks(fleet)
+        ), 30, "both daemons on both instances")  # fmt: skip
+        failing, other = members
+        app = register(ecs, f"{name}-app")
+        (standalone,) = ecs.start_task(
+            cluster=name, taskDefinition=app, containerInstances=[failing]
+        )["tasks"]
+        (elsewhere,) = ecs.start_task(cluster=name, taskDefinition=app, containerInstances=[other])[
+            "tasks"
+        ]
+
+        def by_group(group: str, instance: str) -> dict[str, Any] | None:
+            found = [
+                t
+                for t in _tasks(fleet)
+                if t["group"] == group and t["containerInstanceArn"] == instance
+            ]
+            assert len(found) <= 1, found
+            return found[0] if found else None
+
+        # The non-critical daemon's task is stopped by hand: it comes back, nothing else moves.
+        logs_task = by_group("service:daemon:logs", other)
+        assert logs_task is not None
+        ecs.stop_task(cluster=name, task=logs_task["taskArn"], reason="testing")
+
+        def replaced() -> bool:
+            now = by_group("service:daemon:logs", other)
+            return now is not None and now["taskArn"] != logs_task["taskArn"]
+
+        wait_until(replaced, 30, "the non-critical daemon's task started again")
+        assert _instance_status(fleet, other) == "ACTIVE"
+
+        # The critical daemon's container exits on `failing`: that instance drains.
+        monitor_task = by_group("service:daemon:monitor", failing)
+        assert monitor_task is not None
+        driver.exit(fleet.runtime_id(monitor_task, "agent"), 1)
+        wait_until(lambda: _instance_status(fleet, failing) == "DRAINING", 30, "DRAINING")
+        (stopped,) = ecs.describe_tasks(cluster=name, tasks=[standalone["taskArn"]])["tasks"]
+        assert stopped["desiredStatus"] == "STOPPED"
+        assert stopped["stoppedReason"].startswith("Critical daemon monitor task failed")
+        # The other instance and its tasks are untouched; no daemon task returns to the drained one.
+        assert _instance_status(fleet, other) == "ACTIVE"
+        (kept,) = ecs.describe_tasks(cluster=name, tasks=[elsewhere["taskArn"]])["tasks"]
+        assert kept["desiredStatus"] == "RUNNING"
+        wait_until(
+            lambda: (
+                not [
+                    t
+                    for t in _tasks(fleet)
+                    if t["containerInstanceArn"] == failing
+                    and t["group"] == "service:daemon:monitor"
+                ]
+            ),
+            30,
+            "no critical daemon task wanted on the drained instance",
+        )

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 
 import orjson
 
-from portside.controllers.daemons import rollout
+from portside.controllers.daemons import critical, rollout
 from portside.controllers.loop import Loop, Loops
 from portside.controllers.services import circuit_breaker as cb
 from portside.controllers.services import daemon as daemon_scheduler
@@ -32,6 +32,7 @@ from portside.controllers.services.service_facts import (
 )
 from portside.errors import PortsideError
 from portside.model.cluster import Cluster
+from portside.model.container_instance import ACTIVE, DRAINING
 from portside.model.launch import Launch
 from portside.model.service import COMPLETED, Deployment, Service
 from portside.model.states import TaskStatus
@@ -40,6 +41,7 @@ from portside.ops import capacity_providers as providers
 from portside.ops import daemons_scheduler as scheduler
 from portside.ops import instances as inst_ops
 from portside.ops import launch as launches
+from portside.ops import tasks as task_ops
 from portside.ops.clusters import get_active
 from portside.ops.context import Caller, Op, World, root_principal
 from portside.ops.daemons_model import (
@@ -165,6 +167,8 @@ class DaemonController:
             service = scheduler.load(daemon)
             tasks = task_facts(tx, service, health_checks(tx, service), now)
             instances, provider_of = self._eligible(op, tx, daemon, service)
+            if self._critical(tx, daemon, tasks, instances, now):
+                instances, provider_of = self._eligible(op, tx, daemon, service)
             plan = daemon_scheduler.compute(service, tasks, instances, now)
             starts, plan.start = plan.start, []
             apply(op, tx, cluster, service, plan, now)
@@ -256,6 +260,44 @@ class DaemonController:
             )
         elif views:
             daemon.last_failure = None
+
+    def _critical(
+        self,
+        tx: Tx,
+        daemon: Daemon,
+        tasks: list[TaskFact],
+        instances: Mapping[str, InstanceFact],
+        now: float,
+    ) -> bool:
+        """Drain the instances where a critical daemon task failed, and stop their tasks
+        that no service will move (critical.py). Whether any instance was drained."""
+        stopped = {t.deployment_id for t in tasks if critical.failed(t)}
+        deployments = {
+            d
+            for d in stopped
+            if (doc := tx.get(REVISIONS, daemon.revision_of.get(d, ""))) is not None
+            and DaemonRevision.from_doc(doc).critical
+        }
+        found = critical.failures(tasks, instances, deployments, daemon.critical_handled)
+        for failure in found:
+            inst = inst_ops.load(tx, failure.instance_arn)
+            if inst is None or inst.status != ACTIVE:
+                continue
+            inst.status = DRAINING
+            inst_ops.save(tx, inst)
+            reason = f"Critical daemon {daemon.name} task failed: {failure.why}"[:255]
+            for key, *_ in tx.index("tasks", where={"instance": inst.arn}):
+                task = task_ops.load(tx, key)
+                if task is None or (task.group or "").startswith("service:"):
+                    continue  # a service moves it off the draining instance itself
+                task_ops.stop(tx, task, code=task_ops.SCHEDULER, reason=reason, now=now)
+            log.warning(
+                "daemon %s: critical task %s failed on %s (%s): the instance is draining",
+                daemon.arn, failure.task_arn, inst.arn, failure.why,
+            )  # fmt: skip
+        handled = [*daemon.critical_handled, *(f.task_arn for f in found)]
+        daemon.critical_handled = critical.still_shown(handled, tasks)
+        return bool(found)
 
     @staticmethod
     def _map_rollbacks(daemon: Daemon, service: Service) -> None:

@@ -115,12 +115,19 @@ class LoadBalancerPlane:
         bound = self.proxy.bound()
         frontends, blocked = [], []
         for front in translation.spec.frontends:
-            if (front.bind_host, front.port) in bound or _bindable(front.bind_host, front.port):
-                frontends.append(front)
-            else:
-                blocked.append(
-                    f"listener {front.id}: {front.bind_host}:{front.port} is in use by another "
-                    "program on this host; the listener is not bound until it is free"
+            free = [b for b in front.binds if b in bound or _bindable(*b)]
+            blocked += [
+                f"listener {front.id}: {host}:{port} is in use by another program on this "
+                "host; the listener is not bound there until it is free"
+                for host, port in front.binds
+                if (host, port) not in free
+            ]
+            if free:
+                first, *more = free
+                frontends.append(
+                    dataclasses.replace(
+                        front, bind_host=first[0], also_bind=tuple(h for h, _ in more)
+                    )
                 )
         reasons = (*translation.problems, *(unreachable[i] for i in sorted(unreachable)))
         self._report((*reasons, *blocked))

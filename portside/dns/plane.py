@@ -23,7 +23,13 @@ from portside.config import ServerConfig
 from portside.dns.follower import RecordFollower
 from portside.dns.forward import Forwarder, read_resolv_conf, upstreams
 from portside.dns.server import DnsServer, Resolver
-from portside.dns.sources import CloudMapSource, LoadBalancerSource, RecordSource, TaskSource
+from portside.dns.sources import (
+    CloudMapSource,
+    GatewayRouteSource,
+    LoadBalancerSource,
+    RecordSource,
+    TaskSource,
+)
 from portside.dns.zone import Zone
 from portside.startup import StartupError
 from portside.store.base import Store
@@ -38,7 +44,11 @@ class DnsPlane:
     def __init__(self, host: str, udp: socket.socket, tcp: socket.socket, lb_address: str):
         self.host = host
         self.port = int(udp.getsockname()[1])
-        fixed: tuple[RecordSource, ...] = (TaskSource(), LoadBalancerSource(lb_address))
+        fixed: tuple[RecordSource, ...] = (
+            TaskSource(),
+            LoadBalancerSource(lb_address),
+            GatewayRouteSource(lb_address),
+        )
         self.zone = Zone(z for s in fixed for z in s.zones)
         self.sources = (*fixed, CloudMapSource(self.zone.set_extra_apexes))
         self._udp, self._tcp = udp, tcp

@@ -107,6 +107,13 @@ def task_records(arn: str, doc: Mapping[str, Any]) -> tuple[Record, ...]:
     return tuple(sorted(out))
 
 
+def host_records(host: str, address: str) -> tuple[Record, ...]:
+    """A load-balanced host name (an ECS gateway route's) -> its load balancer's address."""
+    if not _valid_name(host):
+        return ()
+    return (Record(absolute(host), A, address, LOAD_BALANCER_TTL),)
+
+
 def load_balancer_records(doc: Mapping[str, Any], address: str) -> tuple[Record, ...]:
     """A load balancer's DNSName -> the address its listeners are reached on."""
     name = doc.get("DNSName")

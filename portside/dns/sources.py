@@ -13,9 +13,17 @@ from typing import Protocol
 
 import orjson
 
-from portside.dns.records import SERVED, Record, load_balancer_records, task_records
+from portside.dns.records import (
+    SERVED,
+    Record,
+    host_records,
+    load_balancer_records,
+    task_records,
+)
+from portside.elb.addresses import on_loopback, own_address
 from portside.elb.names import DNS_SUFFIX
 from portside.elb.records import LBS
+from portside.ops.gateway_routes import ROUTES as GATEWAY_ROUTES
 from portside.ops.tasks import TABLE as TASKS
 from portside.servicediscovery import dns_view
 from portside.store.base import Tx
@@ -74,7 +82,42 @@ class LoadBalancerSource:
             yield from self.changed(LBS, key, doc)
 
     def changed(self, table: str, key: str, doc: str | None) -> Iterator[Owned]:
-        yield key, () if doc is None else load_balancer_records(orjson.loads(doc), self.address)
+        if doc is None:
+            yield key, ()
+            return
+        parsed = orjson.loads(doc)
+        # On loopback, each load balancer listens on its own address too (elb/addresses.py).
+        arn = str(parsed.get("LoadBalancerArn") or "")
+        address = own_address(arn) if arn and on_loopback(self.address) else self.address
+        yield key, load_balancer_records(parsed, address)
+
+
+class GatewayRouteSource:
+    """ECS gateway routes' host names (ops/gateway_routes.py), pointing at their load
+    balancer's address (its own on loopback, as LoadBalancerSource's)."""
+
+    name: str = "gateway-route"
+    tables: tuple[str, ...] = (GATEWAY_ROUTES,)
+    zones: tuple[str, ...] = ("on.aws",)
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def load(self, tx: Tx) -> Iterator[Owned]:
+        for key, doc in tx.scan_raw(GATEWAY_ROUTES):
+            yield from self.changed(GATEWAY_ROUTES, key, doc)
+
+    def changed(self, table: str, key: str, doc: str | None) -> Iterator[Owned]:
+        if doc is None:
+            yield key, ()
+            return
+        parsed = orjson.loads(doc)
+        lb, host = str(parsed.get("loadBalancerArn") or ""), parsed.get("host")
+        if not lb or not isinstance(host, str):
+            yield key, ()
+            return
+        address = own_address(lb) if on_loopback(self.address) else self.address
+        yield key, host_records(host, address)
 
 
 class CloudMapSource:

@@ -3,8 +3,9 @@ HAProxy data plane's one input, portside/dataplane/haproxy/spec.py). Pure.
 
 - A listener is a frontend on the host, on its own port, bound to `bind_host`. Two
   listeners on one port (of two load balancers) cannot both bind it: the load balancer
-  first by ARN keeps the port, the other listener is left out and named in
-  `Translation.problems`.
+  first by ARN keeps the port. When `bind_host` is a loopback address, every listener also
+  binds its load balancer's own address (elb/addresses.py), so the other listener is still
+  served there; otherwise it is left out and named in `Translation.problems`.
 - A target group is a backend; `instance` targets are reached at their container instance's
   address (`instance_address`; a target whose instance is unknown is left out until it is
   known), `ip` targets at their IP. A draining target stays, marked draining, until the sweep
@@ -15,10 +16,11 @@ HAProxy data plane's one input, portside/dataplane/haproxy/spec.py). Pure.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from portside.dataplane.haproxy import spec
 from portside.elb import view
+from portside.elb.addresses import on_loopback, own_address
 
 TCP_PROTOCOLS = {"TCP", "TLS", "UDP", "TCP_UDP"}
 ALGORITHMS: dict[str, spec.Algorithm] = {
@@ -54,18 +56,23 @@ def translate(
     servers: dict[tuple[str, str, int], str] = {}
     registered: dict[str, float] = {}
     taken: dict[int, str] = {}
+    own = on_loopback(bind_host)
     for lb in sorted(balancers, key=lambda b: b.arn):
         idle = float(lb.attributes.get("idle_timeout.timeout_seconds", "60"))
+        mine = own_address(lb.arn) if own else None
         for listener in lb.listeners:
             owner = taken.get(listener.port)
-            if owner is not None:
+            front = _frontend(listener, bind_host, idle, cert_file)
+            if owner is None:
+                taken[listener.port] = lb.name
+                frontends.append(replace(front, also_bind=(mine,) if mine else ()))
+            elif mine is not None:
+                frontends.append(replace(front, bind_host=mine))
+            else:
                 problems.append(
                     f"listener {listener.arn}: port {listener.port} is already served by a "
                     f"listener of {owner}; this one is not bound"
                 )
-                continue
-            taken[listener.port] = lb.name
-            frontends.append(_frontend(listener, bind_host, idle, cert_file))
         for group in lb.target_groups.values():
             if group.arn not in backends:
                 backends[group.arn] = _backend(group, instance_address, servers, registered)

@@ -21,12 +21,10 @@ from typing import Any
 from portside.api import logs as logs_api
 from portside.applicationautoscaling import policies as aas_policies
 from portside.applicationautoscaling import targets as aas_targets
-from portside.ec2 import defaults as ec2_defaults
-from portside.ec2 import lookup as ec2_lookup
-from portside.ec2 import subnets as ec2_subnets
 from portside.elb import listeners, load_balancers, rules, target_groups
-from portside.errors import InvalidParameterException, NamedError, ResourceAlreadyExistsException
+from portside.errors import NamedError, ResourceAlreadyExistsException
 from portside.express.config import METRICS, ExpressConfig, Scaling
+from portside.ingress import network
 from portside.ops.context import Op
 
 Json = dict[str, Any]
@@ -78,30 +76,11 @@ def free_port() -> int:
 
 def default_subnets(op: Op) -> tuple[str, ...]:
     """The default VPC's default subnets, as Express Mode uses when none are given."""
-    ec2_defaults.ensure(op)
-    found = ec2_subnets.describe_subnets(
-        op, {"Filters": [{"Name": "default-for-az", "Values": ["true"]}]}
-    )
-    return tuple(s["SubnetId"] for s in found.get("Subnets") or [])[:2]
+    return network.default_subnets(op)
 
 
 def vpc_of(op: Op, subnets: tuple[str, ...]) -> str:
-    try:
-        with op.store.read() as tx:
-            found = ec2_lookup.subnets(op, tx, subnets)
-    except NamedError:
-        found = []
-    known = {s.subnet_id for s in found}
-    missing = [s for s in subnets if s not in known]
-    if missing or not found:
-        raise InvalidParameterException(  # wording: ours, as ECS's awsvpc checks word it
-            f"Error retrieving subnet information for [{', '.join(missing) or '(none)'}]: "
-            "the subnet ID does not exist."
-        )
-    vpcs = {s.vpc_id for s in found}
-    if len(vpcs) > 1:
-        raise InvalidParameterException("The subnets must all be in the same VPC.")
-    return found[0].vpc_id
+    return network.vpc_of(op, subnets)
 
 
 # -- logs ------------------------------------------------------------------------------------

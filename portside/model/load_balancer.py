@@ -22,3 +22,10 @@ class LoadBalancer(GivenMembers):
     container_name: str | None = None
     container_port: int | None = None
     advanced_configuration: Mapping[str, Any] | None = None  # blue/green: kept as given
+    # Set on the target groups a gateway connector made (ops/gateway_routes.py): the route's
+    # ARN. Registered like any other, never shown as the service's loadBalancers.
+    gateway_route: str | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.gateway_route is None

@@ -76,6 +76,9 @@ class CreateService:
     unsupported: tuple[str, ...] = ()
     service_connect: bool = False  # serviceConnectConfiguration enabled
     service_connect_configuration: Document | None = None  # as given
+    gateway_connectors: tuple[Document, ...] = ()  # as given
+    # The target groups ops/gateway_routes.py made for them, marked with their routes.
+    gateway_load_balancers: tuple[LoadBalancer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,8 @@ class UpdateService:
     unsupported: tuple[str, ...] = ()
     service_connect: bool = False
     service_connect_configuration: Document | None = None  # as given; None: unchanged
+    gateway_connectors: tuple[Document, ...] | None = None  # None: unchanged
+    gateway_load_balancers: tuple[LoadBalancer, ...] = ()  # with gateway_connectors
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,9 @@ class Service:
     propagate_tags: str | None = None
     load_balancers: list[LoadBalancer] = field(default_factory=list)
     service_registries: list[dict[str, Any]] = field(default_factory=list)
+    # gatewayConnectors as given (ops/gateway_routes.py; their target groups are among
+    # `load_balancers`, marked with their route).
+    gateway_connectors: list[dict[str, Any]] = field(default_factory=list)
     # serviceConnectConfiguration as checked (serviceconnect/config.py); None: not in one.
     service_connect: dict[str, Any] | None = None
     service_connect_resources: list[dict[str, str]] = field(default_factory=list)

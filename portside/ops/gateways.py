@@ -3,14 +3,12 @@ their cluster associations, routes and resources.
 
 A gateway (`gateway/NAME`, account level) holds the ingress configuration services of its
 associated clusters connect to (developer guide, "Create and manage an Amazon ECS
-Gateway"). Creating one provisions nothing: ECS makes the first shared Application Load
-Balancer only when a service connects (CreateService's `gatewayConnectors`), and each connected
-service is a gateway route with its target group and listener rule. Portside does not take
-`gatewayConnectors` yet (api/ecs/requests_services.py refuses them), so no gateway has routes
-or load balancers: DescribeGatewayResources shows none, ListGatewayRoutes is empty and
-DescribeGatewayRoute finds nothing, as they would on AWS for a gateway no service uses.
-Disassociating a cluster is therefore immediate (the association waits in DISASSOCIATING only
-while routes remain).
+Gateway"). Creating one provisions nothing: the first shared Application Load Balancer is made
+when a service connects (CreateService's `gatewayConnectors`), and each connected service is a
+gateway route with its target group and listener rule (gateway_routes.py), which
+ListGatewayRoutes, DescribeGatewayRoute and DescribeGatewayResources read. A cluster whose
+services still have routes through the gateway cannot be disassociated from it (Portside does
+not keep the association DISASSOCIATING until they go: it refuses, naming them).
 
 What Portside has no part for is refused as AWS refuses a reference to a resource that does
 not exist: an S3 bucket for access logs (Portside has no S3) and a WAF web ACL (no WAF).
@@ -280,12 +278,24 @@ def associate(op: Op, gateway: str, cluster: str) -> dict[str, Any]:
 
 
 def disassociate(op: Op, gateway: str, cluster: str) -> dict[str, Any]:
-    """No route of the cluster uses the gateway (Portside makes none), so the association
-    ends at once: INACTIVE."""
+    """The association ends at once (INACTIVE) when no service of the cluster has a route
+    through the gateway; else the call is refused."""
+    from portside.ops import gateway_routes as routes
+
     with op.store.transaction() as tx:
         doc = load(op, tx, gateway)
         found = get_active(op, tx, cluster_arn(op, cluster))
         key = _association_key(doc["gatewayArn"], found.arn)
+        held = [
+            r["serviceArn"]
+            for _, r in tx.scan(routes.ROUTES, where={"gateway": doc["gatewayArn"]})
+            if r["clusterArn"] == found.arn
+        ]
+        if held:
+            raise ClientException(
+                "Services of the cluster are connected to the gateway: remove their gateway "
+                f"connectors first ({', '.join(sorted(held))})."
+            )  # wording: ours
         existing = tx.get(ASSOCIATIONS, key)
         if existing is None or existing["status"] == INACTIVE:
             raise NamedError(
@@ -329,22 +339,86 @@ def list_associations(
 # -- routes and resources -------------------------------------------------------------------
 
 
-def list_routes(op: Op, gateway: str | None) -> list[dict[str, Any]]:
-    """Every gateway route: none, since no service connects (module docstring)."""
-    if gateway is not None:
-        with op.store.read() as tx:
-            load(op, tx, gateway)
-    return []
+def list_routes(
+    op: Op,
+    *,
+    gateway: str | None = None,
+    cluster: str | None = None,
+    service: str | None = None,
+    port_name: str | None = None,
+    status: Sequence[str] = (),
+    max_results: int | None = None,
+    next_token: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Gateway routes (ops/gateway_routes.py), by route ARN, filtered as ListGatewayRoutes
+    filters them."""
+    from portside.ops import gateway_routes as routes
+
+    limit = check_max_results(max_results)
+    after = decode_token(next_token)
+    where: dict[str, Any] = {}
+    with op.store.read() as tx:
+        if gateway is not None:
+            where["gateway"] = load(op, tx, gateway)["gatewayArn"]
+        if cluster is not None:
+            where["cluster"] = cluster_arn(op, cluster)
+        prefix = arns.prefix(op.region, op.account, "gateway-route")
+        rows = tx.scan(routes.ROUTES, prefix=prefix, where=where)
+    picked = [
+        routes.summary(doc)
+        for key, doc in rows
+        if key > after
+        and (port_name is None or doc["serviceContainerPortName"] == port_name)
+        and (not status or doc["status"] in status)
+        and (service is None or service in (doc["serviceArn"], doc["serviceArn"].rsplit("/")[-1]))
+    ]
+    page = picked[:limit]
+    token = encode_token(page[-1]["gatewayRouteArn"]) if len(picked) > limit else None
+    return page, token
 
 
 def describe_route(op: Op, route_arn: str) -> dict[str, Any]:
-    raise NamedError(
-        "ResourceNotFoundException", f"The specified gateway route {route_arn} was not found."
-    )  # wording: ours
+    from portside.ops import gateway_routes as routes
+
+    with op.store.read() as tx:
+        doc = tx.get(routes.ROUTES, route_arn)
+        if doc is None:
+            raise NamedError(
+                "ResourceNotFoundException",
+                f"The specified gateway route {route_arn} was not found.",
+            )  # wording: ours
+        gateway = tx.get(GATEWAYS, doc["gatewayArn"]) or {}
+    inbound = (
+        ((gateway.get("configuration") or {}).get("hostSharedAlb") or {}).get(
+            "networkConfiguration"
+        )
+        or {}
+    ).get("inboundSecurityGroup")
+    return routes.shown(doc, [inbound] if inbound else [])
 
 
 def resources(op: Op, gateway: str) -> dict[str, Any]:
-    """The load balancers the gateway made: none before a service connects."""
+    """The load balancers the gateway made, each with its listener and the routes on it."""
+    from portside.ops import gateway_routes as routes
+
     with op.store.read() as tx:
         doc = load(op, tx, gateway)
-    return {"gatewayArn": doc["gatewayArn"], "resources": {"hostSharedAlb": []}}
+        held = [r for _, r in tx.scan(routes.ROUTES, where={"gateway": doc["gatewayArn"]})]
+    by_lb: dict[str, dict[str, Any]] = {}
+    for route in sorted(held, key=lambda r: r["gatewayRouteArn"]):
+        entry = by_lb.setdefault(
+            route["loadBalancerArn"],
+            {
+                "loadBalancerArn": route["loadBalancerArn"],
+                "listenerArn": route["listenerArn"],
+                "gatewayRouteArns": [],
+            },
+        )
+        entry["gatewayRouteArns"].append(route["gatewayRouteArn"])
+    inbound = ((doc["configuration"]["hostSharedAlb"].get("networkConfiguration")) or {}).get(
+        "inboundSecurityGroup"
+    )
+    albs = [
+        {**e, **({"securityGroup": inbound} if inbound else {})} for _, e in sorted(by_lb.items())
+    ]
+    return {"gatewayArn": doc["gatewayArn"], "resources": {"hostSharedAlb": albs}}

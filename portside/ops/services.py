@@ -213,7 +213,7 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
             cluster, request.launch_type, request.capacity_provider_strategy, scheduling
         )
         kinds = sv.launch_types(launch_type, strategy)
-        load_balancers = list(request.load_balancers)
+        load_balancers = [*request.load_balancers, *request.gateway_load_balancers]
         service = Service(
             arn=arn,
             name=name,
@@ -237,6 +237,7 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
             enable_ecs_managed_tags=request.enable_ecs_managed_tags,
             propagate_tags=request.propagate_tags or "NONE",
             load_balancers=load_balancers,
+            gateway_connectors=[dict(c) for c in request.gateway_connectors],
             service_registries=[dict(i) for i in request.service_registries],
             role_arn=sv.role_arn(request.role, load_balancers, td, op.account),
             client_token=token,
@@ -326,8 +327,15 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
         changes: dict[str, Any] = {}
         if request.network_configuration is not None:
             changes["network_configuration"] = sv.network(request.network_configuration)
-        if request.load_balancers is not None:
-            changes["load_balancers"] = list(request.load_balancers)
+        if request.load_balancers is not None or request.gateway_connectors is not None:
+            shown = [lb for lb in service.load_balancers if lb.shown]
+            routed = [lb for lb in service.load_balancers if not lb.shown]
+            if request.load_balancers is not None:
+                shown = list(request.load_balancers)
+            if request.gateway_connectors is not None:
+                routed = list(request.gateway_load_balancers)
+                changes["gateway_connectors"] = [dict(c) for c in request.gateway_connectors]
+            changes["load_balancers"] = [*shown, *routed]
         if request.service_registries is not None:
             changes["service_registries"] = [dict(i) for i in request.service_registries]
         for attr, value in changes.items():

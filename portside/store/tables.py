@@ -157,6 +157,13 @@ INDEXES: dict[str, dict[str, str]] = {
     # "GATEWAY_ARN|CLUSTER_ARN".
     "ecs_gateways": {"name": "name"},
     "ecs_gateway_associations": {"gateway": "gatewayArn", "cluster": "clusterArn"},
+    # Gateway routes (portside/ops/gateway_routes.py): a connected service's route through a
+    # gateway, by route ARN.
+    "ecs_gateway_routes": {
+        "gateway": "gatewayArn",
+        "cluster": "clusterArn",
+        "service": "serviceArn",
+    },
     # ECS task sets (portside/ops/task_sets.py) by task set ARN, their service indexed.
     "ecs_task_sets": {"service": "serviceArn"},
     # CodeDeploy (portside/codedeploy/records.py): applications, deployment groups, custom

@@ -1,7 +1,7 @@
 """ECS gateways through boto3 and the AWS CLI against a real server: a gateway's life
-(create, describe, update, associate with clusters, delete) and ECS's errors. No service
-connects to a gateway in Portside yet (CreateService refuses gatewayConnectors), so a gateway
-has no routes and no load balancers, as on AWS before the first service connects.
+(create, describe, update, associate with clusters, delete) and ECS's errors, with no service
+connected: no routes and no load balancers, as on AWS before the first service connects
+(test_gateway_routes.py connects them).
 
 Neither AWS CLI the tests have knows these actions (Debian's v2 is 2.9, the venv's v1 has
 the daemon actions but not the gateway ones): boto3 only."""

@@ -22,6 +22,7 @@ from fleet import register, start_fleet, wait_for_status, wait_until
 from harness import ACCESS_KEY, BIN, REGION, SECRET_KEY, ServerProcess, free_port
 
 from portside.cli.events import signed_get
+from portside.elb.addresses import own_address
 
 NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-0a1b2c"], "securityGroups": ["sg-0a1b2c"]}}
 
@@ -66,17 +67,20 @@ def test_a_load_balancers_name_resolves_to_where_its_listener_answers(
             DefaultActions=[action],
         )
         found = wait_until(lambda: answer(address, name), what=f"{name} to resolve")
-        assert found == ["127.0.0.1"]
+        # Its own loopback address, where its listeners answer as well as on 127.0.0.1.
+        assert found == [own_address(lb["LoadBalancerArn"])]
+        assert found[0].startswith("127.") and found[0] != "127.0.0.1"
         assert ask(address, name).answer[0].ttl == 60
 
-        def served() -> str | None:
+        def served(host: str) -> str | None:
             try:
-                with urllib.request.urlopen(f"http://{found[0]}:{port}/", timeout=2) as reply:
+                with urllib.request.urlopen(f"http://{host}:{port}/", timeout=2) as reply:
                     return str(reply.read().decode())
             except OSError:
                 return None
 
-        assert wait_until(served, timeout=20, what="the listener") == "found it"
+        assert wait_until(lambda: served(found[0]), timeout=20, what="the listener") == "found it"
+        assert served("127.0.0.1") == "found it"
     finally:
         elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
     wait_until(lambda: answer(address, name) is None, what=f"{name} to go")

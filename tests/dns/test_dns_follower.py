@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from portside.config import ServerConfig
@@ -16,6 +17,7 @@ from portside.dns.follower import RecordFollower
 from portside.dns.plane import DnsPlane
 from portside.dns.sources import LoadBalancerSource, TaskSource
 from portside.dns.zone import Zone
+from portside.elb.addresses import own_address
 from portside.elb.records import LBS
 from portside.startup import StartupError
 from portside.store.sqlite import SqliteStore
@@ -61,6 +63,13 @@ def follower(store: SqliteStore) -> RecordFollower:
     return RecordFollower(store, Zone(z for s in sources for z in s.zones), sources)
 
 
+def test_load_balancers_listening_on_one_address_are_all_there() -> None:
+    source = LoadBalancerSource("192.0.2.10")
+    doc = orjson.dumps({"LoadBalancerArn": LB, "DNSName": LB_NAME.rstrip(".")}).decode()
+    ((_, (record,)),) = list(source.changed(LBS, LB, doc))
+    assert record.value == "192.0.2.10"
+
+
 def names(f: RecordFollower) -> dict[str, str]:
     return {r.name: r.value for r in f.zone.records() if r.type == "A"}
 
@@ -71,7 +80,9 @@ def test_what_the_store_holds_at_start_is_loaded(store: SqliteStore) -> None:
     put(store, LBS, LB, {"LoadBalancerArn": LB, "DNSName": LB_NAME.rstrip(".")})
     f = follower(store)
     f.load()
-    assert names(f) == {"ip-10-0-1-23.ec2.internal.": "10.0.1.23", LB_NAME: "127.0.0.1"}
+    # Load balancers listening on loopback: each at its own address (elb/addresses.py).
+    mine = own_address(LB)
+    assert names(f) == {"ip-10-0-1-23.ec2.internal.": "10.0.1.23", LB_NAME: mine}
 
 
 def test_a_task_name_follows_its_document(store: SqliteStore) -> None:
@@ -106,7 +117,7 @@ def test_load_balancers_come_and_go(store: SqliteStore) -> None:
     f.load()
     put(store, LBS, LB, {"LoadBalancerArn": LB, "DNSName": LB_NAME.rstrip(".")})
     f.follow()
-    assert names(f) == {LB_NAME: "127.0.0.1"}
+    assert names(f) == {LB_NAME: own_address(LB)}
     put(store, LBS, LB, None)
     f.follow()
     assert names(f) == {}

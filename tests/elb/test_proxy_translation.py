@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from portside.dataplane.haproxy import spec
 from portside.elb import view
+from portside.elb.addresses import own_address
 from portside.elb.proxy import server_key, translate
 
 TG = "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/web/1"
@@ -147,4 +148,22 @@ def test_redirect_keeps_what_is_not_given() -> None:
     )
     assert out.spec.frontends[0].default == spec.Redirect(
         "HTTPS", "#{host}", "443", "/#{path}", "#{query}", 302
+    )
+
+
+def test_on_loopback_each_load_balancer_also_listens_on_its_own_address() -> None:
+    default = view.Rule("d", None, (), forward((TG, 1)))
+    first = balancer("a", (listener(443, default),), [])
+    second = balancer("b", (listener(443, default),), [])
+    out = translate(
+        [second, first], bind_host="127.0.0.1", instance_address=lambda _: None, cert_file=str
+    )
+    assert out.problems == ()
+    one, two = out.spec.frontends
+    # The first by ARN keeps 127.0.0.1:443; both have 443 on their own address.
+    assert one.binds == (("127.0.0.1", 443), (own_address(first.arn), 443))
+    assert two.binds == ((own_address(second.arn), 443),)
+    assert own_address(first.arn) != own_address(second.arn)
+    assert own_address(first.arn).startswith("127.") and not own_address(first.arn).startswith(
+        "127.0."
     )

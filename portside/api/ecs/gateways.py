@@ -96,7 +96,17 @@ def list_gateway_cluster_associations(op: Op, p: dict[str, Any]) -> dict[str, An
 
 @action("ListGatewayRoutes")
 def list_gateway_routes(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    return {"gatewayRoutes": gateways.list_routes(op, p.get("gateway"))}
+    found, token = gateways.list_routes(
+        op,
+        gateway=p.get("gateway"),
+        cluster=p.get("cluster"),
+        service=p.get("service"),
+        port_name=p.get("serviceContainerPortName"),
+        status=p.get("status") or (),
+        max_results=p.get("maxResults"),
+        next_token=p.get("nextToken"),
+    )
+    return {"gatewayRoutes": found, **({"nextToken": token} if token else {})}
 
 
 @action("DescribeGatewayRoute")

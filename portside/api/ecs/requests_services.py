@@ -19,7 +19,7 @@ Wire = Mapping[str, Any]
 T = TypeVar("T")
 
 # Members Portside does not act on: refused when given, rather than silently dropped.
-_UNSUPPORTED = ("volumeConfigurations", "vpcLatticeConfigurations", "gatewayConnectors")
+_UNSUPPORTED = ("volumeConfigurations", "vpcLatticeConfigurations")
 
 
 def _digest(p: Wire) -> str:
@@ -89,6 +89,7 @@ def create_service(p: Wire) -> CreateService:
         unsupported=_unsupported(p),
         service_connect=_service_connect(p),
         service_connect_configuration=p.get("serviceConnectConfiguration"),
+        gateway_connectors=tuple(p.get("gatewayConnectors") or ()),
     )
 
 
@@ -117,6 +118,7 @@ def update_service(p: Wire) -> UpdateService:
         unsupported=_unsupported(p),
         service_connect=_service_connect(p),
         service_connect_configuration=p.get("serviceConnectConfiguration"),
+        gateway_connectors=_given(p, "gatewayConnectors", tuple),
     )
 
 

@@ -13,8 +13,8 @@ from portside.api.ecs.task_sets import shape_task_set
 from portside.express.view import is_express
 from portside.model.deployment import DeploymentAlarms
 from portside.model.service import DEPLOYMENT_INACTIVE, FAILED, Deployment, Service
+from portside.ops import gateway_services, service_revisions, services, task_sets
 from portside.ops import service_deployments as deployments
-from portside.ops import service_revisions, services, task_sets
 from portside.ops.context import Op
 from portside.ops.service_deployments import ServiceDeploymentView
 from portside.ops.service_revisions import ServiceRevisionView
@@ -86,7 +86,7 @@ def shape(view: ServiceView, include_tags: bool = False) -> dict[str, Any]:
             "serviceArn": s.arn,
             "serviceName": s.name,
             "clusterArn": s.cluster_arn,
-            "loadBalancers": [lb.to_doc() for lb in s.load_balancers],
+            "loadBalancers": [lb.to_doc() for lb in s.load_balancers if lb.shown],
             "serviceRegistries": s.service_registries,
             "status": s.status,
             "desiredCount": s.desired_count,
@@ -229,17 +229,19 @@ def shape_brief(view: ServiceDeploymentView) -> dict[str, Any]:
 
 @action("CreateService")
 def create_service(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    return {"service": shape(services.create_service(op, requests_services.create_service(p)))}
+    view = gateway_services.create_service(op, requests_services.create_service(p))
+    return {"service": shape(view)}
 
 
 @action("UpdateService")
 def update_service(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    return {"service": shape(services.update_service(op, requests_services.update_service(p)))}
+    view = gateway_services.update_service(op, requests_services.update_service(p))
+    return {"service": shape(view)}
 
 
 @action("DeleteService")
 def delete_service(op: Op, p: dict[str, Any]) -> dict[str, Any]:
-    view = services.delete_service(op, p.get("cluster"), p["service"], bool(p.get("force")))
+    view = gateway_services.delete_service(op, p.get("cluster"), p["service"], bool(p.get("force")))
     return {"service": shape(view)}
 
 
@@ -292,7 +294,8 @@ def shape_revision(view: ServiceRevisionView) -> dict[str, Any]:
             "taskDefinition": d.task_definition,
             **_launch(d.launch_type, d.capacity_provider_strategy),
             "platformVersion": d.platform_version,
-            "loadBalancers": [lb.to_doc() for lb in s.load_balancers] or None,
+            "loadBalancers": [lb.to_doc() for lb in s.load_balancers if lb.shown] or None,
+            "gatewayConnectors": s.gateway_connectors or None,
             "serviceRegistries": s.service_registries or None,
             "networkConfiguration": d.network_configuration,
             "containerImages": [

@@ -30,7 +30,8 @@ _MATCHED = "ps_matched"
 
 def frontend_section(frontend: Frontend, name: str, backends: dict[str, Mode]) -> list[str]:
     """The `frontend` section; `backends` maps the spec's backend ids to their modes."""
-    body = [f"mode {frontend.mode}", _bind(frontend), f"timeout client {ms(frontend.idle_timeout)}"]
+    body = [f"mode {frontend.mode}", *_binds(frontend)]
+    body.append(f"timeout client {ms(frontend.idle_timeout)}")
     http = frontend.mode == "http"
     rules = _http_body(frontend, backends) if http else _tcp_body(frontend, backends)
     # HAProxy picks a backend after every request rule: say so in the order of the text.
@@ -39,12 +40,14 @@ def frontend_section(frontend: Frontend, name: str, backends: dict[str, Mode]) -
     return [f"frontend {name}", *("    " + line for line in body)]
 
 
-def _bind(frontend: Frontend) -> str:
-    host = f"[{frontend.bind_host}]" if ":" in frontend.bind_host else frontend.bind_host
-    line = f"bind {host}:{frontend.port}"
-    if frontend.tls is not None:
-        line += f" ssl crt {quote(frontend.tls)}"
-    return line
+def _binds(frontend: Frontend) -> list[str]:
+    lines = []
+    for host, port in frontend.binds:
+        line = f"bind [{host}]:{port}" if ":" in host else f"bind {host}:{port}"
+        if frontend.tls is not None:
+            line += f" ssl crt {quote(frontend.tls)}"
+        lines.append(line)
+    return lines
 
 
 def _http_body(frontend: Frontend, backends: dict[str, Mode]) -> list[str]:

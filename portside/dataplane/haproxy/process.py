@@ -152,7 +152,7 @@ class HAProxy:
         running HAProxy (spec unknown until the first apply) those of its configuration."""
         with self._lock:
             if self._spec is not None:
-                return {(f.bind_host, f.port) for f in self._spec.frontends}
+                return {b for f in self._spec.frontends for b in f.binds}
             try:
                 text = self.layout.config.read_text()
             except OSError:

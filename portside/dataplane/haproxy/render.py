@@ -89,7 +89,7 @@ def _check_unique(spec: ProxySpec) -> None:
     names += [backend_name(b.id) for b in spec.backends]
     if len(set(names)) != len(names):
         raise ValueError("two frontends or backends share an id")
-    binds = [(f.bind_host, f.port) for f in spec.frontends]
+    binds = [b for f in spec.frontends for b in f.binds]
     if len(set(binds)) != len(binds):
         raise ValueError("two frontends bind the same address and port")
     for backend in spec.backends:

@@ -128,6 +128,11 @@ class Frontend:
     tls: str | None = None  # a PEM file holding the certificate and its key
     idle_timeout: float = 60.0
     rules: tuple[Rule, ...] = ()
+    also_bind: tuple[str, ...] = ()  # more hosts it listens on, on the same port
+
+    @property
+    def binds(self) -> tuple[tuple[str, int], ...]:
+        return tuple((h, self.port) for h in (self.bind_host, *self.also_bind))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portside.elb import target_groups
-from portside.errors import InvalidParameterException, NamedError
+from portside.errors import InvalidParameterException, NamedError, RequestError
 from portside.ingress import albs, certificates, network
 from portside.model import arn as arns
 from portside.model.load_balancer import LoadBalancer
@@ -210,23 +210,43 @@ def connect(op: Op, planned: Plan, service: str) -> list[Connection]:
     try:
         for gateway in planned.gateways:
             arn = route_arn(op, gateway["gatewayArn"], planned.cluster_arn, service)
-            group = _target_group(op, planned, arn)
             try:
-                host = host_of(op.region, gateway["gatewayArn"], service_arn, service)
-                try:
-                    route = albs.attach(op, owner(op, gateway), host, group)
-                except albs.NoRoom as exc:
-                    raise InvalidParameterException(
-                        f"The gateway cannot take the service: {exc}."
-                    ) from None
-            except Exception:
-                _quietly(target_groups.delete, {"TargetGroupArn": group}, op)
-                raise
-            made.append(Connection(arn, gateway["gatewayArn"], group, route, planned.target))
+                made.append(_connect_one(op, planned, gateway, arn, service_arn, service))
+            except RequestError as exc:
+                if exc.code in ("InvalidParameterException", "ClientException"):
+                    raise
+                # ELB's refusal of what the connector asks (a health check ELB does not
+                # take...), in ECS's words for CreateService.
+                raise InvalidParameterException(
+                    f"The gateway connector cannot be applied: {exc.message}"
+                ) from None
     except Exception:
         undo(op, made)
         raise
     return made
+
+
+def _connect_one(
+    op: Op,
+    planned: Plan,
+    gateway: Mapping[str, Any],
+    arn: str,
+    service_arn: str,
+    service: str,
+) -> Connection:
+    group = _target_group(op, planned, arn)
+    try:
+        host = host_of(op.region, gateway["gatewayArn"], service_arn, service)
+        try:
+            route = albs.attach(op, owner(op, gateway), host, group)
+        except albs.NoRoom as exc:
+            raise InvalidParameterException(
+                f"The gateway cannot take the service: {exc}."
+            ) from None
+    except Exception:
+        _quietly(target_groups.delete, {"TargetGroupArn": group}, op)
+        raise
+    return Connection(arn, gateway["gatewayArn"], group, route, planned.target)
 
 
 def _target_group(op: Op, planned: Plan, route: str) -> str:

@@ -140,6 +140,18 @@ def test_a_connected_service_gets_a_route_on_a_shared_https_load_balancer(
         gatewayConnectors=[CONNECTOR, CONNECTOR],
     )
     assert "less than or equal to 1" in two["Message"]  # the model's bound
+    # What ELB refuses of the health check, in ECS's error.
+    elb_says = _error(
+        ecs.create_service,
+        cluster=name,
+        serviceName="web",
+        taskDefinition=td,
+        desiredCount=0,
+        networkConfiguration=net,
+        gatewayConnectors=[{**CONNECTOR, "healthCheck": {"healthCheckIntervalSeconds": 5}}],
+    )
+    assert elb_says["Code"] == "InvalidParameterException"
+    assert "interval must be greater than the timeout" in elb_says["Message"]
     assert ecs.list_gateway_routes(gateway=name)["gatewayRoutes"] == []
     assert _gateway_lbs(ecs, name) == []
 

@@ -103,6 +103,7 @@ def test_a_connected_service_answers_on_its_https_url(
                 "healthCheck": {
                     "healthCheckPath": "/index.html",
                     "healthCheckIntervalSeconds": 5,
+                    "healthCheckTimeoutSeconds": 2,
                     "healthyThresholdCount": 2,
                 },
                 "deregistrationDelay": {"timeoutSeconds": 0},

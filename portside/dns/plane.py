@@ -25,7 +25,7 @@ from portside.dns.forward import Forwarder, read_resolv_conf, upstreams
 from portside.dns.server import DnsServer, Resolver
 from portside.dns.sources import (
     CloudMapSource,
-    GatewayRouteSource,
+    IngressHostSource,
     LoadBalancerSource,
     RecordSource,
     TaskSource,
@@ -47,7 +47,7 @@ class DnsPlane:
         fixed: tuple[RecordSource, ...] = (
             TaskSource(),
             LoadBalancerSource(lb_address),
-            GatewayRouteSource(lb_address),
+            IngressHostSource(lb_address),
         )
         self.zone = Zone(z for s in fixed for z in s.zones)
         self.sources = (*fixed, CloudMapSource(self.zone.set_extra_apexes))

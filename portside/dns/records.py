@@ -108,7 +108,7 @@ def task_records(arn: str, doc: Mapping[str, Any]) -> tuple[Record, ...]:
 
 
 def host_records(host: str, address: str) -> tuple[Record, ...]:
-    """A load-balanced host name (an ECS gateway route's) -> its load balancer's address."""
+    """A host name an ECS-managed load balancer routes -> that load balancer's address."""
     if not _valid_name(host):
         return ()
     return (Record(absolute(host), A, address, LOAD_BALANCER_TTL),)

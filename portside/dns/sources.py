@@ -23,7 +23,7 @@ from portside.dns.records import (
 from portside.elb.addresses import on_loopback, own_address
 from portside.elb.names import DNS_SUFFIX
 from portside.elb.records import LBS
-from portside.ops.gateway_routes import ROUTES as GATEWAY_ROUTES
+from portside.ingress.albs import HOSTS as INGRESS_HOSTS
 from portside.ops.tasks import TABLE as TASKS
 from portside.servicediscovery import dns_view
 from portside.store.base import Tx
@@ -92,32 +92,32 @@ class LoadBalancerSource:
         yield key, load_balancer_records(parsed, address)
 
 
-class GatewayRouteSource:
-    """ECS gateway routes' host names (ops/gateway_routes.py), pointing at their load
-    balancer's address (its own on loopback, as LoadBalancerSource's)."""
+class IngressHostSource:
+    """The host names routed by ECS-managed load balancers (ingress/albs.py: gateway routes,
+    Express services), pointing at their load balancer's address (its own on loopback, as
+    LoadBalancerSource's)."""
 
-    name: str = "gateway-route"
-    tables: tuple[str, ...] = (GATEWAY_ROUTES,)
+    name: str = "ingress"
+    tables: tuple[str, ...] = (INGRESS_HOSTS,)
     zones: tuple[str, ...] = ("on.aws",)
 
     def __init__(self, address: str) -> None:
         self.address = address
 
     def load(self, tx: Tx) -> Iterator[Owned]:
-        for key, doc in tx.scan_raw(GATEWAY_ROUTES):
-            yield from self.changed(GATEWAY_ROUTES, key, doc)
+        for key, doc in tx.scan_raw(INGRESS_HOSTS):
+            yield from self.changed(INGRESS_HOSTS, key, doc)
 
     def changed(self, table: str, key: str, doc: str | None) -> Iterator[Owned]:
         if doc is None:
             yield key, ()
             return
-        parsed = orjson.loads(doc)
-        lb, host = str(parsed.get("loadBalancerArn") or ""), parsed.get("host")
-        if not lb or not isinstance(host, str):
+        lb = str(orjson.loads(doc).get("loadBalancerArn") or "")
+        if not lb:
             yield key, ()
             return
         address = own_address(lb) if on_loopback(self.address) else self.address
-        yield key, host_records(host, address)
+        yield key, host_records(key, address)
 
 
 class CloudMapSource:

@@ -3,17 +3,18 @@ through its own service's public operations (ELB v2, CloudWatch Logs, Applicatio
 Scaling, EC2's subnets), never their tables: what Express Mode makes is what a user could
 have made by hand, and every rule of those services holds for it.
 
-Names: the load balancer `ecs-express-<id>`, the target group `ecs-express-tg-<id>` (`<id>`
-from the service's ARN, express/config.short_id), the scaling policy
-`<service>-express-scaling`. The listener is HTTP on a port free on this host when the
-service is made (Express Mode's HTTPS listener on 443 needs a certificate and a port
-Portside cannot assume it may take); its default action answers 404 and one rule forwards
-requests for the load balancer's host name to the service's target group.
+Names: the target group `ecs-express-tg-<id>` (`<id>` from the service's ARN,
+express/config.short_id), the scaling policy `<service>-express-scaling`, the service's host
+name `<service>-<id>.ecs.<region>.on.aws`. The load balancers are Express Mode's own, shared
+by the Express services of one VPC (ingress/albs.py, `ecs-express-<hash>-<n>`): HTTPS on 443
+with the account's wildcard certificate, a default action answering 404, and one rule per
+service forwarding its host name to its target group. The service's URL is
+`https://<host name>`, which Portside's DNS answers with the load balancer's own address.
 """
 
 from __future__ import annotations
 
-import socket
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,14 +22,15 @@ from typing import Any
 from portside.api import logs as logs_api
 from portside.applicationautoscaling import policies as aas_policies
 from portside.applicationautoscaling import targets as aas_targets
-from portside.elb import listeners, load_balancers, rules, target_groups
+from portside.elb import listeners, rules, target_groups
 from portside.errors import NamedError, ResourceAlreadyExistsException
 from portside.express.config import METRICS, ExpressConfig, Scaling
-from portside.ingress import network
+from portside.ingress import albs, certificates, network
 from portside.ops.context import Op
 
 Json = dict[str, Any]
 MANAGED_TAG = {"Key": "AmazonECSManaged", "Value": "true"}
+MAX_ALBS = 10  # shared load balancers per VPC
 DIMENSION = "ecs:service:DesiredCount"
 NOT_FOUND = "Not Found"
 
@@ -41,16 +43,16 @@ class Ingress:
     target_group_arn: str
     listener_arn: str
     rule_arn: str
-    dns_name: str
+    host: str  # the service's host name under ecs.<region>.on.aws
     port: int
+    certificate_arn: str = ""
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.dns_name}:{self.port}"
-
-
-def lb_name(sid: str) -> str:
-    return f"ecs-express-{sid}"
+        scheme = "https" if self.certificate_arn else "http"
+        default = 443 if scheme == "https" else 80
+        port = "" if self.port == default else f":{self.port}"
+        return f"{scheme}://{self.host}{port}"
 
 
 def tg_name(sid: str) -> str:
@@ -63,12 +65,6 @@ def policy_name(service: str) -> str:
 
 def resource_id(cluster: str, service: str) -> str:
     return f"service/{cluster}/{service}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- network ---------------------------------------------------------------------------------
@@ -136,56 +132,39 @@ def set_health_check_path(op: Op, tg: str, path: str) -> None:
     target_groups.modify(op, {"TargetGroupArn": tg, "HealthCheckPath": path})
 
 
-def create_ingress(op: Op, sid: str, config: ExpressConfig, tg: str) -> Ingress:
-    """The load balancer, its listener and the rule to the target group. Undone whole when a
-    step fails (the load balancer's deletion takes its listener and rules)."""
-    lb = load_balancers.create(
-        op,
-        {
-            "Name": lb_name(sid),
-            "Subnets": list(config.subnets),
-            "SecurityGroups": list(config.security_groups),
-            "Scheme": "internet-facing",
-            "Type": "application",
-            "Tags": [MANAGED_TAG],
-        },
-    )["LoadBalancers"][0]
-    lb_arn, dns = str(lb["LoadBalancerArn"]), str(lb["DNSName"])
-    try:
-        port = free_port()
-        listener = listeners.create(
-            op,
-            {
-                "LoadBalancerArn": lb_arn,
-                "Protocol": "HTTP",
-                "Port": port,
-                "DefaultActions": [
-                    {
-                        "Type": "fixed-response",
-                        "FixedResponseConfig": {
-                            "StatusCode": "404",
-                            "ContentType": "text/plain",
-                            "MessageBody": NOT_FOUND,
-                        },
-                    }
-                ],
-                "Tags": [MANAGED_TAG],
-            },
-        )["Listeners"][0]
-        rule = rules.create(
-            op,
-            {
-                "ListenerArn": listener["ListenerArn"],
-                "Priority": 1,
-                "Conditions": [{"Field": "host-header", "HostHeaderConfig": {"Values": [dns]}}],
-                "Actions": [{"Type": "forward", "TargetGroupArn": tg}],
-                "Tags": [MANAGED_TAG],
-            },
-        )["Rules"][0]
-    except Exception:
-        load_balancers.delete(op, {"LoadBalancerArn": lb_arn})
-        raise
-    return Ingress(lb_arn, tg, str(listener["ListenerArn"]), str(rule["RuleArn"]), dns, port)
+def _owner(op: Op, config: ExpressConfig, vpc: str) -> albs.Owner:
+    """Express Mode's own shared load balancers: one set per VPC and scheme (services with
+    the same network share them, a rule each)."""
+    return albs.Owner(
+        key=f"express|{op.account}|{op.region}|{vpc}|internet-facing",
+        scheme="internet-facing",
+        subnets=tuple(config.subnets),
+        security_groups=tuple(config.security_groups),
+        max_albs=MAX_ALBS,
+        prefix="ecs-express",
+    )
+
+
+def host_of(op: Op, sid: str, service: str) -> str:
+    label = re.sub(r"[^a-z0-9-]+", "-", service.lower()).strip("-")[:40] or "service"
+    return f"{label}-{sid[:8]}.{certificates.zone(op.region)}"
+
+
+def create_ingress(
+    op: Op, sid: str, service: str, config: ExpressConfig, tg: str, vpc: str
+) -> Ingress:
+    """A rule for the service's host name to its target group on Express Mode's shared HTTPS
+    load balancer of its VPC (made when none has room)."""
+    route = albs.attach(op, _owner(op, config, vpc), host_of(op, sid, service), tg)
+    return Ingress(
+        route.load_balancer_arn,
+        tg,
+        route.listener_arn,
+        route.rule_arn,
+        route.host,
+        albs.PORT,
+        route.certificate_arn,
+    )
 
 
 def find_ingress(op: Op, tg: str) -> Ingress | None:
@@ -195,18 +174,26 @@ def find_ingress(op: Op, tg: str) -> Ingress | None:
     except NamedError:
         return None
     for lb_arn in group.get("LoadBalancerArns") or []:
-        lb = load_balancers.describe(op, {"LoadBalancerArns": [lb_arn]})["LoadBalancers"][0]
         for listener in listeners.describe(op, {"LoadBalancerArn": lb_arn})["Listeners"]:
             for rule in rules.describe(op, {"ListenerArn": listener["ListenerArn"]})["Rules"]:
-                if any(a.get("TargetGroupArn") == tg for a in rule.get("Actions") or []):
-                    return Ingress(
-                        lb_arn,
-                        tg,
-                        str(listener["ListenerArn"]),
-                        str(rule["RuleArn"]),
-                        str(lb["DNSName"]),
-                        int(listener["Port"]),
-                    )
+                if not any(a.get("TargetGroupArn") == tg for a in rule.get("Actions") or []):
+                    continue
+                hosts = [
+                    v
+                    for c in rule.get("Conditions") or []
+                    if c.get("Field") == "host-header"
+                    for v in (c.get("HostHeaderConfig") or {}).get("Values") or []
+                ]
+                certificates_ = listener.get("Certificates") or [{}]
+                return Ingress(
+                    lb_arn,
+                    tg,
+                    str(listener["ListenerArn"]),
+                    str(rule["RuleArn"]),
+                    hosts[0] if hosts else "",
+                    int(listener["Port"]),
+                    str(certificates_[0].get("CertificateArn") or ""),
+                )
     return None
 
 
@@ -219,7 +206,17 @@ def health_check_path(op: Op, tg: str) -> str | None:
 
 
 def delete_ingress(op: Op, ingress: Ingress) -> None:
-    _quietly(load_balancers.delete, {"LoadBalancerArn": ingress.load_balancer_arn}, op)
+    """Its rule; the shared load balancer too when no other service is left on it."""
+    albs.detach(
+        op,
+        albs.Route(
+            ingress.host,
+            ingress.load_balancer_arn,
+            ingress.listener_arn,
+            ingress.rule_arn,
+            ingress.certificate_arn,
+        ),
+    )
 
 
 def delete_target_group(op: Op, tg: str) -> None:

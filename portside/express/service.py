@@ -139,7 +139,7 @@ def create(op: Op, p: Json) -> ExpressView:
         undo.push(lambda: td_ops.deregister(op, td.arn))
         tg = res.create_target_group(op, sid, config, vpc)
         undo.push(lambda: res.delete_target_group(op, tg))
-        ingress = res.create_ingress(op, sid, config, tg)
+        ingress = res.create_ingress(op, sid, name, config, tg, vpc)
         undo.push(lambda: res.delete_ingress(op, ingress))
         wire: Json = {
             "serviceName": name,

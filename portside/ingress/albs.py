@@ -1,14 +1,15 @@
-"""The shared load balancers of one owner (an ECS gateway): made, found and removed through
-ELB's own operations, so that every ELB rule holds for them and DescribeLoadBalancers shows
-them as a user's.
+"""The shared load balancers of one owner (an ECS gateway, or Express Mode's per VPC and
+scheme): made, found and removed through ELB's own operations, so that every ELB rule holds
+for them and DescribeLoadBalancers shows them as a user's.
 
-An owner's load balancers are named `ecs-gw-<8 hex of the owner>-<n>` (n from 1 to its
+An owner's load balancers are named `<prefix>-<8 hex of the owner>-<n>` (n from 1 to its
 `max_albs`), each with one listener, HTTPS on 443 serving the account's wildcard certificate
 (certificates.py) unless the owner says otherwise, whose default action answers 404, and one
 rule per route: `host-header` the route's host name, forwarded to the route's target group.
-A route goes on the first load balancer with room (ELB's 100 rules a listener); the last route
-leaving a load balancer removes it. Each load balancer listens on its own loopback address as well
-(elb/addresses.py), so all of them take 443 at once.
+A route goes on the first load balancer with room (ELB's 100 rules a listener); the last
+route leaving a load balancer removes it. Each route's host name is kept with its load
+balancer in `ingress_hosts`, which the DNS server answers from. Each load balancer listens on
+its own loopback address as well (elb/addresses.py), so all of them take 443 at once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from portside.ingress import certificates
 from portside.ops.context import Op
 
 RULES_PER_LISTENER = 100  # ELB's default quota of rules per listener
+# The routes' host names, each with its load balancer: what the DNS server answers them with
+# (dns/sources.py IngressHostSource).
+HOSTS = "ingress_hosts"
 PORT = 443
 MANAGED_TAG = {"Key": "AmazonECSManaged", "Value": "true"}
 NOT_FOUND = "Not Found"
@@ -37,6 +41,7 @@ class Owner:
     max_albs: int = 1
     protocol: str = "HTTPS"  # its listeners' (a gateway's configuration may say HTTP)
     port: int = PORT
+    prefix: str = "ecs-gw"  # its load balancers' names: PREFIX-<8 hex of the key>-<n>
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,7 @@ class NoRoom(Exception):
 
 
 def name_of(owner: Owner, n: int) -> str:
-    return f"ecs-gw-{hashlib.sha256(owner.key.encode()).hexdigest()[:8]}-{n}"
+    return f"{owner.prefix}-{hashlib.sha256(owner.key.encode()).hexdigest()[:8]}-{n}"
 
 
 def balancers(op: Op, owner: Owner) -> list[dict[str, Any]]:
@@ -162,12 +167,23 @@ def attach(op: Op, owner: Owner, host: str, target_group_arn: str) -> Route:
             if made:
                 load_balancers.delete(op, {"LoadBalancerArn": lb_arn})
             raise
-        return Route(host, lb_arn, listener_arn, str(rule["RuleArn"]), certificate)
-    raise NoRoom(f"every one of the gateway's {owner.max_albs} load balancers is full")
+        made_route = Route(host, lb_arn, listener_arn, str(rule["RuleArn"]), certificate)
+        with op.store.transaction() as tx:
+            tx.put(
+                HOSTS,
+                host,
+                {"host": host, "loadBalancerArn": lb_arn, "ruleArn": made_route.rule_arn},
+            )
+        return made_route
+    raise NoRoom(f"every one of its {owner.max_albs} load balancers is full")
 
 
 def detach(op: Op, route: Route) -> None:
     """Remove the route's rule; its load balancer too when no rule is left on it."""
+    with op.store.transaction() as tx:
+        held = tx.get(HOSTS, route.host)
+        if held is not None and held.get("ruleArn") == route.rule_arn:
+            tx.delete(HOSTS, route.host)
     try:
         rules.delete(op, {"RuleArn": route.rule_arn})
     except NamedError as exc:

@@ -157,6 +157,8 @@ INDEXES: dict[str, dict[str, str]] = {
     # "GATEWAY_ARN|CLUSTER_ARN".
     "ecs_gateways": {"name": "name"},
     "ecs_gateway_associations": {"gateway": "gatewayArn", "cluster": "clusterArn"},
+    # ECS-managed load balancers' host names (portside/ingress/albs.py), by host name.
+    "ingress_hosts": {},
     # Gateway routes (portside/ops/gateway_routes.py): a connected service's route through a
     # gateway, by route ARN.
     "ecs_gateway_routes": {

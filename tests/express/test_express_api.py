@@ -5,6 +5,7 @@ target; Describe reads them back; Update changes them; Delete removes them; ECS'
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import boto3
@@ -67,7 +68,8 @@ def test_one_call_makes_a_service_and_everything_it_needs(server: ServerProcess,
         "autoScalingTargetValue": 60,
     }
     (ingress,) = config["ingressPaths"]
-    assert ingress["accessType"] == "PUBLIC" and ingress["endpoint"].startswith("http://")
+    assert ingress["accessType"] == "PUBLIC" and ingress["endpoint"].startswith("https://web-")
+    assert ingress["endpoint"].endswith(".ecs.us-east-1.on.aws")
     assert made["currentDeployment"].startswith(
         arn.replace(":service/", ":service-deployment/") + "/"
     )
@@ -90,10 +92,14 @@ def test_one_call_makes_a_service_and_everything_it_needs(server: ServerProcess,
     assert tg["TargetType"] == "ip" and tg["HealthCheckPath"] == "/ping" and tg["Port"] == 8080
     (lb_arn,) = tg["LoadBalancerArns"]
     (listener,) = elb.describe_listeners(LoadBalancerArn=lb_arn)["Listeners"]
-    assert ingress["endpoint"].endswith(f":{listener['Port']}")
+    # Express Mode's shared load balancer: HTTPS on 443, a host-header rule for the service.
+    assert (listener["Protocol"], listener["Port"]) == ("HTTPS", 443)
     rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
     forward = next(r for r in rules if not r["IsDefault"])
     assert forward["Actions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+    assert forward["Conditions"][0]["HostHeaderConfig"]["Values"] == [
+        ingress["endpoint"].removeprefix("https://")
+    ]
     groups = logs.describe_log_groups(logGroupNamePrefix=f"/aws/ecs/{name}/")["logGroups"]
     assert [g["logGroupName"] for g in groups] == [f"/aws/ecs/{name}/web"]
     (target,) = aas.describe_scalable_targets(
@@ -196,3 +202,45 @@ def test_refusals_leave_nothing_behind(server: ServerProcess, name: str) -> None
     assert code == "ResourceNotFoundException"
     ecs.delete_express_gateway_service(serviceArn=arn)
     assert len(elb.describe_target_groups()["TargetGroups"]) == before
+
+
+def test_express_services_of_one_vpc_share_a_load_balancer(
+    server: ServerProcess, name: str
+) -> None:
+    """Express Mode's own load balancers: the services of one VPC share one (a rule and a
+    host name each); the last one deleted takes it down."""
+    ecs, elb, ec2 = server.client(), _plain(server, "elbv2"), _plain(server, "ec2")
+    ecs.create_cluster(clusterName=name)
+    x = random.randint(1, 250)
+    vpc = ec2.create_vpc(CidrBlock=f"10.{x}.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{x}.1.0/24")["Subnet"]["SubnetId"]
+    made = [
+        ecs.create_express_gateway_service(
+            cluster=name,
+            serviceName=svc,
+            infrastructureRoleArn=ROLE,
+            primaryContainer={"image": "busybox"},
+            networkConfiguration={"subnets": [subnet]},
+        )["service"]
+        for svc in ("one", "two")
+    ]
+    endpoints = [m["activeConfigurations"][0]["ingressPaths"][0]["endpoint"] for m in made]
+    assert endpoints[0] != endpoints[1]
+
+    def balancer(arn: str) -> str:
+        (service,) = ecs.describe_services(cluster=name, services=[arn])["services"]
+        group = service["loadBalancers"][0]["targetGroupArn"]
+        (tg,) = elb.describe_target_groups(TargetGroupArns=[group])["TargetGroups"]
+        (lb,) = tg["LoadBalancerArns"]
+        return str(lb)
+
+    first, second = (balancer(m["serviceArn"]) for m in made)
+    assert first == second
+    listener = elb.describe_listeners(LoadBalancerArn=first)["Listeners"][0]
+    rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    assert len([r for r in rules if not r["IsDefault"]]) == 2
+    ecs.delete_express_gateway_service(serviceArn=made[0]["serviceArn"])
+    assert elb.describe_load_balancers(LoadBalancerArns=[first])["LoadBalancers"]
+    ecs.delete_express_gateway_service(serviceArn=made[1]["serviceArn"])
+    code, _ = _error(elb.describe_load_balancers, LoadBalancerArns=[first])
+    assert code == "LoadBalancerNotFound"

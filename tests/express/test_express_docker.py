@@ -1,17 +1,23 @@
 """An Express service end to end: a real server and its HAProxy, `portside agent --driver
 docker`, a real Docker Engine. One CreateExpressGatewayService call with a locally built
 busybox image (httpd on 8080) in an EC2 subnet of the test's own; the service's URL (its
-ingress path: the load balancer's host name and the listener's port) answers through HAProxy
-once the task's target is healthy; DeleteExpressGatewayService takes it down."""
+ingress path, https://<service>-<id>.ecs.<region>.on.aws) answers over HTTPS on 443 through
+HAProxy, at the address Portside's DNS gives its host name (Express Mode's shared load
+balancer's own loopback address), once the task's target is healthy;
+DeleteExpressGatewayService takes it down."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import dns.message
+import dns.query
 import httpx
 import pytest
 from aws_query import query_client
@@ -40,6 +46,13 @@ def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
         time.sleep(0.3)
 
 
+def resolve(server: ServerProcess, name: str) -> list[str]:
+    info = json.loads((Path(server.data_dir) / "server.json").read_text())
+    host, _, port = info["dns"].rpartition(":")
+    answer = dns.query.udp(dns.message.make_query(name, "A"), host, port=int(port), timeout=5)
+    return sorted(r.to_text() for rrset in answer.answer for r in rrset)
+
+
 def test_an_express_service_answers_on_its_url(server: ServerProcess, agent: AgentProcess) -> None:
     ecs, ec2 = server.client(), query_client(server, "ec2")
     x, y = random.randint(1, 250), random.randint(1, 250)
@@ -63,24 +76,30 @@ def test_an_express_service_answers_on_its_url(server: ServerProcess, agent: Age
     arn = made["serviceArn"]
     endpoint = made["activeConfigurations"][0]["ingressPaths"][0]["endpoint"]
     url = urlsplit(endpoint)
+    assert url.scheme == "https" and url.port is None
+    (address,) = until(lambda: resolve(server, url.netloc), 30, "the URL's host to resolve")
     try:
-        with httpx.Client(timeout=10.0, headers={"Connection": "close"}) as http:
+        # The certificate is Portside's own self-signed wildcard: not verified here.
+        with httpx.Client(timeout=10.0, verify=False, headers={"Connection": "close"}) as http:
 
-            def answered() -> bytes | None:
-                # The URL's host is the load balancer's name (Portside's DNS answers it); the
-                # test asks the listener on this host with that name as the Host header.
+            def get(host: str, path: str) -> httpx.Response | None:
                 try:
-                    response = http.get(
-                        f"http://127.0.0.1:{url.port}/index.html", headers={"Host": url.netloc}
+                    return http.get(
+                        f"https://{address}{path}",
+                        headers={"Host": host},
+                        extensions={"sni_hostname": host},
                     )
                 except httpx.HTTPError:
                     return None
-                return response.content if response.status_code == 200 else None
+
+            def answered() -> bytes | None:
+                response = get(url.netloc, "/index.html")
+                return response.content if response and response.status_code == 200 else None
 
             assert until(answered, 120, "the Express service's URL to answer") == INDEX_HTML
             # Another host name reaches the listener's default action, not the service.
-            other = http.get(f"http://127.0.0.1:{url.port}/", headers={"Host": "elsewhere"})
-            assert other.status_code == 404
+            other = get("elsewhere.ecs.us-east-1.on.aws", "/")
+            assert other is not None and other.status_code == 404
     finally:
         ecs.delete_express_gateway_service(serviceArn=arn)
 

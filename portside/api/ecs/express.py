@@ -1,7 +1,7 @@
 """ECS Express Mode's actions: wire <-> portside/express. An Express service answers as
 ECSExpressGatewayService: its status (the ECS service's), the current service deployment,
-and one configuration per live service revision with its ingress path (the listener's URL:
-the load balancer's host name, which Portside's DNS answers, and the listener's port)."""
+and one configuration per live service revision with its ingress path (the service's URL,
+`https://<service>-<id>.ecs.<region>.on.aws`, whose host name Portside's DNS answers)."""
 
 from __future__ import annotations
 

@@ -26,6 +26,7 @@ from portside.cloudwatch import metrics
 from portside.controllers.loop import Loop, Loops
 from portside.controllers.managed_scaling import policy, scaling
 from portside.controllers.managed_scaling.provisioning import place_waiting, waiting
+from portside.controllers.services.service_facts import ParsedInstances
 from portside.model import arn as arns
 from portside.model.capacity_provider import ACTIVE, ENABLED, CapacityProvider
 from portside.model.cluster import Cluster
@@ -67,6 +68,7 @@ class ManagedScalingLoop:
         # (account, region, group, policy) of every provider's policy, for `policy.prune`
         self._policies: dict[str, tuple[str, str, str, str]] = {}
         self._pruned_at = 0.0
+        self._instances = ParsedInstances()  # the clusters' instances, parsed once per text
 
     def register(self, loops: Loops) -> Loop:
         return loops.add("managed-scaling", self.step, interval=self.interval, log=log)
@@ -158,7 +160,7 @@ class ManagedScalingLoop:
         asg = provider.auto_scaling_group_provider
         assert asg is not None
         with self.world.store.read() as tx:
-            facts = scaling.read(op, tx, provider, cluster)
+            facts = scaling.read(op, tx, provider, cluster, self._instances)
         if facts is None:
             return
         name = policy.ensure(op, provider, cluster.name)
@@ -168,7 +170,7 @@ class ManagedScalingLoop:
         exposed = guarded and any(h.busy and not h.protected for h in facts.hosts)
         if decision.release or exposed:
             with self.world.store.transaction() as tx:
-                fresh = scaling.read(op, tx, provider, cluster)
+                fresh = scaling.read(op, tx, provider, cluster, self._instances)
                 if fresh is not None:
                     let_go = scaling.apply(op, tx, provider, fresh, scaling.decide(provider, fresh))
             if fresh is not None and let_go:

@@ -27,12 +27,11 @@ from portside.autoscaling import records as asg_records
 from portside.autoscaling.groups import template_spec
 from portside.controllers.managed_scaling import reservation as rsv
 from portside.controllers.managed_scaling.provisioning import waiting
+from portside.controllers.services.service_facts import ParsedInstances
 from portside.ec2.launch_templates import resolve
 from portside.errors import PortsideError
 from portside.model.capacity_provider import ENABLED, CapacityProvider
 from portside.model.cluster import Cluster
-from portside.model.container_instance import ContainerInstance
-from portside.model.doc import from_doc
 from portside.model.states import InstanceStatus, TaskStatus
 from portside.ops import instances as inst_ops
 from portside.ops.context import Op
@@ -98,7 +97,16 @@ def _size(tx: Tx, op: Op, group_doc: dict[str, Any], hosts: list[tuple[int, int]
     return rsv.Size(found[0] * 1024, found[1]) if found else DEFAULT_SIZE
 
 
-def read(op: Op, tx: Tx, provider: CapacityProvider, cluster: Cluster) -> Facts | None:
+def read(
+    op: Op,
+    tx: Tx,
+    provider: CapacityProvider,
+    cluster: Cluster,
+    parsed: ParsedInstances | None = None,
+) -> Facts | None:
+    """The provider's facts. `parsed` keeps the cluster's instances parsed between passes (a
+    pass reads all of them: at 10,000 instances, parsing them again each second was most of
+    the metric's cost)."""
     asg = provider.auto_scaling_group_provider
     assert asg is not None
     group = capacity.group_in(tx, op, asg.group_name)
@@ -114,8 +122,7 @@ def read(op: Op, tx: Tx, provider: CapacityProvider, cluster: Cluster) -> Facts 
     ready = 0
     # The cluster's instances and busy ones in two reads, whatever the group's size.
     loaded = {
-        arn: from_doc(ContainerInstance, d)
-        for arn, d in tx.scan("container_instances", where={"cluster": cluster.arn})
+        inst.arn: inst for inst, _ in (parsed or ParsedInstances()).of_cluster(tx, cluster.arn)
     }
     working = busy_instances(tx, cluster.arn)
     for member in group.instances:

@@ -191,6 +191,16 @@ def test_ready_continue_canary_then_stop_with_rollback(world: World) -> None:
     stopped = wait_until(lambda: (d := world.deployment(ident))["status"] == "Stopped" and d, 30)
     assert stopped["errorInformation"]["code"] == "MANUAL_STOP"
     assert "rolled back" in stopped["rollbackInfo"]["rollbackMessage"]
+    # The rollback is a deployment of its own, linked both ways, as CodeDeploy shows it.
+    back = world.deployment(stopped["rollbackInfo"]["rollbackDeploymentId"])
+    assert (back["status"], back["creator"]) == ("Succeeded", "codeDeployRollback")
+    assert back["rollbackInfo"]["rollbackTriggeringDeploymentId"] == ident
+    assert back["deploymentGroupName"] == stopped["deploymentGroupName"]
+    listed = world.cd.list_deployments(
+        applicationName=stopped["applicationName"],
+        deploymentGroupName=stopped["deploymentGroupName"],
+    )["deployments"]
+    assert {ident, back["deploymentId"]} <= set(listed)
     assert world.weights(world.prod) == {world.blue_tg: 100, world.green_tg: 0}
     assert world.weights(world.test) == {world.blue_tg: 1}
     wait_until(lambda: len(world.task_sets()) == 1, 30, "green drained")

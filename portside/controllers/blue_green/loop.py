@@ -94,6 +94,8 @@ class BlueGreenLoop:
                 decision = failed(state, "ECS_UPDATE_ERROR", failure)
             self._apply(op, tx, doc, decision)
             self._finish(doc, decision, now)
+            if decision.rollback_message is not None:
+                _rollback_deployment(op, tx, doc, decision.rollback_message, now)
             if doc != before:
                 tx.put(records.DEPLOYMENTS, key, doc)
 
@@ -202,6 +204,65 @@ class BlueGreenLoop:
         if d.complete or d.phase == DONE:
             doc["completeTime"] = now
             doc.setdefault("startTime", now)
+
+
+def _rollback_deployment(
+    op: Op, tx: Tx, doc: dict[str, Any], message: str, now: float
+) -> None:
+    """The rollback as CodeDeploy shows one: a deployment of its own (creator
+    `codeDeployRollback`) of the group's last successful revision, linked both ways through
+    `rollbackInfo`. Traffic went back to blue in the same transaction, so it has Succeeded."""
+    ident = records.new_deployment_id(op)
+    group = (doc["applicationName"], doc["deploymentGroupName"])
+    last = max(
+        (
+            d
+            for _, d in tx.scan(records.DEPLOYMENTS, where={"status": "Succeeded"})
+            if (d.get("applicationName"), d.get("deploymentGroupName")) == group
+            and d.get("revision")
+            and d["engine"].get("scope") == doc["engine"]["scope"]
+        ),
+        key=lambda d: float(d.get("completeTime") or 0),
+        default=None,
+    )
+    rollback: dict[str, Any] = {
+        key: doc[key]
+        for key in (
+            "applicationName",
+            "deploymentGroupName",
+            "deploymentConfigName",
+            "autoRollbackConfiguration",
+            "deploymentStyle",
+            "blueGreenDeploymentConfiguration",
+            "loadBalancerInfo",
+            "computePlatform",
+        )
+        if key in doc
+    }
+    rollback.update(
+        {
+            "deploymentId": ident,
+            "status": "Succeeded",
+            "createTime": now,
+            "startTime": now,
+            "completeTime": now,
+            "creator": "codeDeployRollback",
+            "ignoreApplicationStopFailures": False,
+            "updateOutdatedInstancesOnly": False,
+            "instanceTerminationWaitTimeStarted": False,
+            "fileExistsBehavior": "DISALLOW",
+            "deploymentStatusMessages": [],
+            "rollbackInfo": {
+                "rollbackTriggeringDeploymentId": doc["deploymentId"],
+                "rollbackMessage": f"Rollback of {doc['deploymentId']}: {message}",
+            },
+            "engine": {"scope": doc["engine"]["scope"], "phase": DONE},
+        }
+    )
+    if last is not None:
+        rollback["revision"] = last["revision"]
+    doc["rollbackInfo"] = {"rollbackDeploymentId": ident, "rollbackMessage": message}
+    tx.put(records.DEPLOYMENTS, f"{doc['engine']['scope']}|{ident}", rollback)
 
 
 def _route(tx: Tx, listener: str, groups: list[tuple[str, int]]) -> None:

@@ -206,9 +206,7 @@ class BlueGreenLoop:
             doc.setdefault("startTime", now)
 
 
-def _rollback_deployment(
-    op: Op, tx: Tx, doc: dict[str, Any], message: str, now: float
-) -> None:
+def _rollback_deployment(op: Op, tx: Tx, doc: dict[str, Any], message: str, now: float) -> None:
     """The rollback as CodeDeploy shows one: a deployment of its own (creator
     `codeDeployRollback`) of the group's last successful revision, linked both ways through
     `rollbackInfo`. Traffic went back to blue in the same transaction, so it has Succeeded."""

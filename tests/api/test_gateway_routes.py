@@ -5,32 +5,19 @@ errors. No task runs here (desiredCount 0): tests/e2e/test_gateway_docker.py sen
 
 from __future__ import annotations
 
-import json
 import uuid
-from pathlib import Path
 from typing import Any
 
-import boto3
-import dns.message
-import dns.query
 import pytest
+from aws_query import query_client
 from botocore.exceptions import ClientError
-from harness import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess
+from harness import ServerProcess
+from local_dns import resolve
 from test_gateways import _role
 
 from portside.elb.addresses import own_address
 
 ACCOUNT = "000000000000"
-
-
-def _client(server: ServerProcess, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY,
-    )
 
 
 def _error(call: Any, **params: Any) -> dict[str, str]:
@@ -39,16 +26,9 @@ def _error(call: Any, **params: Any) -> dict[str, str]:
     return dict(err.value.response["Error"])
 
 
-def _resolve(server: ServerProcess, name: str) -> list[str]:
-    info = json.loads((Path(server.data_dir) / "server.json").read_text())
-    host, _, port = info["dns"].rpartition(":")
-    answer = dns.query.udp(dns.message.make_query(name, "A"), host, port=int(port), timeout=5)
-    return sorted(r.to_text() for rrset in answer.answer for r in rrset)
-
-
 def _network(server: ServerProcess) -> dict[str, Any]:
     """The default VPC's first default subnet, where the gateway's load balancers go too."""
-    ec2 = _client(server, "ec2")
+    ec2 = query_client(server, "ec2")
     found = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
     subnet = sorted(s["SubnetId"] for s in found["Subnets"])[0]
     return {"awsvpcConfiguration": {"subnets": [subnet]}}
@@ -80,24 +60,26 @@ CONNECTOR = {
 def test_a_connected_service_gets_a_route_on_a_shared_https_load_balancer(
     server: ServerProcess, ecs: Any, name: str
 ) -> None:
-    elb, acm = _client(server, "elbv2"), _client(server, "acm")
+    elb, acm = query_client(server, "elbv2"), query_client(server, "acm")
     ecs.create_cluster(clusterName=name)
     td = _definition(ecs, name)
     net = _network(server)
 
-    # No gateway associated: refused before anything is made.
-    refused = _error(
-        ecs.create_service,
-        cluster=name,
-        serviceName="web",
-        taskDefinition=td,
-        desiredCount=0,
-        networkConfiguration=net,
-        gatewayConnectors=[CONNECTOR],
-    )
-    assert refused["Code"] == "InvalidParameterException"
-    assert "No gateway is associated" in refused["Message"]
+    def refused(connectors: list[dict[str, Any]], definition: str = td) -> dict[str, str]:
+        error = _error(
+            ecs.create_service,
+            cluster=name,
+            serviceName="web",
+            taskDefinition=definition,
+            desiredCount=0,
+            networkConfiguration=net,
+            gatewayConnectors=connectors,
+        )
+        assert error["Code"] == "InvalidParameterException", error
+        return error
 
+    # No gateway associated: refused before anything is made.
+    assert "No gateway is associated" in refused([CONNECTOR])["Message"]
     ecs.create_gateway(
         name=name, infrastructureRoleArn=_role(server, name), configuration={"hostSharedAlb": {}}
     )
@@ -105,53 +87,16 @@ def test_a_connected_service_gets_a_route_on_a_shared_https_load_balancer(
     gateway = f"arn:aws:ecs:us-east-1:{ACCOUNT}:gateway/{name}"
 
     # The connector's errors: an unknown port name, a PRIVATE-only filter (the gateway is
-    # internet-facing), a bridge-mode task definition, two connectors.
-    for change, words in (
-        ({"portName": "nope"}, "portName nope"),
-        ({"filters": {"accessTypes": ["PRIVATE"]}}, "compatible"),
-    ):
-        error = _error(
-            ecs.create_service,
-            cluster=name,
-            serviceName="web",
-            taskDefinition=td,
-            desiredCount=0,
-            networkConfiguration=net,
-            gatewayConnectors=[{**CONNECTOR, **change}],
-        )
-        assert error["Code"] == "InvalidParameterException" and words in error["Message"]
-    bridge = _error(
-        ecs.create_service,
-        cluster=name,
-        serviceName="web",
-        taskDefinition=_definition(ecs, f"{name}-bridge", "bridge"),
-        desiredCount=0,
-        networkConfiguration=net,
-        gatewayConnectors=[CONNECTOR],
-    )
-    assert "awsvpc" in bridge["Message"]
-    two = _error(
-        ecs.create_service,
-        cluster=name,
-        serviceName="web",
-        taskDefinition=td,
-        desiredCount=0,
-        networkConfiguration=net,
-        gatewayConnectors=[CONNECTOR, CONNECTOR],
-    )
-    assert "less than or equal to 1" in two["Message"]  # the model's bound
-    # What ELB refuses of the health check, in ECS's error.
-    elb_says = _error(
-        ecs.create_service,
-        cluster=name,
-        serviceName="web",
-        taskDefinition=td,
-        desiredCount=0,
-        networkConfiguration=net,
-        gatewayConnectors=[{**CONNECTOR, "healthCheck": {"healthCheckIntervalSeconds": 5}}],
-    )
-    assert elb_says["Code"] == "InvalidParameterException"
-    assert "interval must be greater than the timeout" in elb_says["Message"]
+    # internet-facing), a bridge-mode task definition, two connectors (the model's bound),
+    # what ELB refuses of the health check (in ECS's error).
+    assert "portName nope" in refused([{**CONNECTOR, "portName": "nope"}])["Message"]
+    private = {**CONNECTOR, "filters": {"accessTypes": ["PRIVATE"]}}
+    assert "compatible" in refused([private])["Message"]
+    bridge = _definition(ecs, f"{name}-bridge", "bridge")
+    assert "awsvpc" in refused([CONNECTOR], bridge)["Message"]
+    assert "less than or equal to 1" in refused([CONNECTOR, CONNECTOR])["Message"]
+    check = {**CONNECTOR, "healthCheck": {"healthCheckIntervalSeconds": 5}}
+    assert "interval must be greater than the timeout" in refused([check])["Message"]
     assert ecs.list_gateway_routes(gateway=name)["gatewayRoutes"] == []
     assert _gateway_lbs(ecs, name) == []
 
@@ -206,7 +151,7 @@ def test_a_connected_service_gets_a_route_on_a_shared_https_load_balancer(
     attrs = elb.describe_target_group_attributes(TargetGroupArn=group_arn)["Attributes"]
     assert {"Key": "deregistration_delay.timeout_seconds", "Value": "5"} in attrs
     # The DNS server answers the route's host name with the load balancer's own address.
-    assert _resolve(server, host) == [own_address(lb["LoadBalancerArn"])]
+    assert resolve(server, host) == [own_address(lb["LoadBalancerArn"])]
     resources = ecs.describe_gateway_resources(gateway=name)["gatewayResources"]
     assert resources["resources"]["hostSharedAlb"] == [
         {
@@ -255,7 +200,7 @@ def test_a_connected_service_gets_a_route_on_a_shared_https_load_balancer(
     assert _error(elb.describe_target_groups, TargetGroupArns=[group_arn])["Code"] == (
         "TargetGroupNotFound"
     )
-    assert _resolve(server, host) == []
+    assert resolve(server, host) == []
 
     # Deleting the last connected service removes its route and the load balancer.
     ecs.delete_service(cluster=name, service="api", force=True)
@@ -299,7 +244,7 @@ def test_a_retry_of_a_connected_create_makes_nothing_twice(
     assert again["serviceArn"] == first["serviceArn"]
     (route,) = ecs.list_gateway_routes(gateway=name)["gatewayRoutes"]
     shown = ecs.describe_gateway_route(gatewayRouteArn=route["gatewayRouteArn"])["gatewayRoute"]
-    elb = _client(server, "elbv2")
+    elb = query_client(server, "elbv2")
     rules = elb.describe_rules(ListenerArn=shown["resources"]["hostSharedAlb"][0]["listenerArn"])
     assert len([r for r in rules["Rules"] if not r["IsDefault"]]) == 1
     ecs.delete_service(cluster=name, service="web", force=True)

@@ -8,25 +8,15 @@ the daemon actions but not the gateway ones): boto3 only."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from harness import ACCESS_KEY, REGION, SECRET_KEY, ServerProcess
+from roles import ECS_TRUST
 
 ACCOUNT = "000000000000"
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
 
 
 def _error(call: Any, **params: Any) -> dict[str, str]:
@@ -44,7 +34,7 @@ def _role(server: ServerProcess, name: str) -> str:
         aws_access_key_id=ACCESS_KEY,
         aws_secret_access_key=SECRET_KEY,
     )
-    out = iam.create_role(RoleName=f"gw-{name}", AssumeRolePolicyDocument=json.dumps(TRUST))
+    out = iam.create_role(RoleName=f"gw-{name}", AssumeRolePolicyDocument=ECS_TRUST)
     return str(out["Role"]["Arn"])
 
 

@@ -8,20 +8,17 @@ and the load balancer down."""
 
 from __future__ import annotations
 
-import json
 import random
-import time
-from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import dns.message
-import dns.query
 import httpx
 import pytest
 from aws_query import query_client
 from e2e.images import INDEX_HTML, busybox_image, docker_available
+from fleet import wait_until as until
 from harness import ServerProcess
+from local_dns import resolve
+from roles import ECS_TRUST
 
 if TYPE_CHECKING:
     from e2e.conftest import AgentProcess
@@ -31,34 +28,6 @@ pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(_unavailable is not None, reason=f"no Docker for e2e: {_unavailable}"),
 ]
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": "ecs.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }
-    ],
-}
-
-
-def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.3)
-
-
-def resolve(server: ServerProcess, name: str) -> list[str]:
-    info = json.loads((Path(server.data_dir) / "server.json").read_text())
-    host, _, port = info["dns"].rpartition(":")
-    answer = dns.query.udp(dns.message.make_query(name, "A"), host, port=int(port), timeout=5)
-    return sorted(r.to_text() for rrset in answer.answer for r in rrset)
 
 
 def test_a_connected_service_answers_on_its_https_url(
@@ -70,7 +39,7 @@ def test_a_connected_service_answers_on_its_https_url(
     x, y = random.randint(1, 250), random.randint(1, 250)
     vpc = ec2.create_vpc(CidrBlock=f"10.{x}.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{x}.{y}.0/24")["Subnet"]["SubnetId"]
-    role = iam.create_role(RoleName=f"gw-{name}", AssumeRolePolicyDocument=json.dumps(TRUST))
+    role = iam.create_role(RoleName=f"gw-{name}", AssumeRolePolicyDocument=ECS_TRUST)
     ecs.create_gateway(
         name=name,
         infrastructureRoleArn=role["Role"]["Arn"],

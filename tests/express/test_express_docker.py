@@ -8,21 +8,18 @@ DeleteExpressGatewayService takes it down."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import dns.message
-import dns.query
 import httpx
 import pytest
 from aws_query import query_client
 from e2e.images import INDEX_HTML, busybox_image, docker_available
 from harness import ServerProcess
+from local_dns import resolve
 
 if TYPE_CHECKING:
     from e2e.conftest import AgentProcess
@@ -44,13 +41,6 @@ def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.3)
-
-
-def resolve(server: ServerProcess, name: str) -> list[str]:
-    info = json.loads((Path(server.data_dir) / "server.json").read_text())
-    host, _, port = info["dns"].rpartition(":")
-    answer = dns.query.udp(dns.message.make_query(name, "A"), host, port=int(port), timeout=5)
-    return sorted(r.to_text() for rrset in answer.answer for r in rrset)
 
 
 def test_an_express_service_answers_on_its_url(server: ServerProcess, agent: AgentProcess) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -202,16 +202,24 @@ class AgentGateway:
 
     async def open_session(self, op: Op, params: dict[str, Any]) -> SessionOpened:
         arns = _read(SessionOpen.from_wire, params).instances
-        with op.store.read() as tx:
-            for arn in arns:
-                inst = inst_ops.load(tx, arn)
-                if inst is None:
-                    raise InvalidParameterException(f"Unknown container instance {arn}.")
-        check_instances(op, arns)  # an instance role serves its own cluster's instances
+        # In a thread: a simulated fleet opens sessions of thousands of instances, and the
+        # event loop serves every other call meanwhile.
+        await asyncio.to_thread(self._check_session, op, arns)
         session = Session(uuid.uuid4().hex, op.caller, set(arns))
         self.sessions[session.id] = session
         await self._heartbeat(op, session)
         return SessionOpened(session.id, self.dns_address)
+
+    @staticmethod
+    def _check_session(op: Op, arns: Sequence[str]) -> None:
+        """Every instance exists (their keys read at once, no document parsed), and the caller
+        may serve each (an instance role serves its own cluster's instances)."""
+        with op.store.read() as tx:
+            known = {row[0] for row in tx.index(inst_ops.TABLE, ordered=False)}
+        missing = next((a for a in arns if a not in known), None)
+        if missing is not None:
+            raise InvalidParameterException(f"Unknown container instance {missing}.")
+        check_instances(op, arns)
 
     async def register_fargate(self, op: Op, params: dict[str, Any]) -> FargateRegistered:
         from portside.ops.clusters import create_cluster

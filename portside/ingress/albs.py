@@ -178,6 +178,22 @@ def attach(op: Op, owner: Owner, host: str, target_group_arn: str) -> Route:
     raise NoRoom(f"every one of its {owner.max_albs} load balancers is full")
 
 
+def reconfigure(op: Op, owner: Owner) -> int:
+    """The owner's load balancers moved to its subnets and security groups now (a gateway's
+    UpdateGateway); how many there are."""
+    found = balancers(op, owner)
+    for lb in found:
+        arn = str(lb["LoadBalancerArn"])
+        if owner.subnets and sorted(lb.get("Subnets") or []) != sorted(owner.subnets):
+            load_balancers.set_subnets(op, {"LoadBalancerArn": arn, "Subnets": list(owner.subnets)})
+        groups = list(owner.security_groups)
+        if groups and sorted(lb.get("SecurityGroups") or []) != sorted(groups):
+            load_balancers.set_security_groups(
+                op, {"LoadBalancerArn": arn, "SecurityGroups": groups}
+            )
+    return len(found)
+
+
 def detach(op: Op, route: Route) -> None:
     """Remove the route's rule; its load balancer too when no rule is left on it."""
     with op.store.transaction() as tx:

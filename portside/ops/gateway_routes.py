@@ -379,14 +379,18 @@ def _quietly(call: Any, p: dict[str, Any], op: Op) -> None:
 
 
 def shown(doc: Mapping[str, Any], alb_security_groups: Sequence[str] = ()) -> dict[str, Any]:
-    """A route as DescribeGatewayRoute shows it."""
+    """A route as DescribeGatewayRoute shows it (security groups by ARN)."""
+    _, _, _, region, account, _ = str(doc["gatewayRouteArn"]).split(":", 5)
     alb = {
         "acmCertificateArn": doc.get("acmCertificateArn"),
         "loadBalancerArn": doc["loadBalancerArn"],
         "listenerArn": doc["listenerArn"],
         "listenerRuleArn": doc["listenerRuleArn"],
         "testListenerRuleArns": [],
-        "loadBalancerSecurityGroups": [{"arn": g, "ruleArns": []} for g in alb_security_groups],
+        "loadBalancerSecurityGroups": [
+            {"arn": f"arn:aws:ec2:{region}:{account}:security-group/{g}", "ruleArns": []}
+            for g in alb_security_groups
+        ],
     }
     return {
         "gatewayRouteArn": doc["gatewayRouteArn"],

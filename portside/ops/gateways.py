@@ -168,8 +168,8 @@ def describe(op: Op, ref: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
 
 
 def update(op: Op, p: Mapping[str, Any]) -> dict[str, Any]:
-    """Applied to every load balancer the gateway manages (none until a service connects):
-    the change is complete when the call returns."""
+    """Applied to every load balancer the gateway manages (their subnets and inbound security
+    group; a scheme is an ALB's for life): the change is complete when the call returns."""
     given = (p.get("configuration") or {}).get("hostSharedAlb") or {}
     _check_parts(given)
     with op.store.transaction() as tx:
@@ -191,7 +191,12 @@ def update(op: Op, p: Mapping[str, Any]) -> dict[str, Any]:
         doc.pop("statusReason", None)
         doc["updatedAt"] = op.now()
         tx.put(GATEWAYS, doc["gatewayArn"], doc)
-        return doc
+    if given.get("networkConfiguration"):
+        from portside.ingress import albs
+        from portside.ops import gateway_routes as routes
+
+        albs.reconfigure(op, routes.owner(op, doc))
+    return doc
 
 
 def delete(op: Op, ref: str) -> dict[str, Any]:

@@ -160,6 +160,21 @@ def test_a_connected_service_gets_a_route_on_a_shared_https_load_balancer(
             "gatewayRouteArns": [route_arn],
         }
     ]
+    # UpdateGateway reaches the load balancers it made: their inbound security group.
+    ec2 = query_client(server, "ec2")
+    vpc = ec2.describe_subnets(SubnetIds=net["awsvpcConfiguration"]["subnets"])["Subnets"][0]
+    group = ec2.create_security_group(
+        GroupName=f"gw-{name}", Description="gateway ingress", VpcId=vpc["VpcId"]
+    )["GroupId"]
+    inbound = {"networkConfiguration": {"inboundSecurityGroup": group}}
+    ecs.update_gateway(gateway=name, configuration={"hostSharedAlb": inbound})
+    (moved,) = elb.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])[
+        "LoadBalancers"
+    ]
+    assert moved["SecurityGroups"] == [group]
+    shown_route = ecs.describe_gateway_route(gatewayRouteArn=route_arn)["gatewayRoute"]
+    groups = shown_route["resources"]["hostSharedAlb"][0]["loadBalancerSecurityGroups"]
+    assert [g["arn"] for g in groups] == [f"arn:aws:ec2:us-east-1:{ACCOUNT}:security-group/{group}"]
     revision = ecs.describe_service_revisions(
         serviceRevisionArns=[
             ecs.list_service_deployments(cluster=name, service="web")["serviceDeployments"][0][

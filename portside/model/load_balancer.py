@@ -9,7 +9,7 @@ leaves out the members not given).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from portside.model.doc import GivenMembers
@@ -23,8 +23,9 @@ class LoadBalancer(GivenMembers):
     container_port: int | None = None
     advanced_configuration: Mapping[str, Any] | None = None  # blue/green: kept as given
     # Set on the target groups a gateway connector made (ops/gateway_routes.py): the route's
-    # ARN. Registered like any other, never shown as the service's loadBalancers.
-    gateway_route: str | None = None
+    # ARN. Registered like any other, never shown as the service's loadBalancers: a member
+    # of Portside's own (`internal`), stored with the service, in no ECS shape.
+    gateway_route: str | None = field(default=None, metadata={"internal": True})
 
     @property
     def shown(self) -> bool:

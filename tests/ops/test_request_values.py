@@ -71,12 +71,13 @@ IDS = [shape for _, shape in VALUES]
 
 
 def members(cls: type) -> dict[str, Any]:
-    """The document member each field of `cls` is, with its type."""
+    """The document member each field of `cls` is, with its type (Portside's own `internal`
+    members, which no reply shows, left out)."""
     hints = get_type_hints(cls)
     return {
         f.metadata.get("key") or camel(f.name): hints[f.name]
         for f in fields(cls)
-        if f.metadata.get("stored", True)
+        if f.metadata.get("stored", True) and not f.metadata.get("internal")
     }
 
 

@@ -9,8 +9,10 @@ are zones that come and go (`Zone.set_extra_apexes`, told by its source).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import cache
 from typing import Protocol
 
+import botocore.session
 import orjson
 
 from portside.dns.records import (
@@ -24,6 +26,7 @@ from portside.elb.addresses import on_loopback, own_address
 from portside.elb.names import DNS_SUFFIX
 from portside.elb.records import LBS
 from portside.ingress.albs import HOSTS as INGRESS_HOSTS
+from portside.ingress.certificates import zone
 from portside.ops.tasks import TABLE as TASKS
 from portside.servicediscovery import dns_view
 from portside.store.base import Tx
@@ -92,17 +95,23 @@ class LoadBalancerSource:
         yield key, load_balancer_records(parsed, address)
 
 
+@cache
+def _ecs_regions() -> tuple[str, ...]:
+    return tuple(botocore.session.get_session().get_available_regions("ecs"))
+
+
 class IngressHostSource:
     """The host names routed by ECS-managed load balancers (ingress/albs.py: gateway routes,
     Express services), pointing at their load balancer's address (its own on loopback, as
-    LoadBalancerSource's)."""
+    LoadBalancerSource's). Authoritative for ECS's own `ecs.<region>.on.aws` of each region
+    botocore knows; any other `on.aws` name (a Lambda function URL...) is forwarded."""
 
     name: str = "ingress"
     tables: tuple[str, ...] = (INGRESS_HOSTS,)
-    zones: tuple[str, ...] = ("on.aws",)
 
     def __init__(self, address: str) -> None:
         self.address = address
+        self.zones: tuple[str, ...] = tuple(zone(r) for r in _ecs_regions())
 
     def load(self, tx: Tx) -> Iterator[Owned]:
         for key, doc in tx.scan_raw(INGRESS_HOSTS):

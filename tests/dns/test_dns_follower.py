@@ -15,7 +15,7 @@ from portside.config import ServerConfig
 from portside.controllers.loop import Loops
 from portside.dns.follower import RecordFollower
 from portside.dns.plane import DnsPlane
-from portside.dns.sources import LoadBalancerSource, TaskSource
+from portside.dns.sources import IngressHostSource, LoadBalancerSource, TaskSource
 from portside.dns.zone import Zone
 from portside.elb.addresses import own_address
 from portside.elb.records import LBS
@@ -196,3 +196,15 @@ def test_a_restarted_server_keeps_its_dns_port(tmp_path: Path) -> None:
         assert again.port == port
     finally:
         asyncio.run(again.stop())
+
+
+def test_ecs_managed_host_names_are_authoritative_and_other_on_aws_names_are_not() -> None:
+    """ECS's own `ecs.<region>.on.aws` is answered here (a miss is NXDOMAIN); any other
+    `on.aws` name, a Lambda function URL's, goes to the upstream resolvers."""
+    source = IngressHostSource("127.0.0.1")
+    zone = Zone(source.zones)
+    assert zone.apex_of("web-1a2b3c4d.ecs.eu-west-1.on.aws.") == "ecs.eu-west-1.on.aws."
+    assert zone.apex_of("abc.lambda-url.us-east-1.on.aws.") is None
+    doc = orjson.dumps({"host": "web-1.ecs.us-east-1.on.aws", "loadBalancerArn": LB}).decode()
+    ((_, (record,)),) = list(source.changed("ingress_hosts", "web-1.ecs.us-east-1.on.aws", doc))
+    assert record.value == own_address(LB)

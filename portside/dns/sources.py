@@ -121,7 +121,8 @@ class IngressHostSource:
         if doc is None:
             yield key, ()
             return
-        lb = str(orjson.loads(doc).get("loadBalancerArn") or "")
+        serving = orjson.loads(doc).get("routes") or [{}]
+        lb = str(serving[0].get("loadBalancerArn") or "")
         if not lb:
             yield key, ()
             return

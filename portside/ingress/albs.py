@@ -24,8 +24,9 @@ from portside.ingress import certificates
 from portside.ops.context import Op
 
 RULES_PER_LISTENER = 100  # ELB's default quota of rules per listener
-# The routes' host names, each with its load balancer: what the DNS server answers them with
-# (dns/sources.py IngressHostSource).
+# The routes' host names, each with the routes serving it ({"ruleArn", "loadBalancerArn"},
+# oldest first: a route being replaced and its replacement share their host for a moment).
+# The DNS server answers a host with its first route's load balancer (dns/sources.py).
 HOSTS = "ingress_hosts"
 PORT = 443
 MANAGED_TAG = {"Key": "AmazonECSManaged", "Value": "true"}
@@ -169,11 +170,12 @@ def attach(op: Op, owner: Owner, host: str, target_group_arn: str) -> Route:
             raise
         made_route = Route(host, lb_arn, listener_arn, str(rule["RuleArn"]), certificate)
         with op.store.transaction() as tx:
-            tx.put(
-                HOSTS,
-                host,
-                {"host": host, "loadBalancerArn": lb_arn, "ruleArn": made_route.rule_arn},
-            )
+            held = tx.get(HOSTS, host) or {"host": host, "routes": []}
+            held["routes"] = [
+                *held["routes"],
+                {"ruleArn": made_route.rule_arn, "loadBalancerArn": lb_arn},
+            ]
+            tx.put(HOSTS, host, held)
         return made_route
     raise NoRoom(f"every one of its {owner.max_albs} load balancers is full")
 
@@ -198,8 +200,12 @@ def detach(op: Op, route: Route) -> None:
     """Remove the route's rule; its load balancer too when no rule is left on it."""
     with op.store.transaction() as tx:
         held = tx.get(HOSTS, route.host)
-        if held is not None and held.get("ruleArn") == route.rule_arn:
-            tx.delete(HOSTS, route.host)
+        if held is not None:
+            held["routes"] = [r for r in held["routes"] if r["ruleArn"] != route.rule_arn]
+            if held["routes"]:
+                tx.put(HOSTS, route.host, held)
+            else:
+                tx.delete(HOSTS, route.host)
     try:
         rules.delete(op, {"RuleArn": route.rule_arn})
     except NamedError as exc:

@@ -193,8 +193,11 @@ def host_of(region: str, gateway_arn: str, service_arn: str, service: str) -> st
     return f"{label}-{digest}.{certificates.zone(region)}"
 
 
-def _group_name(route: str) -> str:
-    return "ecs-gw-tg-" + hashlib.sha256(route.encode()).hexdigest()[:12]
+def _group_name(op: Op, route: str) -> str:
+    """Unique to this making of the route: an UpdateService makes the new route's group
+    while the old one still serves."""
+    seed = f"{route}|{op.world.new_id()}"
+    return "ecs-gw-tg-" + hashlib.sha256(seed.encode()).hexdigest()[:12]
 
 
 # -- making and removing ---------------------------------------------------------------------
@@ -252,7 +255,7 @@ def _connect_one(
 def _target_group(op: Op, planned: Plan, route: str) -> str:
     check = planned.connector.get("healthCheck") or {}
     p: dict[str, Any] = {
-        "Name": _group_name(route),
+        "Name": _group_name(op, route),
         "Protocol": "HTTP",
         "Port": planned.target.container_port,
         "VpcId": planned.vpc,

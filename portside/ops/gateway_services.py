@@ -4,9 +4,11 @@ routes (gateway_routes.py) made around the service's own change, and undone when
 - Create: the connector is checked, the routes made, then the service created with their
   target groups; a failed create removes the routes. A retry of a create whose routes exist
   (the same clientToken) makes none again.
-- Update with `gatewayConnectors`: the new connector is checked first; the old routes go,
-  the new ones come, then the service is updated (a new deployment, its load balancers
-  changed). An empty list disconnects the service.
+- Update with `gatewayConnectors`: the same connectors keep their routes. Changed ones: the
+  new routes are made first (their rules come after the old ones for the same host name, so
+  the old routes serve until they go), then the service is updated (a new deployment, its
+  load balancers changed), then the old routes go; a failed update removes the new ones and
+  leaves the old. An empty list disconnects the service.
 - Delete: the service is deleted, then its routes go (traffic to it stops at once, as its
   tasks stop) and their target groups leave the service.
 """
@@ -68,7 +70,13 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
         request.task_definition or current.task_definition,
         request.network_configuration or current.network_configuration,
     )
-    routes.disconnect(op, routes.routes_of(op, current.arn))
+    held = routes.routes_of(op, current.arn)
+    same_network = request.network_configuration in (None, current.network_configuration)
+    if same_network and list(request.gateway_connectors) == current.gateway_connectors:
+        kept = tuple(lb for lb in current.load_balancers if not lb.shown)
+        return services.update_service(
+            op, dataclasses.replace(request, gateway_load_balancers=kept)
+        )
     made = routes.connect(op, planned, current.name) if planned is not None else []
     try:
         view = services.update_service(
@@ -77,6 +85,7 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
     except Exception:
         routes.undo(op, made)
         raise
+    routes.disconnect(op, held)
     routes.record(op, made, view.service.arn, cluster.arn)
     return view
 

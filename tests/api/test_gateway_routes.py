@@ -203,6 +203,39 @@ def test_a_connected_service_gets_a_route_on_a_shared_https_load_balancer(
     held = _error(ecs.disassociate_gateway_from_cluster, gateway=name, cluster=name)
     assert held["Code"] == "ClientException"
 
+    # The same connector again: the route stays as it is.
+    ecs.update_service(cluster=name, service="web", gatewayConnectors=[CONNECTOR])
+    same = ecs.describe_gateway_route(gatewayRouteArn=route_arn)["gatewayRoute"]
+    assert same["resources"]["hostSharedAlb"][0]["listenerRuleArn"] == alb["listenerRuleArn"]
+    # A changed connector ELB refuses: the call fails and the route is left as it was.
+    bad = {**CONNECTOR, "healthCheck": {"healthCheckIntervalSeconds": 5}}
+    failed = _error(ecs.update_service, cluster=name, service="web", gatewayConnectors=[bad])
+    assert failed["Code"] == "InvalidParameterException"
+    kept = ecs.describe_gateway_route(gatewayRouteArn=route_arn)["gatewayRoute"]
+    assert kept == same
+    assert resolve(server, host) == [own_address(lb["LoadBalancerArn"])]
+    # A changed connector: a new rule and target group for the same URL, the old ones gone.
+    changed = {**CONNECTOR, "healthCheck": {"healthCheckPath": "/ready"}}
+    ecs.update_service(cluster=name, service="web", gatewayConnectors=[changed])
+    renewed = ecs.describe_gateway_route(gatewayRouteArn=route_arn)["gatewayRoute"]
+    assert renewed["serviceUrl"] == route["serviceUrl"]
+    (new_rule,) = elb.describe_rules(
+        RuleArns=[renewed["resources"]["hostSharedAlb"][0]["listenerRuleArn"]]
+    )["Rules"]
+    assert new_rule["RuleArn"] != alb["listenerRuleArn"]
+    assert new_rule["Conditions"][0]["HostHeaderConfig"]["Values"] == [host]
+    new_group = new_rule["Actions"][0]["TargetGroupArn"]
+    (renewed_group,) = elb.describe_target_groups(TargetGroupArns=[new_group])["TargetGroups"]
+    assert renewed_group["HealthCheckPath"] == "/ready"
+    assert _error(elb.describe_target_groups, TargetGroupArns=[group_arn])["Code"] == (
+        "TargetGroupNotFound"
+    )
+    assert _error(elb.describe_rules, RuleArns=[alb["listenerRuleArn"]])["Code"] == "RuleNotFound"
+    assert resolve(server, host) == [own_address(lb["LoadBalancerArn"])]
+    (web,) = ecs.describe_services(cluster=name, services=["web"])["services"]
+    assert web["loadBalancers"] == []
+    group_arn = new_group
+
     # Disconnected by UpdateService: its route and rule go; the load balancer stays for "api".
     ecs.update_service(cluster=name, service="web", gatewayConnectors=[])
     assert [r["serviceArn"] for r in ecs.list_gateway_routes(gateway=name)["gatewayRoutes"]] == [

@@ -205,6 +205,7 @@ def test_ecs_managed_host_names_are_authoritative_and_other_on_aws_names_are_not
     zone = Zone(source.zones)
     assert zone.apex_of("web-1a2b3c4d.ecs.eu-west-1.on.aws.") == "ecs.eu-west-1.on.aws."
     assert zone.apex_of("abc.lambda-url.us-east-1.on.aws.") is None
-    doc = orjson.dumps({"host": "web-1.ecs.us-east-1.on.aws", "loadBalancerArn": LB}).decode()
+    routes = [{"ruleArn": "r1", "loadBalancerArn": LB}, {"ruleArn": "r2", "loadBalancerArn": "x"}]
+    doc = orjson.dumps({"host": "web-1.ecs.us-east-1.on.aws", "routes": routes}).decode()
     ((_, (record,)),) = list(source.changed("ingress_hosts", "web-1.ecs.us-east-1.on.aws", doc))
     assert record.value == own_address(LB)

@@ -16,6 +16,8 @@ routes (gateway_routes.py) made around the service's own change, and undone when
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from portside.model.requests import CreateService, UpdateService
 from portside.ops import gateway_routes as routes
@@ -23,6 +25,8 @@ from portside.ops import services
 from portside.ops.clusters import get_active
 from portside.ops.context import Op
 from portside.ops.services import ServiceView
+
+Request = TypeVar("Request", CreateService, UpdateService)
 
 
 def create_service(op: Op, request: CreateService) -> ServiceView:
@@ -46,13 +50,7 @@ def create_service(op: Op, request: CreateService) -> ServiceView:
     if held:  # a retry, or a name in use: CreateService decides which
         return services.create_service(op, request)
     made = routes.connect(op, planned, request.name)
-    try:
-        view = services.create_service(
-            op, dataclasses.replace(request, gateway_load_balancers=routes.load_balancers(made))
-        )
-    except Exception:
-        routes.undo(op, made)
-        raise
+    view = _with_routes(op, request, made, services.create_service)
     routes.record(op, made, view.service.arn, planned.cluster_arn)
     return view
 
@@ -78,16 +76,26 @@ def update_service(op: Op, request: UpdateService) -> ServiceView:
             op, dataclasses.replace(request, gateway_load_balancers=kept)
         )
     made = routes.connect(op, planned, current.name) if planned is not None else []
+    view = _with_routes(op, request, made, services.update_service)
+    routes.disconnect(op, held)
+    routes.record(op, made, view.service.arn, cluster.arn)
+    return view
+
+
+def _with_routes(
+    op: Op,
+    request: Request,
+    made: Sequence[routes.Connection],
+    change: Callable[[Op, Request], ServiceView],
+) -> ServiceView:
+    """The service's change with the routes' target groups; the routes undone when it fails."""
     try:
-        view = services.update_service(
+        return change(
             op, dataclasses.replace(request, gateway_load_balancers=routes.load_balancers(made))
         )
     except Exception:
         routes.undo(op, made)
         raise
-    routes.disconnect(op, held)
-    routes.record(op, made, view.service.arn, cluster.arn)
-    return view
 
 
 def delete_service(op: Op, cluster: str | None, ref: str, force: bool) -> ServiceView:

@@ -60,6 +60,7 @@ from portside.store.base import RawChange, Tx, WriteRefused
 log = logging.getLogger("portside.daemons")
 
 RESYNC_EVERY = 30.0
+RETRY_AFTER = 1.0  # seconds before a daemon whose reconcile failed is tried again
 _WATCHED = (DAEMONS, "tasks", "container_instances", "capacity_providers")
 _FEED_PAGE = 20000
 
@@ -128,6 +129,7 @@ class DaemonController:
             todo |= self._everything()
             self._last_resync = now
         todo |= {arn for arn, when in self._due.items() if when <= now}
+        failed: list[str] = []
         for arn in sorted(todo):
             self._due.pop(arn, None)
             try:
@@ -135,8 +137,14 @@ class DaemonController:
             except WriteRefused:
                 self._last_resync = 0.0  # the next term's first pass looks at every daemon
                 raise
-            except Exception:
+            except Exception as exc:
                 log.exception("reconciling daemon %s failed", arn)
+                failed.append(f"{arn}: {exc}")
+                self._due[arn] = now + RETRY_AFTER
+        if failed:
+            # The others were reconciled; the loop's status says which failed (and they are
+            # tried again in RETRY_AFTER seconds).
+            raise RuntimeError(f"{len(failed)} daemon(s) not reconciled: {failed[0]}")
         return len(todo)
 
     def step(self) -> float:

@@ -58,6 +58,17 @@ def _provider(ecs: Any, name: str, group: str) -> str:
     return str(out["capacityProvider"]["capacityProviderArn"])
 
 
+def _provided(fleet: Sim, name: str, count: int, driver: SimulatedDriver) -> tuple[str, list[str]]:
+    """The cluster's capacity provider `cp-NAME` (group `asg-NAME`) and `count` instances of
+    its group on `driver`: (the provider's ARN, the instances)."""
+    provider = _provider(fleet.ecs, f"cp-{name}", f"asg-{name}")
+    fleet.ecs.put_cluster_capacity_providers(
+        cluster=name, capacityProviders=[f"cp-{name}"], defaultCapacityProviderStrategy=[]
+    )
+    members = fleet.add(count, driver=driver, attributes={GROUP_ATTRIBUTE: f"asg-{name}"})
+    return provider, members
+
+
 def _tasks(fleet: Sim) -> list[dict[str, Any]]:
     """The cluster's tasks that are wanted running."""
     arns = fleet.ecs.list_tasks(cluster=fleet.cluster)["taskArns"]
@@ -98,12 +109,8 @@ def test_a_daemon_runs_one_task_per_instance_and_rolls_a_new_revision(
 ) -> None:
     with sim(server, tmp_path, name) as fleet:
         ecs = fleet.ecs
-        provider = _provider(ecs, f"cp-{name}", f"asg-{name}")
-        ecs.put_cluster_capacity_providers(
-            cluster=name, capacityProviders=[f"cp-{name}"], defaultCapacityProviderStrategy=[]
-        )
         driver = SimulatedDriver(start_delay=0.05)
-        members = fleet.add(3, driver=driver, attributes={GROUP_ATTRIBUTE: f"asg-{name}"})
+        provider, members = _provided(fleet, name, 3, driver)
         fleet.add(1, driver=SimulatedDriver(start_delay=0.05))  # in no capacity provider
         first = _definition(ecs, name)
         cluster_arn = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{name}"
@@ -199,12 +206,8 @@ def test_a_failing_revision_rolls_back(server: ServerProcess, tmp_path: Path, na
     back to the revision that ran before (developer guide, "Daemon deployments")."""
     with sim(server, tmp_path, name) as fleet:
         ecs = fleet.ecs
-        provider = _provider(ecs, f"cp-{name}", f"asg-{name}")
-        ecs.put_cluster_capacity_providers(
-            cluster=name, capacityProviders=[f"cp-{name}"], defaultCapacityProviderStrategy=[]
-        )
         driver = SimulatedDriver(missing_images=frozenset({MISSING_IMAGE}), start_delay=0.05)
-        members = fleet.add(3, driver=driver, attributes={GROUP_ATTRIBUTE: f"asg-{name}"})
+        provider, members = _provided(fleet, name, 3, driver)
         good = _definition(ecs, name)
         created = ecs.create_daemon(
             daemonName="monitor",
@@ -339,12 +342,8 @@ def test_a_critical_daemon_task_that_fails_drains_its_instance(
     else, and its task is started again."""
     with sim(server, tmp_path, name) as fleet:
         ecs = fleet.ecs
-        provider = _provider(ecs, f"cp-{name}", f"asg-{name}")
-        ecs.put_cluster_capacity_providers(
-            cluster=name, capacityProviders=[f"cp-{name}"], defaultCapacityProviderStrategy=[]
-        )
         driver = SimulatedDriver(start_delay=0.05)
-        members = fleet.add(2, driver=driver, attributes={GROUP_ATTRIBUTE: f"asg-{name}"})
+        provider, members = _provided(fleet, name, 2, driver)
         cluster_arn = f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/{name}"
         critical = ecs.create_daemon(
             daemonName="monitor",

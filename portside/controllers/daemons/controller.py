@@ -279,14 +279,15 @@ class DaemonController:
     ) -> bool:
         """Drain the instances where a critical daemon task failed, and stop their tasks
         that no service will move (critical.py). Whether any instance was drained."""
-        stopped = {t.deployment_id for t in tasks if critical.failed(t)}
+        done = set(daemon.critical_handled)
+        stopped = {t.deployment_id for t in tasks if critical.failed(t) and t.arn not in done}
         deployments = {
             d
             for d in stopped
             if (doc := tx.get(REVISIONS, daemon.revision_of.get(d, ""))) is not None
             and DaemonRevision.from_doc(doc).critical
         }
-        found = critical.failures(tasks, instances, deployments, daemon.critical_handled)
+        found = critical.failures(tasks, instances, deployments, done)
         for failure in found:
             inst = inst_ops.load(tx, failure.instance_arn)
             if inst is None or inst.status != ACTIVE:

@@ -15,10 +15,10 @@ not); the body is read only after the signature holds.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import itertools
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,6 +35,7 @@ from starlette.types import Receive, Scope, Send
 from portside import __version__
 from portside.api import encoding
 from portside.api.auth import KeyRing, Principal, SigV4Verifier
+from portside.api.offload import Offload
 from portside.api.protocols.base import Codec, WireReply, WireRequest, request_head
 from portside.api.protocols.json import CONTENT_TYPES, JsonCodec, dumps
 from portside.api.registry import Handler, Registry
@@ -91,6 +92,9 @@ class Api:
         self.verifier = SigV4Verifier(config.keys, config.world.clock)
         # Reads run on the event loop only when they cannot wait on another process.
         self._inline_reads = not config.world.store.reads_block
+        # The threads writes (and blocking reads) run in: one a core (the GIL is one), at
+        # least two, more while calls wait behind ones that block (api/offload.py).
+        self._offload = Offload(max(2, min(os.cpu_count() or 1, 8)))
         self._callers: dict[tuple[str, str, str, str], Caller] = {}
         # (service, action, HTTP status, seconds) of every call answered: Prometheus' count.
         self.observe: Callable[[str, str, int, float], None] | None = None
@@ -123,7 +127,7 @@ class Api:
 
     async def _write(self, route: ApiRoute, call: _Call, request_id: str, began: float) -> Reply:
         try:
-            result = await asyncio.to_thread(call.run)
+            result = await self._offload.run(call.run)
             reply = _reply(route.codec, call.operation, result, request_id)
         except Exception as exc:
             reply = _failure(route.codec, exc, request_id)

@@ -25,7 +25,7 @@ from portside.ops.context import Op
 from portside.ops.describing import Failure, Found, RefLimits, View, found_or_missing
 from portside.ops.paging import check_max_results, decode_token, keys_page
 from portside.ops.tags import Tag, get_tags, set_tags, validate_tags
-from portside.store.base import Tx
+from portside.store.base import Tally, Tx
 
 DEFAULT = "default"
 # A deleted cluster stays discoverable, INACTIVE, to ListClusters and DescribeClusters for
@@ -177,16 +177,20 @@ def count(tx: Tx, cluster: Cluster, *, statistics: bool = False) -> ClusterCount
     where = {"cluster": cluster.arn}
     # Only the states counted: the cluster's hour of STOPPED tasks is never read.
     counted = {"cluster": cluster.arn, "status": {TaskStatus.RUNNING, TaskStatus.PENDING}}
-    states = tx.tally("tasks", ("status",), where=counted)
+    states, active, members = tx.tallies(
+        [
+            Tally("tasks", ("status",), counted),
+            Tally("services", (), {**where, "status": "ACTIVE"}),
+            Tally("container_instances", ("status", "fargate"), where),
+        ]
+    )
     running = states.get((TaskStatus.RUNNING,), 0)
     pending = states.get((TaskStatus.PENDING,), 0)
-    services = tx.count("services", where={**where, "status": "ACTIVE"})
+    services = active.get((), 0)
     # The Fargate capacity `portside up` registers is no container instance to ECS's callers.
     instances = sum(
         n
-        for (status, fargate), n in tx.tally(
-            "container_instances", ("status", "fargate"), where=where
-        ).items()
+        for (status, fargate), n in members.items()
         if status != InstanceStatus.INACTIVE and not fargate
     )
     stats: list[tuple[str, int]] = []

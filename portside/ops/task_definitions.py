@@ -73,11 +73,9 @@ def find(op: Op, tx: Tx, ref: str) -> TaskDefinition | None:
         order=("revision",),
         descending=True,
         limit=1,
+        docs=True,
     )
-    if not rows:
-        return None
-    doc = tx.get(TABLE, rows[0][0])
-    return TaskDefinition.from_doc(doc) if doc else None
+    return TaskDefinition.from_doc(rows[0][-1]) if rows else None
 
 
 def require_active(
@@ -109,7 +107,8 @@ def register(op: Op, request: Mapping[str, Any]) -> tuple[TaskDefinition, list[T
             spec=spec,
         )
         tx.put(TABLE, definition.arn, definition.to_doc())
-        set_tags(tx, definition.arn, tags)
+        if tags:  # a new revision's ARN has none to clear
+            set_tags(tx, definition.arn, tags)
     return definition, tags
 
 

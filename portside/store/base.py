@@ -45,6 +45,14 @@ class Change:
     doc: Document | None
 
 
+class Tally(NamedTuple):
+    """One count of `Tx.tallies`: documents of `table` matching `where`, per `by`."""
+
+    table: str
+    by: tuple[str, ...] = ()
+    where: Mapping[str, Any] | None = None
+
+
 class Tx(Protocol):
     """A transaction: reads see a consistent snapshot; writes commit together or not at all."""
 
@@ -91,11 +99,13 @@ class Tx(Protocol):
         descending: bool = False,
         after: Sequence[Any] | None = None,
         limit: int | None = None,
+        docs: bool = False,
     ) -> list[tuple[Any, ...]]:
         """(key, *values of `order`) rows, ordered by the indexed columns `order` (then key),
         all ascending or all descending; `after` resumes past a position (values of `order`,
         exclusive) in that direction. Ordering and LIMIT happen in the database, so a page or
-        the newest row costs what it returns, not what the table holds."""
+        the newest row costs what it returns, not what the table holds. With `docs`, each
+        row ends with its document (one statement for "the newest one's document")."""
 
     def count(self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None) -> int:
         """How many documents `scan` with the same arguments would yield."""
@@ -104,6 +114,10 @@ class Tx(Protocol):
         self, table: str, by: Sequence[str], *, where: Mapping[str, Any] | None = None
     ) -> dict[tuple[Any, ...], int]:
         """How many documents match `where`, per distinct value of the indexed columns `by`."""
+
+    def tallies(self, queries: Sequence[Tally]) -> list[dict[tuple[Any, ...], int]]:
+        """`tally` of each query, in one statement (`by` may be empty: one count, under
+        the key `()`, present when nonzero)."""
 
     def put(self, table: str, key: str, doc: Document, *, bump: bool = True) -> None:
         """Insert or replace a document; its indexed columns are taken from the document.

@@ -14,6 +14,10 @@ over psycopg 3 with a connection pool. What differs, and why:
   its seq and tables; a listener thread per store hears every replica's, and wakes `wait` and
   the subscribers as a local commit does. When the listener's connection breaks it reconnects
   and wakes everyone once (what it may have missed is read from the feed).
+- Round trips: the store's own pool of libpq connections and a cursor that puts BEGIN in
+  front of a transaction's first statement, leaves a read's ROLLBACK for the connection's
+  next message, and sends a write's unread statements (upserts, change-feed rows) with the
+  next one that is read or with COMMIT (store/pg_wire.py). A lookup is one round trip.
 - Faults: a lost database (connection refused or broken, server restarting, no connection free
   within the pool's timeout, a lock not granted in time) is a ServerException (HTTP 500 in
   ECS's shape), logged once per quiet period; the pool drops broken connections and opens new
@@ -35,10 +39,11 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 from sqlalchemy import create_engine
 
 from portside.errors import ServerException
+from portside.store.pg_wire import Cursor, Link, LinkPool, conninfo_of
 from portside.store.schema import upgrade
 from portside.store.sql import DbapiConnection, SqlStore, SqlTx
 from portside.store.tables import metadata
@@ -53,6 +58,10 @@ SCHEMA_LOCK = 0x736368656D61
 # connection while the database is known to be gone.
 RECONNECT_TIMEOUT = 8.0
 DOWN_WAIT = 0.5
+# A read's snapshot left open on an idle connection is rolled back after this many seconds.
+REAP_AFTER = 0.25
+READ_BEGIN = b"BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+WRITE_BEGIN = f"BEGIN ISOLATION LEVEL READ COMMITTED;SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 
 
 def is_postgres_url(url: str) -> bool:
@@ -65,10 +74,9 @@ class PostgresStore(SqlStore):
     `pool_timeout` seconds for one gets a ServerException."""
 
     placeholder = "%s"
-    # A read is several round trips to the database: on the event loop, every call would
-    # wait for the one before it, and Python's work would never overlap PostgreSQL's.
+    # A read waits on the database: on the event loop, every call would wait for the one
+    # before it, and Python's work would never overlap PostgreSQL's.
     reads_block = True
-    returning_seq = True
 
     def __init__(
         self,
@@ -100,20 +108,15 @@ class PostgresStore(SqlStore):
             "keepalives_count": 3,
         }
         self._upgrade()
-        self._pool: ConnectionPool[Any] = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=max(1, pool_size),
-            timeout=pool_timeout,
-            # The pool retries a lost connection with a doubling delay; giving up after a few
-            # seconds starts it over at the next call, so it reconnects within seconds of
-            # PostgreSQL's return however long it was gone.
-            reconnect_timeout=RECONNECT_TIMEOUT,
-            kwargs=self._connect_kwargs,
-            name=f"portside-{self._id}",
-            open=True,
-        )
+        self._pool_timeout = pool_timeout
+        libpq = {k: v for k, v in self._connect_kwargs.items() if k != "autocommit"}
+        self._pool = LinkPool(conninfo_of(url, client_encoding="UTF8", **libpq), pool_size)
+        self._seq_name = self._changes_sequence()
         super().__init__(clock)
+        self._reaper = threading.Thread(
+            target=self._reap, name=f"portside-store-reap-{self._id}", daemon=True
+        )
+        self._reaper.start()
         self._listener = threading.Thread(
             target=self._listen, name=f"portside-store-listen-{self._id}", daemon=True
         )
@@ -159,36 +162,75 @@ class PostgresStore(SqlStore):
 
     # -- SqlStore hooks -----------------------------------------------------------------------
 
+    def _changes_sequence(self) -> str:
+        """The name of the sequence that hands out the change feed's seqs."""
+        link = self._pool.acquire(self._pool_timeout)
+        try:
+            res = link.run(b"SELECT pg_get_serial_sequence('changes', 'seq')")
+            value = res.get_value(0, 0)
+        finally:
+            self._pool.release(link)
+        if not value:
+            raise RuntimeError("the changes table has no sequence for its seq column")
+        return bytes(value).decode()
+
     @contextmanager
     def _connection(self) -> Iterator[DbapiConnection]:
         try:
-            conn = self._pool.getconn(timeout=DOWN_WAIT if self._down else None)
-        except (PoolTimeout, psycopg.OperationalError) as exc:
+            link = self._pool.acquire(DOWN_WAIT if self._down else self._pool_timeout)
+        except psycopg.OperationalError as exc:
             raise self._lost(exc) from exc
         self._down = False
+        session = _Session(link)
         try:
-            yield conn
+            yield session
         finally:
-            # The pool rolls back what is left open and drops a broken connection.
-            self._pool.putconn(conn)
+            # A broken connection, or one left in a failed transaction, is closed.
+            self._pool.release(link)
 
     def _begin(self, cur: Any, writable: bool) -> None:
-        if writable:
-            cur.execute(
-                f"BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
-            )
-        else:
-            cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cur.begin_with = self._write_begin if writable else READ_BEGIN
+
+    _write_begin = WRITE_BEGIN.encode()
 
     def _before_commit(self, tx: SqlTx) -> None:
-        status = tx._cur.connection.info.transaction_status
+        status = tx._cur.link.pgconn.transaction_status
         if status == psycopg.pq.TransactionStatus.INERROR:
             # A statement failed and the caller went on: COMMIT would quietly roll back.
             raise RuntimeError("a statement of this transaction failed: it cannot commit")
-        if not tx.wrote:
+
+    def _commit(self, conn: Any, tx: SqlTx) -> None:
+        """COMMIT, with what the cursor kept back in front of it. A transaction that changed
+        documents sends, before COMMIT, the NOTIFY that wakes the other replicas (delivered
+        when it commits; it carries the seq of its last change), and after it asks for that
+        seq: one round trip in all."""
+        cur: Cursor = conn.cur
+        if not tx.tables:
+            cur.finish([b"COMMIT"])
             return
-        payload = f"{self._id} {tx.seq or 0} {','.join(sorted(tx.tables))}"
-        tx._cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
+        seq = cur.link.literal(self._seq_name)
+        head = cur.link.literal(f"{self._id} ")
+        tail = cur.link.literal(f" {','.join(sorted(tx.tables))}")
+        res = cur.finish(
+            [
+                b"SELECT pg_notify(%s, %s || currval(%s) || %s)"
+                % (cur.link.literal(CHANNEL), head, seq, tail),
+                b"COMMIT",
+                b"SELECT currval(%s)" % seq,
+            ]
+        )
+        if res is not None:
+            tx.seq = int(res.get_value(0, 0) or 0)
+
+    def _end_read(self, conn: Any) -> None:
+        conn.cur.leave_open()
+
+    def _reap(self) -> None:
+        while not self._closed.wait(REAP_AFTER):
+            try:
+                self._pool.reap(REAP_AFTER)
+            except Exception:  # a connection that broke meanwhile is dropped by the pool
+                log.debug("store: reaping idle reads failed", exc_info=True)
 
     def lock_clause(self, shared: bool) -> str:
         return " FOR SHARE" if shared else " FOR UPDATE"
@@ -217,7 +259,7 @@ class PostgresStore(SqlStore):
             return
         try:
             with contextlib.suppress(Exception):
-                self._pool.check()
+                self._pool.clear()
         finally:
             self._checking.release()
 
@@ -263,6 +305,27 @@ class PostgresStore(SqlStore):
         self._closed.set()
         self._pool.close()
         self._listener.join(timeout=5)
+        self._reaper.join(timeout=5)
+
+
+class _Session:
+    """One transaction's hold on a connection: SqlStore's `conn` (cursor, commit,
+    rollback), over the store's cursor (store/pg_wire.py)."""
+
+    def __init__(self, link: Link) -> None:
+        self.cur = Cursor(link)
+
+    def cursor(self) -> Cursor:
+        return self.cur
+
+    def commit(self) -> None:
+        self.cur.finish([b"COMMIT"])
+
+    def rollback(self) -> None:
+        self.cur.rollback()
+
+    def close(self) -> None:
+        """The connection stays the pool's (it decides, on release, whether to keep it)."""
 
 
 def schema_fingerprint() -> str:

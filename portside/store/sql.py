@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from portside.store.base import Change, Document, RawChange
-from portside.store.tables import BOOL_COLUMNS, INDEXES, VERSIONED
+from portside.store.base import Change, Document, RawChange, Tally
+from portside.store.tables import BOOL_COLUMNS, INDEXES, VERSIONED, column_type
 
 _MAX_CHAR = "\U0010ffff"
 _UNREAD: Any = object()
@@ -175,6 +175,7 @@ class SqlTx:
         descending: bool = False,
         after: Sequence[Any] | None = None,
         limit: int | None = None,
+        docs: bool = False,
     ) -> list[tuple[Any, ...]]:
         self._sql(table)
         unknown = [c for c in order if c not in INDEXES[table]]
@@ -192,10 +193,13 @@ class SqlTx:
             params = [*params, *after]
         direction = " DESC" if descending else ""
         by = ", ".join(f"{c}{direction}" for c in [*order, "key"])
-        sql = f"SELECT {', '.join(['key', *order])} FROM {table}{clause} ORDER BY {by}"
+        cols = ", ".join(["key", *order, *(["doc"] if docs else [])])
+        sql = f"SELECT {cols} FROM {table}{clause} ORDER BY {by}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         self._cur.execute(sql, params)
+        if docs:
+            return [(*r[:-1], orjson.loads(r[-1])) for r in self._cur.fetchall()]
         return [tuple(r) for r in self._cur.fetchall()]
 
     def tally(
@@ -208,6 +212,42 @@ class SqlTx:
         cols = ", ".join(by)
         self._cur.execute(f"SELECT {cols}, COUNT(*) FROM {table}{clause} GROUP BY {cols}", params)
         return {tuple(row[:-1]): int(row[-1]) for row in self._cur.fetchall()}
+
+    def tallies(self, queries: Sequence[Tally]) -> list[dict[tuple[Any, ...], int]]:
+        """One UNION ALL: each query's rows tagged with its index, its columns in places of
+        their own (NULL in the others' rows), so no column mixes two types."""
+        for q in queries:
+            self._sql(q.table)
+            if any(c not in INDEXES[q.table] for c in q.by):
+                raise KeyError(f"{q.table} cannot be grouped by {list(q.by)!r}")
+        # PostgreSQL types a UNION's columns branch by branch: a NULL carries its type.
+        nulls = [f"CAST(NULL AS {column_type(q.table, c)})" for q in queries for c in q.by]
+        parts: list[str] = []
+        params: list[Any] = []
+        offset = 0
+        for i, q in enumerate(queries):
+            clause, more = self._where(q.table, "", "", q.where)
+            cols = list(nulls)
+            cols[offset : offset + len(q.by)] = q.by
+            group = f" GROUP BY {', '.join(q.by)}" if q.by else ""
+            parts.append(
+                f"SELECT {i}{''.join(', ' + c for c in cols)}, COUNT(*) FROM {q.table}"
+                f"{clause}{group}"
+            )
+            params += more
+            offset += len(q.by)
+        out: list[dict[tuple[Any, ...], int]] = [{} for _ in queries]
+        if not parts:
+            return out
+        self._cur.execute(" UNION ALL ".join(parts), params)
+        starts = [0]
+        for q in queries:
+            starts.append(starts[-1] + len(q.by))
+        for row in self._cur.fetchall():
+            i, n = int(row[0]), int(row[-1])
+            if n:
+                out[i][tuple(row[1 + starts[i] : 1 + starts[i + 1]])] = n
+        return out
 
     def count(self, table: str, *, prefix: str = "", where: Mapping[str, Any] | None = None) -> int:
         self._sql(table)
@@ -230,7 +270,7 @@ class SqlTx:
                     doc["version"] = stored + 1
             self._versions[(table, key)] = doc.get("version")
         body = orjson.dumps(doc).decode()
-        self._cur.execute(sql.put, (key, *sql.values(doc), body))
+        self._later(sql.put, (key, *sql.values(doc), body))
         self._record(table, key, "put", body)
 
     def _stored_version(self, sql: _Statements, table: str, key: str) -> int | None:
@@ -257,10 +297,9 @@ class SqlTx:
         ph = self._store.placeholder
         self._cur.execute(
             f"INSERT INTO counters (name, value) VALUES ({ph}, 1) "
-            "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1",
+            "ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
             (counter,),
         )
-        self._cur.execute(f"SELECT value FROM counters WHERE name = {ph}", (counter,))
         return int(self._cur.fetchone()[0])
 
     def feed_seq(self) -> int:
@@ -294,15 +333,22 @@ class SqlTx:
     def _record(self, table: str, key: str, op: str, body: str | None) -> None:
         self.tables.add(table)
         ph = self._store.placeholder
-        self._cur.execute(
-            f"INSERT INTO changes (at, tbl, key, op, doc) VALUES ({ph}, {ph}, {ph}, {ph}, {ph})"
-            + (" RETURNING seq" if self._store.returning_seq else ""),
+        self._later(
+            f"INSERT INTO changes (at, tbl, key, op, doc) VALUES ({ph}, {ph}, {ph}, {ph}, {ph})",
             (self._store.clock(), table, key, op, body),
         )
-        if self._store.returning_seq:
-            self.seq = int(self._cur.fetchone()[0])
-        else:  # the change's seq, where the driver tells it (sqlite3: the rowid it just made)
-            self.seq = getattr(self._cur, "lastrowid", None)
+        # The change's seq, where the driver tells it (sqlite3: the rowid it just made); a
+        # backend that defers the insert tells it at commit.
+        self.seq = getattr(self._cur, "lastrowid", None)
+
+    def _later(self, sql: str, params: Sequence[Any]) -> None:
+        """Run a statement whose answer is not read: now, or, where the cursor can keep it
+        (store/pg_wire.py), with the next statement sent. Its failure then shows there."""
+        defer = getattr(self._cur, "defer", None)
+        if defer is not None:
+            defer(sql, params)
+        else:
+            self._cur.execute(sql, params)
 
 
 class SqlStore:
@@ -310,8 +356,6 @@ class SqlStore:
     to open a connection and begin a transaction."""
 
     placeholder = "?"
-    # Whether INSERT ... RETURNING tells a change's seq (PostgreSQL), or the cursor's lastrowid.
-    returning_seq = False
     reads_block = False
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
@@ -348,6 +392,14 @@ class SqlStore:
     def _before_commit(self, tx: SqlTx) -> None:
         """Called in a write transaction just before its COMMIT (`tx.wrote`: whether it
         wrote); what it raises rolls the transaction back."""
+
+    def _commit(self, conn: Any, tx: SqlTx) -> None:
+        """Commit `tx` on `conn` (a backend that defers its change-feed rows sets `tx.seq`)."""
+        conn.commit()
+
+    def _end_read(self, conn: Any) -> None:
+        """End a read-only transaction that went well."""
+        conn.rollback()
 
     def lock_clause(self, shared: bool) -> str:
         """What `Tx.lock` appends to its SELECT: nothing here, where writers are serialised
@@ -387,7 +439,7 @@ class SqlStore:
                     raise
                 raise fault from exc
             try:
-                conn.commit()
+                self._commit(conn, tx)
             except Exception as exc:
                 # A failed COMMIT (disk full, I/O error) may leave the transaction open.
                 with contextlib.suppress(Exception):
@@ -409,7 +461,7 @@ class SqlStore:
             try:
                 self._begin(cur, writable=False)
                 yield tx
-                conn.rollback()
+                self._end_read(conn)
             except BaseException as exc:
                 with contextlib.suppress(Exception):
                     conn.rollback()

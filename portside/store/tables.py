@@ -277,3 +277,15 @@ replicas = Table(
     # The instances its agents' sessions synced, ARN -> when: written every few seconds.
     Column("instances", Text, nullable=True),
 )
+
+
+def column_type(table: str, column: str) -> str:
+    """The SQL type of an indexed column, as CAST spells it (SQLite and PostgreSQL alike)."""
+    kind = metadata.tables[table].c[column].type
+    if isinstance(kind, BigInteger):
+        return "BIGINT"
+    if isinstance(kind, Integer):
+        return "INTEGER"
+    if isinstance(kind, Float):
+        return "DOUBLE PRECISION"
+    return "TEXT"

@@ -30,9 +30,11 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import re
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -114,6 +116,7 @@ def measure(
         for _ in procs:
             ready.get(timeout=60)
         start_at = time.monotonic() + 0.1
+        ticks0, cpu0 = _machine_ticks(), sum(s.cpu_seconds() for s in servers)
         for _ in procs:
             go.put(start_at)
         for _ in procs:
@@ -127,6 +130,7 @@ def measure(
             requests += r["measured"]
             errors += r["errors"]
             samples += r["error_samples"]
+        ticks1, cpu1 = _machine_ticks(), sum(s.cpu_seconds() for s in servers)
         for p in procs:
             p.join(10)
     finally:
@@ -135,13 +139,31 @@ def measure(
                 p.terminate()
                 p.join(5)
     latencies.sort()
+    window = settings.warmup + settings.duration
+    busy = (ticks1[0] - ticks0[0]) - (ticks1[1] - ticks0[1])
     return {
         "requests_per_s": round(requests / settings.duration, 1),
         "p50_ms": round(at.percentile(latencies, 50), 2),
         "p99_ms": round(at.percentile(latencies, 99), 2),
         "errors": errors,
         "error_samples": samples[:3],
+        # How much of the machine the window used (all processes: replicas, PostgreSQL,
+        # clients), and the replicas' own CPU per request: what tells a replica that waits
+        # on the others (the same figure rising with replicas) from a machine that is full.
+        "machine_busy_cores": round(
+            (os.cpu_count() or 1) * busy / max(1, ticks1[0] - ticks0[0]), 2
+        ),
+        "replica_cpu_us_per_request": round(
+            (cpu1 - cpu0) / max(1.0, requests * window / settings.duration) * 1e6, 1
+        ),
     }
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(all, idle) CPU ticks of the machine so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:9]]
+    return sum(ticks), ticks[3] + ticks[4]
 
 
 def throughput(
@@ -369,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     doc: dict[str, Any] = {
         "benchmark": "scale_out",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
         "machine": {**machine(), "load_average_at_start": load_average()},
         "settings": vars(args) | {"output": str(args.output)},
         "goals": {
@@ -395,6 +418,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.output.write_text(json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.output}")
     return 0
+
+
+def _commit() -> str:
+    """The commit measured (with "+dirty" when the tree has changes)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head}+dirty" if dirty else head
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Ordered pages and tallies done in the database (Tx.select, Tx.tally), and the upgrade of a
+"""Ordered pages and tallies done in the database (Tx.select, Tx.tally, Tx.tallies), and the upgrade of a
 data directory written by an earlier version (store/schema.py)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from portside.store.base import Tally
 from portside.store.sql import SqlStore
 from portside.store.sqlite import SqliteStore
 
@@ -92,6 +93,55 @@ def test_tally_counts_per_value(store: SqlStore) -> None:
             ("ACTIVE",): 5,
             ("INACTIVE",): 1,
         }
+
+
+def test_select_with_documents_gives_the_newest_in_one_statement(store: SqlStore) -> None:
+    with store.read() as tx:
+        rows = tx.select(
+            "task_definitions",
+            prefix=PREFIX,
+            where={"family": "web", "status": "ACTIVE"},
+            order=("revision",),
+            descending=True,
+            limit=1,
+            docs=True,
+        )
+    assert rows == [
+        (f"{PREFIX}web:11", 11, {"family": "web", "revision": 11, "status": "ACTIVE"})
+    ]
+
+
+def test_tallies_count_several_tables_at_once(open_store: Callable[[], SqlStore]) -> None:
+    s = open_store()
+    with s.transaction() as tx:
+        for i, (status, fargate) in enumerate(
+            [("ACTIVE", False), ("ACTIVE", False), ("DRAINING", False), ("ACTIVE", True)]
+        ):
+            doc = {"clusterArn": "c", "status": status, "fargate": fargate}
+            tx.put("container_instances", f"i{i}", doc)
+        tx.put("container_instances", "other", {"clusterArn": "d", "status": "ACTIVE"})
+        for i, status in enumerate(["RUNNING", "RUNNING", "PENDING", "STOPPED"]):
+            tx.put("tasks", f"t{i}", {"clusterArn": "c", "lastStatus": status})
+        tx.put("services", "s1", {"clusterArn": "c", "status": "ACTIVE"})
+    with s.read() as tx:
+        tasks, services, none, instances = tx.tallies(
+            [
+                Tally("tasks", ("status",), {"cluster": "c", "status": {"RUNNING", "PENDING"}}),
+                Tally("services", (), {"cluster": "c", "status": "ACTIVE"}),
+                Tally("services", (), {"cluster": "c", "status": "DRAINING"}),
+                Tally("container_instances", ("status", "fargate"), {"cluster": "c"}),
+            ]
+        )
+        alone = tx.tally("container_instances", ("status", "fargate"), where={"cluster": "c"})
+    assert tasks == {("RUNNING",): 2, ("PENDING",): 1}
+    assert services == {(): 1}
+    assert none == {}
+    # Each query's values keep their column's type (an integer flag stays an integer).
+    assert instances == alone == {("ACTIVE", 0): 2, ("DRAINING", 0): 1, ("ACTIVE", 1): 1}
+    with s.read() as tx:
+        assert tx.tallies([]) == []
+        with pytest.raises(KeyError):
+            tx.tallies([Tally("tasks", ("doc",))])
 
 
 def test_flags_are_stored_as_integers(open_store: Callable[[], SqlStore]) -> None:

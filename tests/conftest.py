@@ -20,8 +20,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import ServerProcess  # noqa: E402  (after the sys.path line)
 from logcheck import LOGS, InProcessLog  # noqa: E402
 
-# tests/skips.py: the list of skips (under CI=true, failures); tests/pg_fixtures.py: PostgreSQL
-pytest_plugins = ["skips", "pg_fixtures"]
+# tests/skips.py: the list of skips (under CI=true, failures); tests/pg_fixtures.py: PostgreSQL;
+# tests/ordering.py: the longest files first
+pytest_plugins = ["skips", "pg_fixtures", "ordering"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

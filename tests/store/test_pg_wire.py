@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import psycopg
@@ -18,7 +18,7 @@ from portside.store import pg_wire
 from portside.store.postgresql import REAP_AFTER, PostgresStore
 
 
-class Colour(str, Enum):
+class Colour(StrEnum):
     RED = "RED"
 
 

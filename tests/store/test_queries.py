@@ -1,5 +1,5 @@
-"""Ordered pages and tallies done in the database (Tx.select, Tx.tally, Tx.tallies), and the upgrade of a
-data directory written by an earlier version (store/schema.py)."""
+"""Ordered pages and tallies done in the database (Tx.select, Tx.tally, Tx.tallies), and the
+upgrade of a data directory written by an earlier version (store/schema.py)."""
 
 from __future__ import annotations
 

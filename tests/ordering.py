@@ -1,0 +1,27 @@
+"""The order test files are handed to pytest-xdist's workers: the longest first.
+
+With `--dist loadfile` a file is one unit of work, and a worker takes the next unit when it is
+done. pytest-xdist's default order (most tests first) put the one-test Terraform files, which
+sleep 70-155 s each in the provider's own waiters, last: on four workers the run then ended
+with them alone. The Makefile passes `--no-loadscope-reorder`, and this puts them, then the
+end-to-end, chaos and replica files (15-80 s a test), in front of the rest, which keeps its
+order.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+LONG_DIRECTORIES = ("e2e", "chaos", "cluster")
+
+
+def rank(path: str) -> int:
+    """0 for a Terraform file, 1 for a file of a long-running directory, 2 for the rest."""
+    parts = path.replace("\\", "/").split("/")
+    if "terraform" in parts[-1]:
+        return 0
+    return 1 if any(d in parts[:-1] for d in LONG_DIRECTORIES) else 2
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: rank(item.nodeid.split("::", 1)[0]))  # stable

@@ -106,9 +106,7 @@ def test_select_with_documents_gives_the_newest_in_one_statement(store: SqlStore
             limit=1,
             docs=True,
         )
-    assert rows == [
-        (f"{PREFIX}web:11", 11, {"family": "web", "revision": 11, "status": "ACTIVE"})
-    ]
+    assert rows == [(f"{PREFIX}web:11", 11, {"family": "web", "revision": 11, "status": "ACTIVE"})]
 
 
 def test_tallies_count_several_tables_at_once(open_store: Callable[[], SqlStore]) -> None:

@@ -11,7 +11,10 @@ portside/testing/postgres.py, and fresh data directories):
    a reads-only mix. Goals: one PostgreSQL replica >= 0.5x SQLite on the mix; each added
    replica adds >= 0.6x of one replica's rate on reads. On a small machine the replicas,
    PostgreSQL and the clients share the same cores, so the scaling figure says more about the
-   machine than about the replicas: `cores` is recorded beside it.
+   machine than about the replicas: `cores` is recorded beside it, and each window's
+   `machine_busy_cores`. So the replicas are measured a second time each held to
+   `--replica-cores` cores (a CPU cgroup of its own, as on a host of its own; default 0.4),
+   which leaves the machine room for what a replica adds: `throughput_per_replica_host`.
 2. Placement end to end on PostgreSQL: a simulated fleet of `--instances` instances
    (`portside sim`), RunTask in batches of 10 from `--placers` threads until `--tasks` tasks are
    placed; tasks/s from the first call to the last task RUNNING.
@@ -167,17 +170,33 @@ def _machine_ticks() -> tuple[int, int]:
 
 
 def throughput(
-    workdir: Path, pg: PostgresServer, settings: at.Settings, replicas: Sequence[int]
+    workdir: Path,
+    pg: PostgresServer,
+    settings: at.Settings,
+    replicas: Sequence[int],
+    *,
+    replica_cores: float | None = None,
 ) -> dict[str, Any]:
+    """The mix and reads on SQLite and on 1..N PostgreSQL replicas. With `replica_cores`,
+    each replica is held to that many cores (a CPU cgroup of its own), as on a host of its
+    own, and SQLite is left out: what adding a replica adds when the machine is not full."""
     out: dict[str, Any] = {}
     mixed = at.mix_cycle(settings.reads_per_write)
     reads = [a for a in mixed if a != at.RTD]
-    configs: list[tuple[str, str | None, int]] = [("sqlite-1", None, 1)]
+    configs: list[tuple[str, str | None, int]] = []
+    if replica_cores is None:
+        configs.append(("sqlite-1", None, 1))
+    else:
+        out["replica_cores"] = replica_cores
     configs += [(f"postgresql-{n}", "pg", n) for n in replicas]
     for label, kind, n in configs:
         database = pg.url(pg.create_database()) if kind == "pg" else None
         servers = [replica(workdir, f"{label}-{i}", database) for i in range(n)]
-        with running(servers):
+        with running(servers), contextlib.ExitStack() as limits:
+            if replica_cores is not None:
+                for server in servers:
+                    assert server.proc is not None
+                    limits.enter_context(CpuLimit(server.name, replica_cores)).add(server.proc.pid)
             at.preload(servers[0], settings)
             out[label] = {
                 "replicas": n,
@@ -187,9 +206,11 @@ def throughput(
         print(f"{label}: {json.dumps(out[label])}", flush=True)
     one = out.get("postgresql-1")
     if one is not None:
-        out["postgresql_over_sqlite"] = round(
-            one["mix"]["requests_per_s"] / max(out["sqlite-1"]["mix"]["requests_per_s"], 1e-9), 2
-        )
+        if "sqlite-1" in out:
+            out["postgresql_over_sqlite"] = round(
+                one["mix"]["requests_per_s"] / max(out["sqlite-1"]["mix"]["requests_per_s"], 1e-9),
+                2,
+            )
         base = one["reads"]["requests_per_s"]
         added = {}
         for n in replicas:
@@ -198,6 +219,43 @@ def throughput(
                 added[str(n)] = round((rate - base) / (n - 1) / max(base, 1e-9), 2)
         out["reads_added_per_replica_over_one"] = added
     return out
+
+
+class CpuLimit:
+    """A CPU cgroup (v2's cpu.max, or v1's CFS quota) holding processes to `cores` cores;
+    removed on exit, its processes moved back to the root group first."""
+
+    def __init__(self, name: str, cores: float) -> None:
+        v2 = Path("/sys/fs/cgroup/cgroup.controllers")
+        if v2.exists() and "cpu" in v2.read_text().split():
+            self.root = Path("/sys/fs/cgroup")
+        elif Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists():
+            self.root = Path("/sys/fs/cgroup/cpu")
+        else:
+            raise RuntimeError("no CPU cgroup controller here: --replica-cores needs one")
+        self.path = self.root / f"portside-scale-{name}-{os.getpid()}"
+        self.path.mkdir()
+        period = 100_000
+        quota = max(1000, int(cores * period))
+        if self.root.name == "cgroup":
+            (self.path / "cpu.max").write_text(f"{quota} {period}")
+        else:
+            (self.path / "cpu.cfs_period_us").write_text(str(period))
+            (self.path / "cpu.cfs_quota_us").write_text(str(quota))
+
+    def add(self, pid: int) -> None:
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def __enter__(self) -> CpuLimit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            for pid in (self.path / "cgroup.procs").read_text().split():
+                with contextlib.suppress(OSError):
+                    (self.root / "cgroup.procs").write_text(pid)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
 
 
 def placement(
@@ -361,6 +419,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=6)
     p.add_argument("--reads-per-write", type=int, default=10)
     p.add_argument("--replicas", default="1,2,3", help="PostgreSQL replica counts to measure")
+    p.add_argument(
+        "--replica-cores",
+        type=float,
+        default=0.4,
+        help="also measure with each replica held to this many cores, as on a host of its "
+        "own (0: not)",
+    )
     p.add_argument("--instances", type=int, default=1000)
     p.add_argument("--tasks", type=int, default=2000)
     p.add_argument("--placers", type=int, default=4)
@@ -405,6 +470,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "throughput" in only:
             counts = [int(n) for n in args.replicas.split(",") if n]
             doc["throughput"] = throughput(workdir, pg, settings, counts)
+            if args.replica_cores:
+                doc["throughput_per_replica_host"] = throughput(
+                    workdir, pg, settings, counts, replica_cores=args.replica_cores
+                )
         if "placement" in only:
             doc["placement"] = placement(workdir, pg, args.instances, args.tasks, args.placers)
             print(f"placement: {json.dumps(doc['placement'])}", flush=True)

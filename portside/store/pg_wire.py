@@ -238,6 +238,7 @@ class Cursor:
     def __init__(self, link: Link, begin: bytes = b"BEGIN") -> None:
         self.link = link
         self.begin_with = begin
+        self.read_only = False
         self.begun = False
         self._deferred: list[bytes] = []
         self._deferred_bytes = 0
@@ -284,10 +285,16 @@ class Cursor:
         return self._send(tail)
 
     def rollback(self) -> None:
-        """Roll back now (a write's, or a failed read's): what is deferred is dropped."""
+        """Roll back: what is deferred is dropped. A read whose caller raised is left open
+        as one that went well (its ROLLBACK goes with the next message); a write (it holds
+        the writers' lock) or a failed statement's transaction is rolled back now."""
         self._deferred, self._deferred_bytes = [], 0
-        if self.begun:
-            self.link.run(b"ROLLBACK")
+        if not self.begun:
+            return
+        if self.read_only and self.link.pgconn.transaction_status == pq.TransactionStatus.INTRANS:
+            self.link.open_read = True
+            return
+        self.link.run(b"ROLLBACK")
 
     def leave_open(self) -> None:
         """End a read that went well: its ROLLBACK goes in front of the link's next message."""

@@ -190,6 +190,7 @@ class PostgresStore(SqlStore):
 
     def _begin(self, cur: Any, writable: bool) -> None:
         cur.begin_with = self._write_begin if writable else READ_BEGIN
+        cur.read_only = not writable
 
     _write_begin = WRITE_BEGIN.encode()
 

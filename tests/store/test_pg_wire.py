@@ -76,6 +76,18 @@ def test_a_lookup_is_one_round_trip_and_a_write_of_documents_one(
     assert messages == []  # nothing read, nothing sent
 
 
+def test_a_read_whose_caller_raises_costs_no_round_trip_more(
+    store: PostgresStore, messages: list[bytes]
+) -> None:
+    with pytest.raises(LookupError), store.read() as tx:
+        if tx.get("clusters", "arn:missing") is None:
+            raise LookupError("not found")
+    with store.read() as tx:
+        assert tx.get("clusters", "arn:missing") is None
+    assert len(messages) == 2
+    assert messages[1].startswith(b"ROLLBACK;BEGIN")
+
+
 def test_a_read_is_not_left_open_on_an_idle_connection(
     store: PostgresStore, postgres_store_url: str
 ) -> None:

@@ -29,7 +29,14 @@ def test_needs_a_tool():
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
     here = Path(__file__).parent
-    for name in ("conftest.py", "harness.py", "logcheck.py", "skips.py", "pg_fixtures.py"):
+    for name in (
+        "conftest.py",
+        "harness.py",
+        "logcheck.py",
+        "skips.py",
+        "pg_fixtures.py",
+        "ordering.py",
+    ):
         shutil.copy(here / name, pytester.path / name)
     pytester.makepyfile(test_skips=TESTS)
     return pytester

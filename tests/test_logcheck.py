@@ -86,7 +86,14 @@ def test_an_allowance_holds_for_its_check_and_the_next(tmp_path: Path) -> None:
 
 def test_a_test_whose_log_holds_an_unexpected_error_fails(pytester: pytest.Pytester) -> None:
     here = Path(__file__).parent
-    for name in ("conftest.py", "harness.py", "logcheck.py", "skips.py", "pg_fixtures.py"):
+    for name in (
+        "conftest.py",
+        "harness.py",
+        "logcheck.py",
+        "skips.py",
+        "pg_fixtures.py",
+        "ordering.py",
+    ):
         shutil.copy(here / name, pytester.path / name)
     pytester.makepyfile(
         test_provoked="""

@@ -122,7 +122,7 @@ class Link:
 def error_of(res: pq.abc.PGresult, pgconn: pq.abc.PGconn) -> psycopg.Error:
     """The psycopg exception for a failed result (its class picked by SQLSTATE, as psycopg's
     cursor picks it), or OperationalError when the connection itself is gone."""
-    message = (res.error_message or pgconn.error_message or b"").decode(errors="replace").strip()
+    message = _one_line(res.error_message or pgconn.error_message or b"")
     state = res.error_field(pq.DiagnosticField.SQLSTATE)
     if pgconn.status != pq.ConnStatus.OK or not state:
         # No SQLSTATE: libpq's own error, the connection lost (its status may still say OK).
@@ -131,6 +131,13 @@ def error_of(res: pq.abc.PGresult, pgconn: pq.abc.PGconn) -> psycopg.Error:
     with contextlib.suppress(KeyError):
         cls = pg_errors.lookup(state.decode())
     return cls(message or f"the statement failed (status {res.status})")
+
+
+def _one_line(message: bytes) -> str:
+    """libpq's message (its DETAIL, HINT and LINE parts on lines of their own) as one line,
+    as a log line carries it."""
+    text = message.decode(errors="replace")
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 class LinkPool:
@@ -167,7 +174,7 @@ class LinkPool:
         try:
             pgconn = pq.PGconn.connect(self.conninfo)
             if pgconn.status != pq.ConnStatus.OK:
-                message = pgconn.error_message.decode(errors="replace").strip()
+                message = _one_line(pgconn.error_message)
                 pgconn.finish()
                 raise psycopg.OperationalError(message or "could not connect to the database")
         except BaseException:

@@ -212,9 +212,10 @@ def _subnet_pause(
     resolver: Callable[[str | None], list[str]],
     hosts: Callable[[str | None], dict[str, str]] = lambda gateway: {},
 ) -> Any:
-    """The running pause on its subnet's network. Under the lock until it runs: a network
-    lists only running containers, so an empty-looking one may be removed before. Another
-    agent on this Docker Engine may still remove it (it has its own lock): then once more."""
+    """The running pause on its subnet's network. Under the host's lock until it runs: a
+    network lists only running containers, so an empty-looking one may be removed before.
+    An agent on another host that shares this Docker Engine may still remove it: then once
+    more."""
     tries = 3
     while True:
         tries -= 1

@@ -18,10 +18,14 @@ have subnets on one host, nor can a subnet overlap a network Docker made from it
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
+import os
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -33,9 +37,50 @@ ROLE = "subnet"
 LABEL_SUBNET = "io.portside.subnet-id"
 PREFIX = "portside-"
 
+
+class HostLock:
+    """This process's threads, then every process on this host (an flock on a file in the
+    temporary directory), in turn. Reentrant within a thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    def __enter__(self) -> HostLock:
+        self._threads.acquire()
+        try:
+            if self._depth == 0:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self._fd = fd
+            self._depth += 1
+        except BaseException:
+            self._threads.release()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+        self._threads.release()
+
+
 # Creating a subnet's network and its pause, and removing an empty one, must not interleave
-# on one host: a network removed between the two makes the create fail.
-_lock = threading.RLock()
+# on one host: a network removed between the two makes the create fail. Agents of several
+# servers may share one Docker Engine (the test suite's workers do; so may a user's
+# installations), so the lock is the host's, not only this process's.
+_lock = HostLock(Path(tempfile.gettempdir()) / "portside-docker-subnets.lock")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +154,7 @@ def networking_config(client: Any, ep: SubnetEndpoint) -> dict[str, Any]:
     return {ep.network_name: client.api.create_endpoint_config(ipv4_address=ep.address)}
 
 
-def lock() -> threading.RLock:
+def lock() -> HostLock:
     return _lock
 
 

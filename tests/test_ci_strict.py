@@ -4,10 +4,8 @@ pytest-xdist's workers (as `make test` runs the suite)."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
+import suite_files
 
 pytest_plugins = ["pytester"]
 
@@ -28,16 +26,7 @@ def test_needs_a_tool():
 
 @pytest.fixture
 def suite(pytester: pytest.Pytester) -> pytest.Pytester:
-    here = Path(__file__).parent
-    for name in (
-        "conftest.py",
-        "harness.py",
-        "logcheck.py",
-        "skips.py",
-        "pg_fixtures.py",
-        "ordering.py",
-    ):
-        shutil.copy(here / name, pytester.path / name)
+    suite_files.copy_into(pytester.path)
     pytester.makepyfile(test_skips=TESTS)
     return pytester
 

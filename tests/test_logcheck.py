@@ -4,11 +4,11 @@ in processes of their own or in the test's."""
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
+import suite_files
 from fleet import register, start_agent, wait_until
 from harness import ServerProcess
 from logcheck import LOGS, LogWatch, entries
@@ -85,16 +85,7 @@ def test_an_allowance_holds_for_its_check_and_the_next(tmp_path: Path) -> None:
 
 
 def test_a_test_whose_log_holds_an_unexpected_error_fails(pytester: pytest.Pytester) -> None:
-    here = Path(__file__).parent
-    for name in (
-        "conftest.py",
-        "harness.py",
-        "logcheck.py",
-        "skips.py",
-        "pg_fixtures.py",
-        "ordering.py",
-    ):
-        shutil.copy(here / name, pytester.path / name)
+    suite_files.copy_into(pytester.path)
     pytester.makepyfile(
         test_provoked="""
         import pytest

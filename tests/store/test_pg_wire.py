@@ -6,13 +6,13 @@ as they went."""
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
 import psycopg
 import pytest
+from fleet import wait_until
 
 from portside.store import pg_wire
 from portside.store.postgresql import REAP_AFTER, PostgresStore
@@ -41,13 +41,6 @@ def messages(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
     monkeypatch.setattr(pg_wire.Link, "run", counted)
     return sent
-
-
-def wait_until(ready: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_a_lookup_is_one_round_trip_and_a_write_of_documents_one(
@@ -103,7 +96,7 @@ def test_a_read_is_not_left_open_on_an_idle_connection(
             return int(row[0]) if row else 0
 
     assert REAP_AFTER < 1
-    wait_until(lambda: open_reads() == 0, timeout=10)
+    wait_until(lambda: open_reads() == 0, timeout=10, what="the read's snapshot released")
     # And the connection still works.
     with store.read() as tx:
         assert tx.get("clusters", "arn:none") is None

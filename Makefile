@@ -8,10 +8,10 @@ PYTEST_ARGS ?=
 # The suite runs on pytest-xdist workers, each with its own Portside server (and the agents,
 # HAProxy and containers its tests start); a test file stays on one worker, so its module
 # fixtures start once. Most of a worker's time is spent waiting (on containers, Terraform,
-# health checks), so there are four workers a core: on 2 cores, 2 workers kept them under
-# half busy, 4 at 1.5 cores, 6 at 1.7 (at most 8). PYTEST_WORKERS=0 runs it in pytest's own
-# process.
-PYTEST_WORKERS ?= $(shell n=$$(( $$(nproc) * 4 )); echo $$(( n > 8 ? 8 : n )))
+# health checks), so there are three workers a core: on 2 cores, 2 workers kept them under
+# half busy, 4 at 1.5 cores, 6 at 1.7; 8 ran the Terraform tests past their timeouts (at
+# most 8). PYTEST_WORKERS=0 runs it in pytest's own process.
+PYTEST_WORKERS ?= $(shell n=$$(( $$(nproc) * 3 )); echo $$(( n > 8 ? 8 : n )))
 
 .PHONY: setup up test lint typecheck check bench clean
 

@@ -16,10 +16,16 @@ from harness import ACCESS_KEY, REGION, SECRET_KEY
 MIRROR = Path("/opt/tf-plugins")
 TERRAFORM = shutil.which("terraform")
 
-needs_terraform = pytest.mark.skipif(
-    TERRAFORM is None or not MIRROR.is_dir(),
-    reason="terraform and its provider mirror (/opt/tf-plugins) are not on this machine",
-)
+# A test module's `pytestmark`. The provider sleeps in its own waiters (30 s a poll for a load
+# balancer), and on a loaded 2-core machine several of these run at once: 150-280 s were
+# seen, so each gets twice the suite's 300 s.
+needs_terraform = [
+    pytest.mark.skipif(
+        TERRAFORM is None or not MIRROR.is_dir(),
+        reason="terraform and its provider mirror (/opt/tf-plugins) are not on this machine",
+    ),
+    pytest.mark.timeout(600),
+]
 
 
 def provider(endpoint: str, services: Iterable[str]) -> str:
